@@ -1,0 +1,5 @@
+"""``python -m tokkit`` runs the command line."""
+
+from tokkit.cli.main import main
+
+main()

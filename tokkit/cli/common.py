@@ -1,0 +1,48 @@
+"""Helpers shared by the CLI commands: input checks, tokenizer choice, progress bars."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator, TypeVar
+
+from tqdm import tqdm
+
+from tokkit.core.registry import default_tokenizer_name, load
+from tokkit.core.tokenizer import Tokenizer
+from tokkit.errors import InputError
+
+T = TypeVar("T")
+
+STDIN = "-"
+
+
+def check_input_file(path: str) -> Path:
+    """A readable, non-empty regular file, or a one-line InputError saying what is wrong."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"no such file: {path}")
+    if file.is_dir():
+        raise InputError(f"{path} is a directory; pass files")
+    if not os.access(file, os.R_OK):
+        raise InputError(f"cannot read {path}: permission denied")
+    if file.stat().st_size == 0:
+        raise InputError(f"{path} is empty: nothing to encode")
+    return file
+
+
+def choose_tokenizer(spec: str | None, inputs: list[str]) -> Tokenizer:
+    """The tokenizer named by ``-t``, or the built-in one for the inputs' kind."""
+    if spec:
+        return load(spec)
+    names = {default_tokenizer_name(path) for path in inputs if path != STDIN} or {"text"}
+    if len(names) > 1:
+        raise InputError(f"the inputs mix modalities ({', '.join(sorted(names))}); encode each kind in its own call")
+    return load(names.pop())
+
+
+def progress(items: Iterable[T], total: int | None, desc: str) -> Iterator[T]:
+    """A progress bar on stderr, shown only for interactive, multi-item work."""
+    show = (total or 0) > 1 and sys.stderr.isatty()
+    return iter(tqdm(items, total=total, desc=desc, unit="file", disable=not show, file=sys.stderr))

@@ -1,0 +1,1 @@
+"""Core interface: Tokens, Tokenizer, the loader registry and the token container."""

@@ -1,0 +1,115 @@
+"""The one interface every tokenizer implements, whatever its modality."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Sequence
+
+from tokkit.core.tokens import Tokens
+from tokkit.errors import InputError, TokenizerMismatchError
+
+
+def config_hash(payload: bytes) -> str:
+    """Short, stable fingerprint of a tokenizer's defining bytes (config + weights or vocabulary)."""
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def canonical_json(obj: Any) -> bytes:
+    """JSON with sorted keys and no whitespace: equal objects give equal bytes."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class Tokenizer(abc.ABC):
+    """Encode items of one modality to integer codes and back.
+
+    Subclasses set ``modality`` and ``kind`` (the registry key written into saved configs),
+    and implement ``encode``, ``decode``, ``save`` and ``fingerprint``.
+    """
+
+    modality: ClassVar[str]
+    kind: ClassVar[str]
+    #: file suffixes this tokenizer reads with ``encode_file`` (lowercase, with the dot)
+    input_suffixes: ClassVar[tuple[str, ...]] = ()
+
+    #: how this tokenizer was named when loaded (a built-in name or a path); recorded in token files
+    name: str = ""
+
+    # -- identity -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def fingerprint(self) -> bytes:
+        """Bytes that define this tokenizer exactly (config and weights or vocabulary)."""
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """Name and config hash, written into every token file made by this tokenizer."""
+        cached = getattr(self, "_identity_cache", None)
+        if cached is None:
+            cached = {"name": self.name, "kind": self.kind, "hash": config_hash(self.fingerprint())}
+            self._identity_cache = cached
+        return cached
+
+    def check_tokens(self, tokens: Tokens) -> None:
+        """Refuse tokens made by another tokenizer, with a message that names both."""
+        made_by = tokens.meta.get("tokenizer") or {}
+        if made_by.get("hash") and made_by.get("hash") != self.identity["hash"]:
+            raise TokenizerMismatchError(
+                f"these tokens were made by tokenizer {made_by.get('name') or '?'} "
+                f"(hash {made_by.get('hash')}), not by {self.name or self.kind} "
+                f"(hash {self.identity['hash']}); decode them with the tokenizer that made them"
+            )
+        modality = tokens.meta.get("modality")
+        if modality and modality != self.modality:
+            raise TokenizerMismatchError(
+                f"these are {modality} tokens; {self.name or self.kind} is a {self.modality} tokenizer"
+            )
+
+    def base_meta(self) -> dict[str, Any]:
+        """Metadata every Tokens from this tokenizer carries."""
+        return {"modality": self.modality, "tokenizer": dict(self.identity), "codebook_size": self.codebook_size}
+
+    # -- the interface --------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def codebook_size(self) -> int:
+        """Size of the code alphabet: codes lie in [0, codebook_size)."""
+
+    @abc.abstractmethod
+    def encode(self, item: Any) -> Tokens:
+        """Encode one item."""
+
+    @abc.abstractmethod
+    def decode(self, tokens: Tokens) -> Any:
+        """Decode one item's tokens."""
+
+    def encode_batch(self, items: Sequence[Any] | Iterable[Any]) -> list[Tokens]:
+        """Encode many items; subclasses batch internally, results are per item."""
+        return [self.encode(item) for item in items]
+
+    def decode_batch(self, batch: Sequence[Tokens]) -> list[Any]:
+        """Decode many items' tokens."""
+        return [self.decode(tokens) for tokens in batch]
+
+    @abc.abstractmethod
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write this tokenizer to ``directory`` (config.json plus its weights or vocabulary)."""
+
+    # -- files ----------------------------------------------------------------------------
+    def encode_file(self, path: str | os.PathLike) -> Tokens:
+        """Read one input file of this modality and encode it."""
+        raise InputError(f"{self.modality} tokenizers cannot read {path}")
+
+    def write_decoded(self, item: Any, path: str | os.PathLike, *, force: bool = False) -> None:
+        """Write one decoded item to ``path`` atomically."""
+        raise InputError(f"{self.modality} tokenizers cannot write {path}")
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for ``tokkit info``."""
+        return {"modality": self.modality, "kind": self.kind, "name": self.name,
+                "codebook_size": self.codebook_size, "hash": self.identity["hash"]}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name or self.kind!s} codebook={self.codebook_size}>"
