@@ -1,0 +1,187 @@
+"""Tiny BPE tokenizers of three families, deterministic random LMs, and the brute-force definition
+of byte-level probabilities, for the ByteLM and dynamic-merge tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import zlib
+from functools import lru_cache
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+                  r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+CORPUS = [
+    "the cat sat on the mat. then the cats ran!",
+    "there is the theme: that is that, isn't it?",
+    "they'll see 123 cats and 4567 hats in 2024.",
+    "a  b   c\n\nthe end\n \n",
+    "hello there hello then hello the",
+]
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte <-> printable-character table, inverted."""
+    visible = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars = visible[:]
+    n = 0
+    for b in range(256):
+        if b not in visible:
+            visible.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(visible, chars)}
+
+
+BYTE_DECODER = _byte_decoder()
+
+
+class HFByteTokenizer:
+    """The ByteTokenizer contract over a HF ``tokenizers.Tokenizer`` (test stand-in for tokkit's BPE)."""
+
+    def __init__(self, tokenizer: Tokenizer, byte_level: bool) -> None:
+        self.hf = tokenizer
+        self.byte_level = byte_level
+        self.vocab_size = tokenizer.get_vocab_size()
+        self.special_tokens: dict[str, int] = {}
+        self._bytes = [self._piece_bytes(tokenizer.id_to_token(i)) for i in range(self.vocab_size)]
+
+    def _piece_bytes(self, piece: str) -> bytes:
+        if self.byte_level:
+            return bytes(BYTE_DECODER[ch] for ch in piece)
+        if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
+            return bytes([int(piece[3:5], 16)])
+        return piece.replace("▁", " ").encode("utf-8")
+
+    def encode_ids(self, text: str | bytes) -> list[int]:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return self.hf.encode(text, add_special_tokens=False).ids
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._bytes[token_id]
+
+    def decode(self, ids) -> bytes:
+        return b"".join(self._bytes[i] for i in ids)
+
+    def pretokenize(self, text: bytes) -> list[bytes]:
+        pieces = self.hf.pre_tokenizer.pre_tokenize_str(text.decode("utf-8", errors="replace"))
+        return [self._piece_bytes(piece) for piece, _ in pieces]
+
+
+def _train(pre_tokenizer, vocab_size: int, byte_level: bool, **bpe) -> Tokenizer:
+    tok = Tokenizer(models.BPE(**bpe))
+    tok.pre_tokenizer = pre_tokenizer
+    alphabet = pre_tokenizers.ByteLevel.alphabet() if byte_level else []
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=alphabet, show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+@lru_cache(maxsize=None)
+def tokenizer_json(family: str, vocab_size: int = 300) -> str:
+    """tokenizer.json text of a tiny BPE of one family: gpt2, llama3, metaspace."""
+    if family == "gpt2":
+        tok = _train(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True), vocab_size, True)
+        tok.decoder = decoders.ByteLevel()
+    elif family == "llama3":
+        pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
+                                       pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        tok = _train(pre, vocab_size, True, ignore_merges=True)
+        tok.decoder = decoders.ByteLevel()
+    elif family == "metaspace":
+        pre = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
+        small = _train(pre, vocab_size - 256 + 20, False)
+        spec = json.loads(small.to_str())
+        vocab = {f"<0x{b:02X}>": b for b in range(256)}
+        for piece, _ in sorted(spec["model"]["vocab"].items(), key=lambda kv: kv[1]):
+            vocab.setdefault(piece, len(vocab))
+        spec["model"]["vocab"] = vocab
+        spec["model"]["byte_fallback"] = True
+        spec["decoder"] = {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"}]}
+        return json.dumps(spec)
+    else:
+        raise ValueError(family)
+    return tok.to_str()
+
+
+def make_tokenizer(family: str, vocab_size: int = 300) -> HFByteTokenizer:
+    return HFByteTokenizer(Tokenizer.from_str(tokenizer_json(family, vocab_size)), byte_level=family != "metaspace")
+
+
+class RandomLM:
+    """A deterministic random next-token table: each context gets its own log-softmax row."""
+
+    def __init__(self, vocab: int, seed: int = 0, scale: float = 2.0) -> None:
+        self.vocab, self.seed, self.scale = vocab, seed, scale
+
+    def row(self, context) -> np.ndarray:
+        key = zlib.crc32(np.asarray(context, dtype=np.int64).tobytes())
+        logits = np.random.default_rng([self.seed, key, len(context)]).normal(size=self.vocab) * self.scale
+        return logits - np.logaddexp.reduce(logits)
+
+    def __call__(self, batch: list[list[int]]) -> np.ndarray:
+        return np.stack([self.row(context) for context in batch])
+
+
+def _logsumexp(values: list[float]) -> float:
+    return float(np.logaddexp.reduce(values)) if values else -np.inf
+
+
+def brute_force_next_byte(tokenizer: HFByteTokenizer, lm: RandomLM, eos: int, prefix: bytes,
+                          lead: bytes = b"") -> np.ndarray:
+    """The definition, by enumeration: log P(prefix + c) summed over every valid cover, normalized.
+
+    A cover enumerates token sequences directly (no split points, no windows); validity is checked by
+    encoding the cover's full text.
+    """
+    tokens = [(i, tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size) if i != eos and tokenizer.token_bytes(i)]
+
+    def valid(seq) -> bool:
+        stream = b"".join(tokenizer.token_bytes(t) for t in seq)
+        if not stream.startswith(lead):
+            return False
+        try:
+            return tokenizer.encode_ids(stream[len(lead):]) == list(seq)
+        except UnicodeDecodeError:
+            return False
+
+    def seq_logprob(seq) -> float:
+        return sum(float(lm.row(list(seq[:j]))[seq[j]]) for j in range(len(seq)))
+
+    def covers(target: bytes, pos: int, seq: tuple):
+        for token, data in tokens:
+            if pos + len(data) < len(target):
+                if target[pos:pos + len(data)] == data:
+                    yield from covers(target, pos + len(data), seq + (token,))
+            elif data.startswith(target[pos:]):
+                yield seq + (token,)
+
+    def exact(target: bytes, pos: int, seq: tuple):
+        if pos == len(target):
+            yield seq
+            return
+        for token, data in tokens:
+            if target.startswith(data, pos):
+                yield from exact(target, pos + len(data), seq + (token,))
+
+    stream = lead + prefix
+    out = np.full(257, -np.inf)
+    for c in range(256):
+        terms = [seq_logprob(seq) for seq in covers(stream + bytes([c]), 0, ()) if valid(seq)]
+        out[c] = _logsumexp(terms)
+    terms = [seq_logprob(seq) + float(lm.row(list(seq))[eos]) for seq in exact(stream, 0, ()) if valid(seq)]
+    out[256] = _logsumexp(terms)
+    return out - np.logaddexp.reduce(out)
+
+
+def all_strings(alphabet: str, max_len: int):
+    for n in range(max_len + 1):
+        for chars in itertools.product(alphabet, repeat=n):
+            yield "".join(chars)
