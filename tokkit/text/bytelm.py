@@ -319,3 +319,27 @@ class _CoverState:
         if total == -np.inf:
             raise InputError("no valid token sequence covers this prefix: the tokenizer cannot produce these bytes")
         return out - total
+
+
+class ByteEnsemble(ByteSampler):
+    """Average the next-byte distributions of ByteLMs that may use different tokenizers.
+
+    Byte level is the common ground of LMs whose vocabularies differ; ``weights`` (default uniform)
+    mix probabilities, not log-probabilities.
+    """
+
+    def __init__(self, members: Sequence[ByteSampler], weights: Sequence[float] | None = None) -> None:
+        if not members:
+            raise InputError("a ByteEnsemble needs at least one member")
+        if weights is None:
+            weights = [1.0] * len(members)
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (len(members),) or np.any(w < 0) or w.sum() <= 0:
+            raise InputError(f"weights must be {len(members)} non-negative numbers with a positive sum")
+        self.members = list(members)
+        self._log_weights = np.log(w / w.sum())
+
+    def next_byte_logprobs(self, prefix: bytes | str) -> np.ndarray:
+        """log sum_m w_m P_m(next byte | prefix) for bytes 0..255 and end of text (256)."""
+        stacked = np.stack([member.next_byte_logprobs(prefix) for member in self.members])
+        return np.logaddexp.reduce(stacked + self._log_weights[:, None], axis=0)
