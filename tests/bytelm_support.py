@@ -134,7 +134,7 @@ def _logsumexp(values: list[float]) -> float:
     return float(np.logaddexp.reduce(values)) if values else -np.inf
 
 
-def brute_force_next_byte(tokenizer: HFByteTokenizer, lm: RandomLM, eos: int, prefix: bytes,
+def brute_force_next_byte(tokenizer: HFByteTokenizer, lm, eos: int, prefix: bytes,
                           lead: bytes = b"") -> np.ndarray:
     """The definition, by enumeration: log P(prefix + c) summed over every valid cover, normalized.
 
@@ -152,8 +152,15 @@ def brute_force_next_byte(tokenizer: HFByteTokenizer, lm: RandomLM, eos: int, pr
         except UnicodeDecodeError:
             return False
 
+    rows: dict[tuple, np.ndarray] = {}
+
+    def row(context) -> np.ndarray:
+        if context not in rows:
+            rows[context] = np.asarray(lm([list(context)])[0], dtype=np.float64)
+        return rows[context]
+
     def seq_logprob(seq) -> float:
-        return sum(float(lm.row(list(seq[:j]))[seq[j]]) for j in range(len(seq)))
+        return sum(float(row(tuple(seq[:j]))[seq[j]]) for j in range(len(seq)))
 
     def covers(target: bytes, pos: int, seq: tuple):
         for token, data in tokens:
@@ -176,7 +183,7 @@ def brute_force_next_byte(tokenizer: HFByteTokenizer, lm: RandomLM, eos: int, pr
     for c in range(256):
         terms = [seq_logprob(seq) for seq in covers(stream + bytes([c]), 0, ()) if valid(seq)]
         out[c] = _logsumexp(terms)
-    terms = [seq_logprob(seq) + float(lm.row(list(seq))[eos]) for seq in exact(stream, 0, ()) if valid(seq)]
+    terms = [seq_logprob(seq) + float(row(tuple(seq))[eos]) for seq in exact(stream, 0, ()) if valid(seq)]
     out[256] = _logsumexp(terms)
     return out - np.logaddexp.reduce(out)
 
