@@ -242,3 +242,45 @@ def fvt_embeddings(new_tokens: Sequence[NewToken | Sequence[int]], embedding_mat
     import torch
 
     return torch.stack(rows)
+
+
+def merge_token_items(items: Sequence[Any], tokenizer: ByteTokenizer, max_merges: int | None = None,
+                      boundary: str = "pretoken") -> tuple[list[Any], MergeResult]:
+    """Dynamic merging over a batch of text ``Tokens``; each merged item records the merge table in
+    ``meta["dynamic_merges"]`` so :func:`unmerge_tokens` (and ``tokkit decode``) can undo it."""
+    from tokkit.core.tokens import Tokens
+
+    for name in ("token_bytes", "pretokenize", "vocab_size"):
+        if not hasattr(tokenizer, name):
+            raise InputError(f"dynamic merging needs a text BPE tokenizer; {getattr(tokenizer, 'name', '') or type(tokenizer).__name__} "
+                             "has no token bytes or pre-tokenizer")
+    result = dynamic_merge([np.asarray(t.codes).reshape(-1) for t in items], tokenizer, max_merges, boundary)
+    table = {"base_vocab_size": result.base_vocab_size, "boundary": boundary,
+             "pairs": [list(t.pair) for t in result.new_tokens]}
+    merged = []
+    for tokens, codes in zip(items, result.sequences):
+        meta = {**tokens.meta, "dynamic_merges": table,
+                "codebook_size": result.base_vocab_size + len(result.new_tokens)}
+        merged.append(Tokens(codes, meta))
+    return merged, result
+
+
+def unmerge_tokens(tokens: Any) -> Any:
+    """Undo :func:`merge_token_items`: the base-vocabulary Tokens (unchanged if never merged)."""
+    from tokkit.core.tokens import Tokens
+
+    table = tokens.meta.get("dynamic_merges")
+    if not table:
+        return tokens
+    base = int(table["base_vocab_size"])
+    expansions: list[list[int]] = []
+    for a, b in table["pairs"]:
+        expansions.append((expansions[a - base] if a >= base else [a]) + (expansions[b - base] if b >= base else [b]))
+    codes = []
+    for code in np.asarray(tokens.codes).reshape(-1).tolist():
+        if code >= base + len(expansions) or code < 0:
+            raise InputError(f"token {code} is outside the merged vocabulary of this item; the token file is damaged")
+        codes.extend(expansions[code - base] if code >= base else [code])
+    meta = {key: value for key, value in tokens.meta.items() if key != "dynamic_merges"}
+    meta["codebook_size"] = base
+    return Tokens(np.array(codes, dtype=np.int64), meta)
