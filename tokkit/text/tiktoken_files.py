@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokkit.errors import InputError, UnsupportedFormatError
+from tokkit.errors import InputError
 
 ENDOFTEXT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -107,7 +107,7 @@ def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
     return parse_tiktoken_ranks(data, str(path))
 
 
-def _split_by_lower_ranks(ranks: dict[bytes, int], token: bytes, max_rank: int) -> list[bytes]:
+def byte_pair_split(ranks: dict[bytes, int], token: bytes, max_rank: int = 1 << 62) -> list[bytes]:
     """Byte-pair-merge ``token`` using only ranks below ``max_rank`` (tiktoken's algorithm)."""
     parts = [token[i:i + 1] for i in range(len(token))]
     while len(parts) > 1:
@@ -123,19 +123,23 @@ def _split_by_lower_ranks(ranks: dict[bytes, int], token: bytes, max_rank: int) 
 
 
 def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """The merge list, in order, that rebuilds every multi-byte token of a rank table.
+    """The merge list, in rank order, that rebuilds the multi-byte tokens of a rank table.
 
     Each token's merge is the last step of tiktoken's algorithm run on the token's own bytes with the
-    lower-ranked tokens only; a token that cannot be built that way makes the table unusable.
+    lower-ranked tokens only. A token that this cannot build (Llama 3 has a few) is never produced by
+    merging, only by whole-piece lookup, so it has no merge and is left out.
     """
     merges = []
     for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
         if len(token) < 2:
             continue
-        parts = _split_by_lower_ranks(ranks, token, rank)
-        if len(parts) != 2:
-            raise UnsupportedFormatError(
-                f"token {token!r} (rank {rank}) cannot be built from two lower-ranked tokens: not a BPE rank table"
-            )
-        merges.append((parts[0], parts[1]))
+        parts = byte_pair_split(ranks, token, rank)
+        if len(parts) == 2:
+            merges.append((parts[0], parts[1]))
     return merges
+
+
+def format_tiktoken_ranks(ranks: dict[bytes, int]) -> bytes:
+    """The ``.tiktoken`` file text of a rank table, in rank order."""
+    return b"".join(base64.b64encode(token) + b" %d\n" % rank
+                    for token, rank in sorted(ranks.items(), key=lambda item: item[1]))
