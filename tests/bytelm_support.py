@@ -3,15 +3,18 @@ of byte-level probabilities, for the ByteLM and dynamic-merge tests."""
 
 from __future__ import annotations
 
-import itertools
 import json
+import tempfile
 import zlib
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+import tokkit
+from tokkit.errors import TokkitError
+
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
                   r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
@@ -22,55 +25,6 @@ CORPUS = [
     "a  b   c\n\nthe end\n \n",
     "hello there hello then hello the",
 ]
-
-
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte <-> printable-character table, inverted."""
-    visible = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    chars = visible[:]
-    n = 0
-    for b in range(256):
-        if b not in visible:
-            visible.append(b)
-            chars.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(visible, chars)}
-
-
-BYTE_DECODER = _byte_decoder()
-
-
-class HFByteTokenizer:
-    """The ByteTokenizer contract over a HF ``tokenizers.Tokenizer`` (test stand-in for tokkit's BPE)."""
-
-    def __init__(self, tokenizer: Tokenizer, byte_level: bool) -> None:
-        self.hf = tokenizer
-        self.byte_level = byte_level
-        self.vocab_size = tokenizer.get_vocab_size()
-        self.special_tokens: dict[str, int] = {}
-        self._bytes = [self._piece_bytes(tokenizer.id_to_token(i)) for i in range(self.vocab_size)]
-
-    def _piece_bytes(self, piece: str) -> bytes:
-        if self.byte_level:
-            return bytes(BYTE_DECODER[ch] for ch in piece)
-        if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
-            return bytes([int(piece[3:5], 16)])
-        return piece.replace("▁", " ").encode("utf-8")
-
-    def encode_ids(self, text: str | bytes) -> list[int]:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        return self.hf.encode(text, add_special_tokens=False).ids
-
-    def token_bytes(self, token_id: int) -> bytes:
-        return self._bytes[token_id]
-
-    def decode(self, ids) -> bytes:
-        return b"".join(self._bytes[i] for i in ids)
-
-    def pretokenize(self, text: bytes) -> list[bytes]:
-        pieces = self.hf.pre_tokenizer.pre_tokenize_str(text.decode("utf-8", errors="replace"))
-        return [self._piece_bytes(piece) for piece, _ in pieces]
 
 
 def _train(pre_tokenizer, vocab_size: int, byte_level: bool, **bpe) -> Tokenizer:
@@ -111,8 +65,15 @@ def tokenizer_json(family: str, vocab_size: int = 300) -> str:
     return tok.to_str()
 
 
-def make_tokenizer(family: str, vocab_size: int = 300) -> HFByteTokenizer:
-    return HFByteTokenizer(Tokenizer.from_str(tokenizer_json(family, vocab_size)), byte_level=family != "metaspace")
+_FOLDERS: dict[str, tempfile.TemporaryDirectory] = {}
+
+
+@lru_cache(maxsize=None)
+def make_tokenizer(family: str, vocab_size: int = 300):
+    """The tiny tokenizer of one family, loaded through ``tokkit.load`` from its tokenizer.json."""
+    folder = Path(_FOLDERS.setdefault(family, tempfile.TemporaryDirectory(prefix=f"tokkit-{family}-")).name)
+    (folder / "tokenizer.json").write_text(tokenizer_json(family, vocab_size), encoding="utf-8")
+    return tokkit.load(folder / "tokenizer.json")
 
 
 class RandomLM:
@@ -134,7 +95,7 @@ def _logsumexp(values: list[float]) -> float:
     return float(np.logaddexp.reduce(values)) if values else -np.inf
 
 
-def brute_force_next_byte(tokenizer: HFByteTokenizer, lm, eos: int, prefix: bytes,
+def brute_force_next_byte(tokenizer, lm, eos: int, prefix: bytes,
                           lead: bytes = b"") -> np.ndarray:
     """The definition, by enumeration: log P(prefix + c) summed over every valid cover, normalized.
 
@@ -149,7 +110,7 @@ def brute_force_next_byte(tokenizer: HFByteTokenizer, lm, eos: int, prefix: byte
             return False
         try:
             return tokenizer.encode_ids(stream[len(lead):]) == list(seq)
-        except UnicodeDecodeError:
+        except TokkitError:
             return False
 
     rows: dict[tuple, np.ndarray] = {}
@@ -186,9 +147,3 @@ def brute_force_next_byte(tokenizer: HFByteTokenizer, lm, eos: int, prefix: byte
     terms = [seq_logprob(seq) + float(row(tuple(seq))[eos]) for seq in exact(stream, 0, ()) if valid(seq)]
     out[256] = _logsumexp(terms)
     return out - np.logaddexp.reduce(out)
-
-
-def all_strings(alphabet: str, max_len: int):
-    for n in range(max_len + 1):
-        for chars in itertools.product(alphabet, repeat=n):
-            yield "".join(chars)

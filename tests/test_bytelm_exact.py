@@ -9,8 +9,8 @@ from bytelm_support import RandomLM, brute_force_next_byte, make_tokenizer
 from tokkit.text.bytelm import ByteLM
 
 PREFIXES = {
-    "gpt2": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"12", b"a cat th", b"x!"],
-    "llama3": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"4567", b"a cat th", b"a.b"],
+    "gpt2": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"12", b"a cat th", b"x!", b"a \xc3"],
+    "llama3": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"4567", b"a cat th", b"a.b", b"th\xe4\xb8"],
     "metaspace": [b"", b"th", b"the", b"a  ", b"they", b"12", b"a ca"],
 }
 
@@ -62,14 +62,14 @@ def test_stable_boundary_survives_any_continuation(family):
     tokenizer = make_tokenizer(family)
     byte_lm = ByteLM(RandomLM(tokenizer.vocab_size + 1), tokenizer, tokenizer.vocab_size)
     rng = np.random.default_rng(0)
-    alphabet = list("ab1 \n'.s")
-    for _ in range(300):
-        text = "".join(rng.choice(alphabet, size=rng.integers(1, 9))).encode()
+    alphabet = [b"a", b"b", b"1", b" ", b"\n", b"'", b".", b"s", b"\xc3", b"\xa9", b"\xe4\xb8"]
+    for _ in range(400):
+        text = b"".join(rng.choice(alphabet, size=rng.integers(1, 9)))
         _, b = byte_lm._split_points(text)
         pieces, before = tokenizer.pretokenize(text), []
         while sum(map(len, before)) < b:
             before.append(pieces[len(before)])
         for _ in range(5):
-            more = "".join(rng.choice(alphabet, size=rng.integers(1, 4))).encode()
+            more = b"".join(rng.choice(alphabet, size=rng.integers(1, 4)))
             pieces = tokenizer.pretokenize(text + more)
             assert pieces[: len(before)] == before and sum(map(len, before)) == b

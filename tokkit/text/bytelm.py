@@ -107,7 +107,7 @@ class ByteLM(ByteSampler):
         self.lookback_pieces = lookback_pieces
         self.vocab_size = int(tokenizer.vocab_size)
         excluded = special_token_ids(tokenizer) | {self.eos_token_id}
-        self._bytes = [b"" if i in excluded else bytes(tokenizer.token_bytes(i)) for i in range(self.vocab_size)]
+        self._bytes = [b"" if i in excluded else self._token_bytes(i) for i in range(self.vocab_size)]
         self._usable = np.array([i for i, b in enumerate(self._bytes) if b], dtype=np.int64)
         self._first_byte = np.array([self._bytes[i][0] for i in self._usable], dtype=np.int64)
         order = sorted(self._usable.tolist(), key=lambda i: self._bytes[i])
@@ -121,6 +121,13 @@ class ByteLM(ByteSampler):
         self.lm_rows = 0
 
     # -- tokenizer helpers -------------------------------------------------------------------
+    def _token_bytes(self, token_id: int) -> bytes:
+        """A token's bytes; b"" for ids the tokenizer does not use (they never appear in a cover)."""
+        try:
+            return bytes(self.tokenizer.token_bytes(token_id))
+        except TokkitError:
+            return b""
+
     def _encode(self, text: bytes) -> list[int] | None:
         """The tokenizer's encoding of ``text``, or None where it cannot encode those bytes."""
         try:
