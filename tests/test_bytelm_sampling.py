@@ -133,3 +133,16 @@ def test_bad_input_raises_clear_errors():
         ok.next_byte_logprobs(5)
     with pytest.raises(InputError):
         ByteEnsemble([])
+
+
+@pytest.mark.parametrize("family", ["gpt2", "metaspace"])
+def test_unvalidated_end_is_exact_for_canonical_lm_and_not_for_random_lm(family):
+    tokenizer = make_tokenizer(family)
+    eos = tokenizer.vocab_size
+    fast = ByteLM(TextSetLM(tokenizer, TEXTS, eos), tokenizer, eos, validate_end=False)
+    for prefix in [b"", b"th", b"the", b"the c"]:
+        np.testing.assert_allclose(np.exp(fast.next_byte_logprobs(prefix)), true_next_byte(prefix), atol=1e-12)
+    lm = RandomLM(eos + 1, seed=4)
+    exact = ByteLM(lm, tokenizer, eos).next_byte_logprobs(b"the")
+    approx = ByteLM(lm, tokenizer, eos, validate_end=False).next_byte_logprobs(b"the")
+    assert np.abs(np.exp(exact) - np.exp(approx)).max() > 1e-4
