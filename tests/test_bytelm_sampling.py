@@ -143,6 +143,6 @@ def test_unvalidated_end_is_exact_for_canonical_lm_and_not_for_random_lm(family)
     for prefix in [b"", b"th", b"the", b"the c"]:
         np.testing.assert_allclose(np.exp(fast.next_byte_logprobs(prefix)), true_next_byte(prefix), atol=1e-12)
     lm = RandomLM(eos + 1, seed=4)
-    exact = ByteLM(lm, tokenizer, eos).next_byte_logprobs(b"th")
-    approx = ByteLM(lm, tokenizer, eos, validate_end=False).next_byte_logprobs(b"th")
-    assert np.abs(np.exp(exact) - np.exp(approx)).max() > 1e-4
+    exact = ByteLM(lm, tokenizer, eos).next_byte_logprobs(b"a  ")
+    approx = ByteLM(lm, tokenizer, eos, validate_end=False).next_byte_logprobs(b"a  ")
+    assert np.abs(np.exp(exact) - np.exp(approx)).max() > 1e-3
