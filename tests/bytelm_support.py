@@ -14,6 +14,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 import tokkit
 from tokkit.errors import TokkitError
+from tokkit.text.bytelm import utf8_completions
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
                   r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -104,14 +105,33 @@ def brute_force_next_byte(tokenizer, lm, eos: int, prefix: bytes,
     """
     tokens = [(i, tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size) if i != eos and tokenizer.token_bytes(i)]
 
+    def is_encoding(seq) -> bool:
+        """seq is the tokenizer's encoding of its bytes (a whole text: it may be followed by the end)."""
+        stream = b"".join(tokenizer.token_bytes(t) for t in seq)
+        try:
+            return stream.startswith(lead) and tokenizer.encode_ids(stream[len(lead):]) == list(seq)
+        except TokkitError:
+            return False
+
     def valid(seq) -> bool:
+        """seq is the tokenizer's encoding of its bytes; for bytes ending inside a character the tokenizer
+        cannot encode, seq starts the encoding of those bytes plus some completion of the character."""
         stream = b"".join(tokenizer.token_bytes(t) for t in seq)
         if not stream.startswith(lead):
             return False
+        text = stream[len(lead):]
         try:
-            return tokenizer.encode_ids(stream[len(lead):]) == list(seq)
+            return tokenizer.encode_ids(text) == list(seq)
         except TokkitError:
-            return False
+            pass
+        for completion in utf8_completions(text):
+            try:
+                ids = tokenizer.encode_ids(text + completion)
+            except TokkitError:
+                continue
+            if ids[: len(seq)] == list(seq):
+                return True
+        return False
 
     rows: dict[tuple, np.ndarray] = {}
 
@@ -144,6 +164,6 @@ def brute_force_next_byte(tokenizer, lm, eos: int, prefix: bytes,
     for c in range(256):
         terms = [seq_logprob(seq) for seq in covers(stream + bytes([c]), 0, ()) if valid(seq)]
         out[c] = _logsumexp(terms)
-    terms = [seq_logprob(seq) + float(row(tuple(seq))[eos]) for seq in exact(stream, 0, ()) if valid(seq)]
+    terms = [seq_logprob(seq) + float(row(tuple(seq))[eos]) for seq in exact(stream, 0, ()) if is_encoding(seq)]
     out[256] = _logsumexp(terms)
     return out - np.logaddexp.reduce(out)

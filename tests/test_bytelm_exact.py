@@ -11,7 +11,7 @@ from tokkit.text.bytelm import ByteLM
 PREFIXES = {
     "gpt2": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"12", b"a cat th", b"x!", b"a \xc3"],
     "llama3": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"4567", b"a cat th", b"a.b", b"th\xe4\xb8"],
-    "metaspace": [b"", b"th", b"the", b"a  ", b"they", b"12", b"a ca"],
+    "metaspace": [b"", b"th", b"the", b"a  ", b"they", b"12", b"a ca", b"ca\xc3", b"\xe4\xb8"],
 }
 
 

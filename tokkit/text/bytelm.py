@@ -82,6 +82,33 @@ class ByteSampler(abc.ABC):
         return bytes(out)
 
 
+def utf8_completions(text: bytes) -> list[bytes]:
+    """Byte strings that complete a UTF-8 character cut off at the end of ``text`` (else []).
+
+    The first missing byte takes each allowed value, any further ones 0x80: enough for a tokenizer
+    that reads UTF-8 to show how it tokenizes the bytes of the cut character (byte fallback).
+    """
+    for back in range(1, min(4, len(text)) + 1):
+        lead = text[-back]
+        if lead < 0x80 or lead >= 0xC0:
+            break
+    else:
+        return []
+    size = 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if 0xF0 <= lead < 0xF5 else 0
+    missing = size - back
+    if missing <= 0:
+        return []
+    out = []
+    for first in range(0x80, 0xC0):
+        tail = bytes([first]) + b"\x80" * (missing - 1)
+        try:
+            (text[-back:] + tail).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        out.append(tail)
+    return out
+
+
 def _softmax(logp: np.ndarray) -> np.ndarray:
     p = np.exp(logp - np.max(logp))
     return p / p.sum()
@@ -122,7 +149,7 @@ class ByteLM(ByteSampler):
         self._lead = self._detect_lead()
         self._rows: dict[tuple[int, ...], np.ndarray] = {}
         self._tails: dict[tuple[bytes, bytes], list[int] | None] = {}
-        self._masks: dict[tuple[bytes, bytes], np.ndarray] = {}
+        self._masks: dict[tuple[bytes, bytes], dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]] = {}
         self.lm_calls = 0
         self.lm_rows = 0
 
@@ -142,7 +169,7 @@ class ByteLM(ByteSampler):
             return None
 
     def _stream(self, ids: Iterable[int]) -> bytes:
-        return b"".join(self._bytes[i] if 0 <= i < self.vocab_size else b"\0" for i in ids)
+        return b"".join(self._bytes[i] for i in ids)
 
     def _detect_lead(self) -> bytes:
         """Bytes the tokenizer's tokens add before the text (a Metaspace prepended space), else b""."""
@@ -207,22 +234,21 @@ class _CoverState:
         self.owner = owner
         self.text = text
         self.stream = owner._lead + text
-        c, b = owner._split_points(text)
         full = owner._encode(text)
-        if full is None:
-            raise InputError("the tokenizer cannot encode this prefix; pass text it accepts (e.g. valid UTF-8 "
-                             "for tokenizers that decode their input)")
-        window = self._window(c, b, full)
+        c, b = owner._split_points(text) if full is not None else (0, 0)
+        window = self._window(c, b, full) if full is not None else None
         if window is None:
             c, b = 0, 0
-            window = self._window(c, b, full)
+            window = [], owner._encode(b"") or []
         self.c, self.b = c, b
         self.ctx_text = text[c:b]
         self.head, self.ctx_ids = window
         self.head_stream_len = len(owner._stream(self.head))
-        self.end_tail = full[len(self.head):]
-        #: whether encode(prefix) decodes back to the prefix (else it is no cover, and no end of text)
-        self.end_is_exact = owner._stream(self.end_tail) == self.stream[self.head_stream_len:]
+        self.end_tail = full[len(self.head):] if full is not None else []
+        #: whether encode(prefix) decodes back to the prefix (else it is no cover, and no end of text);
+        #: not so where the tokenizer cannot encode the prefix (a character cut in half, for tokenizers
+        #: that read UTF-8): then every cover re-encodes the whole prefix
+        self.end_is_exact = full is not None and owner._stream(self.end_tail) == self.stream[self.head_stream_len:]
         self.groups = self._covers()
 
     def _window(self, c: int, b: int, full: list[int]):
@@ -247,20 +273,38 @@ class _CoverState:
         return cache[key]
 
     def _cover_context(self, i: int, token: int) -> tuple[int, ...] | None:
-        """If encode(stream[:i] + token's bytes) ends with ``token``, the tokens before it (after the head).
+        """If (split point i, last token) is a valid cover, the tokens between the head and that token.
 
-        That encoding is the only valid sequence decoding to those bytes, so this decides whether
-        (split point i, last token) is a valid cover, and gives the context the LM must score.
+        The cover is encode(stream[:i] + token's bytes) when that ends with the token: the only
+        valid sequence with those bytes. Where those bytes end inside a character that the tokenizer
+        cannot encode cut in half, the cover is the part of encode(bytes + completion) that covers the
+        bytes, for the first completion (see ``utf8_completions``) that has a token boundary there.
         """
         owner = self.owner
         stream = self.stream[:i] + owner._bytes[token]
         lead = owner._lead
         if not stream.startswith(lead) or len(stream) - len(lead) <= self.b:
             return None
-        tail = self.tail_of(stream[len(lead) + self.b:])
-        if not tail or tail[-1] != token or owner._stream(tail) != stream[self.head_stream_len:]:
+        tail_text = stream[len(lead) + self.b:]
+        expected = stream[self.head_stream_len:]
+        tail = self.tail_of(tail_text)
+        if tail is not None:
+            if tail and tail[-1] == token and owner._stream(tail) == expected:
+                return tuple(tail[:-1])
             return None
-        return tuple(tail[:-1])
+        return self._completed_cover(tail_text, token, expected)
+
+    def _completed_cover(self, tail_text: bytes, token: int, expected: bytes) -> tuple[int, ...] | None:
+        owner = self.owner
+        for completion in utf8_completions(tail_text):
+            ids = self.tail_of(tail_text + completion)
+            if ids is None:
+                continue
+            ends = np.cumsum([len(owner._bytes[t]) for t in ids])
+            k = int(np.searchsorted(ends, len(expected))) if len(ids) else 0
+            if k < len(ids) and ends[k] == len(expected) and ids[k] == token and owner._stream(ids[: k + 1]) == expected:
+                return tuple(ids[:k])
+        return None
 
     def _candidates(self, i: int) -> list[int]:
         rest = self.stream[i:]
@@ -295,8 +339,8 @@ class _CoverState:
         owner = self.owner
         key = (self.ctx_text, self.text[self.b:])
         cached = owner._masks.get(key)
-        if cached is None and not owner.validate_end:
-            cached = {tuple(self.end_tail): (owner._usable, owner._first_byte)} if self.end_is_exact else {}
+        if cached is None and not owner.validate_end and self.end_is_exact:
+            cached = {tuple(self.end_tail): (owner._usable, owner._first_byte)}
         if cached is None:
             before = self.ctx_text + self.text[self.b:]
             ctx, m = self.ctx_ids, len(self.ctx_ids)
@@ -306,7 +350,12 @@ class _CoverState:
             groups: dict[tuple[int, ...], list[int]] = {}
             for k, v in enumerate(owner._usable.tolist()):
                 ids = encode(before + data[v])
-                if ids is None or len(ids) <= m or ids[-1] != v or ids[:m] != ctx:
+                if ids is None:
+                    completed = self._completed_cover(before[len(self.ctx_text):] + data[v], v, expected + data[v])
+                    if completed is not None:
+                        groups.setdefault(completed, []).append(k)
+                    continue
+                if len(ids) <= m or ids[-1] != v or ids[:m] != ctx:
                     continue
                 mid = tuple(ids[m:-1])
                 if (mid == end_tail and self.end_is_exact) or owner._stream(mid) == expected:
