@@ -39,7 +39,8 @@ def _train(pre_tokenizer, vocab_size: int, byte_level: bool, **bpe) -> Tokenizer
 
 @lru_cache(maxsize=None)
 def tokenizer_json(family: str, vocab_size: int = 300) -> str:
-    """tokenizer.json text of a tiny BPE of one family: gpt2, llama3, metaspace."""
+    """tokenizer.json text of a tiny BPE of one family: gpt2, llama3, metaspace (no prepended space),
+    metaspace-first (SentencePiece style: a space is prepended to the text)."""
     if family == "gpt2":
         tok = _train(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True), vocab_size, True)
         tok.decoder = decoders.ByteLevel()
@@ -48,8 +49,9 @@ def tokenizer_json(family: str, vocab_size: int = 300) -> str:
                                        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
         tok = _train(pre, vocab_size, True, ignore_merges=True)
         tok.decoder = decoders.ByteLevel()
-    elif family == "metaspace":
-        pre = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never", split=True)
+    elif family in ("metaspace", "metaspace-first"):
+        scheme = "first" if family == "metaspace-first" else "never"
+        pre = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme, split=True)
         small = _train(pre, vocab_size - 256 + 20, False)
         spec = json.loads(small.to_str())
         vocab = {f"<0x{b:02X}>": b for b in range(256)}
@@ -59,7 +61,8 @@ def tokenizer_json(family: str, vocab_size: int = 300) -> str:
         spec["model"]["byte_fallback"] = True
         spec["decoder"] = {"type": "Sequence", "decoders": [
             {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
-            {"type": "ByteFallback"}, {"type": "Fuse"}]}
+            {"type": "ByteFallback"}, {"type": "Fuse"}]
+            + ([{"type": "Strip", "content": " ", "start": 1, "stop": 0}] if scheme == "first" else [])}
         return json.dumps(spec)
     else:
         raise ValueError(family)

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from bytelm_support import RandomLM, brute_force_next_byte, make_tokenizer
+from tokkit.errors import InputError
 from tokkit.text.bytelm import ByteLM
 
 PREFIXES = {
     "gpt2": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"12", b"a cat th", b"x!", b"a \xc3"],
     "llama3": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"4567", b"a cat th", b"a.b", b"th\xe4\xb8"],
     "metaspace": [b"", b"th", b"the", b"a  ", b"they", b"12", b"a ca", b"ca\xc3", b"\xe4\xb8"],
+    "metaspace-first": [b"", b"th", b"the c", b"a  ", b"ca\xc3"],
 }
 
 
@@ -32,7 +34,8 @@ def test_next_byte_equals_brute_force(family):
         exact = byte_lm.next_byte_logprobs(prefix)
         assert exact.shape == (257,)
         assert abs(np.logaddexp.reduce(exact)) < 1e-12
-        _close(exact, brute_force_next_byte(tokenizer, lm, eos, prefix))
+        lead = b" " if family == "metaspace-first" else b""  # the space SentencePiece puts before the text
+        _close(exact, brute_force_next_byte(tokenizer, lm, eos, prefix, lead=lead))
 
 
 def test_bos_context_is_used():
@@ -44,7 +47,7 @@ def test_bos_context_is_used():
     assert np.max(np.abs(np.exp(with_bos) - np.exp(without))) > 1e-3
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama3", "metaspace"])
+@pytest.mark.parametrize("family", ["gpt2", "llama3", "metaspace", "metaspace-first"])
 def test_long_prompt_window_matches_full_reencoding(family):
     """Splitting the prompt at a stable pre-token boundary changes nothing (vs. re-encoding it all)."""
     tokenizer = make_tokenizer(family)
@@ -73,3 +76,11 @@ def test_stable_boundary_survives_any_continuation(family):
             more = b"".join(rng.choice(alphabet, size=rng.integers(1, 4)))
             pieces = tokenizer.pretokenize(text + more)
             assert pieces[: len(before)] == before and sum(map(len, before)) == b
+
+
+def test_unreachable_prefix_is_a_clear_error():
+    """SentencePiece-style tokenizers never produce text that starts with a space: no cover exists."""
+    tokenizer = make_tokenizer("metaspace-first")
+    eos = tokenizer.vocab_size
+    with pytest.raises(InputError, match="no valid token sequence"):
+        ByteLM(RandomLM(eos + 1), tokenizer, eos).next_byte_logprobs(b" x")

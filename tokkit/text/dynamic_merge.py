@@ -96,8 +96,13 @@ def _joinable(ids: list[int], data: list[bytes], tokenizer: ByteTokenizer, bound
         out = [bool(data[j]) and bool(data[j + 1]) and data[j][-1] not in _WHITESPACE
                and data[j + 1][0] not in _WHITESPACE for j in range(len(ids) - 1)]
     else:
-        cuts, offset = set(), 0
-        for piece in tokenizer.pretokenize(b"".join(data)):
+        stream = b"".join(data)
+        pieces = tokenizer.pretokenize(tokenizer.decode(ids))
+        # pieces are in token-byte space; a tokenizer that prepends a space to the text (SentencePiece)
+        # puts it back, so align both ends of the pieces with the token bytes
+        shift = sum(len(piece) for piece in pieces) - len(stream)
+        cuts, offset = set(), -shift
+        for piece in pieces:
             offset += len(piece)
             cuts.add(offset)
         offsets = np.cumsum([len(d) for d in data]).tolist()
