@@ -107,6 +107,16 @@ def test_greedy_is_deterministic_and_temperature_sharpens():
     assert cold == Counter({b"e cat": 20})
 
 
+def test_sampling_through_a_character_cut_in_half():
+    """A UTF-8-only tokenizer with byte fallback: the bytes of é come one at a time."""
+    tokenizer = make_tokenizer("metaspace")
+    eos = tokenizer.vocab_size
+    byte_lm = ByteLM(TextSetLM(tokenizer, TEXTS, eos), tokenizer, eos)
+    assert byte_lm.greedy(b"th\xc3", 5) == b"\xa9"
+    seen = {byte_lm.sample(b"th", 10, seed=seed) for seed in range(40)}
+    assert "é".encode() in seen and seen <= {b"e cat", b"en", b"e", b"is cat", "é".encode()}
+
+
 def test_ensemble_of_two_tokenizers_averages_and_stays_exact():
     members = []
     for family in ["gpt2", "metaspace"]:

@@ -221,10 +221,12 @@ class ByteLM(ByteSampler):
             self._rows[key] = row
 
     def _tokens_starting_with(self, head: bytes) -> list[int]:
+        """Usable tokens whose bytes start with ``head`` (a contiguous run of the sorted token bytes)."""
         lo = bisect.bisect_left(self._sorted_bytes, head)
-        hi = bisect.bisect_left(self._sorted_bytes, head + b"\xff" * 64)
-        return [self._sorted_ids[k] for k in range(lo, hi) if len(self._sorted_bytes[k]) > len(head)
-                or self._sorted_bytes[k] == head]
+        stem = head.rstrip(b"\xff")
+        hi = (bisect.bisect_left(self._sorted_bytes, stem[:-1] + bytes([stem[-1] + 1]), lo) if stem
+              else len(self._sorted_bytes))
+        return self._sorted_ids[lo:hi]
 
 
 class _CoverState:
