@@ -13,7 +13,7 @@ PREFIXES = {
     "gpt2": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"12", b"a cat th", b"x!", b"a \xc3"],
     "llama3": [b"", b"th", b"the ca", b"a  ", b"a \n ", b"they'", b"4567", b"a cat th", b"a.b", b"th\xe4\xb8"],
     "metaspace": [b"", b"th", b"the", b"a  ", b"they", b"12", b"a ca", b"ca\xc3", b"\xe4\xb8"],
-    "metaspace-first": [b"", b"th", b"the c", b"a  ", b"ca\xc3"],
+    "metaspace-first": [b"", b"th", b"a c", b"a  ", b"ca\xc3"],
 }
 
 
