@@ -128,7 +128,7 @@ class BPETokenizer(Tokenizer):
     # -- identity and facts ------------------------------------------------------------------
     def fingerprint(self) -> bytes:
         if self._state["tokenizer_json"] is not None:
-            return canonical_json(json.loads(self._state["tokenizer_json"]))
+            return self._state["tokenizer_json"].encode("utf-8")
         ranks_digest = hashlib.sha256(b"".join(
             token + b"\0" + str(rank).encode() + b"\n" for token, rank in sorted(self._state["ranks"].items())))
         return canonical_json({"ranks": ranks_digest.hexdigest(), "pattern": self._state["pattern"],
