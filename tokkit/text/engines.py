@@ -26,10 +26,15 @@ CHUNK_CHARS = 1 << 18
 
 ID_DTYPE = np.uint32
 
+#: worker threads for long texts and batches (env TOKKIT_THREADS; default: all CPUs; 1 turns threading off)
+THREADS = int(os.environ.get("TOKKIT_THREADS") or 0) or os.cpu_count() or 1
+
+_NEVER_SPECIAL = "\x00tokkit: no special tokens here\x00"
+
 
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="tokkit-bpe")
+    return ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="tokkit-bpe")
 
 
 def _special_splitter(special_tokens: dict[str, int]) -> re.Pattern[str] | None:
@@ -48,8 +53,10 @@ class TiktokenEngine:
         import tiktoken
 
         self.plan = plan
-        self._encoding = tiktoken.Encoding(name="tokkit", pat_str=plan.pattern,
-                                           mergeable_ranks=plan.ranks, special_tokens={})
+        # tiktoken's buffer encoder scans for special tokens with a regex; with none it would try an empty
+        # match at every character, so it gets one literal that is never allowed (thus never special).
+        self._encoding = tiktoken.Encoding(name="tokkit", pat_str=plan.pattern, mergeable_ranks=plan.ranks,
+                                           special_tokens={_NEVER_SPECIAL: max(plan.ranks.values()) + 1})
         self._specials = _special_splitter(plan.special_tokens)
         self._cuttable = plan.pattern in CUTTABLE_PATTERNS
         self._regex = None
@@ -59,9 +66,9 @@ class TiktokenEngine:
 
     def _plain(self, text: str, parallel: bool) -> np.ndarray:
         """Ids of text without special tokens; long text is cut and encoded on all cores."""
-        if not parallel or not self._cuttable or len(text) < 2 * CHUNK_CHARS:
+        if not parallel or THREADS < 2 or not self._cuttable or len(text) < 2 * CHUNK_CHARS:
             return self._ordinary(text)
-        parts = split_text(text, max(len(text) // CHUNK_CHARS, os.cpu_count() or 1))
+        parts = split_text(text, max(len(text) // CHUNK_CHARS, THREADS))
         return np.concatenate(list(_pool().map(self._ordinary, parts)))
 
     def encode_text(self, text: str, special: bool, template: bool = True, parallel: bool = True) -> np.ndarray:
@@ -81,7 +88,7 @@ class TiktokenEngine:
 
     def encode_many(self, texts: list[str], special: bool, template: bool = True) -> list[np.ndarray]:
         """Ids of many valid texts, spread over all cores when there is enough work."""
-        if len(texts) < 2 or sum(map(len, texts)) < 2 * CHUNK_CHARS:
+        if THREADS < 2 or len(texts) < 2 or sum(map(len, texts)) < 2 * CHUNK_CHARS:
             return [self.encode_text(text, special, template) for text in texts]
         return list(_pool().map(lambda text: self.encode_text(text, special, template, parallel=False), texts))
 
