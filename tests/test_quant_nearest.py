@@ -60,7 +60,7 @@ def test_random_data_and_chunk_independence(metric: str) -> None:
     codebook = torch.randn(300, 32, generator=g)
     x = torch.randn(4, 250, 32, generator=g)
     expected = brute_force(x.reshape(-1, 32), codebook, metric).reshape(4, 250)
-    for chunk in (1, 7, 1000, 5000):
+    for chunk in (3, 64, 5000):
         assert torch.equal(nearest(x, codebook, metric=metric, chunk=chunk), expected)
 
 
@@ -119,3 +119,12 @@ def test_bad_options() -> None:
         nearest(torch.randn(2, 2), torch.randn(2, 2), metric="dot")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chunk"):
         nearest(torch.randn(2, 2), torch.randn(2, 2), chunk=0)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cos"])
+def test_duplicate_codes_in_different_blocks_tie_to_the_smallest_index(metric: str) -> None:
+    codebook = torch.randn(100, 8, generator=torch.Generator().manual_seed(6))  # 100: padded blocks
+    codebook[70] = codebook[5]
+    codebook[99] = codebook[40]
+    x = torch.stack([codebook[70], codebook[99], codebook[5] + 1e-7])
+    assert nearest(x, codebook, metric=metric).tolist() == [5, 40, 5]

@@ -1,11 +1,12 @@
 """Exact nearest-code search: chunked matmul + top-2, with a float64 re-check of near-ties.
 
 The fast path scores every code as ``||c||^2 - 2 x.c`` (L2) or ``-x^.c^`` (cosine) with one GEMM per
-chunk of rows, so memory is bounded by ``chunk x K`` scores. Float rounding can flip near-ties, so
-each row's score error is bounded a priori (Higham's ``gamma_d`` bound for a length-``d`` dot product,
-plus the rounding of the norms and the add); any row whose second-best score lies within twice that
-bound of its best is re-decided among its candidates in float64 on the difference form
-``||x - c||^2``. The result is the index a float64 brute force returns, the smallest on exact ties.
+chunk of rows (memory bounded by ``chunk x K`` scores) and finds each row's best two by a blocked
+reduction. Float rounding can flip near-ties, so
+each row's score error is bounded a priori (Higham's ``gamma_{d+1}`` bound for the bias plus a
+length-``d`` dot product, plus the rounding of the norms; it never involves ``||x||^2``, which the
+score omits); any row whose second-best score lies within twice that bound of its best is
+re-decided among its candidates in float64 on the difference form ``||x - c||^2``. The result is the index a float64 brute force returns, the smallest on exact ties.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ArrayLike = Union["torch.Tensor", np.ndarray]
 
 #: scores held at once per chunk (float32 elements): 4 Mi elements = 16 MiB
 DEFAULT_SCORE_BUDGET = 1 << 22
+_BLOCK = 32  # columns per block in the best-two reduction
 
 
 def default_chunk(codebook_size: int, budget: int = DEFAULT_SCORE_BUDGET) -> int:
@@ -63,7 +65,7 @@ def nearest(
     lead_shape = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     work_dtype = torch.float64 if torch.float64 in (x.dtype, codebook.dtype) else torch.float32
-    search = _Search(codebook, metric, work_dtype)
+    search = _Search(codebook, metric, work_dtype, chunk)
     out = torch.empty(flat.shape[0], dtype=torch.long, device=x.device)
     for start in range(0, flat.shape[0], chunk):
         out[start : start + chunk] = search(flat[start : start + chunk])
@@ -74,51 +76,62 @@ def nearest(
 class _Search:
     """A codebook prepared once (cast, normalised, squared norms) and searched chunk by chunk."""
 
-    def __init__(self, codebook: "torch.Tensor", metric: Metric, work_dtype: "torch.dtype") -> None:
+    def __init__(self, codebook: "torch.Tensor", metric: Metric, work_dtype: "torch.dtype", chunk: int) -> None:
         import torch
 
         self.metric = metric
         self.work_dtype = work_dtype
-        self.codebook64 = codebook.to(torch.float64)
-        dim = codebook.shape[1]
+        self.codebook = codebook
+        size, dim = codebook.shape
+        # float64 re-check temporaries (4 of pairs x dim) stay within the chunk's score memory
+        self.pair_step = max(64, chunk * size // (8 * dim))
         unit = torch.finfo(work_dtype).eps / 2  # unit roundoff u
-        gamma = dim * unit / (1 - dim * unit)  # |fl(x.c) - x.c| <= gamma * sum|x_i c_i|
+        gamma = (dim + 1) * unit / (1 - (dim + 1) * unit)  # Higham's gamma_{d+1}: bias + d products
         if metric == "cos":
-            self.codebook64 = _unit_rows(self.codebook64)
-            self.codes = self.codebook64.to(work_dtype)
-            self.bias = None
-            # |x^|,|c^| <= 1 + (d+2)u after rounding; the dot adds gamma; 5% slack covers cross terms
-            self.abs_error = 1.05 * (gamma + 2 * (dim + 4) * unit)
+            codes = _unit_rows(codebook.to(work_dtype))
+            bias = torch.zeros(size, dtype=work_dtype, device=codebook.device)
+            self.alpha = -1.0
+            # |x^|,|c^| <= 1 + (d/2 + 2)u after rounding; the dot adds gamma; doubled for slack
+            self.abs_error = 2 * (gamma + (dim + 4) * unit)
         else:
-            self.codes = codebook.to(work_dtype)
-            sq = (self.codebook64 * self.codebook64).sum(1)
-            self.bias = sq.to(work_dtype)
-            self.max_norm = float(sq.max().sqrt())
-            # per-score error <= (gamma + 3u) * (|x| + max|c|)^2; 5% slack for rounded norms
-            self.rel_error = 1.05 * (gamma + 4 * unit)
-        self.tiny = dim * torch.finfo(work_dtype).tiny
+            codes = codebook.to(work_dtype)
+            squared = torch.empty(size, dtype=torch.float64, device=codebook.device)
+            for start in range(0, size, self.pair_step):
+                block = codebook[start : start + self.pair_step].to(torch.float64)
+                squared[start : start + self.pair_step] = (block * block).sum(1)
+            bias = squared.to(work_dtype)
+            self.alpha = -2.0
+            max_norm = float(squared.max().sqrt())
+            # S = |c|^2 - 2 x.c, accumulated with the bias: |S~ - S| <= gamma (|c|^2 + 2 |x||c|) plus
+            # the rounding of |c|^2 and of the result (3u each term); 5% slack for the float32 |x|
+            self.cross_error = 1.05 * (2 * gamma + 6 * unit) * max_norm
+            self.bias_error = 1.05 * (gamma + 3 * unit) * max_norm**2
+        self.tiny = (dim + 1) * torch.finfo(work_dtype).tiny
+        # Pad to whole blocks with codes that score +inf, so the best two come from block minima.
+        self.size = size
+        padded = -(-size // _BLOCK) * _BLOCK if size > _BLOCK else size
+        self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)])
+        self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))])
 
     def __call__(self, rows: "torch.Tensor") -> "torch.Tensor":
         import torch
 
+        if self.size == 1:
+            return torch.zeros(rows.shape[0], dtype=torch.long, device=rows.device)
         rows_w = rows.to(self.work_dtype)
         if self.metric == "cos":
-            scores = -(_unit_rows(rows_w) @ self.codes.T)
+            rows_w = _unit_rows(rows_w)
             error = torch.full((rows.shape[0],), self.abs_error, dtype=self.work_dtype, device=rows.device)
         else:
-            scores = torch.addmm(self.bias, rows_w, self.codes.T, alpha=-2)
-            norms = torch.linalg.vector_norm(rows_w, dim=1)
-            error = self.rel_error * (norms + self.max_norm) ** 2
-        error = error + self.tiny
-        if scores.shape[1] == 1:
-            return torch.zeros(rows.shape[0], dtype=torch.long, device=rows.device)
-        top_values, top_index = scores.topk(2, dim=1, largest=False)
-        best = top_index[:, 0].clone()
-        window = top_values[:, 0] + 2 * error  # the true best scores at most 2 * error above the min
+            error = self.cross_error * torch.linalg.vector_norm(rows_w, dim=1) + self.bias_error
+        scores = torch.addmm(self.bias, rows_w, self.codes.T, alpha=self.alpha)
+        best, best_value, runner_up = _best_two(scores)
+        window = best_value + 2 * (error + self.tiny)  # the true best scores at most 2 errors above
         overflow = ~torch.isfinite(window)  # scores overflowed the work dtype: re-decide every code
-        ambiguous = ((top_values[:, 1] <= window) | overflow).nonzero().squeeze(1)
+        ambiguous = ((runner_up <= window) | overflow).nonzero().squeeze(1)
         if ambiguous.numel():
-            candidates = (scores[ambiguous] <= window[ambiguous, None]) | overflow[ambiguous, None]
+            near = scores[ambiguous, : self.size]
+            candidates = (near <= window[ambiguous, None]) | overflow[ambiguous, None]
             best[ambiguous] = self._recheck(rows[ambiguous], candidates)
         return best
 
@@ -130,23 +143,46 @@ class _Search:
         if self.metric == "cos":
             rows64 = _unit_rows(rows64)
         row_of, code_of = candidates.nonzero(as_tuple=True)
-        dim = rows64.shape[1]
-        step = max(1, DEFAULT_SCORE_BUDGET // (2 * dim))
         distance = torch.empty(row_of.shape[0], dtype=torch.float64, device=rows.device)
-        for start in range(0, row_of.shape[0], step):
-            r = row_of[start : start + step]
-            c = code_of[start : start + step]
+        for start in range(0, row_of.shape[0], self.pair_step):
+            r = row_of[start : start + self.pair_step]
+            codes = self.codebook[code_of[start : start + self.pair_step]].to(torch.float64)
             if self.metric == "cos":
-                distance[start : start + step] = -(rows64[r] * self.codebook64[c]).sum(1)
+                distance[start : start + self.pair_step] = -(rows64[r] * _unit_rows(codes)).sum(1)
             else:
-                diff = rows64[r] - self.codebook64[c]
-                distance[start : start + step] = (diff * diff).sum(1)
+                diff = rows64[r] - codes
+                distance[start : start + self.pair_step] = (diff * diff).sum(1)
         n = rows.shape[0]
         inf = torch.full((n,), float("inf"), dtype=torch.float64, device=rows.device)
         least = inf.scatter_reduce(0, row_of, distance, reduce="amin")
         is_least = distance == least[row_of]
-        sentinel = torch.full((n,), self.codes.shape[0], dtype=torch.long, device=rows.device)
+        sentinel = torch.full((n,), self.codebook.shape[0], dtype=torch.long, device=rows.device)
         return sentinel.scatter_reduce(0, row_of[is_least], code_of[is_least], reduce="amin")
+
+
+def _best_two(scores: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """Per row of (n, K) scores: index of a minimum, its value, and the second-smallest value.
+
+    For K > _BLOCK (a multiple of it) only one full pass runs, a vectorised ``amin`` over blocks of
+    _BLOCK columns; the index-tracking reductions then touch K / _BLOCK block minima and one block
+    per row. That is ~10x faster on CPU than ``topk(2)`` or ``min(dim)`` over the whole row.
+    """
+    import torch
+
+    n, size = scores.shape
+    inf = float("inf")
+    if size <= _BLOCK:
+        values, index = scores.topk(2, dim=1, largest=False)
+        return index[:, 0], values[:, 0], values[:, 1]
+    blocks = scores.view(n, size // _BLOCK, _BLOCK)
+    block_min = blocks.amin(2)
+    block = block_min.argmin(1, keepdim=True)
+    other_blocks = block_min.scatter(1, block, inf).amin(1)
+    inside = blocks.gather(1, block[:, :, None].expand(n, 1, _BLOCK)).squeeze(1)
+    slot = inside.argmin(1, keepdim=True)
+    best_value = inside.gather(1, slot).squeeze(1)
+    same_block = inside.scatter(1, slot, inf).amin(1)
+    return (block * _BLOCK + slot).squeeze(1), best_value, torch.minimum(other_blocks, same_block)
 
 
 def _unit_rows(v: "torch.Tensor") -> "torch.Tensor":
