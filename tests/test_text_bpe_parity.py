@@ -164,6 +164,6 @@ def test_cutting_long_text_for_threads_changes_nothing(pattern, cl100k_ranks, mo
     engine = engines.TiktokenEngine(RankPlan(pattern, cl100k_ranks))
     whole = engine.encode_text(CUT_TEXT, special=False, parallel=False).tolist()
     monkeypatch.setattr(engines, "CHUNK_CHARS", 1_000)
-    monkeypatch.setattr(engines, "THREADS", 2)
+    monkeypatch.setattr(engines, "THREADS", 2)  # threads even on a busy machine
     assert len(split_text(CUT_TEXT, len(CUT_TEXT) // 1_000)) > 100
     assert engine.encode_text(CUT_TEXT, special=False).tolist() == whole
