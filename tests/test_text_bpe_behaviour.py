@@ -210,3 +210,11 @@ def test_unknown_tiktoken_file_needs_a_pattern(tmp_path):
     assert tok.encode_ids("abc<eot>", special=True) == [257, 258]
     with pytest.raises(InputError, match="apply to .tiktoken files only"):
         tokkit.load(_write(tmp_path, "t.json", train_tokenizer_json("gpt2")), pattern="x")
+
+
+def test_rank_tables_need_every_byte_and_a_valid_pattern():
+    every_byte = {bytes([b]): b for b in range(256)}
+    with pytest.raises(UnsupportedFormatError, match="1 of the 256 single bytes"):
+        BPETokenizer.from_ranks({b"a": 0}, r"\S+")
+    with pytest.raises(UnsupportedFormatError, match="pattern .* is unusable"):
+        BPETokenizer.from_ranks(every_byte, "(")

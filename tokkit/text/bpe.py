@@ -72,6 +72,10 @@ class BPETokenizer(Tokenizer):
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 raise UnsupportedFormatError(f"{source} is a malformed tokenizer.json ({type(exc).__name__}: {exc})") from None
         elif ranks is not None and pattern:
+            single_bytes = sum(len(token) == 1 for token in ranks)
+            if single_bytes != 256:
+                raise UnsupportedFormatError(f"the rank table holds {single_bytes} of the 256 single bytes; "
+                                             f"a byte-level BPE needs all of them")
             specials = dict(special_tokens or {})
             table: list[bytes | None] = [None] * (max([*ranks.values(), *specials.values()]) + 1)
             for token, rank in ranks.items():
@@ -112,7 +116,10 @@ class BPETokenizer(Tokenizer):
         if engine == "tiktoken" and plan is None:
             raise UnsupportedFormatError(f"the tiktoken engine cannot run this tokenizer: {self._layout.plan_refused}")
         if plan is not None and engine in ("auto", "tiktoken"):
-            return TiktokenEngine(plan)
+            try:
+                return TiktokenEngine(plan)
+            except ValueError as exc:  # tiktoken's regex compiler rejects the pattern
+                raise UnsupportedFormatError(f"the pre-tokenizer pattern {plan.pattern!r} is unusable: {exc}") from None
         try:
             return HFEngine(self._hf_json(), self._layout.byte_level, self._layout.replacement)
         except Exception as exc:  # HF's parser reports malformed files as plain exceptions
