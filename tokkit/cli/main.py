@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "decode": "tokkit.cli.decode:decode",
     "info": "tokkit.cli.info:info",
     "train-bpe": "tokkit.cli.train_bpe:train_bpe_command",
+    "infer-mixture": "tokkit.cli.infer_mixture:infer_mixture",
 }
 
 
