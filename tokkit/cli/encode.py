@@ -42,10 +42,16 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="OUT",
               help="Write all items into this one token file. Default: INPUT with suffix .tok beside each input.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--dynamic-merges", "dynamic_merges", metavar="N",
+              help="Text only: shorten the token sequences of all INPUTs together by merging their N most "
+                   "frequent adjacent token pairs within pre-tokens into new ids (or 'all': until every "
+                   "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
+                   "lengths before and after are printed per input and in total.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the token ids as JSON on stdout (one object per input) instead of writing "
                    "token files; with -o, write the file too.")
-def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool) -> None:
+def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool,
+           dynamic_merges: str | None, as_json: bool) -> None:
     """Encode INPUT files (or - for standard input) into tokens.
 
     Every output is checked before any work and written atomically, so a failed run leaves
@@ -59,6 +65,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("standard input (-) can be read only once")
     if STDIN in inputs and output is None and not as_json:
         raise InputError("encoding standard input needs -o OUT or --json")
+    max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs)
 
     if output is not None:
@@ -77,6 +84,12 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         tokens = _read_stdin_item(tokenizer) if path == STDIN else tokenizer.encode_file(path)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
+    lengths_before = None
+    if dynamic_merges is not None:
+        from tokkit.text.dynamic_merge import merge_token_items
+
+        encoded, merge_result = merge_token_items(encoded, tokenizer, max_merges)
+        lengths_before = merge_result.lengths_before.tolist()
 
     if output is not None:
         save_tokens(output, encoded[0] if len(encoded) == 1 else encoded)
@@ -90,9 +103,33 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     for source, target, tokens in zip(inputs, written, encoded):
         summary = _summary(source, target, tokens)
+        if lengths_before is not None:
+            summary["tokens_before_merging"] = lengths_before.pop(0)
         if as_json:
             summary["ids"] = tokens.codes.tolist()
             click.echo(json.dumps(summary, ensure_ascii=False))
         else:
-            click.echo(f"{source} -> {target}: {summary['tokens']} tokens, "
+            merged = (f" (from {summary['tokens_before_merging']} before merging)"
+                      if "tokens_before_merging" in summary else "")
+            click.echo(f"{source} -> {target}: {summary['tokens']} tokens{merged}, "
                        f"{summary['bits_per_token']} bits/token, {summary['payload_bytes']} bytes")
+    if dynamic_merges is not None:
+        stats = {key: value for key, value in merge_result.statistics().items() if key != "items"}
+        if as_json:
+            click.echo(json.dumps({"dynamic_merges": stats}))
+        else:
+            click.echo(f"dynamic merges: {stats['merges']} new tokens, {stats['total_before']} -> "
+                       f"{stats['total_after']} tokens in total ({100 * stats['reduction']:.1f}% shorter)")
+
+
+def _parse_merges(value: str | None) -> int | None:
+    """--dynamic-merges: a count >= 0, or 'all' (None: merge to saturation)."""
+    if value is None or value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise InputError(f"--dynamic-merges takes a number of merges or 'all', not {value!r}") from None
+    if count < 0:
+        raise InputError(f"--dynamic-merges must be >= 0, got {count}")
+    return count
