@@ -34,6 +34,8 @@ class Tokenizer(abc.ABC):
     kind: ClassVar[str]
     #: file suffixes this tokenizer reads with ``encode_file`` (lowercase, with the dot)
     input_suffixes: ClassVar[tuple[str, ...]] = ()
+    #: suffix of files ``write_decoded`` makes (".txt", ".wav", ".png", ...)
+    output_suffix: ClassVar[str] = ".out"
 
     #: how this tokenizer was named when loaded (a built-in name or a path); recorded in token files
     name: str = ""
