@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -14,6 +16,18 @@ from tokkit.errors import InputError, UnsupportedFormatError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 SILENCE = 1e-6  # peak below this is "all silent"
+
+
+@dataclass
+class Audio:
+    """Mono float32 ``samples`` in [-1, 1] at ``sample_rate`` Hz (what the codec's ``decode`` returns)."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return self.samples.size / self.sample_rate
 
 
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
@@ -39,21 +53,27 @@ def check_audio(audio: np.ndarray, what: str) -> np.ndarray:
     return audio
 
 
-def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
-    """(mono float32 samples at ``sample_rate``, the file's original rate); channels are averaged."""
+def load_audio(source: str | os.PathLike | BinaryIO, name: str | None = None) -> Audio:
+    """A wav/flac/ogg file (path or binary file object) as mono float32 :class:`Audio` at its own rate
+    (channels averaged), checked for emptiness, NaN and silence."""
     import soundfile as sf
 
-    path = Path(path)
+    name = name or str(source)
+    if isinstance(source, (str, os.PathLike)) and not Path(source).exists():
+        raise InputError(f"no such file: {name}")
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        audio, rate = sf.read(source if hasattr(source, "read") else str(source), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
-        if not path.exists():
-            raise InputError(f"no such file: {path}") from None
-        raise UnsupportedFormatError(f"{path} is not readable audio (wav, flac or ogg): {exc}") from None
+        raise UnsupportedFormatError(f"{name} is not readable audio (wav, flac or ogg): {exc}") from None
     except (OSError, RuntimeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
-    mono = check_audio(audio.mean(axis=1), str(path))
-    return resample(mono, rate, sample_rate), int(rate)
+        raise InputError(f"cannot read {name}: {exc}") from None
+    return Audio(check_audio(audio.mean(axis=1), name), int(rate))
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
+    """(mono float32 samples resampled to ``sample_rate``, the file's original rate)."""
+    audio = load_audio(path)
+    return resample(audio.samples, audio.sample_rate, sample_rate), audio.sample_rate
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, force: bool = False) -> None:
