@@ -68,3 +68,24 @@ def test_train_refuses_resume_without_checkpoint(run_cli, tmp_path) -> None:
     sf.write(data / "a.wav", speechlike(1.0, 8000), 8000)
     code, _, err = run_cli("train", "audio", "--data", data, "-o", tmp_path / "run", "--resume")
     assert code != 0 and "no checkpoint.pt" in err
+
+
+def test_train_with_discriminators_checkpoints_them(run_cli, tmp_path) -> None:
+    import torch
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a.wav", speechlike(1.5, 8000), 8000)
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    out = tmp_path / "run"
+    code, _, err = run_cli("train", "audio", "--data", data, "--config", config, "-o", out, "--discriminators",
+                           "--max-minutes", "0.03", "--batch-size", "2", "--device", "cpu")
+    assert code == 0, err
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] >= 1 and "discriminators" in state and "discriminator_optimizer" in state
+    budget = f"{state['elapsed'] / 60 + 0.02:.4f}"  # a little more than already spent
+    code, _, err = run_cli("train", "audio", "--data", data, "-o", out, "--resume", "--discriminators",
+                           "--max-minutes", budget, "--batch-size", "2", "--device", "cpu")
+    assert code == 0, err
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] > state["step"]

@@ -25,10 +25,12 @@ def train() -> None:
 @click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where to train; auto uses CUDA when present.")
+@click.option("--discriminators/--no-discriminators", default=False, show_default=True,
+              help="Add multi-period and multi-resolution GAN discriminators (sharper audio; several times slower, use on a GPU).")
 @click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
 @click.option("--seed", default=0, show_default=True, help="Random seed for initialisation and crops.")
 def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
-          segment_seconds: float, lr: float, device: str, threads: int, seed: int) -> None:
+          segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int) -> None:
     """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
 
     \b
@@ -45,6 +47,6 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
     config = CodecConfig.from_file(config_file) if config_file else CodecConfig()
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size,
                            segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
-                           threads=threads, seed=seed)
+                           threads=threads, seed=seed, discriminators=discriminators)
     final = run(config, options, resume=resume)
     click.echo(str(final))
