@@ -96,3 +96,18 @@ def test_encode_file_downmixes_stereo(tok, tmp_path) -> None:
     tokens = tok.encode_file(path)
     assert tokens.meta["original_sample_rate"] == 22050 and tokens.meta["original_n_samples"] == mono.size
     assert np.mean(tokens.codes == tok.encode(Audio(mono, 22050)).codes) >= 0.95
+
+
+def test_loader_takes_device_and_chunk_options(tok, tmp_path) -> None:
+    from tokkit.codecs.audio.tokenizer import load_saved
+    from tokkit.core.registry import read_config
+    from tokkit.errors import InputError
+
+    folder = tok.save(tmp_path / "codec")
+    loaded = load_saved(folder, read_config(folder), device="cpu", chunk_seconds=0.5)
+    assert loaded.device == "cpu" and loaded.chunk_tokens == 50
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA"):
+            load_saved(folder, read_config(folder), device="cuda")

@@ -147,8 +147,9 @@ class AudioTokenizer(Tokenizer):
         return np.clip(out, -1.0, 1.0)
 
 
-def load_saved(directory: str | os.PathLike, config: dict) -> AudioTokenizer:
-    """Registry loader for saved "audio.codec" folders."""
+def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto",
+               chunk_seconds: float = 20.0) -> AudioTokenizer:
+    """Registry loader for saved "audio.codec" folders; ``device`` is "auto", "cpu" or "cuda"."""
     from tokkit.codecs.audio.weights import load_model
 
-    return AudioTokenizer(load_model(directory, config))
+    return AudioTokenizer(load_model(directory, config), device=device, chunk_seconds=chunk_seconds)
