@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "decode": "tokkit.cli.decode:decode",
     "info": "tokkit.cli.info:info",
     "train": "tokkit.cli.train:train",
+    "train-bpe": "tokkit.cli.train_bpe:train_bpe_command",
 }
 
 
