@@ -13,10 +13,13 @@ TINY = dict(sample_rate=8000, hop=80, quantizer={"kind": "fsq", "levels": [4, 4,
             encoder_depth=1, decoder_width=16, decoder_depth=1, mlp_ratio=2)
 
 
-def tiny_tokenizer(chunk_seconds: float = 20.0, seed: int = 0) -> AudioTokenizer:
-    """A random-init codec at 8 kHz, 100 tokens/s, 48 codes."""
+TINY_RVQ = dict(TINY, quantizer={"kind": "rvq", "depth": 3, "codebook_size": 16, "kmeans_init": False})
+
+
+def tiny_tokenizer(chunk_seconds: float = 20.0, seed: int = 0, config: dict = TINY) -> AudioTokenizer:
+    """A random-init codec at 8 kHz, 100 frames/s (FSQ with 48 codes by default)."""
     torch.manual_seed(seed)
-    return AudioTokenizer(CodecModel(CodecConfig(**TINY)), device="cpu", chunk_seconds=chunk_seconds)
+    return AudioTokenizer(CodecModel(CodecConfig(**config)), device="cpu", chunk_seconds=chunk_seconds)
 
 
 def speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:

@@ -89,3 +89,16 @@ def test_train_with_discriminators_checkpoints_them(run_cli, tmp_path) -> None:
                            "--max-minutes", budget, "--batch-size", "2", "--device", "cpu")
     assert code == 0, err
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] > state["step"]
+
+
+def test_an_rvq_codec_trains_saves_and_loads(tmp_path) -> None:
+    from audio_helpers import TINY_RVQ
+    from tokkit.codecs.audio.train import TrainOptions, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a.wav", speechlike(1.5, 8000), 8000)
+    final = train(CodecConfig(**TINY_RVQ), TrainOptions(data=str(data), out=str(tmp_path / "run"), max_minutes=0.02,
+                                                        batch_size=2, log_every=1))
+    codec = tokkit.load(final)
+    assert codec.encode(speechlike(0.3, 8000)).codes.shape == (3, 30)

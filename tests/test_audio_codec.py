@@ -111,3 +111,25 @@ def test_loader_takes_device_and_chunk_options(tok, tmp_path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA"):
             load_saved(folder, read_config(folder), device="cuda")
+
+
+def test_rvq_codec_gives_depth_codes_per_frame_and_decodes_prefixes(tmp_path) -> None:
+    from audio_helpers import TINY_RVQ
+
+    rvq = tiny_tokenizer(config=TINY_RVQ)
+    audio = speechlike(0.55, 8000)
+    tokens = rvq.encode(audio)
+    assert tokens.codes.shape == (3, 55) and len(tokens) == 55 and rvq.codebook_size == 16
+    assert rvq.describe()["kbps"] == pytest.approx(100 * 3 * 4 / 1000)
+    full = rvq.decode(tokens).samples
+    prefix = rvq.decode(type(tokens)(tokens.codes[:1], tokens.meta)).samples
+    assert full.shape == prefix.shape == (audio.size,) and not np.array_equal(full, prefix)
+    streamed = tiny_tokenizer(chunk_seconds=0.2, config=TINY_RVQ)
+    assert np.mean(streamed.encode(audio).codes == tokens.codes) >= 0.99
+    reloaded = tokkit.load(rvq.save(tmp_path / "rvq"))
+    assert reloaded.identity["hash"] == rvq.identity["hash"]
+    assert np.mean(reloaded.encode(audio).codes == tokens.codes) >= 0.9  # weights stored as float16
+    from tokkit.errors import InputError
+
+    with pytest.raises(InputError, match="shape"):
+        rvq.decode(type(tokens)(tokens.codes[0], tokens.meta))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from typing import Any
 
 from tokkit.errors import InputError
@@ -18,7 +17,8 @@ class CodecConfig:
 
     ``hop`` samples per token (24000 / 480 = 50 tokens/s); the encoder reads an STFT at ``hop / 2``;
     the head predicts one ``4 * hop``-point spectrum per token. ``quantizer`` is a tokkit.quant config
-    with a ``kind`` (e.g. {"kind": "fsq", "levels": [8, 8, 8, 5, 5, 5]}).
+    with a ``kind``: {"kind": "fsq", "levels": [8, 8, 8, 5, 5, 5]} (one code per frame) or
+    {"kind": "rvq", "depth": 2, "codebook_size": 1024} (``depth`` codes per frame); ``dim`` is set by the model.
     """
 
     sample_rate: int = 24000
@@ -43,16 +43,6 @@ class CodecConfig:
     def frame_rate(self) -> float:
         """Tokens per second."""
         return self.sample_rate / self.hop
-
-    @property
-    def codebook_size(self) -> int:
-        """Number of distinct codes (product of FSQ levels)."""
-        return math.prod(self.quantizer["levels"])
-
-    @property
-    def bitrate(self) -> float:
-        """Bits per second of the bit-packed token stream."""
-        return self.frame_rate * math.ceil(math.log2(self.codebook_size))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict including the registry ``kind``."""

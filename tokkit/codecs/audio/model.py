@@ -7,6 +7,7 @@ Every tensor of audio has a length that is a multiple of ``hop``; token ``t`` co
 from __future__ import annotations
 
 import importlib
+import math
 
 import torch
 
@@ -16,7 +17,7 @@ from tokkit.nn.convnext import ConvNeXtStack
 from tokkit.nn.stft import SameSTFT
 
 #: quantizer kind -> (module, class, config class) in tokkit.quant
-QUANTIZERS = {"fsq": ("tokkit.quant.fsq", "FSQ", "FSQConfig")}
+QUANTIZERS = {"fsq": ("tokkit.quant.fsq", "FSQ", "FSQConfig"), "rvq": ("tokkit.quant.rvq", "RVQ", "RVQConfig")}
 
 
 def build_quantizer(spec: dict, dim: int) -> torch.nn.Module:
@@ -84,15 +85,30 @@ class CodecModel(torch.nn.Module):
         self.quantizer = build_quantizer(config.quantizer, config.encoder_width)
         self.decoder = Decoder(config, config.encoder_width)
 
+    @property
+    def codebook_size(self) -> int:
+        """Codes per codebook (every RVQ level has the same size)."""
+        return int(self.quantizer.codebook_size)
+
+    @property
+    def depth(self) -> int | None:
+        """Codes per frame for residual quantizers; None for one code per frame (FSQ)."""
+        return getattr(self.quantizer, "depth", None)
+
+    @property
+    def bitrate(self) -> float:
+        """Bits per second of the bit-packed token stream."""
+        return self.config.frame_rate * (self.depth or 1) * math.ceil(math.log2(self.codebook_size))
+
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B, N) audio, N a multiple of hop -> (reconstruction (B, N), quantizer losses)."""
         quantized, _, losses = self.quantizer(self.encoder(audio))
         return self.decoder(quantized), losses
 
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, N) audio -> (B, N // hop) int64 codes."""
+        """(B, N) audio -> (B, N // hop) int64 codes, or (B, N // hop, depth) for residual quantizers."""
         return self.quantizer.encode(self.encoder(audio))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, T) codes -> (B, T * hop) audio."""
+        """(B, T) codes, or (B, T, k <= depth) for residual quantizers -> (B, T * hop) audio."""
         return self.decoder(self.quantizer.decode(codes))

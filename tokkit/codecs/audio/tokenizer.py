@@ -28,7 +28,8 @@ CONTEXT_MARGIN = 4  # tokens of context beyond the computed reach, for safety
 
 
 class AudioTokenizer(Tokenizer):
-    """Neural speech codec: ``encode`` audio -> (T,) codes, T = ceil(samples / hop); ``decode`` the reverse.
+    """Neural speech codec: ``encode`` audio -> (T,) codes (FSQ) or (depth, T) codes (RVQ),
+    T = ceil(samples / hop); ``decode`` the reverse.
 
     ``chunk_seconds`` bounds how much audio the network sees at once; ``device`` is "auto", "cpu" or "cuda".
     """
@@ -51,12 +52,13 @@ class AudioTokenizer(Tokenizer):
         digest = hashlib.sha256(canonical_json(self.config.to_dict()))
         for name, tensor in sorted(self.model.state_dict().items()):
             digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu").half().numpy().tobytes())
+            stored = tensor.half() if tensor.is_floating_point() else tensor  # as saved on disk
+            digest.update(stored.detach().cpu().numpy().tobytes())
         return digest.digest()
 
     @property
     def codebook_size(self) -> int:
-        return self.config.codebook_size
+        return self.model.codebook_size
 
     # -- encode / decode --------------------------------------------------------------------
     def encode(self, item: Audio | np.ndarray | bytes) -> Tokens:
@@ -78,8 +80,11 @@ class AudioTokenizer(Tokenizer):
         """Tokens -> :class:`Audio` at the original sample rate and length."""
         self.check_tokens(tokens)
         codes = np.asarray(tokens.codes)
-        if codes.ndim != 1 or codes.size == 0:
-            raise InputError(f"audio codec tokens must be a non-empty 1-D array, got shape {codes.shape}")
+        depth = self.model.depth
+        expected = "(T,)" if depth is None else f"(k, T) with 1 <= k <= {depth}"
+        shape_ok = codes.ndim == 1 if depth is None else (codes.ndim == 2 and 1 <= codes.shape[0] <= depth)
+        if not shape_ok or codes.size == 0:
+            raise InputError(f"this codec's tokens must be a non-empty array of shape {expected}, got {codes.shape}")
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
         samples = self._run_decoder(codes)
@@ -104,7 +109,7 @@ class AudioTokenizer(Tokenizer):
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
         facts.update(sample_rate=self.config.sample_rate, hop=self.config.hop, tokens_per_s=self.config.frame_rate,
-                     kbps=self.config.bitrate / 1000, quantizer=self.config.quantizer,
+                     kbps=self.model.bitrate / 1000, quantizer=self.config.quantizer,
                      parameters=sum(p.numel() for p in self.model.parameters()))
         return facts
 
@@ -125,12 +130,13 @@ class AudioTokenizer(Tokenizer):
         padded = np.zeros(n_tokens * hop, dtype=np.float32)
         padded[:samples.size] = samples
         context = self.model.encoder.reach + CONTEXT_MARGIN
-        out = np.empty(n_tokens, dtype=np.int64)
+        depth = self.model.depth
+        out = np.empty((n_tokens,) if depth is None else (depth, n_tokens), dtype=np.int64)
         with torch.inference_mode():
             for w in windows(n_tokens, self.chunk_tokens, context):
                 piece = torch.from_numpy(padded[w.start * hop:w.stop * hop]).to(self.device)[None]
-                codes = self.model.encode(piece)[0, w.keep_start:w.keep_stop]
-                out[w.start + w.keep_start:w.start + w.keep_stop] = codes.cpu().numpy()
+                codes = self.model.encode(piece)[0, w.keep_start:w.keep_stop].cpu().numpy()
+                out[..., w.start + w.keep_start:w.start + w.keep_stop] = codes if depth is None else codes.T
         return out
 
     def _run_decoder(self, codes: np.ndarray) -> np.ndarray:
@@ -138,10 +144,11 @@ class AudioTokenizer(Tokenizer):
 
         hop = self.config.hop
         context = self.model.decoder.reach + CONTEXT_MARGIN
-        out = np.empty(codes.size * hop, dtype=np.float32)
+        n_tokens = codes.shape[-1]
+        out = np.empty(n_tokens * hop, dtype=np.float32)
         with torch.inference_mode():
-            for w in windows(codes.size, self.chunk_tokens, context):
-                piece = torch.from_numpy(codes[w.start:w.stop].astype(np.int64)).to(self.device)[None]
+            for w in windows(n_tokens, self.chunk_tokens, context):
+                piece = torch.from_numpy(codes[..., w.start:w.stop].T.astype(np.int64)).to(self.device)[None]
                 audio = self.model.decode(piece)[0, w.keep_start * hop:w.keep_stop * hop]
                 out[(w.start + w.keep_start) * hop:(w.start + w.keep_stop) * hop] = audio.float().cpu().numpy()
         return np.clip(out, -1.0, 1.0)

@@ -132,7 +132,7 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     log(f"loading audio from {options.data} ...")
     sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step)
     log(f"{len(sampler.clips)} clips, {sampler.seconds / 3600:.2f} h; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
-        f"parameters, {config.frame_rate:g} tokens/s, {config.bitrate:g} bit/s")
+        f"parameters, {config.frame_rate:g} frames/s, {model.bitrate:g} bit/s")
     mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss().to(device)
     model.train()

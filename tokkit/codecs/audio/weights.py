@@ -22,7 +22,8 @@ def save_model(model: CodecModel, directory: str | os.PathLike) -> Path:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in model.state_dict().items()}
     atomic_write_bytes(directory / WEIGHTS, save(tensors))
     atomic_write_text(directory / "config.json", json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n")
     return directory
@@ -42,5 +43,5 @@ def load_model(directory: str | os.PathLike, config: dict) -> CodecModel:
     expected = model.state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise InputError(f"{path} does not match its config.json (different tensors or shapes)")
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return model.eval()
