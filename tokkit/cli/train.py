@@ -1,0 +1,52 @@
+"""``tokkit train``: train tokkit's own codecs from a folder of data."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def train() -> None:
+    """Train a codec from your own data (progress on stderr, checkpoints in -o DIR)."""
+
+
+@train.command("audio")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of training audio (wav, flac, ogg; searched recursively; any rate, resampled).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Codec config JSON (sample_rate, hop, quantizer, widths, depths); default: the shipped recipe.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ (config.json + model.safetensors).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time).")
+@click.option("--max-minutes", default=90.0, show_default=True,
+              help="Wall-clock training budget, counted across resumes; the learning rate decays to its floor at the end.")
+@click.option("--batch-size", default=8, show_default=True, help="Crops per step.")
+@click.option("--segment-seconds", default=1.0, show_default=True, help="Length of each training crop.")
+@click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto uses CUDA when present.")
+@click.option("--discriminators/--no-discriminators", default=False, show_default=True,
+              help="Add multi-period and multi-resolution GAN discriminators (sharper audio; several times slower, use on a GPU).")
+@click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
+@click.option("--seed", default=0, show_default=True, help="Random seed for initialisation and crops.")
+def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
+          segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int) -> None:
+    """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
+
+    \b
+    Example:
+      scripts/audio_data.sh /data/speech          # build the training set (see the script)
+      tokkit train audio --data /data/speech -o runs/audio --max-minutes 90
+      tokkit train audio --data /data/speech -o runs/audio --resume --max-minutes 180
+    """
+    from tokkit.codecs.audio.config import CodecConfig
+    from tokkit.codecs.audio.train import TrainOptions
+    from tokkit.codecs.audio.train import train as run
+    from tokkit.core.device import resolve_device
+
+    config = CodecConfig.from_file(config_file) if config_file else CodecConfig()
+    options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size,
+                           segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
+                           threads=threads, seed=seed, discriminators=discriminators)
+    final = run(config, options, resume=resume)
+    click.echo(str(final))
