@@ -1,0 +1,45 @@
+"""CLI glue for ``tokkit encode DIR --out-dir OUT``: one folder -> resumable parquet token shards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from tokkit.errors import InputError
+
+
+def encode_directory(inputs: list[str], tokenizer_spec: str | None, out_dir: str, *, shard_size: int,
+                     workers: int, engine: str, skip_errors: bool, force: bool) -> None:
+    """Encode the one input folder into shards; report skipped inputs on stderr and a summary on stdout."""
+    from tokkit.pipelines.shards import encode_to_shards
+
+    if len(inputs) != 1 or not Path(inputs[0]).is_dir():
+        raise InputError("--out-dir takes exactly one input folder (tokkit encode DIR --out-dir OUT)")
+    bar = tqdm(total=0, desc="encoding", unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+    state: dict[str, Any] = {}
+
+    def on_start(manifest: dict[str, Any], pending: int) -> None:
+        state["pending"] = pending
+        bar.total = sum(shard["inputs"] for shard in manifest["shards"][-pending:]) if pending else 0
+        bar.refresh()
+
+    def on_shard(facts: dict[str, Any]) -> None:
+        bar.update(facts["items"] + len(facts["skipped"]))
+
+    try:
+        manifest = encode_to_shards(inputs[0], out_dir, tokenizer_spec, shard_size=shard_size, workers=workers,
+                                    engine=engine, skip_errors=skip_errors, force=force,
+                                    on_start=on_start, on_shard=on_shard)
+    finally:
+        bar.close()
+    for skipped in manifest["skipped"]:
+        click.echo(f"tokkit: warning: skipped {skipped['source']}: {skipped['error']}", err=True)
+    totals, shards = manifest["totals"], len(manifest["shards"])
+    resumed = shards - state.get("pending", shards)
+    click.echo(f"{inputs[0]} -> {out_dir}: {totals['items']} items, {totals['tokens']} tokens in {shards} shards"
+               + (f" ({resumed} already done)" if resumed else "")
+               + (f", {totals['skipped']} inputs skipped (listed in manifest.json)" if totals["skipped"] else ""))
