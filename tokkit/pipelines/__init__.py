@@ -15,7 +15,7 @@ from typing import Any
 
 _EXPORTS = {
     "TokenizeFn": "tokkit.pipelines.tokenize_fn",
-    "collate": "tokkit.pipelines.collate",
+    "collate": "tokkit.pipelines.collation",
     "EncodedFiles": "tokkit.pipelines.file_dataset",
     "encode_to_shards": "tokkit.pipelines.shards",
     "iter_shard_tokens": "tokkit.pipelines.reader",
