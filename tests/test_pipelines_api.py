@@ -45,6 +45,8 @@ def test_pickles_small_loads_lazily_and_matches(toks):
     assert copy._tokenizer is None
     assert [c.tolist() for c in copy({"text": TEXTS})["codes"]] == [c.tolist() for c in fn({"text": TEXTS})["codes"]]
     assert copy._tokenizer is not None
+    template = TokenizeFn(TokenizeFn(toks["text"], column="path", files=True), skip_errors=True)
+    assert (template.column, template.files, template.skip_errors, template._tokenizer) == ("path", True, True, None)
 
 
 def test_worker_refuses_a_tokenizer_that_changed(tmp_path, toks):

@@ -26,19 +26,26 @@ OUTPUT_COLUMNS = ("codes", "shape", "meta")
 class TokenizeFn:
     """Encode ``batch[column]`` with a tokenizer; return columns ``codes``, ``shape`` and ``meta``.
 
-    ``tokenizer``: a built-in name, a path (saved folder, tokenizer.json, ...) or a loaded
-    Tokenizer (its ``name`` must load it again in another process). With ``files=True`` the column
-    holds file paths, read with ``Tokenizer.encode_file``; otherwise its values go to ``encode``.
+    ``tokenizer``: a built-in name, a path (saved folder, tokenizer.json, ...), a loaded
+    Tokenizer (its ``name`` must load it again in another process), or another TokenizeFn whose
+    tokenizer (name, pinned hash, registered kind) and options it reuses without loading anything
+    here. ``column`` defaults to "text". With ``files=True`` the column holds file paths, read
+    with ``Tokenizer.encode_file``; otherwise its values go to ``encode``.
     A failing item raises InputError naming it; with ``skip_errors=True`` it gets empty codes and
     its message in an extra ``error`` column (empty string for items that succeeded).
 
     >>> fn = TokenizeFn("text")                                    # doctest: +SKIP
     >>> ds = ds.map(fn, batched=True, num_proc=4)                  # HF datasets  # doctest: +SKIP
-    >>> ds = ds.map_batches(TokenizeFn, fn_constructor_args=("text",), concurrency=4)  # Ray  # doctest: +SKIP
+    >>> ds = ds.map_batches(TokenizeFn, fn_constructor_args=(fn,), concurrency=4)  # Ray actors  # doctest: +SKIP
     """
 
-    def __init__(self, tokenizer: str | os.PathLike | Tokenizer, column: str = "text", *,
-                 files: bool = False, skip_errors: bool = False) -> None:
+    def __init__(self, tokenizer: str | os.PathLike | Tokenizer | TokenizeFn, column: str | None = None, *,
+                 files: bool | None = None, skip_errors: bool | None = None) -> None:
+        if isinstance(tokenizer, TokenizeFn):  # a template, e.g. the constructor argument of Ray actors
+            state = tokenizer.__getstate__()
+            given = {"column": column, "files": files, "skip_errors": skip_errors}
+            self.__setstate__({**state, **{key: value for key, value in given.items() if value is not None}})
+            return
         if isinstance(tokenizer, Tokenizer):
             if not tokenizer.name:
                 raise InputError("this tokenizer has no name or path to load it from in other processes; "
@@ -47,9 +54,9 @@ class TokenizeFn:
         else:
             loaded = registry.load(tokenizer)
         self.spec = loaded.name
-        self.column = column
-        self.files = files
-        self.skip_errors = skip_errors
+        self.column = "text" if column is None else column
+        self.files = bool(files)
+        self.skip_errors = bool(skip_errors)
         self.identity = dict(loaded.identity)
         # a kind registered at run time (a plugin) must be registered again in fresh worker processes
         self.kind_loader = registry.KIND_LOADERS.get(loaded.kind)
