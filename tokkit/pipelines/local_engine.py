@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable
 
 from tokkit.pipelines.shard_job import ShardJob
@@ -46,7 +46,7 @@ def run_local(job: ShardJob, pending: list[int], workers: int,
         futures = {pool.submit(_write, index): index for index in pending}
         remaining = set(futures)
         while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for future in finished:
                 if future.exception() is not None:
                     for other in remaining:
