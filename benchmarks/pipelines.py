@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import sys
 import sysconfig
@@ -65,26 +66,34 @@ def shard_digest(folder: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (local worker processes; not Ray's workers)."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def run_modality(name: str, folder: Path, tokenizer: str, amount: float, unit: str, work: Path,
                  shard_size: int, use_ray: bool) -> None:
     configs = [("local", 1), ("local", 2)] + ([("ray", 2)] if use_ray else [])
     rows, reference = [], None
     for engine, workers in configs:
         out = work / f"{name}-{engine}-{workers}"
-        start = time.perf_counter()
+        cpu, start = cpu_seconds(), time.perf_counter()
         manifest = encode_to_shards(folder, out, tokenizer, shard_size=shard_size, workers=workers, engine=engine)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         digest = shard_digest(out)
         reference = reference or digest
-        rows.append((engine, workers, seconds, manifest["totals"]["tokens"], digest == reference))
+        rows.append((engine, workers, seconds, manifest["totals"]["tokens"], digest == reference,
+                     f"{cpu:.1f}" if engine == "local" else "n/a", os.getloadavg()[0]))
         shutil.rmtree(out)
     base = rows[0][2]
     local2 = rows[1][2]
     print(f"\n{name}: {'engine':<6} {'workers':>7} {'wall s':>8} {unit + '/s':>12} {'tokens/s':>11} "
-          f"{'vs 1 worker':>11} {'vs local x2':>11} {'same bytes':>10}")
-    for engine, workers, seconds, tokens, same in rows:
+          f"{'vs 1 worker':>11} {'vs local x2':>11} {'same bytes':>10} {'cpu s':>6} {'load':>5}")
+    for engine, workers, seconds, tokens, same, cpu, load in rows:
         print(f"{'':<{len(name) + 1}} {engine:<6} {workers:>7} {seconds:>8.2f} {amount / seconds:>12.2f} "
-              f"{tokens / seconds:>11.0f} {base / seconds:>10.2f}x {local2 / seconds:>10.2f}x {str(same):>10}")
+              f"{tokens / seconds:>11.0f} {base / seconds:>10.2f}x {local2 / seconds:>10.2f}x {str(same):>10} "
+              f"{cpu:>6} {load:>5.1f}")
 
 
 def main() -> None:
