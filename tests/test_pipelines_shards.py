@@ -178,3 +178,48 @@ def test_bad_input_gives_one_clear_line(tmp_path, toks, corpus, run_cli, case):
     assert expected in one_error_line(err)
     if case == "foreign_data":
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_a_killed_run_leaves_only_whole_shards_and_resumes(tmp_path, toks):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from nibble_tokenizer import NibbleTokenizer
+
+    folder = tmp_path / "wavs"
+    make_corpus(folder, 12, ".wav")
+    NibbleTokenizer(delay=0.1).save(tmp_path / "slow")
+    tests_dir = Path(__file__).parent
+    code = ("import sys; sys.path[:0] = sys.argv[1:3]; from tokkit.core import registry; "
+            "registry.KIND_LOADERS['test.nibbles'] = 'nibble_tokenizer:load_saved'; from tokkit.cli.main import main; "
+            "main(sys.argv[3:])")
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-c", code, str(tests_dir), str(tests_dir.parent), "encode",
+                                str(folder), "--out-dir", str(out), "--shard-size", "2", "-t", str(tmp_path / "slow")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (out / "shard-00001.parquet").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    shards = sorted(out.glob("shard-*.parquet"))
+    assert 2 <= len(shards) < 6
+    for shard in shards:  # every shard on disk is whole
+        assert pq.read_table(shard).num_rows == 2
+    NibbleTokenizer(delay=0.0).save(tmp_path / "slow")  # same identity (hash and path), now fast
+    assert encode_to_shards(folder, out, str(tmp_path / "slow"), shard_size=2)["totals"]["items"] == 12
+    encode_to_shards(folder, tmp_path / "fresh", str(tmp_path / "slow"), shard_size=2)
+    assert digests(out) == digests(tmp_path / "fresh")
+
+
+def test_two_runs_on_one_out_dir_are_refused(tmp_path, toks, corpus):
+    from tokkit.pipelines.out_dir import locked_out_dir
+
+    folder, _ = corpus
+    with locked_out_dir(tmp_path / "out"):
+        with pytest.raises(OutputExistsError, match="another tokkit run is writing"):
+            encode_to_shards(folder, tmp_path / "out", toks["text"])
