@@ -22,9 +22,9 @@ def encode_directory(inputs: list[str], tokenizer_spec: str | None, out_dir: str
     bar = tqdm(total=0, desc="encoding", unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
     state: dict[str, Any] = {}
 
-    def on_start(manifest: dict[str, Any], pending: int) -> None:
-        state["pending"] = pending
-        bar.total = sum(shard["inputs"] for shard in manifest["shards"][-pending:]) if pending else 0
+    def on_start(manifest: dict[str, Any], pending: list[int]) -> None:
+        state["pending"] = len(pending)
+        bar.total = sum(manifest["shards"][index]["inputs"] for index in pending)
         bar.refresh()
 
     def on_shard(facts: dict[str, Any]) -> None:

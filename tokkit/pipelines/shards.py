@@ -37,14 +37,14 @@ def _runner(engine: str) -> Callable:
 def encode_to_shards(input_dir: str | os.PathLike, out_dir: str | os.PathLike,
                      tokenizer: str | os.PathLike | Tokenizer | None = None, *, shard_size: int = 1000,
                      workers: int = 1, engine: str = "local", skip_errors: bool = False, force: bool = False,
-                     on_start: Callable[[dict[str, Any], int], None] | None = None,
+                     on_start: Callable[[dict[str, Any], list[int]], None] | None = None,
                      on_shard: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Encode every file under ``input_dir`` into parquet shards in ``out_dir``; return the manifest.
 
     ``tokenizer``: a name, path or Tokenizer; default: the built-in one for the inputs' kind.
     Unreadable inputs and inputs that fail to encode stop the run with an InputError naming them,
     unless ``skip_errors`` (then they are listed in the manifest's ``skipped``). ``force`` starts
-    over in a folder holding another tokkit shard job. ``on_start(manifest, pending_shards)`` and
+    over in a folder holding another tokkit shard job. ``on_start(manifest, pending_indices)`` and
     ``on_shard(facts)`` report progress.
     """
     runner = _runner(engine)
@@ -81,7 +81,7 @@ def encode_to_shards(input_dir: str | os.PathLike, out_dir: str | os.PathLike,
                 facts[index] = previous
         pending = [index for index in range(len(plan.shards)) if index not in facts]
         if on_start is not None:
-            on_start(started, len(pending))
+            on_start(started, pending)
         facts.update(runner(job, pending, workers, on_shard or (lambda _facts: None)))
         manifest = final_manifest(started, [facts[index] for index in range(len(plan.shards))])
         write_manifest(out_dir, manifest)
