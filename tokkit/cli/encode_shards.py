@@ -19,23 +19,24 @@ def encode_directory(inputs: list[str], tokenizer_spec: str | None, out_dir: str
 
     if len(inputs) != 1 or not Path(inputs[0]).is_dir():
         raise InputError("--out-dir takes exactly one input folder (tokkit encode DIR --out-dir OUT)")
-    bar = tqdm(total=0, desc="encoding", unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
     state: dict[str, Any] = {}
 
     def on_start(manifest: dict[str, Any], pending: list[int]) -> None:
         state["pending"] = len(pending)
-        bar.total = sum(manifest["shards"][index]["inputs"] for index in pending)
-        bar.refresh()
+        total = sum(manifest["shards"][index]["inputs"] for index in pending)
+        state["bar"] = tqdm(total=total, desc="encoding", unit="file", file=sys.stderr,
+                            disable=not (total and sys.stderr.isatty()))
 
     def on_shard(facts: dict[str, Any]) -> None:
-        bar.update(facts["items"] + len(facts["skipped"]))
+        state["bar"].update(facts["items"] + len(facts["skipped"]))
 
     try:
         manifest = encode_to_shards(inputs[0], out_dir, tokenizer_spec, shard_size=shard_size, workers=workers,
                                     engine=engine, skip_errors=skip_errors, force=force,
                                     on_start=on_start, on_shard=on_shard)
     finally:
-        bar.close()
+        if "bar" in state:
+            state["bar"].close()
     for skipped in manifest["skipped"]:
         click.echo(f"tokkit: warning: skipped {skipped['source']}: {skipped['error']}", err=True)
     totals, shards = manifest["totals"], len(manifest["shards"])
