@@ -54,6 +54,10 @@ def test_worker_refuses_a_tokenizer_that_changed(tmp_path, toks):
     ByteTokenizer(salt="changed").save(toks["text"])
     with pytest.raises(TokenizerMismatchError, match="changed while the job ran"):
         pickle.loads(data)({"text": ["x"]})
+    skipping = pickle.dumps(TokenizeFn(toks["text"], skip_errors=True))
+    (Path(toks["text"]) / "config.json").unlink()
+    with pytest.raises(InputError, match="without config.json"):  # a tokenizer that cannot load is not an item error
+        pickle.loads(skipping)({"text": ["x"]})
 
 
 def test_item_errors_name_the_item_or_fill_the_error_column(toks):

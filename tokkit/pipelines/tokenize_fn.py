@@ -97,11 +97,9 @@ class TokenizeFn:
                              f"pass column=...") from None
         return list(values)
 
-    def _encode_one(self, index: int, value: Any) -> Tokens | str:
+    def _encode_one(self, tokenizer: Tokenizer, index: int, value: Any) -> Tokens | str:
         try:
-            return self.tokenizer.encode_file(value) if self.files else self.tokenizer.encode(value)
-        except TokenizerMismatchError:
-            raise
+            return tokenizer.encode_file(value) if self.files else tokenizer.encode(value)
         except Exception as exc:  # any failure of one item is reported with the item's name
             reason = str(exc) if isinstance(exc, TokkitError) else f"{type(exc).__name__}: {exc}"
             if self.skip_errors:
@@ -112,14 +110,13 @@ class TokenizeFn:
     def encode_values(self, values: Sequence[Any]) -> list[Tokens | str]:
         """Tokens for each value; with ``skip_errors``, a failing value gives the reason (a str) instead."""
         values = list(values)
+        tokenizer = self.tokenizer  # a tokenizer that cannot load fails the job, not its items
         if not self.files:
             try:  # whole-batch path: lets tokenizers batch internally
-                return list(self.tokenizer.encode_batch(values))
-            except TokenizerMismatchError:
-                raise
+                return list(tokenizer.encode_batch(values))
             except Exception:  # fall through to find, name or skip the failing item
                 pass
-        return [self._encode_one(index, value) for index, value in enumerate(values)]
+        return [self._encode_one(tokenizer, index, value) for index, value in enumerate(values)]
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         """Encode one batch (a dict of columns); return the record columns, one row per input row."""
