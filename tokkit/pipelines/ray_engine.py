@@ -77,7 +77,7 @@ def run_ray(job: ShardJob, pending: list[int], workers: int,
     context.enable_progress_bars = False
     done: dict[int, dict[str, Any]] = {}
     try:
-        dataset = ray.data.from_items([{"shard": index} for index in pending], override_num_blocks=len(pending))
+        dataset = ray.data.from_items([{"shard": index} for index in pending], override_num_blocks=min(len(pending), 200))
         written = dataset.map_batches(ShardWriterActor, fn_constructor_args=(job,), batch_size=1,
                                       concurrency=max(1, min(workers, len(pending))), num_cpus=1)
         for row in written.iter_rows():
