@@ -223,3 +223,15 @@ def test_two_runs_on_one_out_dir_are_refused(tmp_path, toks, corpus):
     with locked_out_dir(tmp_path / "out"):
         with pytest.raises(OutputExistsError, match="another tokkit run is writing"):
             encode_to_shards(folder, tmp_path / "out", toks["text"])
+
+
+def test_a_file_name_that_is_not_utf8_is_reported(tmp_path, toks, corpus):
+    import os
+
+    folder, _ = corpus
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"latin-1 name")
+    with pytest.raises(InputError, match=r"caf.\.txt: its name is not valid UTF-8"):
+        encode_to_shards(folder, tmp_path / "out", toks["text"])
+    manifest = encode_to_shards(folder, tmp_path / "out", toks["text"], skip_errors=True)
+    assert manifest["totals"] == {"inputs": 8, "items": 7, "tokens": manifest["totals"]["tokens"], "skipped": 1}

@@ -43,6 +43,11 @@ def list_inputs(directory: str | os.PathLike) -> tuple[list[InputFile], list[tup
                 continue
             path = Path(folder) / name
             relative = path.relative_to(root).as_posix()
+            try:
+                relative.encode("utf-8")
+            except UnicodeEncodeError:
+                problems.append((relative.encode("utf-8", "replace").decode("utf-8"), "its name is not valid UTF-8"))
+                continue
             if not path.exists():
                 problems.append((relative, "a broken link"))
             elif not path.is_file():
