@@ -122,7 +122,7 @@ def test_pickling_keeps_the_tokenizer(cl100k, metaspace, tmp_path):
 
 def test_tokens_meta_and_mismatch(cl100k, byte_level):
     tokens = cl100k.encode("hello")
-    assert tokens.meta["modality"] == "text" and tokens.meta["n_bytes"] == 5
+    assert tokens.meta["modality"] == "text" and tokens.meta["source_bytes"] == 5
     assert tokens.meta["codebook_size"] == cl100k.vocab_size == 100277
     with pytest.raises(TokenizerMismatchError):
         byte_level.decode(tokens)

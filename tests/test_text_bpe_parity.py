@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 import tokkit
 from tokkit.text import engines
 from tokkit.text.bpe import BPETokenizer
-from tokkit.text.chunking import split_text
+from tokkit.text.chunking import CUTTABLE_PATTERNS, split_text
 from text_support import MIXED_SAMPLES, cl100k_path, llama3_path, stdlib_text, train_tokenizer_json
 
 tiktoken = pytest.importorskip("tiktoken")
 from tokenizers import Tokenizer  # noqa: E402
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # text rich in the characters pre-tokenizer regexes treat differently: letters, digits, marks, spaces, breaks
 TRICKY_TEXT = st.lists(st.one_of(
     st.sampled_from(list("aZ09 '\t\n\r.,!?-_/\\\"sdtmlvre")),
@@ -147,11 +147,23 @@ def test_fast_engine_refused_where_it_would_differ():
         BPETokenizer.from_tokenizer_json(json.dumps(config), engine="tiktoken")
 
 
-@pytest.mark.parametrize("which", ["cl100k", "llama3"])
-def test_cutting_long_text_for_threads_changes_nothing(which, llama3, cl100k, monkeypatch):
-    tok = (llama3 if which == "llama3" else cl100k)[0]
-    text = stdlib_text() + "".join(MIXED_SAMPLES) * 50
-    whole = tok.encode_ids(text)
-    monkeypatch.setattr(engines, "CHUNK_CHARS", 2_000)
-    assert len(split_text(text, len(text) // 2_000)) > 50
-    assert tok.encode_ids(text) == whole
+@pytest.fixture(scope="module")
+def cl100k_ranks():
+    from tokkit.text.tiktoken_files import read_tiktoken_ranks
+
+    return read_tiktoken_ranks(cl100k_path())
+
+
+CUT_TEXT = stdlib_text(150_000) + "".join(MIXED_SAMPLES) * 40 + "x  \nA\u00a0\nB.\n\nC \n\nD'\nE1\nF\r\nG" * 300
+
+
+@pytest.mark.parametrize("pattern", sorted(CUTTABLE_PATTERNS))
+def test_cutting_long_text_for_threads_changes_nothing(pattern, cl100k_ranks, monkeypatch):
+    from tokkit.text.hf_json import RankPlan
+
+    engine = engines.TiktokenEngine(RankPlan(pattern, cl100k_ranks))
+    whole = engine.encode_text(CUT_TEXT, special=False, parallel=False).tolist()
+    monkeypatch.setattr(engines, "CHUNK_CHARS", 1_000)
+    monkeypatch.setattr(engines, "THREADS", 2)  # threads even on a busy machine
+    assert len(split_text(CUT_TEXT, len(CUT_TEXT) // 1_000)) > 100
+    assert engine.encode_text(CUT_TEXT, special=False).tolist() == whole

@@ -1,0 +1,1 @@
+"""Text tokenizers: exact byte-pair encoding of HF tokenizer.json and tiktoken files, on the fastest exact engine."""

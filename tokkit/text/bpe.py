@@ -54,6 +54,7 @@ class BPETokenizer(Tokenizer):
     modality = "text"
     kind = "text.bpe"
     input_suffixes = (".txt", ".md", ".text")
+    output_suffix = ".txt"
 
     def __init__(self, *, tokenizer_json: str | None = None, ranks: dict[bytes, int] | None = None,
                  pattern: str | None = None, special_tokens: dict[str, int] | None = None,
@@ -211,7 +212,7 @@ class BPETokenizer(Tokenizer):
         return self._engine.encode_text(text, special)
 
     def _tokens(self, codes: np.ndarray, n_bytes: int) -> Tokens:
-        return Tokens(codes, {**self.base_meta(), "n_bytes": n_bytes})
+        return Tokens(codes, {**self.base_meta(), "source_bytes": n_bytes})
 
     def encode(self, text: TextLike, *, special: bool = False) -> Tokens:
         """Encode text (bytes, or str as UTF-8) to token ids.
