@@ -136,9 +136,10 @@ def test_encoded_files_split_across_dataloader_workers(tmp_path, toks):
 
 
 def test_limit_threads_caps_torch_and_tokenizers_in_a_fresh_worker():
-    code = ("from tokkit.pipelines.threads import limit_threads; limit_threads(1); import os, torch; "
-            "print(torch.get_num_threads(), os.environ['TOKENIZERS_PARALLELISM'], os.environ['OMP_NUM_THREADS'])")
+    code = ("import tokkit.text.engines as text; from tokkit.pipelines.threads import limit_threads; limit_threads(1); "
+            "import os, torch; print(torch.get_num_threads(), os.environ['TOKENIZERS_PARALLELISM'], "
+            "os.environ['OMP_NUM_THREADS'], text.threads_now())")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     env.pop("OMP_NUM_THREADS", None)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.split() == ["1", "false", "1"]
+    assert out.stdout.split() == ["1", "false", "1", "1"]
