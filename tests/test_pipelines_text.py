@@ -36,3 +36,17 @@ def test_datasets_map_on_a_text_column(tmp_path):
     mapped = dataset.map(TokenizeFn(tokenizer), batched=True, batch_size=4, num_proc=2)
     assert mapped["codes"] == [tokenizer.encode(text).codes.tolist() for text in MIXED_SAMPLES]
     assert mapped["text"] == MIXED_SAMPLES
+
+
+def test_cli_folder_mode_defaults_to_the_builtin_text_tokenizer(tmp_path, run_cli):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    texts = {f"n{i}.md": f"note {i}: tokens for the shards\n" * (i + 1) for i in range(3)}
+    for name, text in texts.items():
+        (folder / name).write_text(text)
+    code, stdout, err = run_cli("encode", folder, "--out-dir", tmp_path / "out")
+    assert code == 0, err
+    items = list(iter_shard_tokens(tmp_path / "out"))
+    assert items[0].meta["tokenizer"]["name"] == "text"
+    text = tokkit.load("text")
+    assert {t.meta["source"]: text.decode(t).decode() for t in items} == texts
