@@ -1,8 +1,8 @@
 """Throughput of `tokkit encode DIR --out-dir`: 1 vs 2 local worker processes, and Ray Data against local processes.
 
 Same input, same run, byte-identity of the shards checked for every configuration. Text: Python
-standard-library sources copied into a temp folder, encoded with a real BPE tokenizer (cl100k from
-tiktoken's data, or --text-tokenizer). Audio: synthetic speech-like wavs (harmonic tones with
+standard-library sources copied into a temp folder, encoded with the built-in "text" BPE tokenizer
+(or --text-tokenizer, e.g. tiktoken's cl100k_base.tiktoken). Audio: synthetic speech-like wavs (harmonic tones with
 vibrato and noise) written to a temp folder, encoded with --audio-tokenizer (default: the
 built-in "audio" codec); skipped with the reason printed if that tokenizer is not available.
 
@@ -99,7 +99,7 @@ def run_modality(name: str, folder: Path, tokenizer: str, amount: float, unit: s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--text-files", type=int, default=3000)
-    parser.add_argument("--text-tokenizer", default=None, help="default: tiktoken's cl100k_base rank file")
+    parser.add_argument("--text-tokenizer", default="text")
     parser.add_argument("--audio-files", type=int, default=24)
     parser.add_argument("--audio-seconds", type=float, default=10.0)
     parser.add_argument("--audio-tokenizer", default="audio")
@@ -130,10 +130,6 @@ def main() -> None:
         text_dir = work / "text"
         text_dir.mkdir()
         size, description = text_corpus(text_dir, args.text_files)
-        if args.text_tokenizer is None:
-            import tiktoken_ext
-
-            args.text_tokenizer = str(Path(tiktoken_ext.__path__[0]) / "data" / "cl100k_base.tiktoken")
         print(f"text: {description}; tokenizer {args.text_tokenizer}")
         run_modality("text", text_dir, args.text_tokenizer, size / 1e6, "MB", work,
                      args.shard_size or max(1, args.text_files // 8), use_ray)
