@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -16,11 +17,21 @@ from tokkit.errors import InputError
 from tokkit.quant.bitpack import bits_for
 
 
-def _read_stdin_item(tokenizer) -> Tokens:
+def _read_stdin_item(tokenizer, options: dict) -> Tokens:
     data = sys.stdin.buffer.read()
     if not data:
         raise InputError("standard input is empty: nothing to encode")
-    return tokenizer.encode(data)
+    return tokenizer.encode(data, **options)
+
+
+def _encode_options(tokenizer, tokens: int | None) -> dict:
+    """Options passed to the tokenizer's encode calls; --tokens needs one whose encode takes ``tokens``."""
+    if tokens is None:
+        return {}
+    if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
+        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image); "
+                         f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
+    return {"tokens": tokens}
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -45,7 +56,11 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the token ids as JSON on stdout (one object per input) instead of writing "
                    "token files; with -o, write the file too.")
-def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool) -> None:
+@click.option("--tokens", "token_count", type=int, metavar="K",
+              help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
+                   "picture, smaller file). Default: all N.")
+def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
+           token_count: int | None) -> None:
     """Encode INPUT files (or - for standard input) into tokens.
 
     Every output is checked before any work and written atomically, so a failed run leaves
@@ -60,6 +75,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
     if STDIN in inputs and output is None and not as_json:
         raise InputError("encoding standard input needs -o OUT or --json")
     tokenizer = choose_tokenizer(tokenizer_spec, inputs)
+    options = _encode_options(tokenizer, token_count)
 
     if output is not None:
         targets = [output]
@@ -74,7 +90,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     encoded: list[Tokens] = []
     for path in progress(inputs, len(inputs), "encoding"):
-        tokens = _read_stdin_item(tokenizer) if path == STDIN else tokenizer.encode_file(path)
+        tokens = _read_stdin_item(tokenizer, options) if path == STDIN else tokenizer.encode_file(path, **options)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
 
