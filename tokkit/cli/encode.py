@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -16,11 +17,21 @@ from tokkit.errors import InputError
 from tokkit.quant.bitpack import bits_for
 
 
-def _read_stdin_item(tokenizer) -> Tokens:
+def _read_stdin_item(tokenizer, options: dict) -> Tokens:
     data = sys.stdin.buffer.read()
     if not data:
         raise InputError("standard input is empty: nothing to encode")
-    return tokenizer.encode(data)
+    return tokenizer.encode(data, **options)
+
+
+def _encode_options(tokenizer, tokens: int | None) -> dict:
+    """Options passed to the tokenizer's encode calls; --tokens needs one whose encode takes ``tokens``."""
+    if tokens is None:
+        return {}
+    if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
+        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image); "
+                         f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
+    return {"tokens": tokens}
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -51,6 +62,9 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
                    "frequent adjacent token pairs within pre-tokens into new ids (or 'all': until every "
                    "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
                    "lengths before and after are printed per input and in total.")
+@click.option("--tokens", "token_count", type=int, metavar="K",
+              help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
+                   "picture, smaller file). Default: all N.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
               help="Encode the one INPUT folder (all its files, recursively, sorted by path) into parquet "
                    "shards plus OUT/manifest.json. Rerunning the same command resumes, skipping finished shards.")
@@ -65,7 +79,7 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
               help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
                    "listed in the manifest) instead of stopping at the first one.")
 def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
-           dynamic_merges: str | None, out_dir: str | None, shard_size: int | None, workers: int | None,
+           dynamic_merges: str | None, token_count: int | None, out_dir: str | None, shard_size: int | None, workers: int | None,
            engine: str | None, skip_errors: bool) -> None:
     """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
@@ -100,6 +114,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("encoding standard input needs -o OUT or --json")
     max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs)
+    options = _encode_options(tokenizer, token_count)
 
     if output is not None:
         targets = [output]
@@ -114,7 +129,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     encoded: list[Tokens] = []
     for path in progress(inputs, len(inputs), "encoding"):
-        tokens = _read_stdin_item(tokenizer) if path == STDIN else tokenizer.encode_file(path)
+        tokens = _read_stdin_item(tokenizer, options) if path == STDIN else tokenizer.encode_file(path, **options)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
     lengths_before = None

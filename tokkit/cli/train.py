@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 
@@ -48,5 +51,59 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size,
                            segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
                            threads=threads, seed=seed, discriminators=discriminators)
+    final = run(config, options, resume=resume)
+    click.echo(str(final))
+
+
+def _read_json(path: str) -> dict:
+    """A JSON object from ``path``, or a one-line error naming the file."""
+    from tokkit.errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"the config {path} must be a JSON object")
+    return data
+
+
+@train.command("image")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of training photos (png, jpg, webp, ...; searched recursively; served as random multi-scale crops).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Tokenizer config JSON (image_size, patch_size, num_tokens, quantizer, width, depths); default: the shipped recipe.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ (config.json + model.safetensors).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time).")
+@click.option("--max-minutes", default=80.0, show_default=True,
+              help="Wall-clock training budget, counted across resumes; the learning rate decays to its floor at the end.")
+@click.option("--batch-size", default=16, show_default=True, help="Crops per step.")
+@click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto uses CUDA when present.")
+@click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
+@click.option("--seed", default=0, show_default=True, help="Random seed for initialisation, crops and kept prefix lengths.")
+def image(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
+          lr: float, device: str, threads: int, seed: int) -> None:
+    """Train the 1D image tokenizer (ViT encoder -> FSQ tokens -> ViT decoder from any token prefix).
+
+    Every step keeps a random prefix of the tokens per crop (length uniform on 1..N: tail-token
+    dropping), so the first tokens carry the coarse picture and later ones add detail.
+
+    \b
+    Example:
+      scripts/image_data.sh /data/photos          # build train/ and heldout/ (see the script)
+      tokkit train image --data /data/photos/train -o runs/image --max-minutes 80
+      tokkit train image --data /data/photos/train -o runs/image --resume --max-minutes 160
+    """
+    from tokkit.codecs.image.config import ImageCodecConfig
+    from tokkit.codecs.image.train import TrainOptions
+    from tokkit.codecs.image.train import train as run
+    from tokkit.core.device import resolve_device
+
+    config = ImageCodecConfig.from_dict(_read_json(config_file)) if config_file else ImageCodecConfig()
+    options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
+                           device=resolve_device(device), threads=threads, seed=seed)
     final = run(config, options, resume=resume)
     click.echo(str(final))

@@ -21,6 +21,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 KIND_LOADERS: dict[str, str] = {
     "text.bpe": "tokkit.text.loader:load_saved",
     "audio.codec": "tokkit.codecs.audio.tokenizer:load_saved",
+    "image.titok": "tokkit.codecs.image.tokenizer:load_saved",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -33,6 +34,7 @@ FILE_LOADERS: dict[str, str] = {
 BUILTINS: dict[str, str] = {
     "text": "text/default",
     "audio": "codecs/audio/default",
+    "image": "codecs/image/default",
 }
 
 
