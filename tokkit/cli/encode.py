@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -16,11 +17,21 @@ from tokkit.errors import InputError
 from tokkit.quant.bitpack import bits_for
 
 
-def _read_stdin_item(tokenizer) -> Tokens:
+def _read_stdin_item(tokenizer, options: dict) -> Tokens:
     data = sys.stdin.buffer.read()
     if not data:
         raise InputError("standard input is empty: nothing to encode")
-    return tokenizer.encode(data)
+    return tokenizer.encode(data, **options)
+
+
+def _encode_options(tokenizer, tokens: int | None) -> dict:
+    """Options passed to the tokenizer's encode calls; --tokens needs one whose encode takes ``tokens``."""
+    if tokens is None:
+        return {}
+    if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
+        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image); "
+                         f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
+    return {"tokens": tokens}
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -41,23 +52,59 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
                    "or a .tiktoken file. Default: the built-in tokenizer for the inputs' kind.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="OUT",
               help="Write all items into this one token file. Default: INPUT with suffix .tok beside each input.")
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite existing output files (with --out-dir: discard the shard job there and start over).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the token ids as JSON on stdout (one object per input) instead of writing "
+                   "token files; with -o, write the file too.")
 @click.option("--dynamic-merges", "dynamic_merges", metavar="N",
               help="Text only: shorten the token sequences of all INPUTs together by merging their N most "
                    "frequent adjacent token pairs within pre-tokens into new ids (or 'all': until every "
                    "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
                    "lengths before and after are printed per input and in total.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the token ids as JSON on stdout (one object per input) instead of writing "
-                   "token files; with -o, write the file too.")
-def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool,
-           dynamic_merges: str | None, as_json: bool) -> None:
-    """Encode INPUT files (or - for standard input) into tokens.
+@click.option("--tokens", "token_count", type=int, metavar="K",
+              help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
+                   "picture, smaller file). Default: all N.")
+@click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
+              help="Encode the one INPUT folder (all its files, recursively, sorted by path) into parquet "
+                   "shards plus OUT/manifest.json. Rerunning the same command resumes, skipping finished shards.")
+@click.option("--shard-size", type=click.IntRange(min=1), metavar="N",
+              help="Input files per shard (with --out-dir; default 1000).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (with --out-dir; default 1). Each keeps to its share of the cores.")
+@click.option("--engine", type=click.Choice(["local", "ray"]),
+              help="local: processes on this machine (default); ray: a Ray Data actor pool (pip install "
+                   "'tokkit[ray]'), joining a running cluster or starting a local one. Same shards either way.")
+@click.option("--skip-errors", is_flag=True,
+              help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
+                   "listed in the manifest) instead of stopping at the first one.")
+def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
+           dynamic_merges: str | None, token_count: int | None, out_dir: str | None, shard_size: int | None, workers: int | None,
+           engine: str | None, skip_errors: bool) -> None:
+    """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
     Every output is checked before any work and written atomically, so a failed run leaves
     no partial file. A summary line per input goes to stdout, progress to stderr.
+
+    \b
+    Folder mode:  tokkit encode corpus/ --out-dir shards/ --workers 2
     """
     inputs = list(inputs)
+    if out_dir is not None:
+        if output is not None or as_json:
+            raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
+        from tokkit.cli.encode_shards import encode_directory
+
+        encode_directory(inputs, tokenizer_spec, out_dir, shard_size=shard_size or 1000, workers=workers or 1,
+                         engine=engine or "local", skip_errors=skip_errors, force=force)
+        return
+    used = [name for name, value in (("--shard-size", shard_size), ("--workers", workers), ("--engine", engine),
+                                     ("--skip-errors", skip_errors)) if value]
+    if used:
+        raise InputError(f"{', '.join(used)} only work with --out-dir OUT (encoding a folder into shards)")
+    for path in inputs:
+        if Path(path).is_dir():
+            raise InputError(f"{path} is a folder; encode it into shards with --out-dir OUT")
     for path in inputs:
         if path != STDIN:
             check_input_file(path)
@@ -67,6 +114,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("encoding standard input needs -o OUT or --json")
     max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs)
+    options = _encode_options(tokenizer, token_count)
 
     if output is not None:
         targets = [output]
@@ -81,7 +129,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     encoded: list[Tokens] = []
     for path in progress(inputs, len(inputs), "encoding"):
-        tokens = _read_stdin_item(tokenizer) if path == STDIN else tokenizer.encode_file(path)
+        tokens = _read_stdin_item(tokenizer, options) if path == STDIN else tokenizer.encode_file(path, **options)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
     lengths_before = None

@@ -1,4 +1,5 @@
-"""Text tokenization and analyses on top of it; names load on first use to keep imports cheap."""
+"""Text tokenizers (exact BPE of HF tokenizer.json and tiktoken files, on the fastest exact engine) and the
+analyses built on them; names load on first use to keep imports cheap."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "BPETokenizer": "tokkit.text.bpe",
     "ByteLM": "tokkit.text.bytelm",
     "ByteEnsemble": "tokkit.text.bytelm",
     "dynamic_merge": "tokkit.text.dynamic_merge",

@@ -54,6 +54,7 @@ class BPETokenizer(Tokenizer):
     modality = "text"
     kind = "text.bpe"
     input_suffixes = (".txt", ".md", ".text")
+    output_suffix = ".txt"
 
     def __init__(self, *, tokenizer_json: str | None = None, ranks: dict[bytes, int] | None = None,
                  pattern: str | None = None, special_tokens: dict[str, int] | None = None,
@@ -71,6 +72,10 @@ class BPETokenizer(Tokenizer):
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 raise UnsupportedFormatError(f"{source} is a malformed tokenizer.json ({type(exc).__name__}: {exc})") from None
         elif ranks is not None and pattern:
+            single_bytes = sum(len(token) == 1 for token in ranks)
+            if single_bytes != 256:
+                raise UnsupportedFormatError(f"the rank table holds {single_bytes} of the 256 single bytes; "
+                                             f"a byte-level BPE needs all of them")
             specials = dict(special_tokens or {})
             table: list[bytes | None] = [None] * (max([*ranks.values(), *specials.values()]) + 1)
             for token, rank in ranks.items():
@@ -111,7 +116,10 @@ class BPETokenizer(Tokenizer):
         if engine == "tiktoken" and plan is None:
             raise UnsupportedFormatError(f"the tiktoken engine cannot run this tokenizer: {self._layout.plan_refused}")
         if plan is not None and engine in ("auto", "tiktoken"):
-            return TiktokenEngine(plan)
+            try:
+                return TiktokenEngine(plan)
+            except ValueError as exc:  # tiktoken's regex compiler rejects the pattern
+                raise UnsupportedFormatError(f"the pre-tokenizer pattern {plan.pattern!r} is unusable: {exc}") from None
         try:
             return HFEngine(self._hf_json(), self._layout.byte_level, self._layout.replacement)
         except Exception as exc:  # HF's parser reports malformed files as plain exceptions
@@ -128,7 +136,7 @@ class BPETokenizer(Tokenizer):
     # -- identity and facts ------------------------------------------------------------------
     def fingerprint(self) -> bytes:
         if self._state["tokenizer_json"] is not None:
-            return canonical_json(json.loads(self._state["tokenizer_json"]))
+            return self._state["tokenizer_json"].encode("utf-8")
         ranks_digest = hashlib.sha256(b"".join(
             token + b"\0" + str(rank).encode() + b"\n" for token, rank in sorted(self._state["ranks"].items())))
         return canonical_json({"ranks": ranks_digest.hexdigest(), "pattern": self._state["pattern"],
@@ -211,7 +219,7 @@ class BPETokenizer(Tokenizer):
         return self._engine.encode_text(text, special)
 
     def _tokens(self, codes: np.ndarray, n_bytes: int) -> Tokens:
-        return Tokens(codes, {**self.base_meta(), "n_bytes": n_bytes})
+        return Tokens(codes, {**self.base_meta(), "source_bytes": n_bytes})
 
     def encode(self, text: TextLike, *, special: bool = False) -> Tokens:
         """Encode text (bytes, or str as UTF-8) to token ids.

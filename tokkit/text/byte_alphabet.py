@@ -25,6 +25,12 @@ def byte_to_char() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def byte_to_char_set() -> frozenset[str]:
+    """The 256 stand-in characters, for membership tests."""
+    return frozenset(byte_to_char())
+
+
+@lru_cache(maxsize=1)
 def char_to_byte() -> dict[str, int]:
     """Inverse of :func:`byte_to_char`."""
     return {char: byte for byte, char in enumerate(byte_to_char())}

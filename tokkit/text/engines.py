@@ -26,10 +26,28 @@ CHUNK_CHARS = 1 << 18
 
 ID_DTYPE = np.uint32
 
+#: worker threads for long texts and batches: env TOKKIT_THREADS, or None for automatic (see threads_now)
+THREADS: int | None = int(os.environ["TOKKIT_THREADS"]) if os.environ.get("TOKKIT_THREADS") else None
+
+_NEVER_SPECIAL = "\x00tokkit: no special tokens here\x00"
+
+
+def threads_now() -> int:
+    """Threads to encode with now: ``THREADS`` if set; else all CPUs, or 1 while the machine is already
+    busier than its CPUs (like ``make -l``: extra threads then only contend)."""
+    if THREADS is not None:
+        return max(1, THREADS)
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0] >= cpus + 1
+    except OSError:
+        busy = False
+    return 1 if busy else cpus
+
 
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="tokkit-bpe")
+    return ThreadPoolExecutor(max_workers=max(THREADS or 0, os.cpu_count() or 1), thread_name_prefix="tokkit-bpe")
 
 
 def _special_splitter(special_tokens: dict[str, int]) -> re.Pattern[str] | None:
@@ -48,8 +66,10 @@ class TiktokenEngine:
         import tiktoken
 
         self.plan = plan
-        self._encoding = tiktoken.Encoding(name="tokkit", pat_str=plan.pattern,
-                                           mergeable_ranks=plan.ranks, special_tokens={})
+        # tiktoken's buffer encoder scans for special tokens with a regex; with none it would try an empty
+        # match at every character, so it gets one literal that is never allowed (thus never special).
+        self._encoding = tiktoken.Encoding(name="tokkit", pat_str=plan.pattern, mergeable_ranks=plan.ranks,
+                                           special_tokens={_NEVER_SPECIAL: max(plan.ranks.values()) + 1})
         self._specials = _special_splitter(plan.special_tokens)
         self._cuttable = plan.pattern in CUTTABLE_PATTERNS
         self._regex = None
@@ -61,7 +81,10 @@ class TiktokenEngine:
         """Ids of text without special tokens; long text is cut and encoded on all cores."""
         if not parallel or not self._cuttable or len(text) < 2 * CHUNK_CHARS:
             return self._ordinary(text)
-        parts = split_text(text, max(len(text) // CHUNK_CHARS, os.cpu_count() or 1))
+        threads = threads_now()
+        if threads < 2:
+            return self._ordinary(text)
+        parts = split_text(text, max(len(text) // CHUNK_CHARS, threads))
         return np.concatenate(list(_pool().map(self._ordinary, parts)))
 
     def encode_text(self, text: str, special: bool, template: bool = True, parallel: bool = True) -> np.ndarray:
@@ -81,7 +104,7 @@ class TiktokenEngine:
 
     def encode_many(self, texts: list[str], special: bool, template: bool = True) -> list[np.ndarray]:
         """Ids of many valid texts, spread over all cores when there is enough work."""
-        if len(texts) < 2 or sum(map(len, texts)) < 2 * CHUNK_CHARS:
+        if len(texts) < 2 or sum(map(len, texts)) < 2 * CHUNK_CHARS or threads_now() < 2:
             return [self.encode_text(text, special, template) for text in texts]
         return list(_pool().map(lambda text: self.encode_text(text, special, template, parallel=False), texts))
 

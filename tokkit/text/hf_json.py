@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokkit.errors import InputError, UnsupportedFormatError
-from tokkit.text.byte_alphabet import byte_to_char, chars_to_bytes
+from tokkit.text.byte_alphabet import byte_to_char, byte_to_char_set, chars_to_bytes
 from tokkit.text.tiktoken_files import byte_pair_split
 
 #: the regex HF's ByteLevel pre-tokenizer applies when ``use_regex`` is true (GPT-2's)
@@ -72,13 +72,6 @@ def _components(section: dict | None, key: str) -> list[dict]:
     return [section]
 
 
-def _merge_pair(entry: Any) -> tuple[str, str]:
-    if isinstance(entry, str):
-        left, _, right = entry.partition(" ")
-        return left, right
-    return entry[0], entry[1]
-
-
 def _template(config: dict, specials: dict[str, int]) -> tuple[list[int], list[int]] | None:
     """Ids the post-processor puts before and after one sequence, or None if it does more than that."""
     prefix: list[int] = []
@@ -123,7 +116,8 @@ def _token_bytes(config: dict, byte_level: bool, replacement: str | None) -> lis
     return table
 
 
-def _rank_plan(config: dict, specials: dict[str, int], template) -> tuple[RankPlan | None, str]:
+def _rank_plan(config: dict, specials: dict[str, int], template,
+               token_bytes: list[bytes | None]) -> tuple[RankPlan | None, str]:
     """Ranks + regex reproducing this BPE exactly under tiktoken's algorithm, or None and the reason."""
     model = config["model"]
     if config.get("normalizer"):
@@ -156,31 +150,36 @@ def _rank_plan(config: dict, specials: dict[str, int], template) -> tuple[RankPl
     vocab = model["vocab"]
     split_points: dict[str, set[int]] = {}
     last_rank = -1
-    for entry in model["merges"]:
-        left, right = _merge_pair(entry)
-        merged = vocab.get(left + right)
+    for left, right in (entry.split(" ", 1) if isinstance(entry, str) else entry for entry in model["merges"]):
+        merged_text = left + right
+        merged = vocab.get(merged_text)
         if merged is None or merged < last_rank:
             return None, "its merge order is not the order of the merged tokens' ids"
         last_rank = merged
-        split_points.setdefault(left + right, set()).add(len(left))
-    try:
-        ranks.update((chars_to_bytes(token), vocab[token]) for token in split_points)
-    except KeyError:
+        points = split_points.get(merged_text)
+        if points is None:
+            split_points[merged_text] = {len(left)}
+        else:
+            points.add(len(left))
+    if not set("".join(split_points)) <= byte_to_char_set():
         return None, "a merged token holds characters outside the byte-level alphabet"
+    ranks.update((token_bytes[vocab[token]], vocab[token]) for token in split_points)
     if len(set(ranks.values())) != len(ranks):
         return None, "two byte strings share an id"
     every_split = any(len(points) > 1 for points in split_points.values())
-    for text, points in split_points.items():
-        token = chars_to_bytes(text)
-        if every_split:
-            # converted from ranks: each split into two known tokens must be a merge
-            if any(i not in points and token[:i] in ranks and token[i:] in ranks for i in range(1, len(token))):
-                return None, f"token {token!r} lacks merges for some of its splits"
-        else:
+    if every_split:
+        # converted from ranks: each split into two ranked tokens must be a merge (spelled in
+        # byte-level characters, one per byte, so string cuts are byte cuts)
+        known = split_points.keys() | set(byte_to_char())
+        for text, points in split_points.items():
+            if any(i not in points and text[:i] in known and text[i:] in known for i in range(1, len(text))):
+                return None, f"token {chars_to_bytes(text)!r} lacks merges for some of its splits"
+    else:
+        for text, points in split_points.items():
+            token = chars_to_bytes(text)
             parts = byte_pair_split(ranks, token, ranks[token])
-            if len(parts) == 2 and len(parts[0]) in points:
-                continue
-            return None, f"token {token!r} is merged differently from the rank order"
+            if len(parts) != 2 or len(parts[0]) not in points:
+                return None, f"token {token!r} is merged differently from the rank order"
     if not model.get("ignore_merges") and every_split:
         return None, "whole-word lookup differs from merging (ignore_merges is off)"
     if model.get("ignore_merges") and len(ranks) != len(vocab):
@@ -207,6 +206,7 @@ def analyze_tokenizer_json(config: dict[str, Any]) -> HFLayout:
                                              for part in metaspace if part in decoders)
     specials = {t["content"]: t["id"] for t in config.get("added_tokens") or [] if t.get("special")}
     template = _template(config, specials)
-    plan, reason = (None, "it is not byte-level") if not byte_level else _rank_plan(config, specials, template)
-    return HFLayout(_token_bytes(config, byte_level, replacement), specials, byte_level, replacement, strip,
+    table = _token_bytes(config, byte_level, replacement)
+    plan, reason = (None, "it is not byte-level") if not byte_level else _rank_plan(config, specials, template, table)
+    return HFLayout(table, specials, byte_level, replacement, strip,
                     template, plan, reason)
