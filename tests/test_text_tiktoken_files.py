@@ -91,3 +91,12 @@ def test_missing_rank_file(tmp_path):
 def test_round_trip_of_a_written_table(tmp_path):
     ranks = {b"x": 0, b"y": 1, b"xy": 2}
     assert parse_tiktoken_ranks(write_ranks(tmp_path / "t.tiktoken", ranks).read_bytes()) == ranks
+
+
+def test_gpt2_pattern_is_tiktokens():
+    from tiktoken_ext import openai_public
+
+    from tokkit.text.tiktoken_files import GPT2_PATTERN
+
+    assert GPT2_PATTERN == openai_public.r50k_pat_str
+    assert known_encoding("306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930").pattern == GPT2_PATTERN
