@@ -48,7 +48,7 @@ def catalog_text(lang: str, max_chars: int) -> str:
         try:
             with open(path, "rb") as handle:
                 catalog = gettext.GNUTranslations(handle)._catalog
-        except (OSError, UnicodeDecodeError, gettext.error if hasattr(gettext, "error") else OSError):
+        except (OSError, UnicodeDecodeError):  # a bad magic number or charset: skip the catalog
             continue
         for key, value in catalog.items():
             msgid = key[0] if isinstance(key, tuple) else key

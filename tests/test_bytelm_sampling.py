@@ -92,7 +92,7 @@ def test_generation_makes_at_most_one_lm_call_per_byte_on_random_lm():
     text = b"the ca"
     byte_lm.next_byte_logprobs(text)
     assert byte_lm.lm_calls == 1
-    for step in range(12):
+    for _ in range(12):
         calls = byte_lm.lm_calls
         text += bytes([int(np.argmax(byte_lm.next_byte_logprobs(text)[:256]))])
         assert byte_lm.lm_calls - calls <= 1

@@ -18,7 +18,6 @@ def _batch(tokenizer):
 
 def reference_merge(batch, tokenizer, max_merges, boundary):
     """Textbook batch BPE: recount every pair after every merge; ties to the smallest (left, right)."""
-    specials = set()
     seqs = [list(s) for s in batch]
     data = {i: tokenizer.token_bytes(i) for s in seqs for i in s}
     # a junction may merge iff it is not a boundary of the original bytes
@@ -44,7 +43,7 @@ def reference_merge(batch, tokenizer, max_merges, boundary):
                     ok = left[-1:] not in (b" ", b"\n") and right[:1] not in (b" ", b"\n")
                 else:
                     ok = offset not in cut
-                if ok and seq[j] not in specials:
+                if ok:
                     counts[(seq[j], seq[j + 1])] = counts.get((seq[j], seq[j + 1]), 0) + 1
         if not counts:
             break
