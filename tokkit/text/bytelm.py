@@ -6,10 +6,13 @@ every *valid cover* of the byte prefix: token sequences t_1..t_k that are the to
 encoding of their bytes, whose bytes start with the prefix and whose last token crosses its end.
 A valid cover is fixed by its split point i and last token v: it is encode(prefix[:i] + bytes(v)),
 provided that encoding ends with v (its earlier tokens need not be encode(prefix[:i]): trailing
-whitespace, for one, is split differently once a word follows). Split points before the last
-pre-token boundary that later bytes cannot move never occur, so only the prompt's last pre-tokens
-are re-encoded. The next-byte distribution is P(prefix + c) / P(prefix), normalized over the 256
-bytes and the end of text (index 256).
+whitespace, for one, is split differently once a word follows). Split points before a pre-token
+boundary that later bytes cannot move never occur, so only the prompt's last pre-tokens are
+re-encoded: the boundary taken is the start of the ``lookback_pieces``-th last pre-token (2 is
+enough for the GPT-2, Llama 3 / cl100k and Metaspace pre-tokenizers; a larger value only costs time).
+For tokenizers that read UTF-8 only, a cover ending inside a character is valid when it starts the
+encoding of its bytes completed to a whole character (byte fallback). The next-byte distribution is
+P(prefix + c) / P(prefix), normalized over the 256 bytes and the end of text (index 256).
 """
 
 from __future__ import annotations
