@@ -230,7 +230,9 @@ def test_metaspace_pre_tokenizer_form():
     text = json.dumps(config)
     tok, hf = BPETokenizer.from_tokenizer_json(text), Tokenizer.from_str(text)
     hf.encode_special_tokens = True
-    for sample in MIXED_SAMPLES[:4] + ["x  y", "日本"]:
+    for sample in [s for s in MIXED_SAMPLES if not s.startswith(" ")] + ["x  y", "日本"]:
         ids = tok.encode_ids(sample)
         assert ids == hf.encode(sample, add_special_tokens=False).ids
         assert tok.decode(ids) == sample.encode()  # SentencePiece's dummy prefix space is removed again
+    # this form prefixes no space to text that starts with one, so "x" and " x" encode alike (a known loss)
+    assert tok.encode_ids(" x") == tok.encode_ids("x") and tok.decode(tok.encode_ids(" x")) == b"x"
