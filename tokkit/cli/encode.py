@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -16,11 +17,21 @@ from tokkit.errors import InputError
 from tokkit.quant.bitpack import bits_for
 
 
-def _read_stdin_item(tokenizer) -> Tokens:
+def _read_stdin_item(tokenizer, options: dict) -> Tokens:
     data = sys.stdin.buffer.read()
     if not data:
         raise InputError("standard input is empty: nothing to encode")
-    return tokenizer.encode(data)
+    return tokenizer.encode(data, **options)
+
+
+def _encode_options(tokenizer, tokens: int | None) -> dict:
+    """Options passed to the tokenizer's encode calls; --tokens needs one whose encode takes ``tokens``."""
+    if tokens is None:
+        return {}
+    if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
+        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image); "
+                         f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
+    return {"tokens": tokens}
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -41,17 +52,59 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
                    "or a .tiktoken file. Default: the built-in tokenizer for the inputs' kind.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="OUT",
               help="Write all items into this one token file. Default: INPUT with suffix .tok beside each input.")
-@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite existing output files (with --out-dir: discard the shard job there and start over).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the token ids as JSON on stdout (one object per input) instead of writing "
                    "token files; with -o, write the file too.")
-def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool) -> None:
-    """Encode INPUT files (or - for standard input) into tokens.
+@click.option("--dynamic-merges", "dynamic_merges", metavar="N",
+              help="Text only: shorten the token sequences of all INPUTs together by merging their N most "
+                   "frequent adjacent token pairs within pre-tokens into new ids (or 'all': until every "
+                   "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
+                   "lengths before and after are printed per input and in total.")
+@click.option("--tokens", "token_count", type=int, metavar="K",
+              help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
+                   "picture, smaller file). Default: all N.")
+@click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
+              help="Encode the one INPUT folder (all its files, recursively, sorted by path) into parquet "
+                   "shards plus OUT/manifest.json. Rerunning the same command resumes, skipping finished shards.")
+@click.option("--shard-size", type=click.IntRange(min=1), metavar="N",
+              help="Input files per shard (with --out-dir; default 1000).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (with --out-dir; default 1). Each keeps to its share of the cores.")
+@click.option("--engine", type=click.Choice(["local", "ray"]),
+              help="local: processes on this machine (default); ray: a Ray Data actor pool (pip install "
+                   "'tokkit[ray]'), joining a running cluster or starting a local one. Same shards either way.")
+@click.option("--skip-errors", is_flag=True,
+              help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
+                   "listed in the manifest) instead of stopping at the first one.")
+def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
+           dynamic_merges: str | None, token_count: int | None, out_dir: str | None, shard_size: int | None, workers: int | None,
+           engine: str | None, skip_errors: bool) -> None:
+    """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
     Every output is checked before any work and written atomically, so a failed run leaves
     no partial file. A summary line per input goes to stdout, progress to stderr.
+
+    \b
+    Folder mode:  tokkit encode corpus/ --out-dir shards/ --workers 2
     """
     inputs = list(inputs)
+    if out_dir is not None:
+        if output is not None or as_json:
+            raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
+        from tokkit.cli.encode_shards import encode_directory
+
+        encode_directory(inputs, tokenizer_spec, out_dir, shard_size=shard_size or 1000, workers=workers or 1,
+                         engine=engine or "local", skip_errors=skip_errors, force=force)
+        return
+    used = [name for name, value in (("--shard-size", shard_size), ("--workers", workers), ("--engine", engine),
+                                     ("--skip-errors", skip_errors)) if value]
+    if used:
+        raise InputError(f"{', '.join(used)} only work with --out-dir OUT (encoding a folder into shards)")
+    for path in inputs:
+        if Path(path).is_dir():
+            raise InputError(f"{path} is a folder; encode it into shards with --out-dir OUT")
     for path in inputs:
         if path != STDIN:
             check_input_file(path)
@@ -59,7 +112,9 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("standard input (-) can be read only once")
     if STDIN in inputs and output is None and not as_json:
         raise InputError("encoding standard input needs -o OUT or --json")
+    max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs)
+    options = _encode_options(tokenizer, token_count)
 
     if output is not None:
         targets = [output]
@@ -74,9 +129,15 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     encoded: list[Tokens] = []
     for path in progress(inputs, len(inputs), "encoding"):
-        tokens = _read_stdin_item(tokenizer) if path == STDIN else tokenizer.encode_file(path)
+        tokens = _read_stdin_item(tokenizer, options) if path == STDIN else tokenizer.encode_file(path, **options)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
+    lengths_before = None
+    if dynamic_merges is not None:
+        from tokkit.text.dynamic_merge import merge_token_items
+
+        encoded, merge_result = merge_token_items(encoded, tokenizer, max_merges)
+        lengths_before = merge_result.lengths_before.tolist()
 
     if output is not None:
         save_tokens(output, encoded[0] if len(encoded) == 1 else encoded)
@@ -90,9 +151,33 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     for source, target, tokens in zip(inputs, written, encoded):
         summary = _summary(source, target, tokens)
+        if lengths_before is not None:
+            summary["tokens_before_merging"] = lengths_before.pop(0)
         if as_json:
             summary["ids"] = tokens.codes.tolist()
             click.echo(json.dumps(summary, ensure_ascii=False))
         else:
-            click.echo(f"{source} -> {target}: {summary['tokens']} tokens, "
+            merged = (f" (from {summary['tokens_before_merging']} before merging)"
+                      if "tokens_before_merging" in summary else "")
+            click.echo(f"{source} -> {target}: {summary['tokens']} tokens{merged}, "
                        f"{summary['bits_per_token']} bits/token, {summary['payload_bytes']} bytes")
+    if dynamic_merges is not None:
+        stats = {key: value for key, value in merge_result.statistics().items() if key != "items"}
+        if as_json:
+            click.echo(json.dumps({"dynamic_merges": stats}))
+        else:
+            click.echo(f"dynamic merges: {stats['merges']} new tokens, {stats['total_before']} -> "
+                       f"{stats['total_after']} tokens in total ({100 * stats['reduction']:.1f}% shorter)")
+
+
+def _parse_merges(value: str | None) -> int | None:
+    """--dynamic-merges: a count >= 0, or 'all' (None: merge to saturation)."""
+    if value is None or value.strip().lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise InputError(f"--dynamic-merges takes a number of merges or 'all', not {value!r}") from None
+    if count < 0:
+        raise InputError(f"--dynamic-merges must be >= 0, got {count}")
+    return count

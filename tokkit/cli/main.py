@@ -19,7 +19,9 @@ COMMANDS: dict[str, str] = {
     "encode": "tokkit.cli.encode:encode",
     "decode": "tokkit.cli.decode:decode",
     "info": "tokkit.cli.info:info",
+    "train": "tokkit.cli.train:train",
     "train-bpe": "tokkit.cli.train_bpe:train_bpe_command",
+    "infer-mixture": "tokkit.cli.infer_mixture:infer_mixture",
 }
 
 

@@ -20,6 +20,8 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 #: saved-tokenizer kind (``config.json`` field "kind") -> loader(directory, config) -> Tokenizer
 KIND_LOADERS: dict[str, str] = {
     "text.bpe": "tokkit.text.loader:load_saved",
+    "audio.codec": "tokkit.codecs.audio.tokenizer:load_saved",
+    "image.titok": "tokkit.codecs.image.tokenizer:load_saved",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -31,6 +33,8 @@ FILE_LOADERS: dict[str, str] = {
 #: built-in name -> folder under the package holding a saved tokenizer (config.json + weights)
 BUILTINS: dict[str, str] = {
     "text": "text/default",
+    "audio": "codecs/audio/default",
+    "image": "codecs/image/default",
 }
 
 

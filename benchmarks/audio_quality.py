@@ -1,0 +1,182 @@
+"""Speech codec quality on held-out real speech, side by side with Codec2 1200/3200 and Opus 6 kbps.
+
+    python benchmarks/audio_quality.py [--model audio|DIR] [--threads 2] [--json]
+
+Held-out clips (never used in training): LibriVox excerpts from Debian ``pocketsphinx-testdata`` and the
+spoken channel announcements of ``alsa-utils`` (``apt-get install pocketsphinx-testdata alsa-utils
+codec2 opus-tools``; ``pip install pystoi``). Every codec's output is resampled to 16 kHz, aligned to the
+reference by cross-correlation (at most 40 ms) and scored: STOI (pystoi), log-mel L1 distance (80 bands,
+lower is better), SI-SDR (dB), bitrate, and encode/decode real-time factors (wall time / audio duration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tokkit.codecs.audio.io import Audio, load_audio, resample  # noqa: E402
+
+EVAL_RATE = 16000
+HELD_OUT = ["/usr/share/pocketsphinx/test/data/librivox/*.wav", "/usr/share/sounds/alsa/[FRS]*.wav"]
+ANCHORS = "Anchors (issue 6): Codec2-1200 STOI 0.78; Opus-6k STOI 0.90; WavTokenizer 0.9 kbps STOI 0.90 (LibriSpeech); target STOI >= 0.85 and mel distance < Codec2-1200"
+
+
+def held_out_clips() -> list[Path]:
+    clips = sorted(Path(p) for pattern in HELD_OUT for p in glob.glob(pattern))
+    if not clips:
+        sys.exit("no held-out clips: apt-get install pocketsphinx-testdata alsa-utils")
+    return clips
+
+
+def mel_distance(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """Mean absolute difference of natural-log mel power (80 bands, 1024-point FFT, 16 kHz)."""
+    import torch
+
+    from tokkit.nn.mel import LogMel
+
+    mel = LogMel(EVAL_RATE, 1024, 256, 80)
+    with torch.inference_mode():
+        a, b = (mel(torch.from_numpy(x.astype(np.float32))[None]) for x in (reference, decoded))
+    return float((a - b).abs().mean())
+
+
+def si_sdr(reference: np.ndarray, decoded: np.ndarray) -> float:
+    reference, decoded = reference - reference.mean(), decoded - decoded.mean()
+    target = reference * (decoded @ reference) / (reference @ reference + 1e-12)
+    return float(10 * np.log10((target @ target) / ((decoded - target) @ (decoded - target) + 1e-12)))
+
+
+def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 640) -> np.ndarray:
+    """``decoded`` shifted by the lag (|lag| <= max_lag samples) that best matches ``reference``, same length."""
+    from scipy.signal import correlate
+
+    n = reference.size
+    decoded = np.pad(decoded[:n], (0, max(0, n - decoded.size)))
+    corr = correlate(decoded, reference, mode="full", method="fft")[n - 1 - max_lag:n + max_lag]
+    lag = int(np.argmax(corr)) - max_lag
+    return np.roll(np.pad(decoded, (max_lag, max_lag)), -lag)[max_lag:max_lag + n]
+
+
+def score(reference: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
+    from pystoi import stoi
+
+    decoded = align(reference, decoded)
+    return {"stoi": float(stoi(reference, decoded, EVAL_RATE, extended=False)),
+            "mel": mel_distance(reference, decoded), "si_sdr": si_sdr(reference, decoded)}
+
+
+def run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def codec2(audio: Audio, mode: int, tmp: Path) -> tuple[np.ndarray, float, float, float]:
+    """Codec2 at 8 kHz: (decoded at 16 kHz, bits/s, encode RTF, decode RTF)."""
+    pcm = np.clip(resample(audio.samples, audio.sample_rate, 8000), -1, 1)
+    (tmp / "in.raw").write_bytes((pcm * 32767).astype("<i2").tobytes())
+    t0 = time.perf_counter()
+    run(["c2enc", str(mode), str(tmp / "in.raw"), str(tmp / "c2.bit")])
+    t1 = time.perf_counter()
+    run(["c2dec", str(mode), str(tmp / "c2.bit"), str(tmp / "out.raw")])
+    t2 = time.perf_counter()
+    out = np.frombuffer((tmp / "out.raw").read_bytes(), dtype="<i2").astype(np.float32) / 32768
+    bits = (tmp / "c2.bit").stat().st_size * 8 / audio.duration
+    return resample(out, 8000, EVAL_RATE), bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
+
+
+def opus(audio: Audio, kbps: int, tmp: Path) -> tuple[np.ndarray, float, float, float]:
+    """Opus (opus-tools) at ``kbps`` from 16 kHz input: (decoded at 16 kHz, bits/s incl. Ogg, RTFs)."""
+    sf.write(tmp / "in.wav", resample(audio.samples, audio.sample_rate, EVAL_RATE), EVAL_RATE, subtype="PCM_16")
+    t0 = time.perf_counter()
+    run(["opusenc", "--quiet", "--bitrate", str(kbps), str(tmp / "in.wav"), str(tmp / "o.opus")])
+    t1 = time.perf_counter()
+    run(["opusdec", "--quiet", "--rate", str(EVAL_RATE), str(tmp / "o.opus"), str(tmp / "out.wav")])
+    t2 = time.perf_counter()
+    out, _ = sf.read(tmp / "out.wav", dtype="float32")
+    bits = (tmp / "o.opus").stat().st_size * 8 / audio.duration
+    return out, bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
+
+
+def tokkit_codec(codec):
+    def encode_decode(audio: Audio, tmp: Path) -> tuple[np.ndarray, float, float, float]:
+        t0 = time.perf_counter()
+        tokens = codec.encode(audio)
+        t1 = time.perf_counter()
+        out = codec.decode(tokens)
+        t2 = time.perf_counter()
+        bits = tokens.codes.size * int(np.ceil(np.log2(codec.codebook_size))) / audio.duration
+        return resample(out.samples, out.sample_rate, EVAL_RATE), bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
+    return encode_decode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="audio", help="tokkit codec: built-in name or saved folder (default: audio)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the tokkit codec")
+    parser.add_argument("--json", action="store_true", help="also print per-codec means as JSON")
+    args = parser.parse_args()
+
+    import torch
+
+    import tokkit
+
+    torch.set_num_threads(args.threads)
+    codec = tokkit.load(args.model)
+    clips = held_out_clips()
+    refs = [load_audio(c) for c in clips]
+    total = sum(a.duration for a in refs)
+    codec.decode(codec.encode(refs[0]))  # warm-up, so RTF excludes first-call overheads
+    systems = {f"tokkit {codec.describe()['kbps']:g} kbps": tokkit_codec(codec)}
+    if shutil.which("c2enc"):
+        systems["codec2 1200"] = lambda a, t: codec2(a, 1200, t)
+        systems["codec2 3200"] = lambda a, t: codec2(a, 3200, t)
+    if shutil.which("opusenc"):
+        systems["opus 6k"] = lambda a, t: opus(a, 6, t)
+    print(f"{len(clips)} held-out clips, {total:.1f} s ({', '.join(sorted({c.parent.name for c in clips}))}); "
+          f"model {args.model}, {args.threads} torch threads", file=sys.stderr)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for name, system in systems.items():
+            per_clip, weights, bits, enc, dec = [], [], [], [], []
+            for audio in refs:
+                reference = resample(audio.samples, audio.sample_rate, EVAL_RATE)
+                decoded, b, e, d = system(audio, Path(tmpdir))
+                per_clip.append(score(reference, decoded))
+                weights.append(audio.duration)
+                bits.append(b * audio.duration)
+                enc.append(e * audio.duration)
+                dec.append(d * audio.duration)
+            w = np.array(weights) / total
+            rows[name] = {k: float(sum(wi * s[k] for wi, s in zip(w, per_clip))) for k in per_clip[0]}
+            rows[name].update(kbps=sum(bits) / total / 1000, enc_rtf=sum(enc) / total, dec_rtf=sum(dec) / total,
+                              stoi_librivox=float(np.mean([s["stoi"] for s, c in zip(per_clip, clips) if "librivox" in str(c)])))
+    header = f"{'codec':<18}{'kbps':>7}{'STOI':>7}{'STOI-LV':>9}{'mel L1':>8}{'SI-SDR':>8}{'enc RTF':>9}{'dec RTF':>9}"
+    print(header)
+    for name, r in rows.items():
+        print(f"{name:<18}{r['kbps']:>7.2f}{r['stoi']:>7.3f}{r['stoi_librivox']:>9.3f}{r['mel']:>8.3f}{r['si_sdr']:>8.1f}"
+              f"{r['enc_rtf']:>9.4f}{r['dec_rtf']:>9.4f}")
+    ours = next(iter(rows.values()))
+    if "codec2 1200" in rows:
+        c2 = rows["codec2 1200"]
+        print(f"ratios vs codec2 1200: STOI {ours['stoi'] / c2['stoi']:.3f}x, mel distance {ours['mel'] / c2['mel']:.3f}x, "
+              f"bitrate {ours['kbps'] / c2['kbps']:.3f}x")
+    print(ANCHORS)
+    print("STOI-LV: LibriVox clips only; RTFs are wall time over audio duration (tokkit at its torch threads; "
+          "codec2/opus include process start-up).")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

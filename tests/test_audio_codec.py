@@ -1,0 +1,135 @@
+"""The audio codec's invariants on a tiny random-init model: token count, batch = single, streaming = whole,
+original rate restored, save/load round trip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import tokkit
+from tokkit.codecs.audio.chunking import windows
+from tokkit.codecs.audio.io import Audio
+
+from audio_helpers import speechlike, tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return tiny_tokenizer()
+
+
+@pytest.mark.parametrize("n", [2, 79, 80, 81, 800, 8000 + 17])
+def test_token_count_is_ceil_samples_over_hop(tok, n: int) -> None:
+    audio = speechlike(1.0, 8000)[:n] if n <= 8000 else speechlike(2.0, 8000)[:n]
+    tokens = tok.encode(audio)
+    assert tokens.codes.shape == (math.ceil(n / 80),)
+    assert tokens.codes.min() >= 0 and tokens.codes.max() < tok.codebook_size == 48
+    decoded = tok.decode(tokens)
+    assert decoded.sample_rate == 8000 and decoded.samples.shape == (n,)
+    assert tokens.meta["n_samples"] == n and tokens.meta["frame_rate"] == 100
+
+
+def test_meta_records_rate_duration_and_identity(tok) -> None:
+    tokens = tok.encode(Audio(speechlike(0.5, 16000), 16000))
+    meta = tokens.meta
+    assert meta["modality"] == "audio" and meta["tokenizer"]["kind"] == "audio.codec"
+    assert meta["original_sample_rate"] == 16000 and meta["original_n_samples"] == 8000
+    assert meta["sample_rate"] == 8000 and meta["duration"] == pytest.approx(0.5)
+    assert len(tokens) == 50
+
+
+def test_decode_restores_original_rate_and_length(tok) -> None:
+    for rate, n in [(16000, 12345), (44100, 30001), (8000, 999)]:
+        decoded = tok.decode(tok.encode(Audio(speechlike(n / rate, rate), rate)))
+        assert decoded.sample_rate == rate and decoded.samples.size == n
+        assert np.isfinite(decoded.samples).all() and np.abs(decoded.samples).max() <= 1.0
+
+
+def test_batch_equals_single(tok) -> None:
+    items = [speechlike(s, 8000, seed=i) for i, s in enumerate([0.3, 1.0, 0.01])]
+    batch = tok.encode_batch(items)
+    singles = [tok.encode(x) for x in items]
+    assert all(np.array_equal(a.codes, b.codes) for a, b in zip(batch, singles))
+    for a, b in zip(tok.decode_batch(batch), [tok.decode(t) for t in singles]):
+        assert np.array_equal(a.samples, b.samples)
+
+
+def test_windows_tile_the_sequence_exactly() -> None:
+    for length, chunk, context in [(1, 5, 3), (17, 5, 3), (20, 5, 0), (100, 7, 11)]:
+        covered = []
+        for w in windows(length, chunk, context):
+            assert 0 <= w.start <= w.start + w.keep_start < w.start + w.keep_stop <= w.stop <= length
+            assert w.keep_start == min(context, w.start + w.keep_start)
+            covered.extend(range(w.start + w.keep_start, w.start + w.keep_stop))
+        assert covered == list(range(length))
+
+
+def test_streamed_equals_whole() -> None:
+    whole, streamed = tiny_tokenizer(chunk_seconds=100.0), tiny_tokenizer(chunk_seconds=0.3)
+    assert whole.identity == streamed.identity
+    audio = speechlike(4.0, 8000, seed=3)
+    a, b = whole.encode(audio), streamed.encode(audio)
+    assert np.mean(a.codes == b.codes) >= 0.99
+    x, y = whole.decode(a).samples, streamed.decode(a).samples
+    assert np.max(np.abs(x - y)) < 1e-4
+
+
+def test_save_load_round_trip(tok, tmp_path) -> None:
+    first = tokkit.load(tok.save(tmp_path / "a"))
+    assert first.identity["hash"] == tok.identity["hash"]
+    second = tokkit.load(first.save(tmp_path / "b"))
+    assert second.identity["hash"] == first.identity["hash"]
+    audio = speechlike(1.0, 8000)
+    codes = first.encode(audio)
+    assert np.array_equal(codes.codes, second.encode(audio).codes)
+    assert np.array_equal(first.decode(codes).samples, second.decode(codes).samples)
+    assert first.describe()["tokens_per_s"] == 100
+
+
+def test_encode_file_downmixes_stereo(tok, tmp_path) -> None:
+    mono = speechlike(0.5, 22050)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.stack([mono, mono], axis=1), 22050)
+    tokens = tok.encode_file(path)
+    assert tokens.meta["original_sample_rate"] == 22050 and tokens.meta["original_n_samples"] == mono.size
+    assert np.mean(tokens.codes == tok.encode(Audio(mono, 22050)).codes) >= 0.95
+
+
+def test_loader_takes_device_and_chunk_options(tok, tmp_path) -> None:
+    from tokkit.codecs.audio.tokenizer import load_saved
+    from tokkit.core.registry import read_config
+    from tokkit.errors import InputError
+
+    folder = tok.save(tmp_path / "codec")
+    loaded = load_saved(folder, read_config(folder), device="cpu", chunk_seconds=0.5)
+    assert loaded.device == "cpu" and loaded.chunk_tokens == 50
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA"):
+            load_saved(folder, read_config(folder), device="cuda")
+
+
+def test_rvq_codec_gives_depth_codes_per_frame_and_decodes_prefixes(tmp_path) -> None:
+    from audio_helpers import TINY_RVQ
+
+    rvq = tiny_tokenizer(config=TINY_RVQ)
+    audio = speechlike(0.55, 8000)
+    tokens = rvq.encode(audio)
+    assert tokens.codes.shape == (3, 55) and len(tokens) == 55 and rvq.codebook_size == 16
+    assert rvq.describe()["kbps"] == pytest.approx(100 * 3 * 4 / 1000)
+    full = rvq.decode(tokens).samples
+    prefix = rvq.decode(type(tokens)(tokens.codes[:1], tokens.meta)).samples
+    assert full.shape == prefix.shape == (audio.size,) and not np.array_equal(full, prefix)
+    streamed = tiny_tokenizer(chunk_seconds=0.2, config=TINY_RVQ)
+    assert np.mean(streamed.encode(audio).codes == tokens.codes) >= 0.99
+    reloaded = tokkit.load(rvq.save(tmp_path / "rvq"))
+    assert reloaded.identity["hash"] == rvq.identity["hash"]
+    assert np.mean(reloaded.encode(audio).codes == tokens.codes) >= 0.9  # weights stored as float16
+    from tokkit.errors import InputError
+
+    with pytest.raises(InputError, match="shape"):
+        rvq.decode(type(tokens)(tokens.codes[0], tokens.meta))

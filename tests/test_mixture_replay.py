@@ -1,0 +1,81 @@
+"""Incremental pair counts equal a full recount after every merge; the LP is always feasible and its
+weights lie on the simplex; redundant merges are reduced to the one BPE would make."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokkit.analysis.mixture.bpe_source import dedupe_merges
+from tokkit.analysis.mixture.lp import solve_mixture_lp
+from tokkit.analysis.mixture.replay import PairCounter, ReplayRecord, replay_merges
+
+
+def _recount(counter: PairCounter) -> dict[tuple[int, int], np.ndarray]:
+    totals: dict[tuple[int, int], np.ndarray] = {}
+    for word, counts in zip(counter.words, counter.word_counts):
+        for pair, k in Counter(zip(word, word[1:])).items():
+            totals[pair] = totals.get(pair, 0) + k * counts
+    return totals
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=9), min_size=1, max_size=12, unique=True),
+    st.integers(0, 2**31 - 1),
+)
+def test_incremental_counts_match_full_recount(words, seed):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 5, size=(len(words), 2)).astype(float)
+    counter = PairCounter([list(w) for w in words], counts)
+    merges = [("a", "b"), ("a", "a"), ("ab", "c"), ("b", "b"), ("aa", "a"), ("c", "ab"), ("bb", "abc")]
+    for left, right in merges:
+        counter.merge(left, right)
+        expected = _recount(counter)
+        inverse = {v: k for k, v in counter.symbol_ids.items()}
+        for key, p in counter.pair_ids.items():
+            pair = (key >> 24, key & ((1 << 24) - 1))
+            want = expected.get(pair, np.zeros(2))
+            assert np.allclose(counter.pair_counts[p], want), (inverse[pair[0]], inverse[pair[1]])
+
+
+def test_replay_records_merge_and_competitor_counts():
+    counter = PairCounter([list("abab"), list("cd")], np.array([[3.0, 0.0], [0.0, 5.0]]))
+    record = replay_merges(counter, [("a", "b"), ("c", "d")])
+    # before merge 1: category 0 has ab x6, ba x3 (9 pairs); category 1 has cd x5
+    assert np.allclose(record.pair_totals, [9.0, 5.0])
+    assert np.allclose(record.merge_counts[0], [6 / 9, 0.0])
+    assert np.allclose(record.merge_counts[1], [0.0, 1.0])
+    first = record.cand_step == 0
+    assert np.allclose(sorted(record.cand_counts[first][:, 1]), [1.0])  # cd beats ab in category 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 5), st.integers(0, 2**31 - 1))
+def test_lp_is_always_feasible(steps, n, seed):
+    rng = np.random.default_rng(seed)
+    per_step = 4
+    record = ReplayRecord(
+        merge_counts=rng.random((steps, n)),
+        cand_step=np.repeat(np.arange(steps), per_step),
+        cand_pair=rng.integers(0, 7, size=steps * per_step),
+        cand_counts=rng.random((steps * per_step, n)) * 2,
+        pair_totals=np.ones(n),
+    )
+    solution = solve_mixture_lp(record)
+    assert np.all(solution.alpha >= 0) and np.isclose(solution.alpha.sum(), 1.0)
+    assert solution.slack_total >= -1e-9
+    gap = record.cand_counts - record.merge_counts[record.cand_step]
+    assert np.all(gap @ solution.alpha <= solution.slack_total + 1e-7)
+
+
+def test_redundant_merges_keep_the_split_bpe_makes():
+    # a converted file lists every split of "abc"; BPE builds it from "ab" + "c" (ab is ranked first)
+    merges = [("a", "b"), ("b", "c"), ("a", "bc"), ("ab", "c")]
+    kept, removed = dedupe_merges(merges)
+    assert kept == [("a", "b"), ("b", "c"), ("ab", "c")]
+    assert removed == 1
+    assert dedupe_merges([("a", "b"), ("ab", "c")]) == ([("a", "b"), ("ab", "c")], 0)

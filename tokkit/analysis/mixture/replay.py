@@ -1,0 +1,227 @@
+"""Replay a BPE merge list on several categories' word counts at once, recording at each step the
+normalized count of the chosen pair and of its strongest competitors (the data the LP needs).
+
+All categories share one table of distinct words (word x category counts); pair counts are a
+(pair x category) matrix updated incrementally: an index from each pair to the words that contain it
+means a merge touches only those words, as in BPE training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import sparse
+
+_SHIFT = 24  # pair key = left symbol id << _SHIFT | right symbol id
+
+
+@dataclass
+class ReplayRecord:
+    """What the LP needs from a replay of T merges over n categories.
+
+    ``merge_counts``: (T, n) normalized count of each step's merge in each category.
+    ``cand_step``, ``cand_pair``: (K,) step index and pair id of every recorded competitor.
+    ``cand_counts``: (K, n) normalized counts of those competitors at that step.
+    ``pair_totals``: (n,) pair count of each category before the first analysed merge (the normalizer).
+    """
+
+    merge_counts: np.ndarray
+    cand_step: np.ndarray
+    cand_pair: np.ndarray
+    cand_counts: np.ndarray
+    pair_totals: np.ndarray
+
+
+class PairCounter:
+    """Words as symbol-id lists, their per-category counts, and live per-category pair counts."""
+
+    def __init__(self, words: Sequence[Sequence[str]], counts: np.ndarray) -> None:
+        self.symbol_ids: dict[str, int] = {}
+        self.words: list[list[int]] = [[self._symbol(s) for s in word] for word in words]
+        self.word_counts = np.asarray(counts, dtype=np.float64)
+        self.pair_ids: dict[int, int] = {}
+        self.pair_words: list[set[int]] = []
+        self.pair_counts = np.zeros((1024, self.word_counts.shape[1]))
+        rows: list[int] = []
+        cols: list[int] = []
+        for w, word in enumerate(self.words):
+            for key in self._keys(word):
+                p = self._pair(key)
+                self.pair_words[p].add(w)
+                rows.append(p)
+                cols.append(w)
+        self._add(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.ones(len(rows)))
+
+    def _symbol(self, symbol: str) -> int:
+        found = self.symbol_ids.get(symbol)
+        if found is None:
+            found = self.symbol_ids[symbol] = len(self.symbol_ids)
+        return found
+
+    @staticmethod
+    def _keys(word: list[int]) -> list[int]:
+        return [(a << _SHIFT) | b for a, b in zip(word, word[1:])]
+
+    def _pair(self, key: int) -> int:
+        found = self.pair_ids.get(key)
+        if found is None:
+            found = self.pair_ids[key] = len(self.pair_ids)
+            self.pair_words.append(set())
+            if found >= len(self.pair_counts):
+                grown = np.zeros((2 * len(self.pair_counts), self.pair_counts.shape[1]))
+                grown[: len(self.pair_counts)] = self.pair_counts
+                self.pair_counts = grown
+        return found
+
+    def _add(self, pair_rows: np.ndarray, word_cols: np.ndarray, deltas: np.ndarray) -> None:
+        """pair_counts[p] += delta * word_counts[w] for every (p, w, delta), duplicates summed."""
+        if len(pair_rows) == 0:
+            return
+        pairs, pair_local = np.unique(pair_rows, return_inverse=True)
+        words, word_local = np.unique(word_cols, return_inverse=True)
+        change = sparse.csr_matrix((deltas, (pair_local, word_local)), shape=(len(pairs), len(words)))
+        self.pair_counts[pairs] += change @ self.word_counts[words]
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pair_ids)
+
+    def pair_id(self, left: str, right: str) -> int | None:
+        """The id of the pair (left, right) if it occurs in any word, else None."""
+        a, b = self.symbol_ids.get(left), self.symbol_ids.get(right)
+        if a is None or b is None:
+            return None
+        return self.pair_ids.get((a << _SHIFT) | b)
+
+    def merge(self, left: str, right: str) -> np.ndarray:
+        """Apply one merge to every word containing the pair; return the ids of pairs whose counts changed."""
+        new = self._symbol(left + right)
+        p = self.pair_id(left, right)
+        if p is None:
+            return np.zeros(0, dtype=np.int64)
+        a, b = self.symbol_ids[left], self.symbol_ids[right]
+        rows: list[int] = []
+        cols: list[int] = []
+        deltas: list[float] = []
+        for w in self.pair_words[p]:
+            word = self.words[w]
+            merged = _merge_word(word, a, b, new)
+            if len(merged) == len(word):
+                continue
+            for key in self._keys(word):
+                rows.append(self.pair_ids[key])
+                cols.append(w)
+                deltas.append(-1.0)
+            for key in self._keys(merged):
+                q = self._pair(key)
+                self.pair_words[q].add(w)
+                rows.append(q)
+                cols.append(w)
+                deltas.append(1.0)
+            self.words[w] = merged
+        self.pair_words[p] = set()
+        row_array = np.asarray(rows, dtype=np.int64)
+        self._add(row_array, np.asarray(cols, dtype=np.int64), np.asarray(deltas))
+        self.pair_counts[p] = 0.0
+        return np.unique(row_array)
+
+
+def _merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
+    """Replace non-overlapping (a, b) occurrences left to right, as BPE does."""
+    out: list[int] = []
+    i, n = 0, len(word)
+    while i < n:
+        if i + 1 < n and word[i] == a and word[i + 1] == b:
+            out.append(new)
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return out
+
+
+class _TopPool:
+    """The top-k pairs of each category, kept exactly without sorting every pair at every step.
+
+    A pool holds the best ``4k`` pairs of each category at the last refresh plus every pair touched
+    since; pairs outside the pool are untouched, so their counts stay at most ``ceiling``; when the pool's
+    k-th best falls below that ceiling the pool is rebuilt from all pairs.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.pool = np.zeros(0, dtype=np.int64)
+        self.ceiling: np.ndarray | None = None
+
+    def refresh(self, counts: np.ndarray) -> None:
+        depth = 4 * self.k
+        if len(counts) <= depth:
+            self.pool = np.arange(len(counts))
+            self.ceiling = np.zeros(counts.shape[1])
+            return
+        order = np.argpartition(-counts, depth, axis=0)
+        self.pool = np.unique(order[:depth].ravel())
+        self.ceiling = -np.partition(-counts, depth, axis=0)[depth]
+
+    def top(self, counts: np.ndarray, touched: np.ndarray) -> np.ndarray:
+        """Ids of the union over categories of each category's top-k pairs."""
+        if self.ceiling is None:
+            self.refresh(counts)
+        self.pool = np.union1d(self.pool, touched)
+        if len(self.pool) > 64 * self.k:
+            self.refresh(counts)
+        for attempt in range(2):
+            block = counts[self.pool]
+            k = min(self.k, len(self.pool))
+            if k == 0:
+                return self.pool
+            kth = -np.partition(-block, k - 1, axis=0)[k - 1]
+            if attempt == 1 or np.all(kth >= self.ceiling):
+                best = np.argpartition(-block, k - 1, axis=0)[:k]
+                return np.unique(self.pool[best.ravel()])
+            self.refresh(counts)
+        return self.pool
+
+
+def replay_merges(
+    counter: PairCounter,
+    merges: Sequence[tuple[str, str]],
+    *,
+    competitors: int = 32,
+    on_step: Callable[[int], None] | None = None,
+) -> ReplayRecord:
+    """Replay ``merges`` in order, recording before each one the normalized counts of the merge and of
+    each category's ``competitors`` most frequent other pairs."""
+    n = counter.word_counts.shape[1]
+    totals = counter.pair_counts[: counter.n_pairs].sum(axis=0)
+    scale = 1.0 / np.where(totals > 0, totals, 1.0)
+    pool = _TopPool(competitors + 1)
+    merge_counts = np.zeros((len(merges), n))
+    steps: list[np.ndarray] = []
+    pairs: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    touched = np.zeros(0, dtype=np.int64)
+    for t, (left, right) in enumerate(merges):
+        live = counter.pair_counts[: counter.n_pairs]
+        p = counter.pair_id(left, right)
+        if p is not None:
+            merge_counts[t] = live[p] * scale
+        if len(live):
+            top = pool.top(live, touched)
+            if p is not None:
+                top = top[top != p]
+            # a pair that beats the merge in no category can never violate its constraint
+            top = top[np.any(live[top] > live[p] if p is not None else live[top] > 0, axis=1)]
+            steps.append(np.full(len(top), t, dtype=np.int64))
+            pairs.append(top)
+            values.append(live[top] * scale)
+        touched = counter.merge(left, right)
+        if on_step is not None:
+            on_step(t)
+    if steps:
+        cand_step, cand_pair, cand_counts = np.concatenate(steps), np.concatenate(pairs), np.concatenate(values)
+    else:
+        cand_step, cand_pair, cand_counts = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n))
+    return ReplayRecord(merge_counts, cand_step, cand_pair, cand_counts, totals)

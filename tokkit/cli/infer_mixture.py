@@ -1,0 +1,67 @@
+"""``tokkit infer-mixture``: estimate which categories a BPE tokenizer was trained on, and how much."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tokkit.errors import InputError
+
+
+@click.command("infer-mixture")
+@click.argument("tokenizer", type=click.Path(dir_okay=False))
+@click.option("--category", "categories", multiple=True, metavar="NAME=PATH",
+              help="A candidate category and its sample text: a file, a folder (read recursively) or a glob. "
+                   "Repeat for every category (at least two).")
+@click.option("--merges", "merges", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="How many merges to analyse (T), counted from --merge-start.")
+@click.option("--merge-start", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Index of the first merge to analyse; earlier merges are applied to the samples first "
+                   "(e.g. 100000 for Llama 3, whose first 100,000 merges are GPT-3.5's).")
+@click.option("--bytes-per-category", type=click.IntRange(min=1), default=5_000_000, show_default=True,
+              help="Read at most this many bytes of each category's files (a fixed shuffled file order).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"proportions": {NAME: share}, ...} with solver statistics instead of a table.')
+def infer_mixture(
+    tokenizer: str, categories: tuple[str, ...], merges: int, merge_start: int, bytes_per_category: int,
+    as_json: bool,
+) -> None:
+    """Estimate the byte share of each --category in TOKENIZER's training data.
+
+    TOKENIZER is an HF tokenizer.json (BPE), a merges.txt (GPT-2 byte-level) or a .tiktoken rank file.
+    The method (Hayase et al., 2024) replays the merge list on each category's sample and solves a
+    linear program for the mixture under which every merge was the most frequent pair. Categories
+    should together cover the training data; proportions are shares of the listed categories only.
+
+    \b
+    Example:
+      tokkit infer-mixture cl100k_base.tiktoken --category en=docs/en --category code='src/**/*.py'
+    """
+    from tokkit.analysis.mixture import infer_mixture as run
+    from tokkit.analysis.mixture.corpus import parse_category
+
+    if not categories:
+        raise InputError("give at least two --category NAME=PATH options")
+    named: dict[str, str] = {}
+    for spec in categories:
+        name, path = parse_category(spec)
+        if name in named:
+            raise InputError(f"category {name!r} is given twice; category names must be unique")
+        named[name] = path
+    if len(named) < 2:
+        raise InputError("mixture inference needs at least two categories (--category NAME=PATH, repeated)")
+    result = run(tokenizer, named, merges=merges, merge_start=merge_start,
+                 bytes_per_category=bytes_per_category, progress=True)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        return
+    width = max(len(name) for name in result.proportions)
+    click.echo(f"{'category':<{width}}  share    sample")
+    for name, share in sorted(result.proportions.items(), key=lambda item: -item[1]):
+        click.echo(f"{name:<{width}}  {share:6.2%}  {result.sample_bytes[name] / 1e6:6.2f} MB")
+    s = result.solver
+    click.echo(
+        f"merges {result.merge_start}..{result.merge_start + result.merges_analysed - 1}, slack {s.slack_total:.3g}, "
+        f"{s.constraints} constraints in {s.rounds} rounds, {sum(result.seconds.values()):.1f} s"
+    )

@@ -1,0 +1,109 @@
+"""``tokkit train``: train tokkit's own codecs from a folder of data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def train() -> None:
+    """Train a codec from your own data (progress on stderr, checkpoints in -o DIR)."""
+
+
+@train.command("audio")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of training audio (wav, flac, ogg; searched recursively; any rate, resampled).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Codec config JSON (sample_rate, hop, quantizer, widths, depths); default: the shipped recipe.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ (config.json + model.safetensors).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time).")
+@click.option("--max-minutes", default=90.0, show_default=True,
+              help="Wall-clock training budget, counted across resumes; the learning rate decays to its floor at the end.")
+@click.option("--batch-size", default=8, show_default=True, help="Crops per step.")
+@click.option("--segment-seconds", default=1.0, show_default=True, help="Length of each training crop.")
+@click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto uses CUDA when present.")
+@click.option("--discriminators/--no-discriminators", default=False, show_default=True,
+              help="Add multi-period and multi-resolution GAN discriminators (sharper audio; several times slower, use on a GPU).")
+@click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
+@click.option("--seed", default=0, show_default=True, help="Random seed for initialisation and crops.")
+def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
+          segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int) -> None:
+    """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
+
+    \b
+    Example:
+      scripts/audio_data.sh /data/speech          # build the training set (see the script)
+      tokkit train audio --data /data/speech -o runs/audio --max-minutes 90
+      tokkit train audio --data /data/speech -o runs/audio --resume --max-minutes 180
+    """
+    from tokkit.codecs.audio.config import CodecConfig
+    from tokkit.codecs.audio.train import TrainOptions
+    from tokkit.codecs.audio.train import train as run
+    from tokkit.core.device import resolve_device
+
+    config = CodecConfig.from_file(config_file) if config_file else CodecConfig()
+    options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size,
+                           segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
+                           threads=threads, seed=seed, discriminators=discriminators)
+    final = run(config, options, resume=resume)
+    click.echo(str(final))
+
+
+def _read_json(path: str) -> dict:
+    """A JSON object from ``path``, or a one-line error naming the file."""
+    from tokkit.errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"the config {path} must be a JSON object")
+    return data
+
+
+@train.command("image")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of training photos (png, jpg, webp, ...; searched recursively; served as random multi-scale crops).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="Tokenizer config JSON (image_size, patch_size, num_tokens, quantizer, width, depths); default: the shipped recipe.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ (config.json + model.safetensors).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time).")
+@click.option("--max-minutes", default=80.0, show_default=True,
+              help="Wall-clock training budget, counted across resumes; the learning rate decays to its floor at the end.")
+@click.option("--batch-size", default=16, show_default=True, help="Crops per step.")
+@click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto uses CUDA when present.")
+@click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
+@click.option("--seed", default=0, show_default=True, help="Random seed for initialisation, crops and kept prefix lengths.")
+def image(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
+          lr: float, device: str, threads: int, seed: int) -> None:
+    """Train the 1D image tokenizer (ViT encoder -> FSQ tokens -> ViT decoder from any token prefix).
+
+    Every step keeps a random prefix of the tokens per crop (length uniform on 1..N: tail-token
+    dropping), so the first tokens carry the coarse picture and later ones add detail.
+
+    \b
+    Example:
+      scripts/image_data.sh /data/photos          # build train/ and heldout/ (see the script)
+      tokkit train image --data /data/photos/train -o runs/image --max-minutes 80
+      tokkit train image --data /data/photos/train -o runs/image --resume --max-minutes 160
+    """
+    from tokkit.codecs.image.config import ImageCodecConfig
+    from tokkit.codecs.image.train import TrainOptions
+    from tokkit.codecs.image.train import train as run
+    from tokkit.core.device import resolve_device
+
+    config = ImageCodecConfig.from_dict(_read_json(config_file)) if config_file else ImageCodecConfig()
+    options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
+                           device=resolve_device(device), threads=threads, seed=seed)
+    final = run(config, options, resume=resume)
+    click.echo(str(final))

@@ -1,0 +1,88 @@
+"""Audio file I/O for the codec: read any soundfile format as mono at the model rate, write wav atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from tokkit.core.atomic import atomic_write_bytes, check_writable
+from tokkit.errors import InputError, UnsupportedFormatError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+SILENCE = 1e-6  # peak below this is "all silent"
+
+
+@dataclass
+class Audio:
+    """Mono float32 ``samples`` in [-1, 1] at ``sample_rate`` Hz (what the codec's ``decode`` returns)."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return self.samples.size / self.sample_rate
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling of float32 mono audio (scipy's resample_poly, Kaiser window)."""
+    if source_rate == target_rate:
+        return audio
+    from scipy.signal import resample_poly
+
+    g = gcd(int(source_rate), int(target_rate))
+    return resample_poly(audio, target_rate // g, source_rate // g).astype(np.float32)
+
+
+def check_audio(audio: np.ndarray, what: str) -> np.ndarray:
+    """Refuse audio a codec cannot meaningfully encode: empty, one sample, NaN/inf, all silent."""
+    if audio.size == 0:
+        raise InputError(f"{what} holds no samples: nothing to encode")
+    if audio.size < 2:
+        raise InputError(f"{what} holds a single sample: too short to encode")
+    if not np.all(np.isfinite(audio)):
+        raise InputError(f"{what} contains NaN or infinite samples; fix or re-export the audio")
+    if float(np.max(np.abs(audio))) < SILENCE:
+        raise InputError(f"{what} is all silence: there is nothing to encode")
+    return audio
+
+
+def load_audio(source: str | os.PathLike | BinaryIO, name: str | None = None) -> Audio:
+    """A wav/flac/ogg file (path or binary file object) as mono float32 :class:`Audio` at its own rate
+    (channels averaged), checked for emptiness, NaN and silence."""
+    import soundfile as sf
+
+    name = name or str(source)
+    if isinstance(source, (str, os.PathLike)) and not Path(source).exists():
+        raise InputError(f"no such file: {name}")
+    try:
+        audio, rate = sf.read(source if hasattr(source, "read") else str(source), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise UnsupportedFormatError(f"{name} is not readable audio (wav, flac or ogg): {exc}") from None
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"cannot read {name}: {exc}") from None
+    return Audio(check_audio(audio.mean(axis=1), name), int(rate))
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:
+    """(mono float32 samples resampled to ``sample_rate``, the file's original rate)."""
+    audio = load_audio(path)
+    return resample(audio.samples, audio.sample_rate, sample_rate), audio.sample_rate
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, force: bool = False) -> None:
+    """Write mono float audio as 16-bit PCM wav (flac/ogg by suffix), atomically."""
+    import soundfile as sf
+
+    path = check_writable(path, force=force)
+    fmt = {".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
+    subtype = {"FLAC": "PCM_16", "OGG": "VORBIS", "WAV": "PCM_16"}[fmt]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
+    atomic_write_bytes(path, buffer.getvalue())

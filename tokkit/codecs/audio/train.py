@@ -1,0 +1,179 @@
+"""Training loop for the audio codec: multi-resolution mel + STFT losses, AdamW, wall-time LR schedule.
+
+Optional multi-period and multi-resolution discriminators (``discriminators=True``; worth it on a GPU,
+too slow for CPU budgets) add least-squares adversarial and feature-matching terms. The learning rate warms up over the first steps, then follows a cosine over the *wall-clock* budget
+(``max_minutes``, counted across resumes), so a fixed budget always ends at a low rate. A checkpoint
+(model, optimiser, step, elapsed time) and an exported model folder are written every few minutes
+and at the end; ``resume`` continues from the checkpoint on CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tokkit.codecs.audio.config import CodecConfig
+from tokkit.codecs.audio.data import CropSampler
+from tokkit.codecs.audio.model import CodecModel
+from tokkit.codecs.audio.weights import save_model
+from tokkit.core.atomic import atomic_open
+from tokkit.errors import InputError
+from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
+from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """Everything about a run that is not the model: data, budget, optimiser, logging."""
+
+    data: str
+    out: str
+    max_minutes: float = 90.0
+    batch_size: int = 8
+    segment_seconds: float = 1.0
+    lr: float = 1e-3
+    final_lr_fraction: float = 0.02
+    warmup_steps: int = 300
+    weight_decay: float = 1e-2
+    stft_weight: float = 1.0
+    discriminators: bool = False
+    adversarial_weight: float = 1.0 / 45.0
+    feature_weight: float = 2.0 / 45.0
+    device: str = "cpu"
+    threads: int = 1
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_minutes: float = 5.0
+
+
+def learning_rate(options: TrainOptions, step: int, elapsed: float) -> float:
+    """Linear warm-up, then cosine decay over the wall-time budget down to ``final_lr_fraction``."""
+    warm = min(1.0, (step + 1) / options.warmup_steps)
+    progress = min(1.0, elapsed / (options.max_minutes * 60.0))
+    floor = options.final_lr_fraction
+    return options.lr * warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_checkpoint(path: Path, model: CodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float,
+                    critic: GAN | None = None) -> None:
+    """Atomically write the resumable state (plain tensors and numbers only)."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "elapsed": elapsed, "config": model.config.to_dict()}
+    if critic is not None:
+        state.update(discriminators=critic.model.state_dict(), discriminator_optimizer=critic.optimizer.state_dict())
+    with atomic_open(path) as handle:
+        torch.save(state, handle)
+
+
+class GAN:
+    """The discriminators and their optimiser, stepped once per generator step."""
+
+    def __init__(self, device: torch.device, options: TrainOptions) -> None:
+        self.model = Discriminators().to(device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=options.lr, betas=(0.8, 0.99),
+                                           weight_decay=options.weight_decay)
+
+    def step(self, real: torch.Tensor, fake: torch.Tensor, lr: float) -> torch.Tensor:
+        """One discriminator update on detached fakes; returns its loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = discriminator_loss(self.model(real), self.model(fake.detach()))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return loss
+
+    def generator_terms(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(adversarial, feature-matching) losses for the codec, with gradients into ``fake`` only."""
+        with torch.no_grad():
+            real_out = self.model(real)
+        return generator_losses(real_out, self.model(fake))
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
+    """Train (or resume) a codec; returns the folder of the exported final model."""
+    torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(options.device)
+    step, elapsed = 0, 0.0
+    checkpoint_path = out / CHECKPOINT
+    state = None
+    if resume:
+        if not checkpoint_path.is_file():
+            raise InputError(f"--resume: no {CHECKPOINT} in {out}")
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        config = CodecConfig.from_dict(state["config"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
+    model = CodecModel(config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
+    critic = GAN(device, options) if options.discriminators else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if critic is not None and "discriminators" in state:
+            critic.model.load_state_dict(state["discriminators"])
+            critic.optimizer.load_state_dict(state["discriminator_optimizer"])
+        log(f"resumed at step {step}, {elapsed / 60:.1f} min trained")
+    segment = max(1, round(options.segment_seconds * config.sample_rate / config.hop)) * config.hop
+    log(f"loading audio from {options.data} ...")
+    sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step)
+    log(f"{len(sampler.clips)} clips, {sampler.seconds / 3600:.2f} h; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
+        f"parameters, {config.frame_rate:g} frames/s, {model.bitrate:g} bit/s")
+    mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
+    stft_loss = MultiResolutionSTFTLoss().to(device)
+    model.train()
+    budget = options.max_minutes * 60.0
+    last_save = last_log = started = time.monotonic()
+    base_elapsed = elapsed
+    sums = dict.fromkeys(("mel", "stft", "adv", "disc", "n"), 0.0)
+    while elapsed < budget:
+        lr = learning_rate(options, step, elapsed)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        audio = sampler.batch(options.batch_size).to(device)
+        reconstruction, quant_losses = model(audio)
+        mel = mel_loss(reconstruction, audio)
+        stft = stft_loss(reconstruction, audio)
+        loss = mel + options.stft_weight * stft + sum(quant_losses.values(), torch.zeros((), device=device))
+        if critic is not None:
+            sums["disc"] += critic.step(audio, reconstruction, lr).item()
+            adversarial, matching = critic.generator_terms(audio, reconstruction)
+            loss = loss + options.adversarial_weight * adversarial + options.feature_weight * matching
+            sums["adv"] += adversarial.item()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed = base_elapsed + time.monotonic() - started
+        sums["mel"] += mel.item()
+        sums["stft"] += stft.item()
+        sums["n"] += 1
+        if step % options.log_every == 0:
+            n, now = sums["n"], time.monotonic()
+            gan = f" | adv {sums['adv'] / n:.3f} | disc {sums['disc'] / n:.3f}" if critic is not None else ""
+            log(f"step {step} | mel {sums['mel'] / n:.4f} | stft {sums['stft'] / n:.4f}{gan} | lr {lr:.2e} | "
+                f"{n / (now - last_log):.2f} step/s | {elapsed / 60:.1f}/{options.max_minutes:g} min")
+            sums, last_log = dict.fromkeys(sums, 0.0), now
+        if time.monotonic() - last_save > options.checkpoint_minutes * 60.0:
+            save_checkpoint(checkpoint_path, model, optimizer, step, elapsed, critic)
+            save_model(model, out / "latest")
+            last_save = time.monotonic()
+    save_checkpoint(checkpoint_path, model, optimizer, step, elapsed, critic)
+    final = save_model(model.eval(), out / "final")
+    log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
+    return final

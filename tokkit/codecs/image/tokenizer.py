@@ -1,0 +1,174 @@
+"""``ImageTokenizer``: the 1D image tokenizer behind ``tokkit.load("image")``.
+
+Any picture becomes K tokens (1 <= K <= N, chosen at encode time; fewer tokens, coarser picture).
+Inputs of any size and mode are converted and resized as documented in :mod:`tokkit.codecs.image.io`;
+the tokens record the original width and height, and ``decode`` returns a picture of that size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from tokkit.codecs.image.config import KIND
+from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, read_rgb, to_model_input, to_rgb
+from tokkit.codecs.image.model import ImageCodecModel
+from tokkit.core.atomic import atomic_open, check_writable
+from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokens import Tokens
+from tokkit.errors import InputError
+
+#: Pillow format for each output suffix write_decoded accepts
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
+                  ".tif": "TIFF", ".tiff": "TIFF", ".ppm": "PPM"}
+BATCH = 32  # images per forward pass in encode_batch / decode_batch
+
+
+class ImageTokenizer(Tokenizer):
+    """ViT tokenizer: ``encode`` a picture -> (K,) codes; ``decode`` any prefix -> a picture.
+
+    ``device`` is "auto", "cpu" or "cuda".
+    """
+
+    modality: ClassVar[str] = "image"
+    kind: ClassVar[str] = KIND
+    input_suffixes: ClassVar[tuple[str, ...]] = IMAGE_SUFFIXES
+    output_suffix: ClassVar[str] = ".png"
+
+    def __init__(self, model: ImageCodecModel, *, device: str = "auto") -> None:
+        from tokkit.core.device import resolve_device
+
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.config = model.config
+
+    # -- identity ---------------------------------------------------------------------------
+    def fingerprint(self) -> bytes:
+        digest = hashlib.sha256(canonical_json(self.config.to_dict()))
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to("cpu").half().numpy().tobytes())
+        return digest.digest()
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    @property
+    def max_tokens(self) -> int:
+        """N: the most tokens one picture can have."""
+        return self.config.num_tokens
+
+    # -- encode -----------------------------------------------------------------------------
+    def encode(self, item: Any, *, tokens: int | None = None) -> Tokens:
+        """Encode a Pillow image, a numpy array ((H, W) or (H, W, 3|4); uint8, uint16 or float in
+        [0, 1]) or image file bytes into its first ``tokens`` codes (default: all N)."""
+        return self.encode_batch([item], tokens=tokens)[0]
+
+    def encode_file(self, path: str | os.PathLike, *, tokens: int | None = None) -> Tokens:
+        """Read an image file (PNG, JPEG, WebP, ...; any mode) and encode it."""
+        return self.encode(read_rgb(path), tokens=tokens)
+
+    def encode_batch(self, items: Sequence[Any] | Iterable[Any], *, tokens: int | None = None) -> list[Tokens]:
+        """Encode many pictures in batches of ``BATCH``; each result equals encoding it alone."""
+        import torch
+
+        count = self._check_count(tokens)
+        prepared = [to_model_input(self._as_rgb(item), self.config.image_size) for item in items]
+        out: list[Tokens] = []
+        for start in range(0, len(prepared), BATCH):
+            chunk = prepared[start:start + BATCH]
+            pixels = torch.from_numpy(np.stack([array for array, _ in chunk])).to(self.device)
+            pixels = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            codes = self.model.encode(pixels)[:, :count].cpu().numpy()
+            out.extend(self._tokens(row, placement) for row, (_, placement) in zip(codes, chunk))
+        return out
+
+    # -- decode -----------------------------------------------------------------------------
+    def decode(self, tokens: Tokens) -> Image.Image:
+        """Tokens (any prefix length 1..N) -> an RGB picture of the original width and height."""
+        return self.decode_batch([tokens])[0]
+
+    def decode_batch(self, batch: Sequence[Tokens]) -> list[Image.Image]:
+        """Decode many token sequences, batching those of equal length."""
+        import torch
+
+        checked = [self._check_codes(tokens) for tokens in batch]
+        results: list[Image.Image | None] = [None] * len(checked)
+        for length in sorted({codes.size for codes, _ in checked}):
+            members = [i for i, (codes, _) in enumerate(checked) if codes.size == length]
+            for start in range(0, len(members), BATCH):
+                group = members[start:start + BATCH]
+                codes = torch.from_numpy(np.stack([checked[i][0] for i in group])).to(self.device)
+                pixels = self.model.decode(codes).add(1.0).mul(127.5).round().clamp(0, 255)
+                arrays = pixels.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                for i, array in zip(group, arrays):
+                    results[i] = from_model_output(array, checked[i][1])
+        return results  # type: ignore[return-value]
+
+    def write_decoded(self, item: Image.Image, path: str | os.PathLike, *, force: bool = False) -> None:
+        """Write a decoded picture atomically; the format follows the suffix (PNG, JPEG, WebP, ...)."""
+        suffix = Path(path).suffix.lower()
+        if suffix not in OUTPUT_FORMATS:
+            raise InputError(f"cannot write {path}: use one of {', '.join(OUTPUT_FORMATS)}")
+        check_writable(path, force=force)
+        with atomic_open(path) as handle:
+            item.save(handle, format=OUTPUT_FORMATS[suffix])
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        from tokkit.codecs.image.weights import save_model
+
+        return save_model(self.model, directory)
+
+    def describe(self) -> dict[str, Any]:
+        facts = super().describe()
+        facts.update(image_size=self.config.image_size, patch_size=self.config.patch_size,
+                     max_tokens=self.config.num_tokens, bits_per_token=self.config.bits_per_token,
+                     quantizer=self.config.quantizer,
+                     parameters=sum(p.numel() for p in self.model.parameters()))
+        return facts
+
+    # -- internals --------------------------------------------------------------------------
+    def _check_count(self, tokens: int | None) -> int:
+        if tokens is None:
+            return self.max_tokens
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
+            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
+        return int(tokens)
+
+    @staticmethod
+    def _as_rgb(item: Any) -> Image.Image:
+        if isinstance(item, Image.Image):
+            return to_rgb(item)
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            return read_rgb(io.BytesIO(bytes(item)))
+        if isinstance(item, np.ndarray):
+            return from_array(item)
+        raise InputError(f"cannot encode a {type(item).__name__}: pass a Pillow image, a numpy array or image file bytes")
+
+    def _tokens(self, codes: np.ndarray, placement: Placement) -> Tokens:
+        meta = self.base_meta()
+        meta.update(placement.to_meta(), model_size=self.config.image_size, max_tokens=self.max_tokens)
+        return Tokens(codes.astype(np.int64), meta)
+
+    def _check_codes(self, tokens: Tokens) -> tuple[np.ndarray, Placement]:
+        self.check_tokens(tokens)
+        codes = np.asarray(tokens.codes)
+        if codes.ndim != 1 or not 1 <= codes.size <= self.max_tokens:
+            raise InputError(f"image tokens must be a 1-D array of 1 to {self.max_tokens} codes, got shape {codes.shape}")
+        if codes.min() < 0 or codes.max() >= self.codebook_size:
+            raise InputError(f"image codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
+        return codes.astype(np.int64), Placement.from_meta(tokens.meta)
+
+
+def load_saved(directory: str | os.PathLike, config: dict) -> ImageTokenizer:
+    """Registry loader for saved "image.titok" folders."""
+    from tokkit.codecs.image.weights import load_model
+
+    return ImageTokenizer(load_model(directory, config))

@@ -1,0 +1,32 @@
+"""tokkit inside training-data jobs: batch encoders, DataLoader helpers, and resumable token shards.
+
+- :class:`TokenizeFn` — picklable batch encoder for HF ``datasets.map``, Ray Data ``map_batches``, loops.
+- :func:`collate` — pad items into ``codes`` / ``lengths`` / ``attention_mask`` tensors.
+- :class:`EncodedFiles` — a torch IterableDataset over files, split across DataLoader workers.
+- :func:`encode_to_shards` / :func:`iter_shard_tokens` — folder -> parquet shards + manifest, and back.
+
+Names load on first use, so ``import tokkit.pipelines`` imports neither torch nor pyarrow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TokenizeFn": "tokkit.pipelines.tokenize_fn",
+    "collate": "tokkit.pipelines.collation",
+    "EncodedFiles": "tokkit.pipelines.file_dataset",
+    "encode_to_shards": "tokkit.pipelines.shards",
+    "iter_shard_tokens": "tokkit.pipelines.reader",
+    "limit_threads": "tokkit.pipelines.threads",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tokkit.pipelines' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,57 @@
+"""Run a shard job on this machine: in this process, or in N spawned worker processes (one shard per task)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable
+
+from tokkit.pipelines.shard_job import ShardJob
+from tokkit.pipelines.threads import limit_threads
+
+_JOB: ShardJob | None = None
+
+
+def _init_worker(job: ShardJob, threads: int) -> None:
+    global _JOB
+    limit_threads(threads)
+    _JOB = job
+
+
+def _write(index: int) -> dict[str, Any]:
+    if _JOB is None:
+        raise RuntimeError("shard worker started without _init_worker")
+    return _JOB.write(index)
+
+
+def run_local(job: ShardJob, pending: list[int], workers: int,
+              on_shard: Callable[[dict[str, Any]], None]) -> dict[int, dict[str, Any]]:
+    """Write the ``pending`` shards with ``workers`` processes; return their facts by shard index.
+
+    One worker runs in this process. More are spawned (a fresh interpreter each, so no state leaks
+    in from the caller), each limited to its share of the cores. The first failure stops the run;
+    shards finished by then stay on disk for a resume.
+    """
+    done: dict[int, dict[str, Any]] = {}
+    if workers <= 1 or len(pending) <= 1:
+        for index in pending:
+            done[index] = job.write(index)
+            on_shard(done[index])
+        return done
+    workers = min(workers, len(pending))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, threads)) as pool:
+        futures = {pool.submit(_write, index): index for index in pending}
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future.exception() is not None:
+                    for other in remaining:
+                        other.cancel()
+                    raise future.exception()
+                done[futures[future]] = future.result()
+                on_shard(done[futures[future]])
+    return done

@@ -1,0 +1,38 @@
+"""JSON round trips for quantizer configs: plain dataclasses, unknown keys refused by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, TypeVar
+
+from tokkit.errors import InputError
+
+C = TypeVar("C", bound="QuantizerConfig")
+
+
+@dataclasses.dataclass
+class QuantizerConfig:
+    """Base of every quantizer config: ``to_dict``/``from_dict``/``to_json``/``from_json``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+        """Build from a dict, refusing keys this config does not have."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{cls.__name__} has no field(s) {unknown}; known fields: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls: type[C], text: str) -> C:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,133 @@
+"""Lookup-free quantization (Yu et al. 2023, MAGVIT-v2): each channel's sign is one bit of the index.
+
+The implicit codebook is {-s, +s}^b with b = log2(codebook_size), so nothing is searched or stored.
+Training adds the entropy penalty that keeps codes confident per sample and diverse over the batch;
+because the code distribution factorises over bits, both entropies are computed per bit (the batch
+term as a sum of per-bit entropies, an upper bound on the joint entropy) in O(b) per vector instead
+of O(2^b).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from tokkit.errors import InputError
+from tokkit.quant.checks import as_float_tensor, as_index_tensor, check_finite, check_vectors
+from tokkit.quant.config import QuantizerConfig
+from tokkit.quant.gradients import straight_through
+from tokkit.quant.output import QuantizerOutput
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_MAX_BITS = 62  # indices are int64
+
+
+@dataclasses.dataclass
+class LFQConfig(QuantizerConfig):
+    """``codebook_size``: a power of two, 2^b; ``dim``: latent width (default b, no projection);
+    ``scale``: code values are +-scale; ``temperature`` softens the bit probabilities of the
+    entropy penalty; ``diversity_weight`` weighs batch entropy against per-sample entropy."""
+
+    codebook_size: int = 1 << 16
+    dim: int | None = None
+    scale: float = 1.0
+    commitment_weight: float = 0.25
+    entropy_weight: float = 0.1
+    diversity_weight: float = 1.0
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        size = self.codebook_size
+        if size < 2 or size & (size - 1):
+            raise InputError(f"LFQ codebook_size must be a power of two >= 2, got {size}")
+        if self.bits > _MAX_BITS:
+            raise InputError(f"LFQ supports at most 2**{_MAX_BITS} codes, got 2**{self.bits}")
+        if self.dim is not None and self.dim < 1:
+            raise InputError(f"LFQ dim must be >= 1, got {self.dim}")
+        if self.scale <= 0 or self.temperature <= 0:
+            raise InputError("LFQ scale and temperature must be positive")
+
+    @property
+    def bits(self) -> int:
+        """Bits per index: log2(codebook_size)."""
+        return self.codebook_size.bit_length() - 1
+
+
+class LFQ(nn.Module):
+    """Lookup-free quantizer. ``encode`` (..., dim) -> (...) int64; ``decode`` the inverse map;
+    ``forward`` -> :class:`QuantizerOutput` with losses {"commitment", "entropy"}."""
+
+    def __init__(self, config: LFQConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.bits = config.bits
+        self.dim = config.dim or self.bits
+        self.codebook_size = config.codebook_size
+        has_projection = self.dim != self.bits
+        self.project_in = nn.Linear(self.dim, self.bits) if has_projection else nn.Identity()
+        self.project_out = nn.Linear(self.bits, self.dim) if has_projection else nn.Identity()
+        self.register_buffer("powers", 2 ** torch.arange(self.bits, dtype=torch.long), persistent=False)
+
+    def codes_to_indices(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes or latents (..., bits) -> indices (...): bit i is set where channel i is > 0."""
+        return ((codes > 0).long() * self.powers).sum(-1)
+
+    def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
+        """Indices (...) -> codes (..., bits) in {-scale, +scale}."""
+        bits = (indices[..., None] & self.powers) > 0
+        scale = self.config.scale
+        return torch.where(bits, scale, -scale).to(torch.float32)
+
+    def forward(self, x: torch.Tensor) -> QuantizerOutput:
+        """x (..., dim) -> (quantized (..., dim), indices (...), {"commitment", "entropy"})."""
+        self._check_input(x)
+        z = self.project_in(x)
+        scale = self.config.scale
+        code = torch.where(z > 0, scale, -scale).to(z.dtype)
+        indices = self.codes_to_indices(z.detach())
+        commitment = torch.nn.functional.mse_loss(z, code)
+        quantized = self.project_out(straight_through(z, code))
+        losses = {
+            "commitment": self.config.commitment_weight * commitment,
+            "entropy": self.config.entropy_weight * self._entropy_penalty(z.reshape(-1, self.bits)),
+        }
+        return QuantizerOutput(quantized, indices, losses)
+
+    @torch.no_grad()
+    def encode(self, x: "torch.Tensor | np.ndarray") -> torch.Tensor:
+        """Latents (..., dim) -> indices (...) int64."""
+        x = as_float_tensor(x, "x")
+        self._check_input(x)
+        return self.codes_to_indices(self.project_in(x))
+
+    @torch.no_grad()
+    def decode(self, indices: "torch.Tensor | np.ndarray") -> torch.Tensor:
+        """Indices (...) -> quantized vectors (..., dim)."""
+        indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.powers.device)
+        return self.project_out(self.indices_to_codes(indices))
+
+    def _entropy_penalty(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean per-sample entropy minus ``diversity_weight`` x batch entropy, in nats, per bit summed.
+
+        p(bit = 1 | z) = sigmoid(4 s z / T): the softmax over the two codes +-s of -(z - c)^2 / T.
+        """
+        logits = 4 * self.config.scale * z.float() / self.config.temperature
+        p = torch.sigmoid(logits)
+        per_sample = _binary_entropy(p).sum(-1).mean()
+        batch = _binary_entropy(p.mean(0)).sum()
+        return per_sample - self.config.diversity_weight * batch
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        check_vectors(x, self.dim, "x")
+        check_finite(x, "x")
+
+
+def _binary_entropy(p: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of Bernoulli(p), elementwise, safe at 0 and 1."""
+    q = 1 - p
+    return -(p * p.clamp_min(1e-12).log() + q * q.clamp_min(1e-12).log())

@@ -1,0 +1,193 @@
+"""Exact nearest-code search: chunked matmul + top-2, with a float64 re-check of near-ties.
+
+The fast path scores every code as ``||c||^2 - 2 x.c`` (L2) or ``-x^.c^`` (cosine) with one GEMM per
+chunk of rows (memory bounded by ``chunk x K`` scores) and finds each row's best two by a blocked
+reduction. Float rounding can flip near-ties, so
+each row's score error is bounded a priori (Higham's ``gamma_{d+1}`` bound for the bias plus a
+length-``d`` dot product, plus the rounding of the norms; it never involves ``||x||^2``, which the
+score omits); any row whose second-best score lies within twice that bound of its best is
+re-decided among its candidates in float64 on the difference form ``||x - c||^2``. The result is the index a float64 brute force returns, the smallest on exact ties.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, Union
+
+import numpy as np
+
+from tokkit.quant.checks import as_float_tensor, check_codebook, check_finite, check_vectors
+
+if TYPE_CHECKING:
+    import torch
+
+Metric = Literal["l2", "cos"]
+ArrayLike = Union["torch.Tensor", np.ndarray]
+
+#: scores held at once per chunk (float32 elements): 4 Mi elements = 16 MiB
+DEFAULT_SCORE_BUDGET = 1 << 22
+_BLOCK = 32  # columns per block in the best-two reduction
+
+
+def default_chunk(codebook_size: int, budget: int = DEFAULT_SCORE_BUDGET) -> int:
+    """Rows per chunk so that ``rows x codebook_size`` scores fit in ``budget`` elements."""
+    return max(1, budget // max(1, codebook_size))
+
+
+def nearest(
+    x: ArrayLike,
+    codebook: ArrayLike,
+    *,
+    metric: Metric = "l2",
+    chunk: int | None = None,
+) -> ArrayLike:
+    """Index of the nearest code for each vector: ``x`` (..., d), ``codebook`` (K, d) -> (...) int64.
+
+    ``metric="l2"`` minimises Euclidean distance, ``"cos"`` maximises cosine similarity. ``chunk`` is
+    the number of rows scored at once (default: 16 MiB of scores). Exact: equal to a float64 brute
+    force, ties going to the smallest index. Returns a LongTensor on ``x``'s device, or a numpy int64
+    array when ``x`` is a numpy array.
+    """
+    import torch
+
+    if metric not in ("l2", "cos"):
+        raise ValueError(f"metric must be 'l2' or 'cos', got {metric!r}")
+    was_numpy = isinstance(x, np.ndarray)
+    x = as_float_tensor(x, "x")
+    codebook = as_float_tensor(codebook, "codebook").to(x.device)
+    check_codebook(codebook)
+    check_vectors(x, codebook.shape[1], "x")
+    check_finite(x, "x")
+    if chunk is None:
+        chunk = default_chunk(codebook.shape[0])
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
+
+    lead_shape = x.shape[:-1]
+    flat = x.reshape(-1, x.shape[-1])
+    work_dtype = torch.float64 if torch.float64 in (x.dtype, codebook.dtype) else torch.float32
+    search = _Search(codebook, metric, work_dtype, chunk)
+    out = torch.empty(flat.shape[0], dtype=torch.long, device=x.device)
+    for start in range(0, flat.shape[0], chunk):
+        out[start : start + chunk] = search(flat[start : start + chunk])
+    out = out.reshape(lead_shape)
+    return out.cpu().numpy() if was_numpy else out
+
+
+class _Search:
+    """A codebook prepared once (cast, normalised, squared norms) and searched chunk by chunk."""
+
+    def __init__(self, codebook: "torch.Tensor", metric: Metric, work_dtype: "torch.dtype", chunk: int) -> None:
+        import torch
+
+        self.metric = metric
+        self.work_dtype = work_dtype
+        self.codebook = codebook
+        size, dim = codebook.shape
+        # float64 re-check temporaries (4 of pairs x dim) stay within the chunk's score memory
+        self.pair_step = max(64, chunk * size // (8 * dim))
+        unit = torch.finfo(work_dtype).eps / 2  # unit roundoff u
+        gamma = (dim + 1) * unit / (1 - (dim + 1) * unit)  # Higham's gamma_{d+1}: bias + d products
+        if metric == "cos":
+            codes = _unit_rows(codebook.to(work_dtype))
+            bias = torch.zeros(size, dtype=work_dtype, device=codebook.device)
+            self.alpha = -1.0
+            # |x^|,|c^| <= 1 + (d/2 + 2)u after rounding; the dot adds gamma; doubled for slack
+            self.abs_error = 2 * (gamma + (dim + 4) * unit)
+        else:
+            codes = codebook.to(work_dtype)
+            squared = torch.empty(size, dtype=torch.float64, device=codebook.device)
+            for start in range(0, size, self.pair_step):
+                block = codebook[start : start + self.pair_step].to(torch.float64)
+                squared[start : start + self.pair_step] = (block * block).sum(1)
+            bias = squared.to(work_dtype)
+            self.alpha = -2.0
+            max_norm = float(squared.max().sqrt())
+            # S = |c|^2 - 2 x.c, accumulated with the bias: |S~ - S| <= gamma (|c|^2 + 2 |x||c|) plus
+            # the rounding of |c|^2 and of the result (3u each term); 5% slack for the float32 |x|
+            self.cross_error = 1.05 * (2 * gamma + 6 * unit) * max_norm
+            self.bias_error = 1.05 * (gamma + 3 * unit) * max_norm**2
+        self.tiny = (dim + 1) * torch.finfo(work_dtype).tiny
+        # Pad to whole blocks with codes that score +inf, so the best two come from block minima.
+        self.size = size
+        padded = -(-size // _BLOCK) * _BLOCK if size > _BLOCK else size
+        self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)])
+        self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))])
+
+    def __call__(self, rows: "torch.Tensor") -> "torch.Tensor":
+        import torch
+
+        if self.size == 1:
+            return torch.zeros(rows.shape[0], dtype=torch.long, device=rows.device)
+        rows_w = rows.to(self.work_dtype)
+        if self.metric == "cos":
+            rows_w = _unit_rows(rows_w)
+            error = torch.full((rows.shape[0],), self.abs_error, dtype=self.work_dtype, device=rows.device)
+        else:
+            error = self.cross_error * torch.linalg.vector_norm(rows_w, dim=1) + self.bias_error
+        scores = torch.addmm(self.bias, rows_w, self.codes.T, alpha=self.alpha)
+        best, best_value, runner_up = _best_two(scores)
+        window = best_value + 2 * (error + self.tiny)  # the true best scores at most 2 errors above
+        overflow = ~torch.isfinite(window)  # scores overflowed the work dtype: re-decide every code
+        ambiguous = ((runner_up <= window) | overflow).nonzero().squeeze(1)
+        if ambiguous.numel():
+            near = scores[ambiguous, : self.size]
+            candidates = (near <= window[ambiguous, None]) | overflow[ambiguous, None]
+            best[ambiguous] = self._recheck(rows[ambiguous], candidates)
+        return best
+
+    def _recheck(self, rows: "torch.Tensor", candidates: "torch.Tensor") -> "torch.Tensor":
+        """Decide rows among their candidate codes in float64; ties go to the smallest index."""
+        import torch
+
+        rows64 = rows.to(torch.float64)
+        if self.metric == "cos":
+            rows64 = _unit_rows(rows64)
+        row_of, code_of = candidates.nonzero(as_tuple=True)
+        distance = torch.empty(row_of.shape[0], dtype=torch.float64, device=rows.device)
+        for start in range(0, row_of.shape[0], self.pair_step):
+            r = row_of[start : start + self.pair_step]
+            codes = self.codebook[code_of[start : start + self.pair_step]].to(torch.float64)
+            if self.metric == "cos":
+                distance[start : start + self.pair_step] = -(rows64[r] * _unit_rows(codes)).sum(1)
+            else:
+                diff = rows64[r] - codes
+                distance[start : start + self.pair_step] = (diff * diff).sum(1)
+        n = rows.shape[0]
+        inf = torch.full((n,), float("inf"), dtype=torch.float64, device=rows.device)
+        least = inf.scatter_reduce(0, row_of, distance, reduce="amin")
+        is_least = distance == least[row_of]
+        sentinel = torch.full((n,), self.codebook.shape[0], dtype=torch.long, device=rows.device)
+        return sentinel.scatter_reduce(0, row_of[is_least], code_of[is_least], reduce="amin")
+
+
+def _best_two(scores: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """Per row of (n, K) scores: index of a minimum, its value, and the second-smallest value.
+
+    For K > _BLOCK (a multiple of it) only one full pass runs, a vectorised ``amin`` over blocks of
+    _BLOCK columns; the index-tracking reductions then touch K / _BLOCK block minima and one block
+    per row. That is ~10x faster on CPU than ``topk(2)`` or ``min(dim)`` over the whole row.
+    """
+    import torch
+
+    n, size = scores.shape
+    inf = float("inf")
+    if size <= _BLOCK:
+        values, index = scores.topk(2, dim=1, largest=False)
+        return index[:, 0], values[:, 0], values[:, 1]
+    blocks = scores.view(n, size // _BLOCK, _BLOCK)
+    block_min = blocks.amin(2)
+    block = block_min.argmin(1, keepdim=True)
+    other_blocks = block_min.scatter(1, block, inf).amin(1)
+    inside = blocks.gather(1, block[:, :, None].expand(n, 1, _BLOCK)).squeeze(1)
+    slot = inside.argmin(1, keepdim=True)
+    best_value = inside.gather(1, slot).squeeze(1)
+    same_block = inside.scatter(1, slot, inf).amin(1)
+    return (block * _BLOCK + slot).squeeze(1), best_value, torch.minimum(other_blocks, same_block)
+
+
+def _unit_rows(v: "torch.Tensor") -> "torch.Tensor":
+    """Rows scaled to unit L2 norm; an all-zero row stays zero (cosine 0 with every code)."""
+    import torch
+
+    norms = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+    return v / norms.clamp_min(torch.finfo(v.dtype).tiny)

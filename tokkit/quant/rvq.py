@@ -1,0 +1,161 @@
+"""Residual vector quantization (Zeghidour et al. 2021): each level quantizes what the previous left.
+
+Indices come out as (..., depth); decoding any prefix (..., k) of them gives the k-level
+reconstruction, which is what quantizer dropout trains for: per sample, only the first k levels
+count, k drawn by the shared prefix-truncation op on the depth axis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from tokkit.errors import InputError
+from tokkit.quant.checks import as_float_tensor, as_index_tensor, check_finite, check_vectors
+from tokkit.quant.config import QuantizerConfig
+from tokkit.quant.gradients import GradientEstimator
+from tokkit.quant.nearest import Metric
+from tokkit.quant.output import QuantizerOutput
+from tokkit.quant.truncation import Distribution, prefix_mask, sample_keep_lengths
+from tokkit.quant.vq import VQ, VQConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclasses.dataclass
+class RVQConfig(QuantizerConfig):
+    """``depth`` levels of ``codebook_size`` codes each, width ``codebook_dim`` (default ``dim``; one
+    shared projection when it differs). ``quantizer_dropout``: probability that a training batch
+    keeps only a random prefix of levels per sample, drawn per ``dropout_distribution``. The
+    remaining fields configure every level's :class:`VQ`."""
+
+    depth: int = 8
+    codebook_size: int = 1024
+    dim: int = 128
+    codebook_dim: int | None = None
+    quantizer_dropout: float = 0.0
+    dropout_distribution: Distribution = "uniform"
+    metric: Metric = "l2"
+    decay: float = 0.99
+    commitment_weight: float = 0.25
+    kmeans_init: bool = True
+    kmeans_iters: int = 10
+    dead_code_threshold: float = 1.0
+    gradient: GradientEstimator = "ste"
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise InputError(f"RVQ depth must be >= 1, got {self.depth}")
+        if not 0.0 <= self.quantizer_dropout <= 1.0:
+            raise InputError(f"RVQ quantizer_dropout must be a probability, got {self.quantizer_dropout}")
+        if self.dropout_distribution not in ("uniform", "pow2"):
+            raise InputError(f"RVQ dropout_distribution must be 'uniform' or 'pow2', got {self.dropout_distribution!r}")
+        self.level_config()  # validates the shared VQ fields
+
+    def level_config(self) -> VQConfig:
+        """The config of each level: projection-free, at the codebook width."""
+        width = self.codebook_dim or self.dim
+        return VQConfig(
+            codebook_size=self.codebook_size, dim=width, metric=self.metric, decay=self.decay,
+            commitment_weight=self.commitment_weight, kmeans_init=self.kmeans_init,
+            kmeans_iters=self.kmeans_iters, dead_code_threshold=self.dead_code_threshold,
+            gradient=self.gradient,
+        )
+
+
+class RVQ(nn.Module):
+    """Residual VQ. ``encode`` (..., dim) -> (..., depth) int64; ``decode`` (..., k<=depth) ->
+    (..., dim); ``forward`` -> :class:`QuantizerOutput` with losses {"commitment"} summed over levels."""
+
+    def __init__(self, config: RVQConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.dim = config.dim
+        self.depth = config.depth
+        self.codebook_size = config.codebook_size
+        self.codebook_dim = config.codebook_dim or config.dim
+        has_projection = self.codebook_dim != self.dim
+        self.project_in = nn.Linear(self.dim, self.codebook_dim) if has_projection else nn.Identity()
+        self.project_out = nn.Linear(self.codebook_dim, self.dim) if has_projection else nn.Identity()
+        self.levels = nn.ModuleList(VQ(config.level_config()) for _ in range(config.depth))
+
+    def forward(self, x: torch.Tensor) -> QuantizerOutput:
+        """x (batch, ..., dim) -> (quantized (batch, ..., dim), indices (batch, ..., depth), losses).
+
+        With quantizer dropout, levels past a sample's kept prefix add nothing and report index -1;
+        each level's commitment loss is weighted by the fraction of samples that keep it.
+        """
+        self._check_input(x)
+        residual = self.project_in(x)
+        keep = self._keep_mask(x)  # (batch, depth) bool, or None
+        quantized = torch.zeros_like(residual)
+        indices, commitment = [], residual.new_zeros(())
+        for level, vq in enumerate(self.levels):
+            out = vq(residual)
+            weight = self._broadcast(keep[:, level], residual) if keep is not None else 1.0
+            quantized = quantized + out.quantized * weight
+            residual = residual - out.quantized.detach()
+            level_indices = out.indices
+            if keep is not None:
+                level_indices = torch.where(keep[:, level].reshape(-1, *[1] * (level_indices.ndim - 1)),
+                                            level_indices, -1)
+                commitment = commitment + (out.losses["commitment"] * keep[:, level].float().mean())
+            else:
+                commitment = commitment + out.losses["commitment"]
+            indices.append(level_indices)
+        return QuantizerOutput(self.project_out(quantized), torch.stack(indices, -1), {"commitment": commitment})
+
+    @torch.no_grad()
+    def encode(self, x: "torch.Tensor | np.ndarray", depth: int | None = None) -> torch.Tensor:
+        """Latents (..., dim) -> indices (..., depth) int64; ``depth`` < config.depth encodes a prefix."""
+        x = as_float_tensor(x, "x")
+        self._check_input(x)
+        depth = self._check_depth(depth)
+        residual = self.project_in(x)
+        indices = []
+        for vq in self.levels[:depth]:
+            level_indices = vq.encode(residual)
+            residual = residual - vq.codebook[level_indices]
+            indices.append(level_indices)
+        return torch.stack(indices, -1)
+
+    @torch.no_grad()
+    def decode(self, indices: "torch.Tensor | np.ndarray") -> torch.Tensor:
+        """Indices (..., k) for the first k <= depth levels -> reconstruction (..., dim)."""
+        indices = as_index_tensor(indices, "indices", self.codebook_size)
+        if indices.ndim < 1 or not 1 <= indices.shape[-1] <= self.depth:
+            raise InputError(f"RVQ indices must have shape (..., k) with 1 <= k <= {self.depth}, got {tuple(indices.shape)}")
+        indices = indices.to(self.levels[0].codebook.device)
+        total = sum(vq.codebook[indices[..., level]] for level, vq in enumerate(self.levels[: indices.shape[-1]]))
+        return self.project_out(total)
+
+    def _keep_mask(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per-sample kept-level mask for this batch, or None when dropout does not apply."""
+        p = self.config.quantizer_dropout
+        if not self.training or p <= 0 or float(torch.rand(())) >= p:
+            return None
+        if x.ndim < 2:
+            raise InputError(f"quantizer dropout needs a batch axis: x must be (batch, ..., dim), got {tuple(x.shape)}")
+        lengths = sample_keep_lengths(
+            self.depth, x.shape[0], distribution=self.config.dropout_distribution, device=x.device
+        )
+        return prefix_mask(lengths, self.depth)
+
+    @staticmethod
+    def _broadcast(per_sample: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return per_sample.reshape(-1, *[1] * (like.ndim - 1)).to(like.dtype)
+
+    def _check_depth(self, depth: int | None) -> int:
+        if depth is None:
+            return self.depth
+        if not 1 <= depth <= self.depth:
+            raise InputError(f"depth must be in 1..{self.depth}, got {depth}")
+        return depth
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        check_vectors(x, self.dim, "x")
+        check_finite(x, "x")
