@@ -218,3 +218,21 @@ def test_rank_tables_need_every_byte_and_a_valid_pattern():
         BPETokenizer.from_ranks({b"a": 0}, r"\S+")
     with pytest.raises(UnsupportedFormatError, match="pattern .* is unusable"):
         BPETokenizer.from_ranks(every_byte, "(")
+
+
+def test_metaspace_pre_tokenizer_form():
+    """The newer SentencePiece conversion (Metaspace pre-tokenizer and decoder, prepend_scheme "first")."""
+    from tokenizers import Tokenizer
+
+    config = json.loads(train_tokenizer_json("metaspace"))
+    metaspace = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
+    config.update(normalizer=None, pre_tokenizer=metaspace, decoder=metaspace)
+    text = json.dumps(config)
+    tok, hf = BPETokenizer.from_tokenizer_json(text), Tokenizer.from_str(text)
+    hf.encode_special_tokens = True
+    for sample in [s for s in MIXED_SAMPLES if not s.startswith(" ")] + ["x  y", "日本"]:
+        ids = tok.encode_ids(sample)
+        assert ids == hf.encode(sample, add_special_tokens=False).ids
+        assert tok.decode(ids) == sample.encode()  # SentencePiece's dummy prefix space is removed again
+    # this form prefixes no space to text that starts with one, so "x" and " x" encode alike (a known loss)
+    assert tok.encode_ids(" x") == tok.encode_ids("x") and tok.decode(tok.encode_ids(" x")) == b"x"

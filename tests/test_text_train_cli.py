@@ -50,7 +50,8 @@ def test_train_to_a_folder_and_refuse_overwrite(corpus, tmp_path, capsys):
     assert code == 0 and (folder / "config.json").is_file()
     assert tokkit.load(folder).vocab_size == 300
     code, _, err = run_cli(["train-bpe", *corpus, "--vocab-size", "300", "-o", str(folder)], capsys)
-    assert code != 0 and err.strip().startswith("tokkit: error:") and "--force" in err and len(err.strip().splitlines()) == 1
+    assert code != 0 and "--force" in err
+    assert err.strip().startswith("tokkit: error:") and len(err.strip().splitlines()) == 1
     code, _, _ = run_cli(["train-bpe", *corpus, "--vocab-size", "300", "-o", str(folder), "--force"], capsys)
     assert code == 0
 

@@ -70,7 +70,8 @@ class BPETokenizer(Tokenizer):
             try:
                 self._layout = analyze_tokenizer_json(config)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                raise UnsupportedFormatError(f"{source} is a malformed tokenizer.json ({type(exc).__name__}: {exc})") from None
+                raise UnsupportedFormatError(
+                    f"{source} is a malformed tokenizer.json ({type(exc).__name__}: {exc})") from None
         elif ranks is not None and pattern:
             single_bytes = sum(len(token) == 1 for token in ranks)
             if single_bytes != 256:
