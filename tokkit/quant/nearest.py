@@ -26,6 +26,7 @@ ArrayLike = Union["torch.Tensor", np.ndarray]
 #: scores held at once per chunk (float32 elements): 4 Mi elements = 16 MiB
 DEFAULT_SCORE_BUDGET = 1 << 22
 _BLOCK = 32  # columns per block in the best-two reduction
+_TINY64 = 2.2250738585072014e-308  # smallest normal float64: the norm clamp for all-zero rows
 
 
 def default_chunk(codebook_size: int, budget: int = DEFAULT_SCORE_BUDGET) -> int:
@@ -65,7 +66,7 @@ def nearest(
     lead_shape = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     work_dtype = torch.float64 if torch.float64 in (x.dtype, codebook.dtype) else torch.float32
-    search = _Search(codebook, metric, work_dtype, chunk)
+    search = _Search(codebook, metric, work_dtype, min(chunk, flat.shape[0]))
     out = torch.empty(flat.shape[0], dtype=torch.long, device=x.device)
     for start in range(0, flat.shape[0], chunk):
         out[start : start + chunk] = search(flat[start : start + chunk])
@@ -89,10 +90,10 @@ class _Search:
         self.work_dtype = work_dtype
         self.codebook = codebook
         size, dim = codebook.shape
-        self.size, self.dim = size, dim
-        # float64 re-check temporaries (4 of pairs x dim) stay within the chunk's score memory,
-        # or 8 MiB, whichever is larger
-        self.pair_step = max(chunk * size // (8 * dim), (1 << 18) // dim, 1)
+        self.size, self.dim, self.chunk = size, dim, chunk
+        self._buffers: dict[str, "torch.Tensor"] = {}
+        # float64 re-check scratch: 2 buffers of pair_step x dim float64 (1 MiB each) + 1 float32
+        self.pair_step = max(1, (1 << 17) // dim)
         if metric == "cos":
             codes = _unit_rows(codebook.to(work_dtype))
             bias = torch.zeros(size, dtype=work_dtype, device=codebook.device)
@@ -143,13 +144,30 @@ class _Search:
         self.tiny = (self.dim + 1) * torch.finfo(self.work_dtype).tiny * 4  # flushed subnormals
         self.codes_gemm = self.codes.to(torch.bfloat16) if bf16 else self.codes
 
+    def _buffer(
+        self, name: str, columns: int, dtype: "torch.dtype", rows: int, capacity: int | None = None
+    ) -> "torch.Tensor":
+        """A (rows, columns) view of a per-search scratch buffer of ``capacity`` (default: chunk)
+        rows: allocated once, reused by every chunk, because first-touch page faults on fresh
+        multi-MiB tensors cost as much as the GEMM."""
+        import torch
+
+        buffer = self._buffers.get(name)
+        if buffer is None:
+            buffer = torch.empty(capacity or self.chunk, columns, dtype=dtype, device=self.codes.device)
+            self._buffers[name] = buffer
+        return buffer[:rows]
+
     def _scores(self, rows_w: "torch.Tensor") -> "torch.Tensor":
         import torch
 
+        n, padded = rows_w.shape[0], self.codes.shape[0]
+        scores = self._buffer("scores", padded, self.work_dtype, n)
         if self.bf16:
-            products = rows_w.to(torch.bfloat16) @ self.codes_gemm.T
-            return torch.add(self.bias, products, alpha=self.alpha)
-        return torch.addmm(self.bias, rows_w, self.codes_gemm.T, alpha=self.alpha)
+            products = self._buffer("products", padded, torch.bfloat16, n)
+            torch.mm(rows_w.to(torch.bfloat16), self.codes_gemm.T, out=products)
+            return torch.add(self.bias, products, alpha=self.alpha, out=scores)
+        return torch.addmm(self.bias, rows_w, self.codes_gemm.T, alpha=self.alpha, out=scores)
 
     def __call__(self, rows: "torch.Tensor") -> "torch.Tensor":
         import torch
@@ -170,35 +188,50 @@ class _Search:
         ambiguous = ((runner_up <= window) | overflow).nonzero().squeeze(1)
         if ambiguous.numel() == 0:
             return best
-        candidates = (scores[ambiguous, : self.size] <= window[ambiguous, None]) | overflow[ambiguous, None]
-        if self.bf16 and int(candidates.sum()) > rows.shape[0] * (2 + self.size // 256):
+        mask = self._buffer("mask", self.size, torch.bool, rows.shape[0])
+        torch.le(scores[:, : self.size], window[:, None], out=mask)
+        candidates = mask[ambiguous]
+        if bool(overflow.any()):
+            candidates |= overflow[ambiguous, None]
+        row_of, code_of = candidates.nonzero(as_tuple=True)
+        if self.bf16 and row_of.shape[0] > rows.shape[0] * (2 + self.size // 256):
             self._set_precision(False)  # codes too dense for bfloat16: float32 from here on
             return self(rows)
-        best[ambiguous] = self._recheck(rows[ambiguous], candidates)
+        best[ambiguous] = self._recheck(rows[ambiguous], row_of, code_of)
         return best
 
-    def _recheck(self, rows: "torch.Tensor", candidates: "torch.Tensor") -> "torch.Tensor":
-        """Decide rows among their candidate codes in float64; ties go to the smallest index."""
+    def _recheck(self, rows: "torch.Tensor", row_of: "torch.Tensor", code_of: "torch.Tensor") -> "torch.Tensor":
+        """Decide rows among their candidate (row, code) pairs in float64; ties go to the smallest index.
+
+        Pairs are gathered ``pair_step`` at a time into reused float64 scratch (no fresh tensors
+        per step), then scored on the difference form ||x - c||^2 (or -x^.c^ for cosine).
+        """
         import torch
 
-        rows64 = rows.to(torch.float64)
-        if self.metric == "cos":
-            rows64 = _unit_rows(rows64)
-        row_of, code_of = candidates.nonzero(as_tuple=True)
-        distance = torch.empty(row_of.shape[0], dtype=torch.float64, device=rows.device)
-        for start in range(0, row_of.shape[0], self.pair_step):
-            r = row_of[start : start + self.pair_step]
-            codes = self.codebook[code_of[start : start + self.pair_step]].to(torch.float64)
+        pairs = row_of.shape[0]
+        distance = torch.empty(pairs, dtype=torch.float64, device=rows.device)
+        step = self.pair_step
+        gathered = self._buffer("gathered", self.dim, rows.dtype, step, capacity=step)
+        left = self._buffer("left", self.dim, torch.float64, step, capacity=step)
+        right = self._buffer("right", self.dim, torch.float64, step, capacity=step)
+        for start in range(0, pairs, step):
+            m = min(step, pairs - start)
+            a, b, g = left[:m], right[:m], gathered[:m]
+            torch.index_select(rows, 0, row_of[start : start + m], out=g)
+            a.copy_(g)
+            torch.index_select(self.codebook, 0, code_of[start : start + m], out=g)
+            b.copy_(g)
             if self.metric == "cos":
-                distance[start : start + self.pair_step] = -(rows64[r] * _unit_rows(codes)).sum(1)
+                a.div_(torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(_TINY64))
+                b.div_(torch.linalg.vector_norm(b, dim=1, keepdim=True).clamp_min(_TINY64))
+                distance[start : start + m] = -a.mul_(b).sum(1)
             else:
-                diff = rows64[r] - codes
-                distance[start : start + self.pair_step] = (diff * diff).sum(1)
+                distance[start : start + m] = a.sub_(b).square_().sum(1)
         n = rows.shape[0]
         inf = torch.full((n,), float("inf"), dtype=torch.float64, device=rows.device)
         least = inf.scatter_reduce(0, row_of, distance, reduce="amin")
         is_least = distance == least[row_of]
-        sentinel = torch.full((n,), self.codebook.shape[0], dtype=torch.long, device=rows.device)
+        sentinel = torch.full((n,), self.size, dtype=torch.long, device=rows.device)
         return sentinel.scatter_reduce(0, row_of[is_least], code_of[is_least], reduce="amin")
 
 
