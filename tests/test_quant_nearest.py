@@ -156,3 +156,12 @@ def test_dense_near_ties_fall_back_to_float32_and_stay_exact() -> None:
     result = search(x)
     assert not search.bf16
     assert torch.equal(result, brute_force(x, codebook, "l2"))
+
+
+@pytest.mark.parametrize("x_dtype, codebook_dtype", [(torch.float32, torch.float64), (torch.bfloat16, torch.float32),
+                                                     (torch.float64, torch.float16)])
+def test_mixed_dtypes(x_dtype: torch.dtype, codebook_dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(9)
+    codebook = (torch.randn(96, 80, generator=g) + 2).to(codebook_dtype)
+    x = near_tie_batch(codebook.float(), 200, 9).to(x_dtype)
+    assert torch.equal(nearest(x, codebook), brute_force(x, codebook, "l2"))

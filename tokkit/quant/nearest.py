@@ -211,16 +211,15 @@ class _Search:
         pairs = row_of.shape[0]
         distance = torch.empty(pairs, dtype=torch.float64, device=rows.device)
         step = self.pair_step
-        gathered = self._buffer("gathered", self.dim, rows.dtype, step, capacity=step)
+        row_scratch = self._buffer("row_scratch", self.dim, rows.dtype, step, capacity=step)
+        code_scratch = self._buffer("code_scratch", self.dim, self.codebook.dtype, step, capacity=step)
         left = self._buffer("left", self.dim, torch.float64, step, capacity=step)
         right = self._buffer("right", self.dim, torch.float64, step, capacity=step)
         for start in range(0, pairs, step):
             m = min(step, pairs - start)
-            a, b, g = left[:m], right[:m], gathered[:m]
-            torch.index_select(rows, 0, row_of[start : start + m], out=g)
-            a.copy_(g)
-            torch.index_select(self.codebook, 0, code_of[start : start + m], out=g)
-            b.copy_(g)
+            a, b = left[:m], right[:m]
+            a.copy_(torch.index_select(rows, 0, row_of[start : start + m], out=row_scratch[:m]))
+            b.copy_(torch.index_select(self.codebook, 0, code_of[start : start + m], out=code_scratch[:m]))
             if self.metric == "cos":
                 a.div_(torch.linalg.vector_norm(a, dim=1, keepdim=True).clamp_min(_TINY64))
                 b.div_(torch.linalg.vector_norm(b, dim=1, keepdim=True).clamp_min(_TINY64))
