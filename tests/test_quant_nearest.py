@@ -7,20 +7,24 @@ import pytest
 import torch
 
 from tokkit.errors import InputError
-from tokkit.quant.nearest import nearest
+from tokkit.quant.nearest import _Search, nearest
 
 
 def brute_force(x: torch.Tensor, codebook: torch.Tensor, metric: str) -> torch.Tensor:
-    """float64 reference: smallest index among exact minima."""
+    """float64 reference on the difference form, 64 rows at a time: smallest index among exact minima."""
     x, codebook = x.double(), codebook.double()
     if metric == "cos":
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-300)
         codebook = codebook / codebook.norm(dim=1, keepdim=True).clamp_min(1e-300)
-        distance = -(x[:, None, :] * codebook[None]).sum(-1)
-    else:
-        distance = ((x[:, None, :] - codebook[None]) ** 2).sum(-1)
-    is_min = distance == distance.min(1, keepdim=True).values
-    return is_min.float().argmax(1)
+    out = []
+    for rows in x.split(64):
+        if metric == "cos":
+            distance = -(rows[:, None, :] * codebook[None]).sum(-1)
+        else:
+            distance = ((rows[:, None, :] - codebook[None]) ** 2).sum(-1)
+        is_min = distance == distance.min(1, keepdim=True).values
+        out.append(is_min.float().argmax(1))
+    return torch.cat(out)
 
 
 def near_tie_batch(codebook: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -41,7 +45,7 @@ def naive_float32(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 def test_equals_float64_brute_force_on_near_ties(metric: str, seed: int) -> None:
     g = torch.Generator().manual_seed(seed)
     codebook = torch.randn(200, 48, generator=g) * 3 + 10  # offset from the origin: big norms, small gaps
-    x = near_tie_batch(codebook, 1500, seed)
+    x = near_tie_batch(codebook, 600, seed)
     expected = brute_force(x, codebook, metric)
     assert torch.equal(nearest(x, codebook, metric=metric, chunk=257), expected)
 
@@ -50,7 +54,7 @@ def test_near_tie_batch_really_defeats_naive_float32() -> None:
     """Guard for the test above: without the re-check, float32 scoring gets some of these wrong."""
     g = torch.Generator().manual_seed(0)
     codebook = torch.randn(200, 48, generator=g) * 3 + 10
-    x = near_tie_batch(codebook, 1500, 0)
+    x = near_tie_batch(codebook, 600, 0)
     assert (naive_float32(x, codebook) != brute_force(x, codebook, "l2")).sum() > 0
 
 
@@ -58,8 +62,8 @@ def test_near_tie_batch_really_defeats_naive_float32() -> None:
 def test_random_data_and_chunk_independence(metric: str) -> None:
     g = torch.Generator().manual_seed(3)
     codebook = torch.randn(300, 32, generator=g)
-    x = torch.randn(4, 250, 32, generator=g)
-    expected = brute_force(x.reshape(-1, 32), codebook, metric).reshape(4, 250)
+    x = torch.randn(2, 100, 32, generator=g)
+    expected = brute_force(x.reshape(-1, 32), codebook, metric).reshape(2, 100)
     for chunk in (3, 64, 5000):
         assert torch.equal(nearest(x, codebook, metric=metric, chunk=chunk), expected)
 
@@ -128,3 +132,36 @@ def test_duplicate_codes_in_different_blocks_tie_to_the_smallest_index(metric: s
     codebook[99] = codebook[40]
     x = torch.stack([codebook[70], codebook[99], codebook[5] + 1e-7])
     assert nearest(x, codebook, metric=metric).tolist() == [5, 40, 5]
+
+
+@pytest.mark.parametrize("metric", ["l2", "cos"])
+def test_bfloat16_coarse_pass_is_exact_on_random_data(metric: str) -> None:
+    """d >= 64 takes the bfloat16 GEMM where the CPU has it; the re-check keeps it exact."""
+    g = torch.Generator().manual_seed(7)
+    codebook = torch.randn(256, 128, generator=g)
+    x = torch.randn(600, 128, generator=g)
+    expected = brute_force(x, codebook, metric)
+    assert torch.equal(nearest(x, codebook, metric=metric), expected)
+    search = _Search(codebook, metric, torch.float32, 600)
+    if search.bf16:  # guard: bfloat16 scores alone would get some rows wrong
+        naive = search._scores(x if metric == "l2" else x / x.norm(dim=1, keepdim=True))[:, :256].argmin(1)
+        assert (naive != expected).sum() > 0
+
+
+def test_dense_near_ties_fall_back_to_float32_and_stay_exact() -> None:
+    g = torch.Generator().manual_seed(8)
+    codebook = torch.randn(128, 96, generator=g) * 0.01 + 3  # codes packed far tighter than bfloat16 resolves
+    x = near_tie_batch(codebook, 300, 8)
+    search = _Search(codebook, "l2", torch.float32, 300)
+    result = search(x)
+    assert not search.bf16
+    assert torch.equal(result, brute_force(x, codebook, "l2"))
+
+
+@pytest.mark.parametrize("x_dtype, codebook_dtype", [(torch.float32, torch.float64), (torch.bfloat16, torch.float32),
+                                                     (torch.float64, torch.float16)])
+def test_mixed_dtypes(x_dtype: torch.dtype, codebook_dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(9)
+    codebook = (torch.randn(96, 80, generator=g) + 2).to(codebook_dtype)
+    x = near_tie_batch(codebook.float(), 200, 9).to(x_dtype)
+    assert torch.equal(nearest(x, codebook), brute_force(x, codebook, "l2"))
