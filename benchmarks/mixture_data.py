@@ -1,6 +1,7 @@
 """On-machine text categories for the mixture benchmark: natural languages from gettext catalogs
 (/usr/share/locale/*/LC_MESSAGES/*.mo, translated strings only) and translated man pages
-(/usr/share/man/<lang>, troff markup stripped), and programming languages from source files on the
+(/usr/share/man/<lang>, troff markup stripped) and LibreOffice help (Debian libreoffice-help-<lang>,
+installed by ensure_packages), and programming languages from source files on the
 machine. Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
 halves and cached as
 plain text under ``~/.cache/tokkit/mixture-bench`` (never committed). Nothing is downloaded.
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import gettext
 import gzip
+import html
 import random
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable, Iterable
@@ -20,8 +23,12 @@ CACHE = Path.home() / ".cache" / "tokkit" / "mixture-bench"
 SPLIT_CAP = 12_000_000  # bytes kept per split and category
 DOC_CAP = 100_000  # characters kept per file, so that no single file dominates a sample
 
-LANGUAGES = ["uk", "ru", "fr", "de", "sv", "es", "ja", "it", "sr", "bg", "ko", "tr", "pl", "zh_CN",
-             "pt", "nl", "ro", "cs", "id", "vi", "ca", "el", "da", "fi"]
+#: languages with gettext catalogs, man pages and LibreOffice help on the machine
+LANGUAGES = ["en", "ca", "cs", "da", "de", "el", "es", "fi", "fr", "hu", "id", "it", "ja", "ko", "nl", "pl", "pt",
+             "ru", "sv", "tr", "vi", "zh_CN"]
+#: Debian packages the language categories read (LibreOffice help: ~3-6 MB of prose per language)
+PACKAGES = [f"libreoffice-help-{'en-us' if lang == 'en' else lang.lower().replace('_', '-')}" for lang in LANGUAGES]
+HELP = Path("/usr/share/libreoffice/help")
 
 _PY = sorted(Path(p) for p in Path(sys.base_prefix).glob("lib/python3*"))[0]
 CODE: dict[str, tuple[list[Path], Callable[[Path], bool]]] = {
@@ -109,10 +116,39 @@ def _write_splits(name: str, items: Iterable[tuple[Path, Callable[[Path], str]]]
         (folder / f"{half}.txt").write_text("".join(texts), encoding="utf-8")
 
 
+_TAG = re.compile(r"(?s)<(script|style)\b.*?</\1>|<[^>]+>")
+
+
+def _help_text(path: Path) -> str:
+    """Prose of a LibreOffice help page: tags dropped, entities decoded, the English debug footer cut."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    text = html.unescape(_TAG.sub(" ", raw)).split("Help content debug info")[0]
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def ensure_packages() -> None:
+    """Install the LibreOffice help packages the language categories read (Debian, needs root)."""
+    missing = [pkg for pkg, lang in zip(PACKAGES, LANGUAGES) if not _help_dir(lang).is_dir()]
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    print("installing " + " ".join(missing), file=sys.stderr)
+    if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0:
+        sys.exit("could not install the language data; run: " + " ".join(command))
+
+
+def _help_dir(lang: str) -> Path:
+    return HELP / ("en-US" if lang == "en" else lang.replace("_", "-"))
+
+
 def language_files(lang: str) -> list[tuple[Path, Callable[[Path], str]]]:
-    mo = [(p, _mo_text) for p in Path(f"/usr/share/locale/{lang}/LC_MESSAGES").glob("*.mo")]
-    man = [(p, _man_text) for p in Path(f"/usr/share/man/{lang}").rglob("*.gz")]
-    return mo + man
+    """A language's gettext catalogs (English: none, msgids are not a sample of prose), man pages and help."""
+    mo = [] if lang == "en" else [(p, _mo_text) for p in Path(f"/usr/share/locale/{lang}/LC_MESSAGES").glob("*.mo")]
+    man_root = Path("/usr/share/man") if lang == "en" else Path(f"/usr/share/man/{lang}")
+    man_glob = "man*/*.gz" if lang == "en" else "**/*.gz"
+    man = [(p, _man_text) for p in man_root.glob(man_glob)]
+    help_pages = [(p, _help_text) for p in _help_dir(lang).rglob("*.html")]
+    return mo + man + help_pages
 
 
 def code_files(name: str) -> list[tuple[Path, Callable[[Path], str]]]:
@@ -125,5 +161,7 @@ def category_text(name: str, half: str) -> str:
     """The cached ``train`` or ``infer`` text of a category, built on first use."""
     target = CACHE / name / f"{half}.txt"
     if not target.exists():
+        if name not in CODE:
+            ensure_packages()
         _write_splits(name, code_files(name) if name in CODE else language_files(name))
     return target.read_text(encoding="utf-8")
