@@ -73,10 +73,10 @@ def run_trial(kind: str, n: int, trial: int, merges: int, train_bytes: int, infe
     train_seconds = time.perf_counter() - started
     source = load_bpe_source(folder / "tokenizer.json")
     infer_texts = [_prefix(mixture_data.category_text(c, "infer"), infer_bytes) for c in names]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     samples = [count_words(c, [t], source.pretokenize) for c, t in zip(names, infer_texts)]
     result = infer_from_samples(source, samples, merges=merges)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     estimate = np.array([result.proportions[c] for c in names])
     # TEE baseline: bytes per token of each category's sample, normalized to sum to one
     efficiency = np.array([len(t.encode("utf-8")) / max(1, sum(len(e.ids) for e in tokenizer.encode_batch(t.splitlines())))
@@ -88,7 +88,7 @@ def run_trial(kind: str, n: int, trial: int, merges: int, train_bytes: int, infe
         "mse": float(np.mean((estimate - truth) ** 2)),
         "tee": float(np.mean((tee - truth) ** 2)), "random": float(np.mean((guess - truth) ** 2)),
         "train_mb": used.sum() / 1e6, "infer_mb": float(np.mean([s.n_bytes for s in samples])) / 1e6,
-        "seconds": seconds, "train_seconds": train_seconds, "slack": result.solver.slack_total,
+        "seconds": seconds, "cpu_seconds": cpu_seconds, "train_seconds": train_seconds, "slack": result.solver.slack_total,
         "rounds": result.solver.rounds, "timings": result.seconds,
     }
 
@@ -103,12 +103,57 @@ def run_setting(kind: str, n: int, trials: int, merges: int, train_bytes: int, i
             if verbose:
                 print(f"  trial {trial}: log10 MSE {np.log10(row['mse']):6.2f} | TEE {np.log10(row['tee']):6.2f} | "
                       f"random {np.log10(row['random']):6.2f} | train {row['train_mb']:.1f} MB, infer {row['infer_mb']:.1f} MB/cat | "
-                      f"count+replay+solve {row['seconds']:.0f} s (HF training {row['train_seconds']:.0f} s) | "
+                      f"count+replay+solve {row['seconds']:.0f} s wall, {row['cpu_seconds']:.0f} s CPU (HF training {row['train_seconds']:.0f} s) | "
                       f"{','.join(row['names'])}", flush=True)
     # the paper averages log10 MSE over trials
     mean = {key: float(np.mean([np.log10(r[key]) for r in rows])) for key in ("mse", "tee", "random")}
     mean["seconds_max"] = max(r["seconds"] for r in rows)
+    mean["cpu_seconds_max"] = max(r["cpu_seconds"] for r in rows)
     return mean
+
+
+def sweep(kind: str, n: int, trials: int, train_bytes: int, seed: int) -> None:
+    """Mean log10 MSE against inference sample size and T: one tokenizer (T = 3000) per trial, one replay
+    per sample size, the LP solved on the first T merges for each T."""
+    sizes, merge_counts = (0.5e6, 1.5e6, 5e6), (300, 1000, 3000)
+    errors: dict[tuple[float, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for trial in range(trials):
+            rng = np.random.default_rng([seed, n, trial, 0 if kind == "languages" else 1])
+            pool = mixture_data.LANGUAGES if kind == "languages" else list(mixture_data.CODE)
+            names = [str(c) for c in rng.choice(pool, size=n, replace=False)]
+            alpha = rng.dirichlet(np.ones(n))
+            train_pool = [mixture_data.category_text(c, "train") for c in names]
+            total = min(train_bytes, float(np.min(np.array([len(t.encode("utf-8")) for t in train_pool]) / alpha)))
+            texts = [_prefix(t, int(a * total)) for t, a in zip(train_pool, alpha)]
+            used = np.array([len(t.encode("utf-8")) for t in texts], dtype=float)
+            truth = used / used.sum()
+            train_tokenizer(texts, max(merge_counts), Path(tmp) / "tokenizer.json")
+            source = load_bpe_source(Path(tmp) / "tokenizer.json")
+            for size in sizes:
+                samples = [count_words(c, [_prefix(mixture_data.category_text(c, "infer"), int(size))],
+                                       source.pretokenize) for c in names]
+                for merges, estimate in estimates_by_prefix(source, samples, merge_counts).items():
+                    errors.setdefault((size, merges), []).append(float(np.log10(np.mean((estimate - truth) ** 2))))
+    print(f"{kind}, n={n}, {trials} trials, training data <= {train_bytes / 1e6:.0f} MB: mean log10 MSE")
+    print("infer MB/cat " + " ".join(f"{'T=' + str(t):>8}" for t in merge_counts))
+    for size in sizes:
+        print(f"{size / 1e6:>12.1f} " + " ".join(f"{np.mean(errors[(size, t)]):>8.2f}" for t in merge_counts))
+
+
+def estimates_by_prefix(source, samples, merge_counts) -> dict[int, np.ndarray]:
+    """Byte-share estimates from one replay of max(merge_counts) merges, the LP solved per prefix."""
+    from tokkit.analysis.mixture.infer import build_counter
+    from tokkit.analysis.mixture.lp import solve_mixture_lp
+    from tokkit.analysis.mixture.replay import replay_merges
+
+    record = replay_merges(build_counter(source, samples, 0), source.merges[: max(merge_counts)])
+    bytes_per_pair = np.array([s.n_bytes for s in samples]) / record.pair_totals
+    out = {}
+    for merges in merge_counts:
+        alpha = solve_mixture_lp(record.first_steps(merges)).alpha * bytes_per_pair
+        out[merges] = alpha / alpha.sum()
+    return out
 
 
 def main() -> None:
@@ -123,14 +168,7 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="accuracy vs inference data size and T")
     args = parser.parse_args()
     if args.sweep:
-        print(f"{args.kind}, n={args.n}, {args.trials} trials per cell: mean log10 MSE")
-        print(f"{'T':>6} {'infer MB/cat':>13} {'train MB':>9} {'ours':>7} {'TEE':>7} {'random':>7}")
-        for merges in (1000, 3000):
-            for infer_bytes in (0.5e6, 1.5e6, 5e6):
-                mean = run_setting(args.kind, args.n, args.trials, merges, int(args.train_bytes), int(infer_bytes),
-                                   args.seed, verbose=False)
-                print(f"{merges:>6} {infer_bytes / 1e6:>13.1f} {args.train_bytes / 1e6:>9.0f} "
-                      f"{mean['mse']:>7.2f} {mean['tee']:>7.2f} {mean['random']:>7.2f}", flush=True)
+        sweep(args.kind, args.n, args.trials, int(args.train_bytes), args.seed)
         return
     print(f"{args.kind}, n={args.n}, T={args.merges}, {args.trials} trials, training data <= "
           f"{args.train_bytes / 1e6:.0f} MB, inference <= {args.infer_bytes / 1e6:.1f} MB per category")
@@ -139,7 +177,7 @@ def main() -> None:
     paper = PAPER.get((args.kind, args.n))
     target = TARGET.get((args.kind, args.n))
     print(f"mean log10 MSE: ours {mean['mse']:.2f} | TEE {mean['tee']:.2f} | random {mean['random']:.2f} | "
-          f"slowest trial {mean['seconds_max']:.0f} s")
+          f"slowest trial {mean['seconds_max']:.0f} s wall, {mean['cpu_seconds_max']:.0f} s CPU")
     if paper:
         print(f"paper (100 trials, 1 GB/category): ours {paper[0]:.2f} | random {paper[1]:.2f}; "
               f"target here <= {target:.1f}: {'met' if mean['mse'] <= target else 'NOT met'}")

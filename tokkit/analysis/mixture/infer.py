@@ -99,16 +99,7 @@ def infer_from_samples(
         raise InputError("category names must be unique")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    vocabulary: dict[str, int] = {}
-    for sample in samples:
-        for word in sample.words:
-            vocabulary.setdefault(word, len(vocabulary))
-    counts = np.zeros((len(vocabulary), len(samples)))
-    for i, sample in enumerate(samples):
-        ids = np.fromiter((vocabulary[w] for w in sample.words), dtype=np.int64, count=len(sample.words))
-        counts[ids, i] = np.fromiter(sample.words.values(), dtype=np.float64, count=len(sample.words))
-    words = initial_symbols(list(vocabulary), source.end_of_word_suffix, source.merges[:merge_start])
-    counter = PairCounter(words, counts)
+    counter = build_counter(source, samples, merge_start)
     timings["count"] = time.perf_counter() - started
     chosen = source.merges[merge_start : merge_start + merges]
     started = time.perf_counter()
@@ -134,6 +125,21 @@ def infer_from_samples(
         solver=solution,
         seconds=timings,
     )
+
+
+def build_counter(source: BpeSource, samples: list[CategorySample], merge_start: int) -> PairCounter:
+    """One word table for all categories (word x category counts), words split into their symbols
+    after the first ``merge_start`` merges."""
+    vocabulary: dict[str, int] = {}
+    for sample in samples:
+        for word in sample.words:
+            vocabulary.setdefault(word, len(vocabulary))
+    counts = np.zeros((len(vocabulary), len(samples)))
+    for i, sample in enumerate(samples):
+        ids = np.fromiter((vocabulary[w] for w in sample.words), dtype=np.int64, count=len(sample.words))
+        counts[ids, i] = np.fromiter(sample.words.values(), dtype=np.float64, count=len(sample.words))
+    words = initial_symbols(list(vocabulary), source.end_of_word_suffix, source.merges[:merge_start])
+    return PairCounter(words, counts)
 
 
 def infer_mixture(

@@ -33,6 +33,12 @@ class ReplayRecord:
     cand_counts: np.ndarray
     pair_totals: np.ndarray
 
+    def first_steps(self, steps: int) -> "ReplayRecord":
+        """The record of the first ``steps`` merges only (what a replay of that many would record)."""
+        keep = self.cand_step < steps
+        return ReplayRecord(self.merge_counts[:steps], self.cand_step[keep], self.cand_pair[keep],
+                            self.cand_counts[keep], self.pair_totals)
+
 
 class PairCounter:
     """Words as symbol-id lists, their per-category counts, and live per-category pair counts."""
