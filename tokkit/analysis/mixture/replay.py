@@ -185,22 +185,18 @@ class _TopPool:
 
     def top(self, counts: np.ndarray, touched: np.ndarray) -> np.ndarray:
         """Ids of the union over categories of each category's top-k pairs."""
-        if self.ceiling is None:
+        if self.ceiling is None or len(self.pool) + len(touched) > 64 * self.k:
             self.refresh(counts)
-        self.pool = np.union1d(self.pool, touched)
-        if len(self.pool) > 64 * self.k:
-            self.refresh(counts)
-        for attempt in range(2):
-            block = counts[self.pool]
+        else:
+            self.pool = np.union1d(self.pool, touched)
+        k = min(self.k, len(self.pool))
+        if k == 0:
+            return self.pool
+        if np.any(-np.partition(-counts[self.pool], k - 1, axis=0)[k - 1] < self.ceiling):
+            self.refresh(counts)  # a pair outside the pool may now be in some category's top k
             k = min(self.k, len(self.pool))
-            if k == 0:
-                return self.pool
-            kth = -np.partition(-block, k - 1, axis=0)[k - 1]
-            if attempt == 1 or np.all(kth >= self.ceiling):
-                best = np.argpartition(-block, k - 1, axis=0)[:k]
-                return np.unique(self.pool[best.ravel()])
-            self.refresh(counts)
-        return self.pool
+        best = np.argpartition(-counts[self.pool], k - 1, axis=0)[:k]
+        return np.unique(self.pool[best.ravel()])
 
 
 def replay_merges(
