@@ -52,3 +52,36 @@ def test_absent_category_gets_no_weight(mixture, tmp_path):
     assert result.proportions["gh"] < 1e-3
     for name, share in truth.items():
         assert abs(result.proportions[name] - share) < 1e-3
+
+
+@pytest.mark.parametrize("llama2_style", [False, True])
+def test_sentencepiece_style_tokenizer(tmp_path, llama2_style):
+    """Metaspace words: from a Metaspace pre-tokenizer, or (Llama 2's converted files) from a normalizer
+    that writes the boundary mark with no pre-tokenizer at all."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    texts = {name: category_text(ALPHABETS[name], 3000, seed).replace("\n", " ")
+             for seed, name in enumerate(["ab", "cd"])}
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    alphabet = sorted(set("".join(texts.values())) | {"\u2581"})
+    trainer = trainers.BpeTrainer(vocab_size=len(alphabet) + 200, initial_alphabet=alphabet, show_progress=False)
+    tokenizer.train_from_iterator([texts["ab"], texts["cd"], texts["cd"]], trainer)
+    path = tmp_path / "tokenizer.json"
+    tokenizer.save(str(path))
+    if llama2_style:
+        config = json.loads(path.read_text())
+        config["pre_tokenizer"] = None
+        config["normalizer"] = {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]}
+        path.write_text(json.dumps(config, ensure_ascii=False))
+    categories = {}
+    for name, text in texts.items():
+        categories[name] = str(tmp_path / f"{name}.txt")
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    result = infer_mixture(path, categories, merges=150)
+    share_ab = len(texts["ab"]) / (len(texts["ab"]) + 2 * len(texts["cd"]))
+    assert result.proportions["ab"] == pytest.approx(share_ab, abs=1e-3)
+    assert result.solver.slack_total < 1e-6

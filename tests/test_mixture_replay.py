@@ -79,3 +79,19 @@ def test_redundant_merges_keep_the_split_bpe_makes():
     assert kept == [("a", "b"), ("b", "c"), ("ab", "c")]
     assert removed == 1
     assert dedupe_merges([("a", "b"), ("ab", "c")]) == ([("a", "b"), ("ab", "c")], 0)
+
+
+def test_top_pool_matches_a_full_sort():
+    from tokkit.analysis.mixture.replay import _TopPool
+
+    rng = np.random.default_rng(0)
+    counts = rng.random((200, 3))
+    pool = _TopPool(3)
+    touched = np.zeros(0, dtype=np.int64)
+    for _ in range(60):
+        expected = np.unique(np.argsort(-counts, axis=0)[:3].ravel())
+        assert np.array_equal(pool.top(counts, touched), expected)
+        touched = rng.choice(len(counts), size=5, replace=False)
+        counts[touched] *= rng.random((5, 1)) * 1.2  # touched pairs mostly lose counts, some gain
+        counts = np.vstack([counts, rng.random((1, 3)) * 0.5])  # a new pair appears
+        touched = np.r_[touched, len(counts) - 1]

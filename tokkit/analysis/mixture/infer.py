@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 from tqdm import tqdm
 
-from tokkit.analysis.mixture.bpe_source import BpeSource, encode_with_ranks, load_bpe_source
+from tokkit.analysis.mixture.bpe_source import BpeSource, load_bpe_source
 from tokkit.analysis.mixture.corpus import CategorySample, category_files, count_words, read_texts
 from tokkit.analysis.mixture.lp import LpSolution, solve_mixture_lp
 from tokkit.analysis.mixture.replay import PairCounter, replay_merges
@@ -99,17 +99,7 @@ def infer_from_samples(
         raise InputError("category names must be unique")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    vocabulary: dict[str, int] = {}
-    for sample in samples:
-        for word in sample.words:
-            vocabulary.setdefault(word, len(vocabulary))
-    counts = np.zeros((len(vocabulary), len(samples)))
-    for i, sample in enumerate(samples):
-        ids = np.fromiter((vocabulary[w] for w in sample.words), dtype=np.int64, count=len(sample.words))
-        counts[ids, i] = np.fromiter(sample.words.values(), dtype=np.float64, count=len(sample.words))
-    prefix = {m: r for r, m in enumerate(source.merges[:merge_start])}
-    words = [_initial_symbols(w, source.end_of_word_suffix, prefix) for w in vocabulary]
-    counter = PairCounter(words, counts)
+    counter = build_counter(source, samples, merge_start)
     timings["count"] = time.perf_counter() - started
     chosen = source.merges[merge_start : merge_start + merges]
     started = time.perf_counter()
@@ -137,6 +127,21 @@ def infer_from_samples(
     )
 
 
+def build_counter(source: BpeSource, samples: list[CategorySample], merge_start: int) -> PairCounter:
+    """One word table for all categories (word x category counts), words split into their symbols
+    after the first ``merge_start`` merges."""
+    vocabulary: dict[str, int] = {}
+    for sample in samples:
+        for word in sample.words:
+            vocabulary.setdefault(word, len(vocabulary))
+    counts = np.zeros((len(vocabulary), len(samples)))
+    for i, sample in enumerate(samples):
+        ids = np.fromiter((vocabulary[w] for w in sample.words), dtype=np.int64, count=len(sample.words))
+        counts[ids, i] = np.fromiter(sample.words.values(), dtype=np.float64, count=len(sample.words))
+    words = initial_symbols(list(vocabulary), source.end_of_word_suffix, source.merges[:merge_start])
+    return PairCounter(words, counts)
+
+
 def infer_mixture(
     tokenizer: str | Path,
     categories: Mapping[str, str],
@@ -158,10 +163,20 @@ def infer_mixture(
     return result
 
 
-def _initial_symbols(word: str, suffix: str, prefix_ranks: dict[tuple[str, str], int]) -> list[str]:
-    """A word's symbols before the analysed merges: characters (the last one carrying the end-of-word
-    suffix), with the skipped ``merge_start`` merges applied lowest rank first, as BPE encodes."""
-    parts = list(word)
-    if suffix and parts:
-        parts[-1] += suffix
-    return encode_with_ranks(parts, prefix_ranks) if prefix_ranks else parts
+def initial_symbols(words: list[str], suffix: str, applied: list[tuple[str, str]]) -> list[list[str]]:
+    """Each word's symbols before the analysed merges: its characters (the last one carrying the
+    end-of-word suffix) with the ``applied`` merges done first, lowest rank first as BPE encodes (by
+    the ``tokenizers`` BPE model, which is fast on long words)."""
+    if not applied:
+        return [list(w[:-1]) + [w[-1] + suffix] if suffix else list(w) for w in words]
+    from tokenizers.models import BPE
+
+    vocab: dict[str, int] = {}
+    for left, right in applied:
+        for token in (left, right, left + right):
+            vocab.setdefault(token, len(vocab))
+    for word in words:
+        for i, char in enumerate(word):
+            vocab.setdefault(char + suffix if suffix and i == len(word) - 1 else char, len(vocab))
+    model = BPE(vocab, applied, end_of_word_suffix=suffix) if suffix else BPE(vocab, applied)
+    return [[token.value for token in model.tokenize(word)] for word in words]

@@ -33,6 +33,12 @@ class ReplayRecord:
     cand_counts: np.ndarray
     pair_totals: np.ndarray
 
+    def first_steps(self, steps: int) -> "ReplayRecord":
+        """The record of the first ``steps`` merges only (what a replay of that many would record)."""
+        keep = self.cand_step < steps
+        return ReplayRecord(self.merge_counts[:steps], self.cand_step[keep], self.cand_pair[keep],
+                            self.cand_counts[keep], self.pair_totals)
+
 
 class PairCounter:
     """Words as symbol-id lists, their per-category counts, and live per-category pair counts."""
@@ -96,50 +102,62 @@ class PairCounter:
         return self.pair_ids.get((a << _SHIFT) | b)
 
     def merge(self, left: str, right: str) -> np.ndarray:
-        """Apply one merge to every word containing the pair; return the ids of pairs whose counts changed."""
+        """Apply one merge to every word containing the pair; return the ids of pairs whose counts changed.
+
+        Only the pairs next to each merged occurrence change, so only those are updated.
+        """
         new = self._symbol(left + right)
         p = self.pair_id(left, right)
         if p is None:
             return np.zeros(0, dtype=np.int64)
         a, b = self.symbol_ids[left], self.symbol_ids[right]
-        rows: list[int] = []
-        cols: list[int] = []
-        deltas: list[float] = []
-        for w in self.pair_words[p]:
-            word = self.words[w]
-            merged = _merge_word(word, a, b, new)
-            if len(merged) == len(word):
-                continue
-            for key in self._keys(word):
-                rows.append(self.pair_ids[key])
-                cols.append(w)
-                deltas.append(-1.0)
-            for key in self._keys(merged):
-                q = self._pair(key)
-                self.pair_words[q].add(w)
-                rows.append(q)
-                cols.append(w)
-                deltas.append(1.0)
-            self.words[w] = merged
-        self.pair_words[p] = set()
-        row_array = np.asarray(rows, dtype=np.int64)
-        self._add(row_array, np.asarray(cols, dtype=np.int64), np.asarray(deltas))
-        self.pair_counts[p] = 0.0
-        return np.unique(row_array)
-
-
-def _merge_word(word: list[int], a: int, b: int, new: int) -> list[int]:
-    """Replace non-overlapping (a, b) occurrences left to right, as BPE does."""
-    out: list[int] = []
-    i, n = 0, len(word)
-    while i < n:
-        if i + 1 < n and word[i] == a and word[i + 1] == b:
-            out.append(new)
-            i += 2
-        else:
-            out.append(word[i])
-            i += 1
-    return out
+        pair_ids, pair_words, words, new_pair = self.pair_ids, self.pair_words, self.words, self._pair
+        removed: list[int] = []
+        removed_words: list[int] = []
+        added: list[int] = []
+        added_words: list[int] = []
+        for w in pair_words[p]:
+            word = words[w]
+            n = len(word)
+            out: list[int] = []
+            i = 0
+            merged_last = False
+            while i < n:
+                if i + 1 < n and word[i] == a and word[i + 1] == b:
+                    removed.append(p)
+                    removed_words.append(w)
+                    if out:
+                        if merged_last:  # ... a b | a b ...: (b, a) becomes (new, new)
+                            removed.append(pair_ids[(b << _SHIFT) | a])
+                            q = new_pair((new << _SHIFT) | new)
+                        else:
+                            x = out[-1]
+                            removed.append(pair_ids[(x << _SHIFT) | a])
+                            q = new_pair((x << _SHIFT) | new)
+                        removed_words.append(w)
+                        added.append(q)
+                        added_words.append(w)
+                    if i + 2 < n and not (word[i + 2] == a and i + 3 < n and word[i + 3] == b):
+                        y = word[i + 2]
+                        removed.append(pair_ids[(b << _SHIFT) | y])
+                        removed_words.append(w)
+                        added.append(new_pair((new << _SHIFT) | y))
+                        added_words.append(w)
+                    out.append(new)
+                    i += 2
+                    merged_last = True
+                else:
+                    out.append(word[i])
+                    i += 1
+                    merged_last = False
+            words[w] = out
+        for q, w in zip(added, added_words):
+            pair_words[q].add(w)
+        pair_words[p] = set()
+        rows = np.asarray(removed + added, dtype=np.int64)
+        deltas = np.r_[np.full(len(removed), -1.0), np.ones(len(added))]
+        self._add(rows, np.asarray(removed_words + added_words, dtype=np.int64), deltas)
+        return np.unique(rows)
 
 
 class _TopPool:
@@ -167,22 +185,18 @@ class _TopPool:
 
     def top(self, counts: np.ndarray, touched: np.ndarray) -> np.ndarray:
         """Ids of the union over categories of each category's top-k pairs."""
-        if self.ceiling is None:
+        if self.ceiling is None or len(self.pool) + len(touched) > 64 * self.k:
             self.refresh(counts)
-        self.pool = np.union1d(self.pool, touched)
-        if len(self.pool) > 64 * self.k:
-            self.refresh(counts)
-        for attempt in range(2):
-            block = counts[self.pool]
+        else:
+            self.pool = np.union1d(self.pool, touched)
+        k = min(self.k, len(self.pool))
+        if k == 0:
+            return self.pool
+        if np.any(-np.partition(-counts[self.pool], k - 1, axis=0)[k - 1] < self.ceiling):
+            self.refresh(counts)  # a pair outside the pool may now be in some category's top k
             k = min(self.k, len(self.pool))
-            if k == 0:
-                return self.pool
-            kth = -np.partition(-block, k - 1, axis=0)[k - 1]
-            if attempt == 1 or np.all(kth >= self.ceiling):
-                best = np.argpartition(-block, k - 1, axis=0)[:k]
-                return np.unique(self.pool[best.ravel()])
-            self.refresh(counts)
-        return self.pool
+        best = np.argpartition(-counts[self.pool], k - 1, axis=0)[:k]
+        return np.unique(self.pool[best.ravel()])
 
 
 def replay_merges(

@@ -1,0 +1,167 @@
+"""On-machine text categories for the mixture benchmark: natural languages from gettext catalogs
+(/usr/share/locale/*/LC_MESSAGES/*.mo, translated strings only) and translated man pages
+(/usr/share/man/<lang>, troff markup stripped) and LibreOffice help (Debian libreoffice-help-<lang>,
+installed by ensure_packages), and programming languages from source files on the
+machine. Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
+halves and cached as
+plain text under ``~/.cache/tokkit/mixture-bench`` (never committed). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import gettext
+import gzip
+import html
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Iterable
+
+CACHE = Path.home() / ".cache" / "tokkit" / "mixture-bench"
+SPLIT_CAP = 12_000_000  # bytes kept per split and category
+DOC_CAP = 100_000  # characters kept per file, so that no single file dominates a sample
+
+#: languages with gettext catalogs, man pages and LibreOffice help on the machine
+LANGUAGES = ["en", "ca", "cs", "da", "de", "el", "es", "fi", "fr", "hu", "id", "it", "ja", "ko", "nl", "pl", "pt",
+             "ru", "sv", "tr", "vi", "zh_CN"]
+#: Debian packages the language categories read (LibreOffice help: ~3-6 MB of prose per language)
+PACKAGES = [f"libreoffice-help-{'en-us' if lang == 'en' else lang.lower().replace('_', '-')}" for lang in LANGUAGES]
+HELP = Path("/usr/share/libreoffice/help")
+
+_PY = sorted(Path(p) for p in Path(sys.base_prefix).glob("lib/python3*"))[0]
+CODE: dict[str, tuple[list[Path], Callable[[Path], bool]]] = {
+    "python": ([_PY], lambda p: p.suffix == ".py"),
+    "c": ([Path("/usr/include")], lambda p: p.suffix == ".h" and "c++" not in p.parts),
+    "cpp": ([Path("/usr/include/c++")], lambda p: True),
+    "perl": ([Path("/usr/share/perl"), Path("/usr/share/perl5"), Path("/usr/lib/x86_64-linux-gnu/perl")],
+             lambda p: p.suffix in (".pm", ".pl")),
+    "javascript": ([Path("/usr"), _PY.parent.parent], lambda p: p.suffix == ".js"),
+    "html": ([Path("/usr/share"), _PY.parent.parent], lambda p: p.suffix == ".html"),
+    "cmake": ([Path("/usr")], lambda p: p.suffix == ".cmake" or p.name == "CMakeLists.txt"),
+    "xml": ([Path("/usr/share")], lambda p: p.suffix == ".xml"),
+}
+
+
+def _blocks(text: str, size: int = 2000) -> list[str]:
+    """``text`` cut at line ends into blocks of about ``size`` characters."""
+    blocks, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        blocks.append(text[start:end])
+        start = end
+    return blocks
+
+
+def _mo_text(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            catalog = gettext.GNUTranslations(handle)._catalog
+    except (OSError, ValueError, UnicodeDecodeError):
+        return ""
+    return "\n".join(v for k, v in catalog.items() if k and isinstance(v, str) and v)
+
+
+_TROFF_ESCAPE = re.compile(r"\\f[BIRP]|\\f\[[A-Z]*\]|\\\(..|\\\*.|\\[-&e|^]|\\s[-+]?\d")
+
+
+def _man_text(path: Path) -> str:
+    try:
+        raw = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+    except (OSError, EOFError, ValueError):
+        return ""
+    lines = []
+    for line in raw.splitlines():
+        if line.startswith(('.\\"', "'\\\"", '.\\}')):
+            continue
+        if line.startswith((".", "'")):
+            fields = line.split(None, 1)
+            line = fields[1].replace('"', "") if len(fields) > 1 else ""
+        line = _TROFF_ESCAPE.sub("", line)
+        if line.strip():
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return "" if b"\0" in data[:8192] else data.decode("utf-8", errors="replace")
+
+
+def _write_splits(name: str, items: Iterable[tuple[Path, Callable[[Path], str]]]) -> None:
+    folder = CACHE / name
+    folder.mkdir(parents=True, exist_ok=True)
+    parts: dict[str, list[str]] = {"train": [], "infer": []}
+    sizes = {"train": 0, "infer": 0}
+    items = sorted(items)
+    rng = random.Random(0)
+    rng.shuffle(items)  # any prefix of a split is then a sample of many files
+    for path, reader in items:
+        if min(sizes.values()) >= SPLIT_CAP:
+            break
+        # blocks of ~2 KB go to one half or the other at random: both halves sample the same sources,
+        # as disjoint samples of a large corpus would
+        for block in _blocks(reader(path)[:DOC_CAP]):
+            half = "train" if rng.random() < 0.5 else "infer"
+            if sizes[half] < SPLIT_CAP:
+                parts[half].append(block)
+                sizes[half] += len(block.encode("utf-8"))
+    for half, texts in parts.items():
+        rng.shuffle(texts)  # any prefix is then a sample of blocks from every file read, not of a few files
+        (folder / f"{half}.txt").write_text("".join(texts), encoding="utf-8")
+
+
+_TAG = re.compile(r"(?s)<(script|style)\b.*?</\1>|<[^>]+>")
+
+
+def _help_text(path: Path) -> str:
+    """Prose of a LibreOffice help page: tags dropped, entities decoded, the English debug footer cut."""
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    text = html.unescape(_TAG.sub(" ", raw)).split("Help content debug info")[0]
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def ensure_packages() -> None:
+    """Install the LibreOffice help packages the language categories read (Debian, needs root)."""
+    missing = [pkg for pkg, lang in zip(PACKAGES, LANGUAGES) if not _help_dir(lang).is_dir()]
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    print("installing " + " ".join(missing), file=sys.stderr)
+    if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0:
+        sys.exit("could not install the language data; run: " + " ".join(command))
+
+
+def _help_dir(lang: str) -> Path:
+    return HELP / ("en-US" if lang == "en" else lang.replace("_", "-"))
+
+
+def language_files(lang: str) -> list[tuple[Path, Callable[[Path], str]]]:
+    """A language's gettext catalogs (English: none, msgids are not a sample of prose), man pages and help."""
+    mo = [] if lang == "en" else [(p, _mo_text) for p in Path(f"/usr/share/locale/{lang}/LC_MESSAGES").glob("*.mo")]
+    man_root = Path("/usr/share/man") if lang == "en" else Path(f"/usr/share/man/{lang}")
+    man_glob = "man*/*.gz" if lang == "en" else "**/*.gz"
+    man = [(p, _man_text) for p in man_root.glob(man_glob)]
+    help_pages = [(p, _help_text) for p in _help_dir(lang).rglob("*.html")]
+    return mo + man + help_pages
+
+
+def code_files(name: str) -> list[tuple[Path, Callable[[Path], str]]]:
+    roots, keep = CODE[name]
+    found = {p for root in roots if root.is_dir() for p in root.rglob("*") if p.is_file() and keep(p)}
+    return [(p, _read) for p in found]
+
+
+def category_text(name: str, half: str) -> str:
+    """The cached ``train`` or ``infer`` text of a category, built on first use."""
+    target = CACHE / name / f"{half}.txt"
+    if not target.exists():
+        if name not in CODE:
+            ensure_packages()
+        _write_splits(name, code_files(name) if name in CODE else language_files(name))
+    return target.read_text(encoding="utf-8")
