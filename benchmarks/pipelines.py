@@ -66,6 +66,25 @@ def shard_digest(folder: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def _spin(seconds: float) -> float:
+    """Busy-loop for ``seconds`` of wall time; return the CPU seconds this process got."""
+    start, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        pass
+    return time.process_time() - cpu
+
+
+def cpu_available(seconds: float = 2.0) -> tuple[float, float]:
+    """Cores this job really gets now with 1 and with 2 busy processes (the box is shared, often capped)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    one = _spin(seconds) / seconds
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        two = sum(pool.map(_spin, [seconds, seconds])) / seconds
+    return one, two
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and its finished children (local worker processes; not Ray's workers)."""
     return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
@@ -114,8 +133,11 @@ def main() -> None:
         except ImportError:
             print("ray not installed: Ray rows skipped (pip install 'tokkit[ray]')")
             use_ray = False
+    one, two = cpu_available()
     print(f"conditions: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start "
           f"(cores shared with other jobs), Python {sys.version.split()[0]}")
+    print(f"CPU this job actually gets (busy-loop probe): {one:.2f} cores with 1 process, {two:.2f} with 2 "
+          f"-> the best possible 1->2 worker speedup now is {two / one:.2f}x")
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
         ray_start = None
