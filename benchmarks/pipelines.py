@@ -1,4 +1,5 @@
-"""Throughput of `tokkit encode DIR --out-dir`: 1 vs 2 local worker processes, and Ray Data against local processes.
+"""Throughput of `tokkit encode DIR --out-dir`: 1 vs 2 local worker processes, and the HF datasets and
+Ray Data engines against local processes.
 
 Same input, same run, byte-identity of the shards checked for every configuration. Text: Python
 standard-library sources copied into a temp folder, encoded with the built-in "text" BPE tokenizer
@@ -93,7 +94,7 @@ def cpu_seconds() -> float:
 
 def run_modality(name: str, folder: Path, tokenizer: str, amount: float, unit: str, work: Path,
                  shard_size: int, use_ray: bool) -> None:
-    configs = [("local", 1), ("local", 2)] + ([("ray", 2)] if use_ray else [])
+    configs = [("local", 1), ("local", 2), ("datasets", 2)] + ([("ray", 2)] if use_ray else [])
     rows, reference = [], None
     for engine, workers in configs:
         out = work / f"{name}-{engine}-{workers}"

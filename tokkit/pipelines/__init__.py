@@ -4,7 +4,8 @@
 - :func:`collate` — pad items into ``codes`` / ``lengths`` / ``attention_mask`` tensors.
 - :class:`EncodedFiles` / :class:`ShardTokens` — torch IterableDatasets split across DataLoader workers:
   input files encoded on the fly, or the items of a finished shard folder.
-- :func:`encode_to_shards` / :func:`iter_shard_tokens` — folder -> parquet shards + manifest, and back.
+- :func:`encode_to_shards` / :func:`iter_shard_tokens` — folder -> parquet shards + manifest (engines: local
+  processes, HF datasets, Ray Data; identical bytes), and back.
 
 Names load on first use, so ``import tokkit.pipelines`` imports neither torch nor pyarrow.
 """

@@ -19,7 +19,7 @@ from tokkit.pipelines.plan import check_one_modality, list_inputs, make_plan
 from tokkit.pipelines.shard_job import ShardJob
 from tokkit.pipelines.tokenize_fn import TokenizeFn
 
-ENGINES = ("local", "ray")
+ENGINES = ("local", "ray", "datasets")
 
 
 def _runner(engine: str) -> Callable:
@@ -31,6 +31,10 @@ def _runner(engine: str) -> Callable:
         from tokkit.pipelines.ray_engine import run_ray
 
         return run_ray
+    if engine == "datasets":
+        from tokkit.pipelines.datasets_engine import run_datasets
+
+        return run_datasets
     raise InputError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
