@@ -2,7 +2,8 @@
 
 The Python equivalent of ``tokkit encode DIR --out-dir OUT``. Inputs are sorted by relative path
 and cut into shards of ``shard_size`` files; each shard depends only on its own inputs, so any
-number of workers, on either engine, writes the same bytes. A rerun skips finished shards.
+number of workers, on any engine ("local" processes, HF "datasets", "ray"), writes the same bytes.
+A rerun skips finished shards.
 """
 
 from __future__ import annotations
