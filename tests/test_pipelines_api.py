@@ -19,7 +19,7 @@ from pipeline_helpers import make_corpus, saved_tokenizers
 
 import tokkit
 from tokkit.errors import InputError, TokenizerMismatchError
-from tokkit.pipelines import EncodedFiles, TokenizeFn, collate, encode_to_shards
+from tokkit.pipelines import EncodedFiles, ShardTokens, TokenizeFn, collate, encode_to_shards
 
 TEXTS = ["hello", "", "wörld ✓", "a much longer line of text"]
 
@@ -133,6 +133,20 @@ def test_encoded_files_split_across_dataloader_workers(tmp_path, toks):
     lengths = sorted(length for b in batches for length in b["lengths"].tolist())
     assert lengths == sorted(len(data) for data in contents.values())
     assert [len(t) for t in EncodedFiles(folder, toks["text"])] == [len(contents[name]) for name in sorted(contents)]
+
+
+def test_shard_tokens_feed_a_dataloader_with_workers(tmp_path, toks):
+    folder = tmp_path / "wavs"
+    contents = make_corpus(folder, 7, ".wav")
+    encode_to_shards(folder, tmp_path / "out", toks["audio"], shard_size=2)
+    dataset = ShardTokens(tmp_path / "out")
+    assert len(dataset) == 7
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2, collate_fn=collate)
+    batches = list(loader)
+    assert all(batch["codes"].shape[:2] == (len(batch["lengths"]), 2) for batch in batches)
+    assert sorted(length for b in batches for length in b["lengths"].tolist()) == sorted(map(len, contents.values()))
+    items = list(ShardTokens(tmp_path / "out"))
+    assert [t.meta["source"] for t in items] == sorted(contents) and items[0].meta["modality"] == "audio"
 
 
 def test_limit_threads_caps_torch_and_tokenizers_in_a_fresh_worker():

@@ -67,12 +67,23 @@ def test_multi_level_codes_are_flattened_with_their_shape(tmp_path, toks):
     assert NibbleTokenizer().decode(next(iter_shard_tokens(tmp_path / "out"))) == contents[row["source"]]
 
 
-def test_workers_give_byte_identical_shards(tmp_path, toks, corpus):
+def test_workers_and_the_datasets_engine_give_byte_identical_shards(tmp_path, toks, corpus, run_cli):
     folder, _ = corpus
     encode_to_shards(folder, tmp_path / "one", toks["text"], shard_size=2)
     encode_to_shards(folder, tmp_path / "two", toks["text"], shard_size=2, workers=2)
-    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    code, _, err = run_cli("encode", folder, "--out-dir", tmp_path / "hf", "--shard-size", "2", "--engine", "datasets",
+                           "--workers", "2", "-t", toks["text"])
+    assert code == 0, err
+    assert digests(tmp_path / "one") == digests(tmp_path / "two") == digests(tmp_path / "hf")
     assert len(digests(tmp_path / "one")) == 5
+
+
+def test_datasets_engine_reports_an_item_failure(tmp_path, toks):
+    folder = tmp_path / "wavs"
+    make_corpus(folder, 3, ".wav")
+    (folder / "doc02.wav").write_bytes(b"BAD")
+    with pytest.raises(InputError, match=r"cannot encode .*doc02\.wav: not a valid recording"):
+        encode_to_shards(folder, tmp_path / "out", toks["audio"], shard_size=1, engine="datasets", workers=2)
 
 
 def test_rerun_resumes_only_missing_shards(tmp_path, toks, corpus, run_cli):

@@ -72,9 +72,10 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
               help="Input files per shard (with --out-dir; default 1000).")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (with --out-dir; default 1). Each keeps to its share of the cores.")
-@click.option("--engine", type=click.Choice(["local", "ray"]),
+@click.option("--engine", type=click.Choice(["local", "ray", "datasets"]),
               help="local: processes on this machine (default); ray: a Ray Data actor pool (pip install "
-                   "'tokkit[ray]'), joining a running cluster or starting a local one. Same shards either way.")
+                   "'tokkit[ray]'), joining a running cluster or starting a local one; datasets: HF "
+                   "datasets.map(num_proc=N). Same shards byte for byte whichever engine.")
 @click.option("--skip-errors", is_flag=True,
               help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
                    "listed in the manifest) instead of stopping at the first one.")

@@ -2,8 +2,10 @@
 
 - :class:`TokenizeFn` — picklable batch encoder for HF ``datasets.map``, Ray Data ``map_batches``, loops.
 - :func:`collate` — pad items into ``codes`` / ``lengths`` / ``attention_mask`` tensors.
-- :class:`EncodedFiles` — a torch IterableDataset over files, split across DataLoader workers.
-- :func:`encode_to_shards` / :func:`iter_shard_tokens` — folder -> parquet shards + manifest, and back.
+- :class:`EncodedFiles` / :class:`ShardTokens` — torch IterableDatasets split across DataLoader workers:
+  input files encoded on the fly, or the items of a finished shard folder.
+- :func:`encode_to_shards` / :func:`iter_shard_tokens` — folder -> parquet shards + manifest (engines: local
+  processes, HF datasets, Ray Data; identical bytes), and back.
 
 Names load on first use, so ``import tokkit.pipelines`` imports neither torch nor pyarrow.
 """
@@ -17,6 +19,7 @@ _EXPORTS = {
     "TokenizeFn": "tokkit.pipelines.tokenize_fn",
     "collate": "tokkit.pipelines.collation",
     "EncodedFiles": "tokkit.pipelines.file_dataset",
+    "ShardTokens": "tokkit.pipelines.file_dataset",
     "encode_to_shards": "tokkit.pipelines.shards",
     "iter_shard_tokens": "tokkit.pipelines.reader",
     "limit_threads": "tokkit.pipelines.threads",

@@ -1,4 +1,5 @@
-"""``EncodedFiles``: a torch IterableDataset that encodes files on the fly, split across DataLoader workers."""
+"""Torch IterableDatasets split across DataLoader workers: ``EncodedFiles`` encodes input files on the
+fly; ``ShardTokens`` reads a finished shard folder back (one shard per worker at a time)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from tokkit.core.tokenizer import Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.pipelines.plan import list_inputs
+from tokkit.pipelines.reader import finished_manifest, iter_shard_file
 from tokkit.pipelines.threads import limit_threads
 from tokkit.pipelines.tokenize_fn import TokenizeFn
 
@@ -45,3 +47,23 @@ class EncodedFiles(torch.utils.data.IterableDataset):
             result = self.fn.encode_values([path])[0]
             if not isinstance(result, str):
                 yield result
+
+
+class ShardTokens(torch.utils.data.IterableDataset):
+    """Yield the Tokens stored in a finished shard folder; with ``num_workers=N`` in the DataLoader,
+    worker ``k`` reads shards ``k, k+N, ...``, so every item is read exactly once."""
+
+    def __init__(self, out_dir: str | os.PathLike) -> None:
+        self.out_dir = os.fspath(out_dir)
+        self.manifest = finished_manifest(out_dir)
+
+    def __len__(self) -> int:
+        return int(self.manifest["totals"]["items"])
+
+    def __iter__(self) -> Iterator[Tokens]:
+        worker = torch.utils.data.get_worker_info()
+        shards = range(len(self.manifest["shards"]))
+        if worker is not None:
+            shards = shards[worker.id :: worker.num_workers]
+        for index in shards:
+            yield from iter_shard_file(self.out_dir, self.manifest, index)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable
 
@@ -15,6 +16,7 @@ _JOB: ShardJob | None = None
 
 def _init_worker(job: ShardJob, threads: int) -> None:
     global _JOB
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled once, by the parent
     limit_threads(threads)
     _JOB = job
 
@@ -30,8 +32,8 @@ def run_local(job: ShardJob, pending: list[int], workers: int,
     """Write the ``pending`` shards with ``workers`` processes; return their facts by shard index.
 
     One worker runs in this process. More are spawned (a fresh interpreter each, so no state leaks
-    in from the caller), each limited to its share of the cores. The first failure stops the run;
-    shards finished by then stay on disk for a resume.
+    in from the caller), each limited to its share of the cores. The first failure or Ctrl-C stops
+    the run: no new shard starts, running ones finish, and finished shards stay on disk for a resume.
     """
     done: dict[int, dict[str, Any]] = {}
     if workers <= 1 or len(pending) <= 1:
@@ -45,13 +47,14 @@ def run_local(job: ShardJob, pending: list[int], workers: int,
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, threads)) as pool:
         futures = {pool.submit(_write, index): index for index in pending}
         remaining = set(futures)
-        while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for future in finished:
-                if future.exception() is not None:
-                    for other in remaining:
-                        other.cancel()
-                    raise future.exception()
-                done[futures[future]] = future.result()
-                on_shard(done[futures[future]])
+        try:
+            while remaining:
+                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done[futures[future]] = future.result()
+                    on_shard(done[futures[future]])
+        except BaseException:  # a failed shard or Ctrl-C: start no new shard, let running ones finish whole
+            for future in remaining:
+                future.cancel()
+            raise
     return done

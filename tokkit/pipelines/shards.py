@@ -2,7 +2,8 @@
 
 The Python equivalent of ``tokkit encode DIR --out-dir OUT``. Inputs are sorted by relative path
 and cut into shards of ``shard_size`` files; each shard depends only on its own inputs, so any
-number of workers, on either engine, writes the same bytes. A rerun skips finished shards.
+number of workers, on any engine ("local" processes, HF "datasets", "ray"), writes the same bytes.
+A rerun skips finished shards.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tokkit.pipelines.plan import check_one_modality, list_inputs, make_plan
 from tokkit.pipelines.shard_job import ShardJob
 from tokkit.pipelines.tokenize_fn import TokenizeFn
 
-ENGINES = ("local", "ray")
+ENGINES = ("local", "ray", "datasets")
 
 
 def _runner(engine: str) -> Callable:
@@ -31,6 +32,10 @@ def _runner(engine: str) -> Callable:
         from tokkit.pipelines.ray_engine import run_ray
 
         return run_ray
+    if engine == "datasets":
+        from tokkit.pipelines.datasets_engine import run_datasets
+
+        return run_datasets
     raise InputError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
