@@ -27,7 +27,7 @@ CHUNK_CHARS = 1 << 18
 ID_DTYPE = np.uint32
 
 #: worker threads for long texts and batches: env TOKKIT_THREADS, or None for automatic (see threads_now)
-THREADS: int | None = int(os.environ["TOKKIT_THREADS"]) if os.environ.get("TOKKIT_THREADS") else None
+THREADS: int | None = int(os.environ["TOKKIT_THREADS"]) if os.environ.get("TOKKIT_THREADS", "").isdigit() else None
 
 _NEVER_SPECIAL = "\x00tokkit: no special tokens here\x00"
 
