@@ -96,3 +96,14 @@ def test_missing_and_directory_token_files(tmp_path):
         tokkit.load_tokens(tmp_path / "absent.tok")
     with pytest.raises(InputError, match="directory"):
         tokkit.load_tokens(tmp_path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        tokkit.save_tokens(tmp_path / "p.tok", make_tokens([1], 2))
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "p.tok").stat().st_mode & 0o777 == 0o644
