@@ -110,6 +110,13 @@ def run_modality(name: str, folder: Path, tokenizer: str, amount: float, unit: s
             if (engine, workers) not in best or seconds < best[engine, workers][0]:
                 best[engine, workers] = row
             shutil.rmtree(out)
+    work = float(best["local", 1][3])  # CPU seconds of the job in one process, its tokenizer load included
+    startup = max(0.0, (float(best["local", 2][3]) - work) / 2)
+    print(f"\n{name}: the job costs {work:.1f} CPU s in one process (tokenizer load included); each spawned "
+          f"worker adds about "
+          f"{startup:.1f} CPU s of start-up (interpreter, imports, tokenizer load, first-call warm-up). "
+          f"Model, not measurement: on 2 idle cores, 2 workers would take {startup + work / 2:.1f} s "
+          f"against {work:.1f} s ({work / (startup + work / 2):.2f}x)")
     base, local2 = best["local", 1][0], best["local", 2][0]
     print(f"\n{name} (best of {repeat}): {'engine':<8} {'workers':>7} {'wall s':>8} {unit + '/s':>12} {'tokens/s':>11} "
           f"{'vs 1 worker':>11} {'vs local x2':>11} {'same bytes':>10} {'cpu s':>6} {'load':>5}")
