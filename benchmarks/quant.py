@@ -15,14 +15,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from tokkit.quant import FSQ, RVQ, VQ, FSQConfig, RVQConfig, VQConfig, nearest  # noqa: E402
+from tokkit.quant import FSQ, RVQ, VQ, FSQConfig, RVQConfig, VQConfig, nearest
 
 
 def best_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
@@ -123,8 +123,8 @@ def bench_nearest(n: int, repeats: int, device: torch.device) -> list[dict[str, 
         x = torch.randn(n, d, device=device)
         codebook = torch.randn(k, d, device=device)
         flops = 2.0 * n * k * d
-        t_near = best_time(lambda: nearest(x, codebook), repeats, device)
-        t_mm = best_time(lambda: x @ codebook.T, repeats, device)
+        t_near = best_time(lambda x=x, codebook=codebook: nearest(x, codebook), repeats, device)
+        t_mm = best_time(lambda x=x, codebook=codebook: x @ codebook.T, repeats, device)
         results.append(row(f"nearest {n}x{d} vs {k} codes", flops / t_near / 1e9, flops / t_mm / 1e9,
                            "GFLOP/s", 0.7))
     return results

@@ -6,6 +6,8 @@ import dataclasses
 import json
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 from tokkit.errors import InputError
 
 C = TypeVar("C", bound="QuantizerConfig")
@@ -24,7 +26,7 @@ class QuantizerConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Build from a dict, refusing keys this config does not have."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -33,6 +35,6 @@ class QuantizerConfig:
         return cls(**data)
 
     @classmethod
-    def from_json(cls: type[C], text: str) -> C:
+    def from_json(cls, text: str) -> Self:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
