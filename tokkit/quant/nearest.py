@@ -31,6 +31,7 @@ ArrayLike = Union["torch.Tensor", np.ndarray]
 #: scores held at once per chunk (float32 elements): 4 Mi elements = 16 MiB
 DEFAULT_SCORE_BUDGET = 1 << 22
 _BLOCK = 32  # columns per block in the best-two reduction
+_BF16_MIN_DIM = 64  # below this the GEMM is not the bottleneck: score in float32
 _TINY64 = 2.2250738585072014e-308  # smallest normal float64: the norm clamp for all-zero rows
 
 
@@ -118,7 +119,7 @@ class _Search:
         self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)])
         self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))])
         use_bf16 = (
-            work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= 64 and size >= 64
+            work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= _BF16_MIN_DIM and size >= 64
             and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         )
         self._set_precision(use_bf16)
