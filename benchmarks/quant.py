@@ -168,8 +168,8 @@ def bench_memory() -> list[dict[str, object]]:
     mib = 1 << 20
     full = n * k * 4
     print(f"\npeak extra memory of one search, {n}x{d} vectors vs {k} codes (full distance matrix: {full / mib:.0f} MiB)")
-    print("bound = chunk*K*(4 scores + 4 re-checked rows + 1 mask) + chunk*d*6 (rows, bf16 rows)"
-          " + K*d*6 (padded codebook copies) + 8 MiB (float64 re-check floor)")
+    print("bound = chunk*K*9 (4 scores + 2 bf16 products + 1 mask + 1 candidate rows + block minima)"
+          " + chunk*d*6 (rows, bf16 rows) + K*d*6 (padded codebook copies) + 8 MiB (re-check scratch, vectors)")
     print(f"{'search':<34} {'measured':>10} {'bound':>12}")
     results = []
     for chunk in (256, 1024, 4096):
