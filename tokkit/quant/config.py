@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, TypeVar
-
-from typing_extensions import Self
+from typing import TYPE_CHECKING, Any
 
 from tokkit.errors import InputError
 
-C = TypeVar("C", bound="QuantizerConfig")
+if TYPE_CHECKING:  # typing.Self needs Python 3.11; it is only used in annotations
+    from typing_extensions import Self
 
 
 @dataclasses.dataclass
