@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tokkit.quant.truncation import drop_tail, keep_length_choices, prefix_mask, sample_keep_lengths
+from tokkit.quant.truncation import (
+    drop_tail,
+    keep_length_choices,
+    prefix_mask,
+    sample_keep_lengths,
+)
 
 
 def test_choices() -> None:

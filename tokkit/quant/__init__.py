@@ -7,8 +7,8 @@ import importlib
 from typing import Any
 
 # Imported eagerly because the function shares its module's name (both are torch-free at import).
-from tokkit.quant.kmeans import kmeans
-from tokkit.quant.nearest import nearest
+from tokkit.quant.kmeans import kmeans as kmeans
+from tokkit.quant.nearest import nearest as nearest
 
 _EXPORTS = {
     "VQ": "tokkit.quant.vq",
@@ -30,7 +30,27 @@ _EXPORTS = {
     "bits_for": "tokkit.quant.bitpack",
 }
 
-__all__ = sorted([*_EXPORTS, "kmeans", "nearest"])
+__all__ = [
+    "FSQ",
+    "LFQ",
+    "RVQ",
+    "VQ",
+    "FSQConfig",
+    "LFQConfig",
+    "QuantizerOutput",
+    "RVQConfig",
+    "VQConfig",
+    "bits_for",
+    "drop_tail",
+    "kmeans",
+    "nearest",
+    "pack_bits",
+    "prefix_mask",
+    "rotation_trick",
+    "sample_keep_lengths",
+    "straight_through",
+    "unpack_bits",
+]
 
 
 def __getattr__(name: str) -> Any:

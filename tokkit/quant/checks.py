@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import torch
 
 
-def as_float_tensor(value: Any, name: str) -> "torch.Tensor":
+def as_float_tensor(value: Any, name: str) -> torch.Tensor:
     """A floating tensor from a tensor or numpy array; integer input is refused."""
     import torch
 
@@ -25,7 +25,7 @@ def as_float_tensor(value: Any, name: str) -> "torch.Tensor":
     return value
 
 
-def as_index_tensor(value: Any, name: str, cardinality: int) -> "torch.Tensor":
+def as_index_tensor(value: Any, name: str, cardinality: int) -> torch.Tensor:
     """A LongTensor of indices in [0, cardinality) from a tensor, numpy array or sequence."""
     import torch
 
@@ -46,14 +46,14 @@ def as_index_tensor(value: Any, name: str, cardinality: int) -> "torch.Tensor":
     return value.long()
 
 
-def check_codebook(codebook: "torch.Tensor") -> None:
+def check_codebook(codebook: torch.Tensor) -> None:
     """A codebook is a finite (K, d) matrix with K >= 1 and d >= 1."""
     if codebook.ndim != 2 or codebook.shape[0] < 1 or codebook.shape[1] < 1:
         raise InputError(f"codebook must have shape (K, d) with K, d >= 1, got {tuple(codebook.shape)}")
     check_finite(codebook, "codebook")
 
 
-def check_vectors(x: "torch.Tensor", dim: int, name: str) -> None:
+def check_vectors(x: torch.Tensor, dim: int, name: str) -> None:
     """``x`` has shape (..., dim) and at least one vector."""
     if x.ndim < 1 or x.shape[-1] != dim:
         raise InputError(f"{name} must have shape (..., {dim}), got {tuple(x.shape)}")
@@ -61,11 +61,11 @@ def check_vectors(x: "torch.Tensor", dim: int, name: str) -> None:
         raise InputError(f"{name} is an empty batch (shape {tuple(x.shape)}): pass at least one vector")
 
 
-def check_finite(x: "torch.Tensor", name: str) -> None:
+def check_finite(x: torch.Tensor, name: str) -> None:
     """Refuse NaN or infinite values, naming how many there are."""
     import torch
 
-    if bool(torch.isfinite(x.sum(dtype=torch.float64))):  # one cheap pass; NaN/inf propagate
+    if bool(torch.isfinite(x.sum())):  # one pass, no copy; NaN/inf propagate (overflow: exact check)
         return
     bad = ~torch.isfinite(x)
     if bool(bad.any()):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tokkit.errors import InputError
 
-C = TypeVar("C", bound="QuantizerConfig")
+if TYPE_CHECKING:  # typing.Self needs Python 3.11; it is only used in annotations
+    from typing_extensions import Self
 
 
 @dataclasses.dataclass
@@ -24,7 +25,7 @@ class QuantizerConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Build from a dict, refusing keys this config does not have."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -33,6 +34,6 @@ class QuantizerConfig:
         return cls(**data)
 
     @classmethod
-    def from_json(cls: type[C], text: str) -> C:
+    def from_json(cls, text: str) -> Self:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))

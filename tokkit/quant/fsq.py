@@ -16,7 +16,12 @@ import torch
 from torch import nn
 
 from tokkit.errors import InputError
-from tokkit.quant.checks import as_float_tensor, as_index_tensor, check_finite, check_vectors
+from tokkit.quant.checks import (
+    as_float_tensor,
+    as_index_tensor,
+    check_finite,
+    check_vectors,
+)
 from tokkit.quant.config import QuantizerConfig
 from tokkit.quant.output import QuantizerOutput
 
@@ -105,14 +110,14 @@ class FSQ(nn.Module):
         return QuantizerOutput(self.project_out(codes.to(x.dtype)), indices, {})
 
     @torch.no_grad()
-    def encode(self, x: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Latents (..., dim) -> indices (...) int64."""
         x = self._check_input(as_float_tensor(x, "x"))
         bins = self._bound(self._channels_first(self.project_in(x).float())).round_() + self.half_width
         return self._bins_to_indices(bins).reshape(x.shape[:-1])
 
     @torch.no_grad()
-    def decode(self, indices: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (...) -> quantized vectors (..., dim), as ``forward`` would produce them."""
         indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.basis.device)
         return self.project_out(self.indices_to_codes(indices))

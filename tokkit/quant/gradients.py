@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 GradientEstimator = Literal["ste", "rotation"]
 
 
-def straight_through(x: "torch.Tensor", code: "torch.Tensor") -> "torch.Tensor":
+def straight_through(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     """Value ``code``, gradient of identity w.r.t. ``x``."""
     return x + (code - x).detach()
 
 
-def rotation_trick(x: "torch.Tensor", code: "torch.Tensor") -> "torch.Tensor":
+def rotation_trick(x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
     """Value ``code`` (..., d); gradient flows to ``x`` through ``scale * R``, with R (frozen) the
     rotation taking x's direction to code's in the plane they span, scale = |code| / |x|.
 
@@ -42,7 +42,7 @@ def rotation_trick(x: "torch.Tensor", code: "torch.Tensor") -> "torch.Tensor":
     return rotated + (code - rotated).detach()
 
 
-def apply_estimator(x: "torch.Tensor", code: "torch.Tensor", estimator: GradientEstimator) -> "torch.Tensor":
+def apply_estimator(x: torch.Tensor, code: torch.Tensor, estimator: GradientEstimator) -> torch.Tensor:
     """Dispatch on the estimator's name."""
     if estimator == "ste":
         return straight_through(x, code)

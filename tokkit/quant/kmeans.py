@@ -14,13 +14,13 @@ _SEED_ROUNDS = 32  # D^2 seeding rounds; k-means++ exactly when k <= this
 
 
 def kmeans(
-    data: "torch.Tensor",
+    data: torch.Tensor,
     k: int,
     *,
     iters: int = 10,
     metric: Metric = "l2",
-    generator: "torch.Generator | None" = None,
-) -> "torch.Tensor":
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """``k`` centres (k, d) for ``data`` (n, d): k-means++ seeds (Arthur & Vassilvitskii 2007), then
     ``iters`` Lloyd steps; empty clusters keep their centre. ``metric="cos"`` gives unit-norm centres."""
     import torch
@@ -40,7 +40,7 @@ def kmeans(
     return centres
 
 
-def _seed_plus_plus(data: "torch.Tensor", k: int, generator: "torch.Generator | None") -> "torch.Tensor":
+def _seed_plus_plus(data: torch.Tensor, k: int, generator: torch.Generator | None) -> torch.Tensor:
     """D^2 seeding: seeds are data points drawn with probability proportional to the squared
     distance to the nearest seed so far. Drawn in at most ``_SEED_ROUNDS`` rounds (one seed per round
     for small k, exact k-means++), so the cost is one GEMM pass over the data, as for a Lloyd step."""

@@ -16,7 +16,12 @@ import torch
 from torch import nn
 
 from tokkit.errors import InputError
-from tokkit.quant.checks import as_float_tensor, as_index_tensor, check_finite, check_vectors
+from tokkit.quant.checks import (
+    as_float_tensor,
+    as_index_tensor,
+    check_finite,
+    check_vectors,
+)
 from tokkit.quant.config import QuantizerConfig
 from tokkit.quant.gradients import straight_through
 from tokkit.quant.output import QuantizerOutput
@@ -99,14 +104,14 @@ class LFQ(nn.Module):
         return QuantizerOutput(quantized, indices, losses)
 
     @torch.no_grad()
-    def encode(self, x: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Latents (..., dim) -> indices (...) int64."""
         x = as_float_tensor(x, "x")
         self._check_input(x)
         return self.codes_to_indices(self.project_in(x))
 
     @torch.no_grad()
-    def decode(self, indices: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (...) -> quantized vectors (..., dim)."""
         indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.powers.device)
         return self.project_out(self.indices_to_codes(indices))

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Literal, Union
 
 import numpy as np
 
-from tokkit.quant.checks import as_float_tensor, check_codebook, check_finite, check_vectors
+from tokkit.quant.checks import (
+    as_float_tensor,
+    check_codebook,
+    check_finite,
+    check_vectors,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -26,6 +31,7 @@ ArrayLike = Union["torch.Tensor", np.ndarray]
 #: scores held at once per chunk (float32 elements): 4 Mi elements = 16 MiB
 DEFAULT_SCORE_BUDGET = 1 << 22
 _BLOCK = 32  # columns per block in the best-two reduction
+_BF16_MIN_DIM = 64  # below this the GEMM is not the bottleneck: score in float32
 _TINY64 = 2.2250738585072014e-308  # smallest normal float64: the norm clamp for all-zero rows
 
 
@@ -83,7 +89,7 @@ class _Search:
     resolves), the search falls back to the float32 GEMM for that chunk and the rest.
     """
 
-    def __init__(self, codebook: "torch.Tensor", metric: Metric, work_dtype: "torch.dtype", chunk: int) -> None:
+    def __init__(self, codebook: torch.Tensor, metric: Metric, work_dtype: torch.dtype, chunk: int) -> None:
         import torch
 
         self.metric = metric
@@ -91,7 +97,7 @@ class _Search:
         self.codebook = codebook
         size, dim = codebook.shape
         self.size, self.dim, self.chunk = size, dim, chunk
-        self._buffers: dict[str, "torch.Tensor"] = {}
+        self._buffers: dict[str, torch.Tensor] = {}
         # float64 re-check scratch: 2 buffers of pair_step x dim float64 (1 MiB each) + 1 float32
         self.pair_step = max(1, (1 << 17) // dim)
         if metric == "cos":
@@ -113,7 +119,7 @@ class _Search:
         self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)])
         self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))])
         use_bf16 = (
-            work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= 64 and size >= 64
+            work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= _BF16_MIN_DIM and size >= 64
             and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
         )
         self._set_precision(use_bf16)
@@ -145,8 +151,8 @@ class _Search:
         self.codes_gemm = self.codes.to(torch.bfloat16) if bf16 else self.codes
 
     def _buffer(
-        self, name: str, columns: int, dtype: "torch.dtype", rows: int, capacity: int | None = None
-    ) -> "torch.Tensor":
+        self, name: str, columns: int, dtype: torch.dtype, rows: int, capacity: int | None = None
+    ) -> torch.Tensor:
         """A (rows, columns) view of a per-search scratch buffer of ``capacity`` (default: chunk)
         rows: allocated once, reused by every chunk, because first-touch page faults on fresh
         multi-MiB tensors cost as much as the GEMM."""
@@ -158,7 +164,7 @@ class _Search:
             self._buffers[name] = buffer
         return buffer[:rows]
 
-    def _scores(self, rows_w: "torch.Tensor") -> "torch.Tensor":
+    def _scores(self, rows_w: torch.Tensor) -> torch.Tensor:
         import torch
 
         n, padded = rows_w.shape[0], self.codes.shape[0]
@@ -169,7 +175,7 @@ class _Search:
             return torch.add(self.bias, products, alpha=self.alpha, out=scores)
         return torch.addmm(self.bias, rows_w, self.codes_gemm.T, alpha=self.alpha, out=scores)
 
-    def __call__(self, rows: "torch.Tensor") -> "torch.Tensor":
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
         import torch
 
         if self.size == 1:
@@ -200,7 +206,7 @@ class _Search:
         best[ambiguous] = self._recheck(rows[ambiguous], row_of, code_of)
         return best
 
-    def _recheck(self, rows: "torch.Tensor", row_of: "torch.Tensor", code_of: "torch.Tensor") -> "torch.Tensor":
+    def _recheck(self, rows: torch.Tensor, row_of: torch.Tensor, code_of: torch.Tensor) -> torch.Tensor:
         """Decide rows among their candidate (row, code) pairs in float64; ties go to the smallest index.
 
         Pairs are gathered ``pair_step`` at a time into reused float64 scratch (no fresh tensors
@@ -234,7 +240,7 @@ class _Search:
         return sentinel.scatter_reduce(0, row_of[is_least], code_of[is_least], reduce="amin")
 
 
-def _best_two(scores: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+def _best_two(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per row of (n, K) scores: index of a minimum, its value, and the second-smallest value.
 
     For K > _BLOCK (a multiple of it) only one full pass runs, a vectorised ``amin`` over blocks of
@@ -259,7 +265,7 @@ def _best_two(scores: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor", "
     return (block * _BLOCK + slot).squeeze(1), best_value, torch.minimum(other_blocks, same_block)
 
 
-def _unit_rows(v: "torch.Tensor") -> "torch.Tensor":
+def _unit_rows(v: torch.Tensor) -> torch.Tensor:
     """Rows scaled to unit L2 norm; an all-zero row stays zero (cosine 0 with every code)."""
     import torch
 

@@ -12,6 +12,6 @@ class QuantizerOutput(NamedTuple):
     """``quantized`` (..., dim) carries gradients to the input; ``indices`` (...) or (..., depth) int64;
     ``losses`` maps loss names (e.g. "commitment") to scalar tensors, empty when there are none."""
 
-    quantized: "torch.Tensor"
-    indices: "torch.Tensor"
-    losses: dict[str, "torch.Tensor"]
+    quantized: torch.Tensor
+    indices: torch.Tensor
+    losses: dict[str, torch.Tensor]

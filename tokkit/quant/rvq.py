@@ -14,7 +14,12 @@ import torch
 from torch import nn
 
 from tokkit.errors import InputError
-from tokkit.quant.checks import as_float_tensor, as_index_tensor, check_finite, check_vectors
+from tokkit.quant.checks import (
+    as_float_tensor,
+    as_index_tensor,
+    check_finite,
+    check_vectors,
+)
 from tokkit.quant.config import QuantizerConfig
 from tokkit.quant.gradients import GradientEstimator
 from tokkit.quant.nearest import Metric
@@ -110,7 +115,7 @@ class RVQ(nn.Module):
         return QuantizerOutput(self.project_out(quantized), torch.stack(indices, -1), {"commitment": commitment})
 
     @torch.no_grad()
-    def encode(self, x: "torch.Tensor | np.ndarray", depth: int | None = None) -> torch.Tensor:
+    def encode(self, x: torch.Tensor | np.ndarray, depth: int | None = None) -> torch.Tensor:
         """Latents (..., dim) -> indices (..., depth) int64; ``depth`` < config.depth encodes a prefix."""
         x = as_float_tensor(x, "x")
         self._check_input(x)
@@ -124,7 +129,7 @@ class RVQ(nn.Module):
         return torch.stack(indices, -1)
 
     @torch.no_grad()
-    def decode(self, indices: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (..., k) for the first k <= depth levels -> reconstruction (..., dim)."""
         indices = as_index_tensor(indices, "indices", self.codebook_size)
         if indices.ndim < 1 or not 1 <= indices.shape[-1] <= self.depth:

@@ -33,9 +33,9 @@ def sample_keep_lengths(
     *,
     distribution: Distribution = "uniform",
     per_sample: bool = True,
-    generator: "torch.Generator | None" = None,
-    device: "torch.device | str | None" = None,
-) -> "torch.Tensor":
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Draw how many leading positions to keep: (batch_size,) int64 in 1..total.
 
     ``per_sample=False`` draws one k shared by the whole batch.
@@ -50,7 +50,7 @@ def sample_keep_lengths(
     return choices[picks].expand(batch_size).contiguous().to(device)
 
 
-def prefix_mask(lengths: "torch.Tensor", total: int) -> "torch.Tensor":
+def prefix_mask(lengths: torch.Tensor, total: int) -> torch.Tensor:
     """Boolean mask (batch, total): True at positions < lengths[b], the kept prefix."""
     import torch
 
@@ -59,13 +59,13 @@ def prefix_mask(lengths: "torch.Tensor", total: int) -> "torch.Tensor":
 
 
 def drop_tail(
-    x: "torch.Tensor",
+    x: torch.Tensor,
     *,
     dim: int = 1,
     distribution: Distribution = "uniform",
     per_sample: bool = True,
-    generator: "torch.Generator | None" = None,
-) -> tuple["torch.Tensor", "torch.Tensor"]:
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Zero all but a random prefix of ``x`` along ``dim`` (batch on dim 0).
 
     Returns ``(x_masked, lengths)`` with ``lengths`` (batch,) the kept prefix length per sample.

@@ -15,7 +15,12 @@ import torch
 from torch import nn
 
 from tokkit.errors import InputError
-from tokkit.quant.checks import as_float_tensor, as_index_tensor, check_finite, check_vectors
+from tokkit.quant.checks import (
+    as_float_tensor,
+    as_index_tensor,
+    check_finite,
+    check_vectors,
+)
 from tokkit.quant.config import QuantizerConfig
 from tokkit.quant.gradients import GradientEstimator, apply_estimator
 from tokkit.quant.kmeans import kmeans
@@ -99,7 +104,7 @@ class VQ(nn.Module):
         return QuantizerOutput(self.project_out(quantized), indices.reshape(z.shape[:-1]), losses)
 
     @torch.no_grad()
-    def encode(self, x: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Latents (..., dim) -> nearest-code indices (...) int64 (exact, see :func:`nearest`)."""
         x = as_float_tensor(x, "x")
         self._check_input(x)
@@ -107,7 +112,7 @@ class VQ(nn.Module):
         return nearest(self.project_in(x), self.codebook, metric=self.config.metric)
 
     @torch.no_grad()
-    def decode(self, indices: "torch.Tensor | np.ndarray") -> torch.Tensor:
+    def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (...) -> code vectors (..., dim)."""
         self._check_initialized()
         indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.codebook.device)
