@@ -44,3 +44,25 @@ def test_import_is_cheap():
     code = "import sys, tokkit; heavy = [m for m in ('torch', 'tokenizers', 'tiktoken', 'scipy') if m in sys.modules]; print(heavy)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_config_base_round_trips_and_names_unknown_fields(tmp_path):
+    import dataclasses
+    from typing import ClassVar
+
+    from tokkit.core.config import JsonConfig
+
+    @dataclasses.dataclass
+    class Demo(JsonConfig):
+        kind: ClassVar[str] = "demo.kind"
+        levels: tuple = (8, 5)
+        width: int = 4
+
+    config = Demo(levels=(3, 3), width=7)
+    assert config.to_dict() == {"kind": "demo.kind", "levels": [3, 3], "width": 7}
+    assert Demo.from_json(config.to_json()) == Demo(levels=[3, 3], width=7)
+    with pytest.raises(InputError, match=r"no field\(s\) \['depth'\]"):
+        Demo.from_dict({"depth": 2})
+    (tmp_path / "bad.json").write_text("{oops")
+    with pytest.raises(InputError, match="cannot read the config"):
+        Demo.from_file(str(tmp_path / "bad.json"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import click
 
@@ -55,19 +53,6 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
     click.echo(str(final))
 
 
-def _read_json(path: str) -> dict:
-    """A JSON object from ``path``, or a one-line error naming the file."""
-    from tokkit.errors import InputError
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read the config {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"the config {path} must be a JSON object")
-    return data
-
-
 @train.command("image")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
               help="Folder of training photos (png, jpg, webp, ...; searched recursively; served as random multi-scale crops).")
@@ -102,7 +87,7 @@ def image(data: str, config_file: str | None, out: str, resume: bool, max_minute
     from tokkit.codecs.image.train import train as run
     from tokkit.core.device import resolve_device
 
-    config = ImageCodecConfig.from_dict(_read_json(config_file)) if config_file else ImageCodecConfig()
+    config = ImageCodecConfig.from_file(config_file) if config_file else ImageCodecConfig()
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
                            device=resolve_device(device), threads=threads, seed=seed)
     final = run(config, options, resume=resume)

@@ -27,7 +27,6 @@ import zlib
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from tokkit.core.atomic import atomic_write_bytes
 from tokkit.core.tokens import Tokens

@@ -22,7 +22,7 @@ from tokkit.quant.checks import (
     check_finite,
     check_vectors,
 )
-from tokkit.quant.config import QuantizerConfig
+from tokkit.core.config import JsonConfig
 from tokkit.quant.output import QuantizerOutput
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ _BOUND_EPS = 1e-3  # keeps tanh's range just outside the outermost bins so they 
 
 
 @dataclasses.dataclass
-class FSQConfig(QuantizerConfig):
+class FSQConfig(JsonConfig):
     """``levels``: bins per channel (each >= 2); ``dim``: latent width (default ``len(levels)``, no
     projection); ``codebook_size``: optional, checked against ``prod(levels)``."""
 

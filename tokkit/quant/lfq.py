@@ -22,7 +22,7 @@ from tokkit.quant.checks import (
     check_finite,
     check_vectors,
 )
-from tokkit.quant.config import QuantizerConfig
+from tokkit.core.config import JsonConfig
 from tokkit.quant.gradients import straight_through
 from tokkit.quant.output import QuantizerOutput
 
@@ -33,7 +33,7 @@ _MAX_BITS = 62  # indices are int64
 
 
 @dataclasses.dataclass
-class LFQConfig(QuantizerConfig):
+class LFQConfig(JsonConfig):
     """``codebook_size``: a power of two, 2^b; ``dim``: latent width (default b, no projection);
     ``scale``: code values are +-scale; ``temperature`` softens the bit probabilities of the
     entropy penalty; ``diversity_weight`` weighs batch entropy against per-sample entropy."""

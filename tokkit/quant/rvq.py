@@ -20,7 +20,7 @@ from tokkit.quant.checks import (
     check_finite,
     check_vectors,
 )
-from tokkit.quant.config import QuantizerConfig
+from tokkit.core.config import JsonConfig
 from tokkit.quant.gradients import GradientEstimator
 from tokkit.quant.nearest import Metric
 from tokkit.quant.output import QuantizerOutput
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 @dataclasses.dataclass
-class RVQConfig(QuantizerConfig):
+class RVQConfig(JsonConfig):
     """``depth`` levels of ``codebook_size`` codes each, width ``codebook_dim`` (default ``dim``; one
     shared projection when it differs). ``quantizer_dropout``: probability that a training batch
     keeps only a random prefix of levels per sample, drawn per ``dropout_distribution``. The

@@ -21,7 +21,7 @@ from tokkit.quant.checks import (
     check_finite,
     check_vectors,
 )
-from tokkit.quant.config import QuantizerConfig
+from tokkit.core.config import JsonConfig
 from tokkit.quant.gradients import GradientEstimator, apply_estimator
 from tokkit.quant.kmeans import kmeans
 from tokkit.quant.nearest import Metric, nearest
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 @dataclasses.dataclass
-class VQConfig(QuantizerConfig):
+class VQConfig(JsonConfig):
     """``codebook_size`` K codes of width ``codebook_dim`` (default ``dim``; a linear projection is
     added when it differs from the latent width ``dim``). ``decay``: EMA rate of the codebook.
     ``dead_code_threshold``: a code whose EMA usage (vectors per batch) falls below it is reset to a

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any
+from typing import Any, ClassVar
 
+from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 
 KIND = "audio.codec"
 
 
 @dataclasses.dataclass
-class CodecConfig:
+class CodecConfig(JsonConfig):
     """Sample rate, token hop, quantizer and network sizes of one audio codec.
 
     ``hop`` samples per token (24000 / 480 = 50 tokens/s); the encoder reads an STFT at ``hop / 2``;
@@ -20,6 +20,8 @@ class CodecConfig:
     with a ``kind``: {"kind": "fsq", "levels": [8, 8, 8, 5, 5, 5]} (one code per frame) or
     {"kind": "rvq", "depth": 2, "codebook_size": 1024} (``depth`` codes per frame); ``dim`` is set by the model.
     """
+
+    kind: ClassVar[str] = KIND
 
     sample_rate: int = 24000
     hop: int = 480
@@ -43,26 +45,3 @@ class CodecConfig:
     def frame_rate(self) -> float:
         """Tokens per second."""
         return self.sample_rate / self.hop
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict including the registry ``kind``."""
-        return {"kind": KIND, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CodecConfig":
-        """Build from a config.json dict, refusing unknown keys by name."""
-        data = {k: v for k, v in data.items() if k != "kind"}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"audio codec config has unknown field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
-
-    @classmethod
-    def from_file(cls, path: str) -> "CodecConfig":
-        """Read a JSON config file (a training ``--config``)."""
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return cls.from_dict(json.load(handle))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read codec config {path}: {exc}") from None

@@ -102,9 +102,9 @@ class AudioTokenizer(Tokenizer):
         write_wav(path, item.samples, item.sample_rate, force=force)
 
     def save(self, directory: str | os.PathLike) -> Path:
-        from tokkit.codecs.audio.weights import save_model
+        from tokkit.nn.weights import save_weights
 
-        return save_model(self.model, directory)
+        return save_weights(self.model, directory)
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
@@ -157,6 +157,8 @@ class AudioTokenizer(Tokenizer):
 def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto",
                chunk_seconds: float = 20.0) -> AudioTokenizer:
     """Registry loader for saved "audio.codec" folders; ``device`` is "auto", "cpu" or "cuda"."""
-    from tokkit.codecs.audio.weights import load_model
+    from tokkit.codecs.audio.config import CodecConfig
+    from tokkit.nn.weights import load_weights
 
-    return AudioTokenizer(load_model(directory, config), device=device, chunk_seconds=chunk_seconds)
+    model = load_weights(CodecModel(CodecConfig.from_dict(config)), directory)
+    return AudioTokenizer(model, device=device, chunk_seconds=chunk_seconds)

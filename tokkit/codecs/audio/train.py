@@ -10,8 +10,6 @@ and at the end; ``resume`` continues from the checkpoint on CPU or GPU.
 from __future__ import annotations
 
 import dataclasses
-import math
-import sys
 import time
 from pathlib import Path
 
@@ -20,56 +18,33 @@ import torch
 from tokkit.codecs.audio.config import CodecConfig
 from tokkit.codecs.audio.data import CropSampler
 from tokkit.codecs.audio.model import CodecModel
-from tokkit.codecs.audio.weights import save_model
-from tokkit.core.atomic import atomic_open
-from tokkit.errors import InputError
 from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
 from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
-
-CHECKPOINT = "checkpoint.pt"
+from tokkit.nn.training import (CHECKPOINT, learning_rate, load_checkpoint, log, save_checkpoint,
+                                set_learning_rate)
+from tokkit.nn.training import TrainOptions as BaseOptions
+from tokkit.nn.weights import save_weights
 
 
 @dataclasses.dataclass
-class TrainOptions:
-    """Everything about a run that is not the model: data, budget, optimiser, logging."""
+class TrainOptions(BaseOptions):
+    """The shared run options plus the codec's crop length and loss weights."""
 
-    data: str
-    out: str
-    max_minutes: float = 90.0
-    batch_size: int = 8
     segment_seconds: float = 1.0
-    lr: float = 1e-3
-    final_lr_fraction: float = 0.02
-    warmup_steps: int = 300
-    weight_decay: float = 1e-2
     stft_weight: float = 1.0
     discriminators: bool = False
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
-    device: str = "cpu"
-    threads: int = 1
-    seed: int = 0
-    log_every: int = 50
-    checkpoint_minutes: float = 5.0
 
 
-def learning_rate(options: TrainOptions, step: int, elapsed: float) -> float:
-    """Linear warm-up, then cosine decay over the wall-time budget down to ``final_lr_fraction``."""
-    warm = min(1.0, (step + 1) / options.warmup_steps)
-    progress = min(1.0, elapsed / (options.max_minutes * 60.0))
-    floor = options.final_lr_fraction
-    return options.lr * warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def save_checkpoint(path: Path, model: CodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float,
-                    critic: GAN | None = None) -> None:
-    """Atomically write the resumable state (plain tensors and numbers only)."""
+def checkpoint_state(model: CodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float,
+                     critic: GAN | None) -> dict:
+    """The resumable state: model, optimiser(s), step and elapsed time."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
              "elapsed": elapsed, "config": model.config.to_dict()}
     if critic is not None:
         state.update(discriminators=critic.model.state_dict(), discriminator_optimizer=critic.optimizer.state_dict())
-    with atomic_open(path) as handle:
-        torch.save(state, handle)
+    return state
 
 
 class GAN:
@@ -82,8 +57,7 @@ class GAN:
 
     def step(self, real: torch.Tensor, fake: torch.Tensor, lr: float) -> torch.Tensor:
         """One discriminator update on detached fakes; returns its loss."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(self.optimizer, lr)
         loss = discriminator_loss(self.model(real), self.model(fake.detach()))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -98,10 +72,6 @@ class GAN:
         return generator_losses(real_out, self.model(fake))
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) a codec; returns the folder of the exported final model."""
     torch.set_num_threads(options.threads)
@@ -113,9 +83,7 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     checkpoint_path = out / CHECKPOINT
     state = None
     if resume:
-        if not checkpoint_path.is_file():
-            raise InputError(f"--resume: no {CHECKPOINT} in {out}")
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(out)
         config = CodecConfig.from_dict(state["config"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
     model = CodecModel(config).to(device)
@@ -142,8 +110,7 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     sums = dict.fromkeys(("mel", "stft", "adv", "disc", "n"), 0.0)
     while elapsed < budget:
         lr = learning_rate(options, step, elapsed)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(optimizer, lr)
         audio = sampler.batch(options.batch_size).to(device)
         reconstruction, quant_losses = model(audio)
         mel = mel_loss(reconstruction, audio)
@@ -170,10 +137,10 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
                 f"{n / (now - last_log):.2f} step/s | {elapsed / 60:.1f}/{options.max_minutes:g} min")
             sums, last_log = dict.fromkeys(sums, 0.0), now
         if time.monotonic() - last_save > options.checkpoint_minutes * 60.0:
-            save_checkpoint(checkpoint_path, model, optimizer, step, elapsed, critic)
-            save_model(model, out / "latest")
+            save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed, critic))
+            save_weights(model, out / "latest")
             last_save = time.monotonic()
-    save_checkpoint(checkpoint_path, model, optimizer, step, elapsed, critic)
-    final = save_model(model.eval(), out / "final")
+    save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed, critic))
+    final = save_weights(model.eval(), out / "final")
     log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
     return final

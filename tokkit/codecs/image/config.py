@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, ClassVar
 
+from tokkit.core.config import JsonConfig
+from tokkit.quant.bitpack import bits_for
 from tokkit.errors import InputError
 
 KIND = "image.titok"
 
 
 @dataclasses.dataclass
-class ImageCodecConfig:
+class ImageCodecConfig(JsonConfig):
     """Resolution, patching, token count, quantizer and ViT sizes of one 1D image tokenizer.
 
     The encoder reads ``(image_size / patch_size)**2`` patches plus ``num_tokens`` learned latent
     tokens; the latents are quantized by ``quantizer`` (a tokkit.quant config with a ``kind``, e.g.
     {"kind": "fsq", "levels": [8, 8, 8, 8]}); the decoder rebuilds the patches from any prefix of them.
     """
+
+    kind: ClassVar[str] = KIND
 
     image_size: int = 64
     patch_size: int = 8
@@ -53,22 +57,8 @@ class ImageCodecConfig:
     @property
     def bits_per_token(self) -> int:
         """Bits each token takes in a packed token file: ceil(log2 codebook_size)."""
-        return max(1, (self.codebook_size - 1).bit_length())
+        return bits_for(self.codebook_size)
 
     def quantizer_options(self) -> dict[str, Any]:
         """The quantizer config without its ``kind``, for ``FSQConfig``."""
         return {k: v for k, v in self.quantizer.items() if k != "kind"}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict including the registry ``kind``."""
-        return {"kind": KIND, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ImageCodecConfig":
-        """Build from a config.json dict, refusing unknown keys by name."""
-        data = {k: v for k, v in data.items() if k != "kind"}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"image tokenizer config has unknown field(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)

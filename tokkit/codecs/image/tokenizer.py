@@ -122,9 +122,9 @@ class ImageTokenizer(Tokenizer):
             item.save(handle, format=OUTPUT_FORMATS[suffix])
 
     def save(self, directory: str | os.PathLike) -> Path:
-        from tokkit.codecs.image.weights import save_model
+        from tokkit.nn.weights import save_weights
 
-        return save_model(self.model, directory)
+        return save_weights(self.model, directory)
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
@@ -169,6 +169,7 @@ class ImageTokenizer(Tokenizer):
 
 def load_saved(directory: str | os.PathLike, config: dict) -> ImageTokenizer:
     """Registry loader for saved "image.titok" folders."""
-    from tokkit.codecs.image.weights import load_model
+    from tokkit.codecs.image.config import ImageCodecConfig
+    from tokkit.nn.weights import load_weights
 
-    return ImageTokenizer(load_model(directory, config))
+    return ImageTokenizer(load_weights(ImageCodecModel(ImageCodecConfig.from_dict(config)), directory))

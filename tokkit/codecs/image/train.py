@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -20,42 +19,25 @@ import torch
 from tokkit.codecs.image.config import ImageCodecConfig
 from tokkit.codecs.image.data import PhotoCropSampler
 from tokkit.codecs.image.model import ImageCodecModel
-from tokkit.codecs.image.weights import save_model
-from tokkit.core.atomic import atomic_open
-from tokkit.errors import InputError
+from tokkit.nn.training import (CHECKPOINT, learning_rate, load_checkpoint, log, save_checkpoint,
+                                set_learning_rate)
+from tokkit.nn.training import TrainOptions as BaseOptions
+from tokkit.nn.weights import save_weights
 from tokkit.quant.truncation import sample_keep_lengths
-
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclasses.dataclass
-class TrainOptions:
-    """Everything about a run that is not the model: data, budget, optimiser, logging."""
+class TrainOptions(BaseOptions):
+    """The shared run options plus the image loss weights, with image-sized defaults."""
 
-    data: str
-    out: str
     max_minutes: float = 80.0
     batch_size: int = 16
-    lr: float = 1e-3
-    final_lr_fraction: float = 0.02
     warmup_steps: int = 200
     weight_decay: float = 1e-4
+    log_every: int = 25
     l1_weight: float = 1.0
     l2_weight: float = 1.0
     gradient_weight: float = 0.5
-    device: str = "cpu"
-    threads: int = 1
-    seed: int = 0
-    log_every: int = 25
-    checkpoint_minutes: float = 5.0
-
-
-def learning_rate(options: TrainOptions, step: int, elapsed: float) -> float:
-    """Linear warm-up, then cosine decay over the wall-time budget down to ``final_lr_fraction``."""
-    warm = min(1.0, (step + 1) / options.warmup_steps)
-    progress = min(1.0, elapsed / (options.max_minutes * 60.0))
-    floor = options.final_lr_fraction
-    return options.lr * warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def image_gradient_l1(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -65,16 +47,10 @@ def image_gradient_l1(predicted: torch.Tensor, target: torch.Tensor) -> torch.Te
     return (dx(predicted) - dx(target)).abs().mean() + (dy(predicted) - dy(target)).abs().mean()
 
 
-def save_checkpoint(path: Path, model: ImageCodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float) -> None:
-    """Atomically write the resumable state (plain tensors and numbers only)."""
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "elapsed": elapsed, "config": model.config.to_dict()}
-    with atomic_open(path) as handle:
-        torch.save(state, handle)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def checkpoint_state(model: ImageCodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float) -> dict:
+    """The resumable state: model, optimiser, step and elapsed time."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+            "elapsed": elapsed, "config": model.config.to_dict()}
 
 
 def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
@@ -87,9 +63,7 @@ def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = Fal
     step, elapsed, state = 0, 0.0, None
     checkpoint_path = out / CHECKPOINT
     if resume:
-        if not checkpoint_path.is_file():
-            raise InputError(f"--resume: no {CHECKPOINT} in {out}")
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        state = load_checkpoint(out)
         config = ImageCodecConfig.from_dict(state["config"])
         step, elapsed = int(state["step"]), float(state["elapsed"])
     model = ImageCodecModel(config).to(device)
@@ -111,8 +85,7 @@ def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = Fal
     sums = dict.fromkeys(("l1", "l2", "grad", "n"), 0.0)
     while elapsed < budget:
         lr = learning_rate(options, step, elapsed)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(optimizer, lr)
         images = sampler.batch(options.batch_size).to(device)
         keep = sample_keep_lengths(config.num_tokens, options.batch_size, generator=generator, device=device)
         reconstruction, _ = model(images, keep)
@@ -138,10 +111,10 @@ def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = Fal
                 f"{elapsed / 60:.1f}/{options.max_minutes:g} min")
             sums, last_log = dict.fromkeys(sums, 0.0), now
         if time.monotonic() - last_save > options.checkpoint_minutes * 60.0:
-            save_checkpoint(checkpoint_path, model, optimizer, step, elapsed)
-            save_model(model, out / "latest")
+            save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed))
+            save_weights(model, out / "latest")
             last_save = time.monotonic()
-    save_checkpoint(checkpoint_path, model, optimizer, step, elapsed)
-    final = save_model(model.eval(), out / "final")
+    save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed))
+    final = save_weights(model.eval(), out / "final")
     log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
     return final
