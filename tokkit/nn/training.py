@@ -1,5 +1,5 @@
 """What every codec's training loop shares: run options, the wall-time learning-rate schedule,
-resumable checkpoints and progress lines.
+resumable checkpoints, progress lines and the optimisation loop itself (:func:`fit`).
 
 The learning rate warms up over the first steps, then follows a cosine over the *wall-clock* budget
 (``max_minutes``, counted across resumes), so a fixed budget always ends at a low rate.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -73,3 +74,56 @@ def load_checkpoint(out: Path) -> dict[str, Any]:
 def log(message: str) -> None:
     """A progress line on stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, options: TrainOptions,
+        loss_fn: Callable[[float], tuple[torch.Tensor, dict[str, float]]], *, step: int = 0, elapsed: float = 0.0,
+        extra_state: Callable[[], dict[str, Any]] = dict) -> Path:
+    """Optimise ``loss_fn(lr) -> (loss, metrics)`` until the wall-time budget is spent.
+
+    Logs averaged metrics every ``log_every`` steps, writes ``checkpoint.pt`` (model, optimiser, step,
+    elapsed time, config, ``extra_state()``) and exports ``latest/`` every ``checkpoint_minutes``, and
+    exports ``final/`` at the end; returns that folder. ``step`` and ``elapsed`` continue a resumed run.
+    """
+    from tokkit.nn.weights import save_weights
+
+    out = Path(options.out)
+
+    def checkpoint() -> None:
+        save_checkpoint(out / CHECKPOINT, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                           "step": step, "elapsed": elapsed, "config": model.config.to_dict(),
+                                           **extra_state()})
+
+    model.train()
+    budget = options.max_minutes * 60.0
+    last_save = last_log = started = time.monotonic()
+    base_elapsed = elapsed
+    sums: dict[str, float] = {}
+    count = 0
+    while elapsed < budget:
+        lr = learning_rate(options, step, elapsed)
+        set_learning_rate(optimizer, lr)
+        loss, metrics = loss_fn(lr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        elapsed = base_elapsed + time.monotonic() - started
+        for name, value in metrics.items():
+            sums[name] = sums.get(name, 0.0) + value
+        count += 1
+        if step % options.log_every == 0:
+            now = time.monotonic()
+            averages = " | ".join(f"{name} {total / count:.4f}" for name, total in sums.items())
+            log(f"step {step} | {averages} | lr {lr:.2e} | {count / (now - last_log):.2f} step/s | "
+                f"{elapsed / 60:.1f}/{options.max_minutes:g} min")
+            sums, count, last_log = {}, 0, now
+        if time.monotonic() - last_save > options.checkpoint_minutes * 60.0:
+            checkpoint()
+            save_weights(model, out / "latest")
+            last_save = time.monotonic()
+    checkpoint()
+    final = save_weights(model.eval(), out / "final")
+    log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
+    return final

@@ -10,7 +10,6 @@ and at the end; ``resume`` continues from the checkpoint on CPU or GPU.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import torch
@@ -20,10 +19,8 @@ from tokkit.codecs.audio.data import CropSampler
 from tokkit.codecs.audio.model import CodecModel
 from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
 from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
-from tokkit.nn.training import (CHECKPOINT, learning_rate, load_checkpoint, log, save_checkpoint,
-                                set_learning_rate)
 from tokkit.nn.training import TrainOptions as BaseOptions
-from tokkit.nn.weights import save_weights
+from tokkit.nn.training import fit, load_checkpoint, log, set_learning_rate
 
 
 @dataclasses.dataclass
@@ -35,16 +32,6 @@ class TrainOptions(BaseOptions):
     discriminators: bool = False
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
-
-
-def checkpoint_state(model: CodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float,
-                     critic: GAN | None) -> dict:
-    """The resumable state: model, optimiser(s), step and elapsed time."""
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "elapsed": elapsed, "config": model.config.to_dict()}
-    if critic is not None:
-        state.update(discriminators=critic.model.state_dict(), discriminator_optimizer=critic.optimizer.state_dict())
-    return state
 
 
 class GAN:
@@ -80,7 +67,6 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(options.device)
     step, elapsed = 0, 0.0
-    checkpoint_path = out / CHECKPOINT
     state = None
     if resume:
         state = load_checkpoint(out)
@@ -103,44 +89,24 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
         f"parameters, {config.frame_rate:g} frames/s, {model.bitrate:g} bit/s")
     mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss().to(device)
-    model.train()
-    budget = options.max_minutes * 60.0
-    last_save = last_log = started = time.monotonic()
-    base_elapsed = elapsed
-    sums = dict.fromkeys(("mel", "stft", "adv", "disc", "n"), 0.0)
-    while elapsed < budget:
-        lr = learning_rate(options, step, elapsed)
-        set_learning_rate(optimizer, lr)
+
+    def loss_fn(lr: float) -> tuple[torch.Tensor, dict[str, float]]:
         audio = sampler.batch(options.batch_size).to(device)
         reconstruction, quant_losses = model(audio)
         mel = mel_loss(reconstruction, audio)
         stft = stft_loss(reconstruction, audio)
         loss = mel + options.stft_weight * stft + sum(quant_losses.values(), torch.zeros((), device=device))
+        metrics = {"mel": mel.item(), "stft": stft.item()}
         if critic is not None:
-            sums["disc"] += critic.step(audio, reconstruction, lr).item()
+            metrics["disc"] = critic.step(audio, reconstruction, lr).item()
             adversarial, matching = critic.generator_terms(audio, reconstruction)
             loss = loss + options.adversarial_weight * adversarial + options.feature_weight * matching
-            sums["adv"] += adversarial.item()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        elapsed = base_elapsed + time.monotonic() - started
-        sums["mel"] += mel.item()
-        sums["stft"] += stft.item()
-        sums["n"] += 1
-        if step % options.log_every == 0:
-            n, now = sums["n"], time.monotonic()
-            gan = f" | adv {sums['adv'] / n:.3f} | disc {sums['disc'] / n:.3f}" if critic is not None else ""
-            log(f"step {step} | mel {sums['mel'] / n:.4f} | stft {sums['stft'] / n:.4f}{gan} | lr {lr:.2e} | "
-                f"{n / (now - last_log):.2f} step/s | {elapsed / 60:.1f}/{options.max_minutes:g} min")
-            sums, last_log = dict.fromkeys(sums, 0.0), now
-        if time.monotonic() - last_save > options.checkpoint_minutes * 60.0:
-            save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed, critic))
-            save_weights(model, out / "latest")
-            last_save = time.monotonic()
-    save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed, critic))
-    final = save_weights(model.eval(), out / "final")
-    log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
-    return final
+            metrics["adv"] = adversarial.item()
+        return loss, metrics
+
+    def critic_state() -> dict:
+        if critic is None:
+            return {}
+        return {"discriminators": critic.model.state_dict(), "discriminator_optimizer": critic.optimizer.state_dict()}
+
+    return fit(model, optimizer, options, loss_fn, step=step, elapsed=elapsed, extra_state=critic_state)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -19,10 +18,8 @@ import torch
 from tokkit.codecs.image.config import ImageCodecConfig
 from tokkit.codecs.image.data import PhotoCropSampler
 from tokkit.codecs.image.model import ImageCodecModel
-from tokkit.nn.training import (CHECKPOINT, learning_rate, load_checkpoint, log, save_checkpoint,
-                                set_learning_rate)
 from tokkit.nn.training import TrainOptions as BaseOptions
-from tokkit.nn.weights import save_weights
+from tokkit.nn.training import fit, load_checkpoint, log
 from tokkit.quant.truncation import sample_keep_lengths
 
 
@@ -47,12 +44,6 @@ def image_gradient_l1(predicted: torch.Tensor, target: torch.Tensor) -> torch.Te
     return (dx(predicted) - dx(target)).abs().mean() + (dy(predicted) - dy(target)).abs().mean()
 
 
-def checkpoint_state(model: ImageCodecModel, optimizer: torch.optim.Optimizer, step: int, elapsed: float) -> dict:
-    """The resumable state: model, optimiser, step and elapsed time."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-            "elapsed": elapsed, "config": model.config.to_dict()}
-
-
 def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) an image tokenizer; returns the folder of the exported final model."""
     torch.set_num_threads(options.threads)
@@ -61,7 +52,6 @@ def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = Fal
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(options.device)
     step, elapsed, state = 0, 0.0, None
-    checkpoint_path = out / CHECKPOINT
     if resume:
         state = load_checkpoint(out)
         config = ImageCodecConfig.from_dict(state["config"])
@@ -78,14 +68,8 @@ def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = Fal
         f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, {config.num_tokens} tokens x "
         f"{config.bits_per_token} bits")
     generator = torch.Generator().manual_seed(options.seed + step)
-    model.train()
-    budget = options.max_minutes * 60.0
-    last_save = last_log = started = time.monotonic()
-    base_elapsed = elapsed
-    sums = dict.fromkeys(("l1", "l2", "grad", "n"), 0.0)
-    while elapsed < budget:
-        lr = learning_rate(options, step, elapsed)
-        set_learning_rate(optimizer, lr)
+
+    def loss_fn(lr: float) -> tuple[torch.Tensor, dict[str, float]]:
         images = sampler.batch(options.batch_size).to(device)
         keep = sample_keep_lengths(config.num_tokens, options.batch_size, generator=generator, device=device)
         reconstruction, _ = model(images, keep)
@@ -93,28 +77,7 @@ def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = Fal
         l2 = (reconstruction - images).pow(2).mean()
         grad = image_gradient_l1(reconstruction, images)
         loss = options.l1_weight * l1 + options.l2_weight * l2 + options.gradient_weight * grad
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        elapsed = base_elapsed + time.monotonic() - started
-        sums["l1"] += l1.item()
-        sums["l2"] += l2.item()
-        sums["grad"] += grad.item()
-        sums["n"] += 1
-        if step % options.log_every == 0:
-            n, now = sums["n"], time.monotonic()
-            psnr = 10 * math.log10(4.0 / max(sums["l2"] / n, 1e-10))
-            log(f"step {step} | l1 {sums['l1'] / n:.4f} | l2 {sums['l2'] / n:.4f} (PSNR {psnr:.2f} dB, mixed K) | "
-                f"grad {sums['grad'] / n:.4f} | lr {lr:.2e} | {n / (now - last_log):.2f} step/s | "
-                f"{elapsed / 60:.1f}/{options.max_minutes:g} min")
-            sums, last_log = dict.fromkeys(sums, 0.0), now
-        if time.monotonic() - last_save > options.checkpoint_minutes * 60.0:
-            save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed))
-            save_weights(model, out / "latest")
-            last_save = time.monotonic()
-    save_checkpoint(checkpoint_path, checkpoint_state(model, optimizer, step, elapsed))
-    final = save_weights(model.eval(), out / "final")
-    log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
-    return final
+        psnr = 10 * math.log10(4.0 / max(l2.item(), 1e-10))  # pixels in [-1, 1]: peak-to-peak 2
+        return loss, {"l1": l1.item(), "l2": l2.item(), "grad": grad.item(), "psnr_mixed_k": psnr}
+
+    return fit(model, optimizer, options, loss_fn, step=step, elapsed=elapsed)
