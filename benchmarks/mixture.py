@@ -35,6 +35,8 @@ from tokkit.analysis.mixture.infer import infer_from_samples  # noqa: E402
 #: log10 MSE, mean of 100 trials, 1 GB per category, T = 3000 (Hayase et al., 2024, Table 1)
 PAPER = {("languages", 5): (-7.30, -1.39), ("languages", 10): (-7.66, -1.84), ("code", 5): (-6.46, -1.39)}
 TARGET = {("languages", 5): -5.0, ("languages", 10): -5.0, ("code", 5): -4.5}
+SWEEP_SIZES = (0.5e6, 1.5e6, 5e6)  # inference bytes per category
+SWEEP_MERGES = (300, 1000, 3000)
 
 
 def _prefix(text: str, n_bytes: int) -> str:
@@ -115,7 +117,7 @@ def run_setting(kind: str, n: int, trials: int, merges: int, train_bytes: int, i
 def sweep(kind: str, n: int, trials: int, train_bytes: int, seed: int) -> None:
     """Mean log10 MSE against inference sample size and T: one tokenizer (T = 3000) per trial, one replay
     per sample size, the LP solved on the first T merges for each T."""
-    sizes, merge_counts = (0.5e6, 1.5e6, 5e6), (300, 1000, 3000)
+    sizes, merge_counts = SWEEP_SIZES, SWEEP_MERGES
     errors: dict[tuple[float, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for trial in range(trials):
@@ -135,7 +137,7 @@ def sweep(kind: str, n: int, trials: int, train_bytes: int, seed: int) -> None:
                                        source.pretokenize) for c in names]
                 for merges, estimate in estimates_by_prefix(source, samples, merge_counts).items():
                     errors.setdefault((size, merges), []).append(float(np.log10(np.mean((estimate - truth) ** 2))))
-    print(f"{kind}, n={n}, {trials} trials, training data <= {train_bytes / 1e6:.0f} MB: mean log10 MSE")
+    print(f"{kind}, n={n}, {trials} trials, training data <= {train_bytes / 1e6:.1f} MB: mean log10 MSE")
     print("infer MB/cat " + " ".join(f"{'T=' + str(t):>8}" for t in merge_counts))
     for size in sizes:
         print(f"{size / 1e6:>12.1f} " + " ".join(f"{np.mean(errors[(size, t)]):>8.2f}" for t in merge_counts))
