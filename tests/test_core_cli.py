@@ -114,3 +114,17 @@ def test_corrupt_token_file(tmp_path, byte_tok, run_cli):
     (tmp_path / "a.tok").write_bytes(bytes(data))
     code, _, err = run_cli("decode", tmp_path / "a.tok")
     assert code != 0 and "corrupted" in one_error_line(err)
+
+
+def test_options_a_tokenizer_does_not_take_are_refused(tmp_path, byte_tok, run_cli):
+    (tmp_path / "a.txt").write_text("abc")
+    code, _, err = run_cli("encode", tmp_path / "a.txt", "-t", byte_tok, "--device", "cpu")
+    assert code != 0 and "device" in one_error_line(err)
+    assert not (tmp_path / "a.tok").exists()
+
+
+def test_folder_mode_refuses_per_file_options(tmp_path, byte_tok, run_cli):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("abc")
+    code, _, err = run_cli("encode", tmp_path / "in", "-t", byte_tok, "--out-dir", tmp_path / "out", "--tokens", "4")
+    assert code != 0 and "--tokens" in one_error_line(err)

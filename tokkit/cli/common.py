@@ -32,14 +32,19 @@ def check_input_file(path: str) -> Path:
     return file
 
 
-def choose_tokenizer(spec: str | None, inputs: list[str]) -> Tokenizer:
+def loader_options(device: str | None) -> dict[str, str]:
+    """Options for ``tokkit.load`` from the CLI flags the user actually gave."""
+    return {"device": device} if device else {}
+
+
+def choose_tokenizer(spec: str | None, inputs: list[str], **options: object) -> Tokenizer:
     """The tokenizer named by ``-t``, or the built-in one for the inputs' kind."""
     if spec:
-        return load(spec)
+        return load(spec, **options)
     names = {default_tokenizer_name(path) for path in inputs if path != STDIN} or {"text"}
     if len(names) > 1:
         raise InputError(f"the inputs mix modalities ({', '.join(sorted(names))}); encode each kind in its own call")
-    return load(names.pop())
+    return load(names.pop(), **options)
 
 
 def progress(items: Iterable[T], total: int | None, desc: str) -> Iterator[T]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tokkit.cli.common import loader_options
 from tokkit.core.atomic import check_writable
 from tokkit.core.container import read_container
 from tokkit.core.registry import load_for_tokens
@@ -27,7 +28,10 @@ def _item_name(meta: dict, index: int, suffix: str) -> str:
 @click.option("-t", "--tokenizer", "tokenizer_spec", metavar="TOKENIZER",
               help="Decode with this tokenizer instead of the one the file names (it must have the same hash).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
-def decode(token_file: str, output: str | None, tokenizer_spec: str | None, force: bool) -> None:
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
+def decode(token_file: str, output: str | None, tokenizer_spec: str | None, force: bool,
+           device: str | None) -> None:
     """Decode a token file made by `tokkit encode`.
 
     The file records which tokenizer made it (name and config hash); decoding with any other
@@ -35,7 +39,7 @@ def decode(token_file: str, output: str | None, tokenizer_spec: str | None, forc
     """
     header, items = read_container(token_file)
     items = [unmerge_tokens(tokens) for tokens in items]
-    tokenizer = load_for_tokens(header.get("tokenizer") or {}, tokenizer_spec)
+    tokenizer = load_for_tokens(header.get("tokenizer") or {}, tokenizer_spec, **loader_options(device))
     for tokens in items:
         tokenizer.check_tokens(tokens)
     suffix = tokenizer.output_suffix

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from tokkit.cli.common import STDIN, check_input_file, choose_tokenizer, progress
+from tokkit.cli.common import STDIN, check_input_file, choose_tokenizer, loader_options, progress
 from tokkit.core.atomic import check_writable
 from tokkit.core.container import save_tokens
 from tokkit.core.tokens import Tokens
@@ -65,6 +65,8 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
 @click.option("--tokens", "token_count", type=int, metavar="K",
               help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
                    "picture, smaller file). Default: all N.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
               help="Encode the one INPUT folder (all its files, recursively, sorted by path) into parquet "
                    "shards plus OUT/manifest.json. Rerunning the same command resumes, skipping finished shards.")
@@ -80,7 +82,7 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
               help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
                    "listed in the manifest) instead of stopping at the first one.")
 def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
-           dynamic_merges: str | None, token_count: int | None, out_dir: str | None, shard_size: int | None, workers: int | None,
+           dynamic_merges: str | None, token_count: int | None, device: str | None, out_dir: str | None, shard_size: int | None, workers: int | None,
            engine: str | None, skip_errors: bool) -> None:
     """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
@@ -94,6 +96,10 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
     if out_dir is not None:
         if output is not None or as_json:
             raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
+        unsupported = [name for name, value in (("--tokens", token_count), ("--dynamic-merges", dynamic_merges),
+                                                 ("--device", device)) if value is not None]
+        if unsupported:
+            raise InputError(f"{', '.join(unsupported)} cannot be combined with --out-dir (folder mode) yet")
         from tokkit.cli.encode_shards import encode_directory
 
         encode_directory(inputs, tokenizer_spec, out_dir, shard_size=shard_size or 1000, workers=workers or 1,
@@ -114,7 +120,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
     if STDIN in inputs and output is None and not as_json:
         raise InputError("encoding standard input needs -o OUT or --json")
     max_merges = _parse_merges(dynamic_merges)
-    tokenizer = choose_tokenizer(tokenizer_spec, inputs)
+    tokenizer = choose_tokenizer(tokenizer_spec, inputs, **loader_options(device))
     options = _encode_options(tokenizer, token_count)
 
     if output is not None:

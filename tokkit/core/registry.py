@@ -7,6 +7,7 @@ modules are imported only when a tokenizer that needs them is loaded.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -48,6 +49,18 @@ def _resolve(target: str) -> Callable:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def _call_loader(target: str, label: str, *args: object, **options: object) -> Tokenizer:
+    """Call a loader, refusing by name the options it does not take (e.g. ``device`` for text)."""
+    loader = _resolve(target)
+    if options:
+        parameters = inspect.signature(loader).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            unknown = sorted(set(options) - set(parameters))
+            if unknown:
+                raise InputError(f"option(s) {', '.join(unknown)} do not apply to {label} tokenizers")
+    return loader(*args, **options)
+
+
 def builtin_path(name: str) -> Path | None:
     """Folder of a shipped built-in tokenizer, or None if ``name`` is not one that is installed."""
     relative = BUILTINS.get(name)
@@ -75,13 +88,13 @@ def read_config(directory: Path) -> dict:
     return config
 
 
-def load_directory(directory: Path, name: str) -> Tokenizer:
+def load_directory(directory: Path, name: str, **options: object) -> Tokenizer:
     config = read_config(directory)
     loader = KIND_LOADERS.get(config["kind"])
     if loader is None:
         known = ", ".join(sorted(KIND_LOADERS))
         raise UnsupportedFormatError(f"{directory}: unknown tokenizer kind {config['kind']!r} (known: {known})")
-    tokenizer = _resolve(loader)(directory, config)
+    tokenizer = _call_loader(loader, config["kind"], directory, config, **options)
     tokenizer.name = name
     return tokenizer
 
@@ -89,13 +102,13 @@ def load_directory(directory: Path, name: str) -> Tokenizer:
 def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
     """Load a tokenizer from a built-in name ("text", "audio", ...), a saved folder or a tokenizer file.
 
-    Files: HF ``tokenizer.json`` (BPE) and ``.tiktoken`` rank files. ``options`` go to file loaders
-    (e.g. ``pattern=`` for an unknown ``.tiktoken`` file).
+    Files: HF ``tokenizer.json`` (BPE) and ``.tiktoken`` rank files. ``options`` go to the loader
+    (e.g. ``pattern=`` for an unknown ``.tiktoken`` file, ``device=`` for torch models).
     """
     text = os.fspath(path_or_name)
     folder = builtin_path(text)
     if folder is not None and not Path(text).exists():
-        return load_directory(folder, text)
+        return load_directory(folder, text, **options)
     path = Path(text).expanduser()
     if not path.exists():
         builtins = ", ".join(available_builtins()) or "none installed"
@@ -103,7 +116,7 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
     name = str(path.resolve())
     if path.is_dir():
         if (path / "config.json").is_file():
-            return load_directory(path, name)
+            return load_directory(path, name, **options)
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"
         else:
@@ -112,12 +125,12 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
     if loader is None:
         known = ", ".join(sorted(FILE_LOADERS))
         raise UnsupportedFormatError(f"{path}: unknown tokenizer file type {path.suffix!r} (known: {known}, or a folder)")
-    tokenizer = _resolve(loader)(path, **options)
+    tokenizer = _call_loader(loader, path.suffix.lower(), path, **options)
     tokenizer.name = name
     return tokenizer
 
 
-def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None) -> Tokenizer:
+def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None, **options: object) -> Tokenizer:
     """The tokenizer that can decode tokens whose file names ``made_by``; refuse a mismatched one.
 
     ``override`` (a path or name) replaces the recorded name, e.g. when the tokenizer was moved.
@@ -128,7 +141,7 @@ def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None) ->
     if not target:
         raise InputError("the token file does not name its tokenizer; pass one with -t")
     try:
-        tokenizer = load(target)
+        tokenizer = load(target, **options)
     except InputError:
         if override is not None:
             raise
