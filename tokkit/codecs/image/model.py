@@ -21,6 +21,19 @@ def _embedding(*shape: int) -> nn.Parameter:
     return nn.Parameter(torch.randn(*shape) * 0.02)
 
 
+def sincos_1d(positions: torch.Tensor, width: int) -> torch.Tensor:
+    """Transformer sine/cosine features (len(positions), width) of (float) positions."""
+    frequencies = 1.0 / 10000 ** (torch.arange(width // 2, dtype=torch.float32) / (width // 2))
+    angles = positions.float()[:, None] * frequencies[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def sincos_2d(grid: int, width: int) -> torch.Tensor:
+    """2-D sine/cosine position features (grid*grid, width), row-major: half the width per axis."""
+    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    return torch.cat([sincos_1d(rows.reshape(-1), width // 2), sincos_1d(cols.reshape(-1), width // 2)], dim=1)
+
+
 class ImageCodecModel(nn.Module):
     """images (B, 3, S, S) in [-1, 1] <-> indices (B, N) int64 in [0, codebook_size)."""
 
@@ -30,13 +43,19 @@ class ImageCodecModel(nn.Module):
         width, patches = config.width, config.grid**2
         patch_dim = 3 * config.patch_size**2
         self.patch_in = nn.Linear(patch_dim, width)
-        self.patch_position = _embedding(patches, width)
+        # position embeddings are learned but start from sine/cosine features (a spatial layout from step one)
+        self.patch_position = nn.Parameter(sincos_2d(config.grid, width))
         self.latent_queries = _embedding(config.num_tokens, width)
+        # linear maps along the token axis (patches -> latents, latents -> patches): a first-order route
+        # between positions that attention must otherwise discover (a 300-step CPU probe without the
+        # quantizer: 16.0 dB with them, 14.8 dB without)
+        self.gather = nn.Linear(patches, config.num_tokens)
+        self.scatter = nn.Linear(config.num_tokens, patches)
         self.encoder = Transformer(width, config.encoder_depth, config.heads, config.mlp_ratio)
         self.quantizer = FSQ(FSQConfig(**config.quantizer_options(), dim=width))
-        self.latent_position = _embedding(config.num_tokens, width)
+        self.latent_position = nn.Parameter(sincos_1d(torch.arange(config.num_tokens), width))
         self.dropped_token = _embedding(width)
-        self.pixel_queries = _embedding(patches, width)
+        self.pixel_queries = nn.Parameter(sincos_2d(config.grid, width))
         self.decoder = Transformer(width, config.decoder_depth, config.heads, config.mlp_ratio)
         self.patch_out = nn.Linear(width, patch_dim)
 
@@ -57,7 +76,7 @@ class ImageCodecModel(nn.Module):
     def encode_latents(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> pre-quantization latents (B, N, width)."""
         patches = self.patch_in(self.patchify(images)) + self.patch_position
-        queries = self.latent_queries.expand(images.shape[0], -1, -1)
+        queries = self.latent_queries + self.gather(patches.transpose(1, 2)).transpose(1, 2)
         hidden = self.encoder(torch.cat([patches, queries], dim=1))
         return hidden[:, patches.shape[1]:]
 
@@ -65,7 +84,7 @@ class ImageCodecModel(nn.Module):
         """Quantized latents (B, N, width) of which the first ``keep[b]`` count -> images (B, 3, S, S)."""
         kept = prefix_mask(keep, self.config.num_tokens)[..., None]
         latents = torch.where(kept, quantized, self.dropped_token) + self.latent_position
-        queries = self.pixel_queries.expand(quantized.shape[0], -1, -1)
+        queries = self.pixel_queries + self.scatter(latents.transpose(1, 2)).transpose(1, 2)
         hidden = self.decoder(torch.cat([latents, queries], dim=1))
         return self.unpatchify(self.patch_out(hidden[:, latents.shape[1]:]))
 
