@@ -31,6 +31,7 @@ import mixture_data  # noqa: E402
 from tokkit.analysis.mixture.bpe_source import load_bpe_source  # noqa: E402
 from tokkit.analysis.mixture.corpus import count_words  # noqa: E402
 from tokkit.analysis.mixture.infer import infer_from_samples  # noqa: E402
+from tokkit.analysis.mixture.controlled import train_mixture_tokenizer  # noqa: E402
 
 #: log10 MSE, mean of 100 trials, 1 GB per category, T = 3000 (Hayase et al., 2024, Table 1)
 PAPER = {("languages", 5): (-7.30, -1.39), ("languages", 10): (-7.66, -1.84), ("code", 5): (-6.46, -1.39)}
@@ -41,21 +42,6 @@ SWEEP_MERGES = (300, 1000, 3000)
 
 def _prefix(text: str, n_bytes: int) -> str:
     return text.encode("utf-8")[:n_bytes].decode("utf-8", errors="ignore")
-
-
-def train_tokenizer(texts: list[str], merges: int, path: Path):
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-    )
-    trainer = trainers.BpeTrainer(
-        vocab_size=256 + merges, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
-    )
-    tokenizer.train_from_iterator(texts, trainer)
-    tokenizer.save(str(path))
-    return tokenizer
 
 
 def run_trial(kind: str, n: int, trial: int, merges: int, train_bytes: int, infer_bytes: int, seed: int,
@@ -71,7 +57,9 @@ def run_trial(kind: str, n: int, trial: int, merges: int, train_bytes: int, infe
     used = np.array([len(t.encode("utf-8")) for t in texts], dtype=float)
     truth = used / used.sum()
     started = time.perf_counter()
-    tokenizer = train_tokenizer(texts, merges, folder / "tokenizer.json")
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(train_mixture_tokenizer(texts, merges, folder / "tokenizer.json")))
     train_seconds = time.perf_counter() - started
     source = load_bpe_source(folder / "tokenizer.json")
     infer_texts = [_prefix(mixture_data.category_text(c, "infer"), infer_bytes) for c in names]
@@ -130,7 +118,7 @@ def sweep(kind: str, n: int, trials: int, train_bytes: int, seed: int) -> None:
             texts = [_prefix(t, int(a * total)) for t, a in zip(train_pool, alpha)]
             used = np.array([len(t.encode("utf-8")) for t in texts], dtype=float)
             truth = used / used.sum()
-            train_tokenizer(texts, max(merge_counts), Path(tmp) / "tokenizer.json")
+            train_mixture_tokenizer(texts, max(merge_counts), Path(tmp) / "tokenizer.json")
             source = load_bpe_source(Path(tmp) / "tokenizer.json")
             for size in sizes:
                 samples = [count_words(c, [_prefix(mixture_data.category_text(c, "infer"), int(size))],

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.mixture_synthetic import ALPHABETS, category_text, train_tokenizer
+from tests.mixture_synthetic import ALPHABETS, category_text
+from tokkit.analysis.mixture.controlled import train_mixture_tokenizer
 from tokkit.cli.main import main
 
 
@@ -27,7 +28,7 @@ def setup(tmp_path_factory):
         (folder / "ab" / f"part{part}.txt").write_text(category_text(ALPHABETS["ab"], 1500, part), encoding="utf-8")
     (folder / "cd.txt").write_text(category_text(ALPHABETS["cd"], 3000, 5), encoding="utf-8")
     texts = [p.read_text() for p in sorted((folder / "ab").iterdir())] + [(folder / "cd.txt").read_text()] * 2
-    tokenizer = train_tokenizer(texts, 200, folder / "tokenizer.json")
+    tokenizer = train_mixture_tokenizer(texts, 200, folder / "tokenizer.json")
     return folder, tokenizer
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.mixture_synthetic import ALPHABETS, category_text, train_tokenizer
+from tests.mixture_synthetic import ALPHABETS, category_text
+from tokkit.analysis.mixture.controlled import train_mixture_tokenizer
 from tokkit.analysis.mixture import infer_mixture
 
 
@@ -22,7 +23,7 @@ def mixture(tmp_path_factory):
         texts += [text] * k
     sizes = {name: len(paths[name].read_bytes()) * k for name, k in copies.items()}
     truth = {name: size / sum(sizes.values()) for name, size in sizes.items()}
-    tokenizer = train_tokenizer(texts, 400, folder / "tokenizer.json")
+    tokenizer = train_mixture_tokenizer(texts, 400, folder / "tokenizer.json")
     return tokenizer, {name: str(p) for name, p in paths.items()}, truth
 
 
