@@ -36,25 +36,21 @@ def man_pages(limit: int) -> str:
     """Decompressed man pages (all languages, in a fixed shuffled order) that are valid UTF-8."""
     files = sorted(Path("/usr/share/man").glob("**/*.gz"))
     random.Random(0).shuffle(files)
-    parts, size = [], 0
-    for path in files:
-        try:
-            text = gzip.decompress(path.read_bytes()).decode("utf-8")
-        except (OSError, UnicodeDecodeError, EOFError):
-            continue
-        parts.append(text)
-        size += len(text.encode())
-        if size >= limit:
-            break
-    return "".join(parts)
+    return gather(files, lambda path: gzip.decompress(path.read_bytes()).decode("utf-8"), limit)
 
 
 def stdlib_sources(limit: int) -> str:
+    return gather(sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")),
+                  lambda path: path.read_text(encoding="utf-8"), limit)
+
+
+def gather(paths, read, limit: int) -> str:
+    """Concatenate ``read(path)`` over ``paths`` (skipping unreadable files) until ``limit`` bytes."""
     parts, size = [], 0
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")):
+    for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = read(path)
+        except (OSError, UnicodeDecodeError, EOFError):
             continue
         parts.append(text)
         size += len(text.encode())

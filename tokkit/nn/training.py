@@ -127,3 +127,36 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, options: Train
     final = save_weights(model.eval(), out / "final")
     log(f"done: {step} steps, {elapsed / 60:.1f} min; model written to {final}")
     return final
+
+
+@dataclasses.dataclass
+class RunStart:
+    """Where a run begins: its model config (the checkpoint's when resuming), step, elapsed time, state."""
+
+    config: Any
+    step: int
+    elapsed: float
+    state: dict[str, Any] | None
+    device: torch.device
+
+
+def start_run(options: TrainOptions, config: Any, *, resume: bool) -> RunStart:
+    """Set threads and seed, make the run folder, and with ``resume`` read the checkpoint there."""
+    torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(options.device)
+    if not resume:
+        return RunStart(config, 0, 0.0, None, device)
+    state = load_checkpoint(out)
+    return RunStart(type(config).from_dict(state["config"]), int(state["step"]), float(state["elapsed"]), state, device)
+
+
+def restore(start: RunStart, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Load a resumed run's model and optimiser state (nothing for a fresh run)."""
+    if start.state is None:
+        return
+    model.load_state_dict(start.state["model"])
+    optimizer.load_state_dict(start.state["optimizer"])
+    log(f"resumed at step {start.step}, {start.elapsed / 60:.1f} min trained")

@@ -20,7 +20,7 @@ from tokkit.codecs.audio.model import CodecModel
 from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
 from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
 from tokkit.nn.training import TrainOptions as BaseOptions
-from tokkit.nn.training import fit, load_checkpoint, log, set_learning_rate
+from tokkit.nn.training import fit, log, restore, set_learning_rate, start_run
 
 
 @dataclasses.dataclass
@@ -61,27 +61,15 @@ class GAN:
 
 def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) a codec; returns the folder of the exported final model."""
-    torch.set_num_threads(options.threads)
-    torch.manual_seed(options.seed)
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(options.device)
-    step, elapsed = 0, 0.0
-    state = None
-    if resume:
-        state = load_checkpoint(out)
-        config = CodecConfig.from_dict(state["config"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
+    start = start_run(options, config, resume=resume)
+    config, step, elapsed, state, device = start.config, start.step, start.elapsed, start.state, start.device
     model = CodecModel(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
     critic = GAN(device, options) if options.discriminators else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if critic is not None and "discriminators" in state:
-            critic.model.load_state_dict(state["discriminators"])
-            critic.optimizer.load_state_dict(state["discriminator_optimizer"])
-        log(f"resumed at step {step}, {elapsed / 60:.1f} min trained")
+    restore(start, model, optimizer)
+    if critic is not None and state is not None and "discriminators" in state:
+        critic.model.load_state_dict(state["discriminators"])
+        critic.optimizer.load_state_dict(state["discriminator_optimizer"])
     segment = max(1, round(options.segment_seconds * config.sample_rate / config.hop)) * config.hop
     log(f"loading audio from {options.data} ...")
     sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step)

@@ -19,7 +19,7 @@ from tokkit.codecs.image.config import ImageCodecConfig
 from tokkit.codecs.image.data import PhotoCropSampler
 from tokkit.codecs.image.model import ImageCodecModel
 from tokkit.nn.training import TrainOptions as BaseOptions
-from tokkit.nn.training import fit, load_checkpoint, log
+from tokkit.nn.training import fit, log, restore, start_run
 from tokkit.quant.truncation import sample_keep_lengths
 
 
@@ -44,22 +44,11 @@ def image_gradient_l1(predicted: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) an image tokenizer; returns the folder of the exported final model."""
-    torch.set_num_threads(options.threads)
-    torch.manual_seed(options.seed)
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(options.device)
-    step, elapsed, state = 0, 0.0, None
-    if resume:
-        state = load_checkpoint(out)
-        config = ImageCodecConfig.from_dict(state["config"])
-        step, elapsed = int(state["step"]), float(state["elapsed"])
+    start = start_run(options, config, resume=resume)
+    config, step, elapsed, device = start.config, start.step, start.elapsed, start.device
     model = ImageCodecModel(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.99), weight_decay=options.weight_decay)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        log(f"resumed at step {step}, {elapsed / 60:.1f} min trained")
+    restore(start, model, optimizer)
     log(f"loading photos from {options.data} ...")
     sampler = PhotoCropSampler(options.data, config.image_size, seed=options.seed + step)
     log(f"{sampler.photos} photos, {len(sampler.views)} scaled views; model "
