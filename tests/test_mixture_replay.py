@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,17 +82,18 @@ def test_redundant_merges_keep_the_split_bpe_makes():
     assert dedupe_merges([("a", "b"), ("ab", "c")]) == ([("a", "b"), ("ab", "c")], 0)
 
 
-def test_top_pool_matches_a_full_sort():
+@pytest.mark.parametrize("k, categories, depth_factor", [(3, 3, 8), (2, 12, 2), (4, 30, 1)])
+def test_top_pool_matches_a_full_sort(k, categories, depth_factor):
     from tokkit.analysis.mixture.replay import _TopPool
 
     rng = np.random.default_rng(0)
-    counts = rng.random((200, 3))
-    pool = _TopPool(3)
+    counts = rng.random((200, categories))
+    pool = _TopPool(k, depth_factor)
     touched = np.zeros(0, dtype=np.int64)
-    for _ in range(60):
-        expected = np.unique(np.argsort(-counts, axis=0)[:3].ravel())
+    for _ in range(80):
+        expected = np.unique(np.argsort(-counts, axis=0)[:k].ravel())
         assert np.array_equal(pool.top(counts, touched), expected)
         touched = rng.choice(len(counts), size=5, replace=False)
         counts[touched] *= rng.random((5, 1)) * 1.2  # touched pairs mostly lose counts, some gain
-        counts = np.vstack([counts, rng.random((1, 3)) * 0.5])  # a new pair appears
+        counts = np.vstack([counts, rng.random((1, categories)) * 0.5])  # a new pair appears
         touched = np.r_[touched, len(counts) - 1]

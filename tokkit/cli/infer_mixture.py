@@ -63,5 +63,6 @@ def infer_mixture(
     s = result.solver
     click.echo(
         f"merges {result.merge_start}..{result.merge_start + result.merges_analysed - 1}, slack {s.slack_total:.3g}, "
-        f"{s.constraints} constraints in {s.rounds} rounds, {sum(result.seconds.values()):.1f} s"
+        f"{s.binding_rows} binding of {s.constraints} constraints added in {s.rounds} rounds, "
+        f"{sum(result.seconds.values()):.1f} s"
     )

@@ -163,37 +163,45 @@ class PairCounter:
 class _TopPool:
     """The top-k pairs of each category, kept exactly without sorting every pair at every step.
 
-    A pool holds the best ``4k`` pairs of each category at the last refresh plus every pair touched
-    since; pairs outside the pool are untouched, so their counts stay at most ``ceiling``; when the pool's
-    k-th best falls below that ceiling the pool is rebuilt from all pairs.
+    The pool holds, for each category, its best ``depth`` pairs at that category's last refresh, plus
+    every pair touched since. A pair outside the pool is untouched since, so its count in category j is
+    at most ``ceiling[j]``; when the pool's k-th best in j falls below that ceiling, only category j is
+    re-read from all pairs. The pool is rebuilt from scratch when it has grown too large.
     """
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, depth_factor: int = 8) -> None:
         self.k = k
+        self.depth = depth_factor * k
         self.pool = np.zeros(0, dtype=np.int64)
         self.ceiling: np.ndarray | None = None
 
-    def refresh(self, counts: np.ndarray) -> None:
-        depth = 4 * self.k
-        if len(counts) <= depth:
+    def _refresh(self, counts: np.ndarray, columns: np.ndarray) -> None:
+        """Add each of ``columns``' best ``depth`` pairs to the pool and lower their ceilings to match."""
+        assert self.ceiling is not None
+        if len(counts) <= self.depth:
             self.pool = np.arange(len(counts))
-            self.ceiling = np.zeros(counts.shape[1])
+            self.ceiling[:] = 0.0
             return
-        order = np.argpartition(-counts, depth, axis=0)
-        self.pool = np.unique(order[:depth].ravel())
-        self.ceiling = -np.partition(-counts, depth, axis=0)[depth]
+        block = counts[:, columns]
+        order = np.argpartition(-block, self.depth, axis=0)
+        self.ceiling[columns] = np.take_along_axis(block, order[self.depth][None, :], axis=0)[0]
+        self.pool = np.union1d(self.pool, order[: self.depth].ravel())
 
     def top(self, counts: np.ndarray, touched: np.ndarray) -> np.ndarray:
         """Ids of the union over categories of each category's top-k pairs."""
-        if self.ceiling is None or len(self.pool) + len(touched) > 64 * self.k:
-            self.refresh(counts)
+        n = counts.shape[1]
+        if self.ceiling is None or len(self.pool) + len(touched) > 4 * self.depth * n:
+            self.pool, self.ceiling = np.zeros(0, dtype=np.int64), np.zeros(n)
+            self._refresh(counts, np.arange(n))
         else:
             self.pool = np.union1d(self.pool, touched)
         k = min(self.k, len(self.pool))
         if k == 0:
             return self.pool
-        if np.any(-np.partition(-counts[self.pool], k - 1, axis=0)[k - 1] < self.ceiling):
-            self.refresh(counts)  # a pair outside the pool may now be in some category's top k
+        kth = -np.partition(-counts[self.pool], k - 1, axis=0)[k - 1]
+        stale = np.flatnonzero(kth < self.ceiling)  # a pair outside the pool may be in these top k
+        if len(stale):
+            self._refresh(counts, stale)
             k = min(self.k, len(self.pool))
         best = np.argpartition(-counts[self.pool], k - 1, axis=0)[:k]
         return np.unique(self.pool[best.ravel()])
