@@ -1,8 +1,8 @@
 """On-machine text categories for the mixture benchmark: natural languages from gettext catalogs
-(/usr/share/locale/*/LC_MESSAGES/*.mo, translated strings only) and translated man pages
-(/usr/share/man/<lang>, troff markup stripped) and LibreOffice help (Debian libreoffice-help-<lang>,
-installed by ensure_packages), and programming languages from source files on the
-machine. Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
+(/usr/share/locale/*/LC_MESSAGES/*.mo and LibreOffice's, translated strings only), translated man pages
+(/usr/share/man/<lang>, Debian manpages-<lang>, troff markup stripped) and LibreOffice and GIMP help
+(Debian libreoffice-help-<lang>, gimp-help-<lang>); ensure_packages installs the packages. Programming languages come from source
+files on the machine. Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
 halves and cached as
 plain text under ``~/.cache/tokkit/mixture-bench`` (never committed). Nothing is downloaded.
 """
@@ -26,9 +26,17 @@ DOC_CAP = 100_000  # characters kept per file, so that no single file dominates 
 #: languages with gettext catalogs, man pages and LibreOffice help on the machine
 LANGUAGES = ["en", "ca", "cs", "da", "de", "el", "es", "fi", "fr", "hu", "id", "it", "ja", "ko", "nl", "pl", "pt",
              "ru", "sv", "tr", "vi", "zh_CN"]
-#: Debian packages the language categories read (LibreOffice help: ~3-6 MB of prose per language)
-PACKAGES = [f"libreoffice-help-{'en-us' if lang == 'en' else lang.lower().replace('_', '-')}" for lang in LANGUAGES]
+#: Debian packages the language categories read: LibreOffice help (~3-6 MB of prose per language, with
+#: the UI catalogs of libreoffice-l10n-<lang>), GIMP help (~2-6 MB) and the manpages-l10n translations
+_NO_GIMP_HELP = {"en", "id", "pl", "tr", "vi"}  # languages GIMP's help lacks (English has plenty without)
+_MANPAGES = {"cs", "da", "de", "el", "es", "fi", "fr", "hu", "id", "it", "ja", "nl", "pl", "ru", "sv", "tr", "vi"}
+PACKAGES = [f"libreoffice-help-{'en-us' if lang == 'en' else lang.lower().replace('_', '-')}" for lang in LANGUAGES] + [
+    f"manpages-{lang}" for lang in sorted(_MANPAGES)] + ["manpages-zh"] + [
+    f"gimp-help-{lang.lower().replace('_', '-')}" for lang in LANGUAGES if lang not in _NO_GIMP_HELP] + [
+    "lynx"]  # gimp-help depends on gimp's help browser or a www-browser; lynx is the small one
 HELP = Path("/usr/share/libreoffice/help")
+UI_CATALOGS = Path("/usr/lib/libreoffice/program/resource")  # libreoffice-l10n-<lang>, pulled in by the help
+GIMP_HELP = Path("/usr/share/gimp/2.0/help")
 
 _PY = sorted(Path(p) for p in Path(sys.base_prefix).glob("lib/python3*"))[0]
 CODE: dict[str, tuple[list[Path], Callable[[Path], bool]]] = {
@@ -119,16 +127,23 @@ def _write_splits(name: str, items: Iterable[tuple[Path, Callable[[Path], str]]]
 _TAG = re.compile(r"(?s)<(script|style)\b.*?</\1>|<[^>]+>")
 
 
+_ENGLISH_FOOTERS = {"Report a bug in GIMP", "Report a documentation error"}
+
+
 def _help_text(path: Path) -> str:
-    """Prose of a LibreOffice help page: tags dropped, entities decoded, the English debug footer cut."""
+    """Prose of a LibreOffice or GIMP help page: tags dropped, entities decoded, English footers cut."""
     raw = path.read_text(encoding="utf-8", errors="replace")
     text = html.unescape(_TAG.sub(" ", raw)).split("Help content debug info")[0]
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    lines = (line.strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line and line not in _ENGLISH_FOOTERS)
 
 
 def ensure_packages() -> None:
-    """Install the LibreOffice help packages the language categories read (Debian, needs root)."""
-    missing = [pkg for pkg, lang in zip(PACKAGES, LANGUAGES) if not _help_dir(lang).is_dir()]
+    """Install the Debian packages the language categories read (needs root)."""
+    query = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\\n", *PACKAGES],
+                           capture_output=True, text=True)
+    installed = {line.split()[0] for line in query.stdout.splitlines() if line.endswith(" installed")}
+    missing = [pkg for pkg in PACKAGES if pkg not in installed]
     if not missing:
         return
     command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
@@ -142,12 +157,15 @@ def _help_dir(lang: str) -> Path:
 
 
 def language_files(lang: str) -> list[tuple[Path, Callable[[Path], str]]]:
-    """A language's gettext catalogs (English: none, msgids are not a sample of prose), man pages and help."""
-    mo = [] if lang == "en" else [(p, _mo_text) for p in Path(f"/usr/share/locale/{lang}/LC_MESSAGES").glob("*.mo")]
+    """A language's gettext catalogs (system and LibreOffice; English: none, msgids are not a sample of
+    prose), man pages and help."""
+    catalogs = [Path(f"/usr/share/locale/{lang}/LC_MESSAGES"), UI_CATALOGS / lang / "LC_MESSAGES"]
+    mo = [] if lang == "en" else [(p, _mo_text) for folder in catalogs for p in folder.glob("*.mo")]
     man_root = Path("/usr/share/man") if lang == "en" else Path(f"/usr/share/man/{lang}")
     man_glob = "man*/*.gz" if lang == "en" else "**/*.gz"
     man = [(p, _man_text) for p in man_root.glob(man_glob)]
-    help_pages = [(p, _help_text) for p in _help_dir(lang).rglob("*.html")]
+    gimp = GIMP_HELP / lang
+    help_pages = [(p, _help_text) for folder in (_help_dir(lang), gimp) for p in folder.rglob("*.html")]
     return mo + man + help_pages
 
 

@@ -89,13 +89,17 @@ def test_tokenizers_without_merges(setup, tmp_path, capsys, model, message):
     (["ab={ab}", "cd"], "expected NAME=PATH"),
     (["ab={ab}", "=x"], "expected NAME=PATH"),
     (["ab={ab}", "cd="], "expected NAME=PATH"),
+    (["qr={qr}", "yz={yz}"], "share nothing with this tokenizer"),
 ])
 def test_bad_categories(setup, tmp_path, capsys, categories, message):
     folder, tokenizer = setup
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "empty_dir").mkdir()
+    for name, letters in (("qr", "qrstuvwx"), ("yz", "yzqrstuv")):  # letters the tokenizer never merged
+        (tmp_path / f"{name}.txt").write_text(category_text(letters, 500, 1), encoding="utf-8")
     paths = {"ab": folder / "ab", "cd": folder / "cd.txt", "missing": tmp_path / "nope.txt",
-             "empty_file": tmp_path / "empty.txt", "empty_dir": tmp_path / "empty_dir", "nomatch": tmp_path / "*.none"}
+             "empty_file": tmp_path / "empty.txt", "empty_dir": tmp_path / "empty_dir", "nomatch": tmp_path / "*.none",
+             "qr": tmp_path / "qr.txt", "yz": tmp_path / "yz.txt"}
     argv = ["infer-mixture", str(tokenizer)]
     for spec in categories:
         argv += ["--category", spec.format(**paths)]

@@ -55,6 +55,19 @@ def test_absent_category_gets_no_weight(mixture, tmp_path):
         assert abs(result.proportions[name] - share) < 1e-3
 
 
+def test_uncovered_category_leaves_its_merges_out(mixture):
+    """Without a candidate for one training category, the merges learnt from it occur in no sample: they
+    are skipped and counted, and the covered categories keep their relative shares (to 5e-3: with fewer
+    merges constraining them, the feasible shares form a wider interval)."""
+    tokenizer, categories, truth = mixture
+    full = infer_mixture(tokenizer, categories, merges=300)
+    assert full.merges_absent == 0
+    partial = infer_mixture(tokenizer, {name: categories[name] for name in ("ab", "cd")}, merges=300)
+    assert 0 < partial.merges_absent < 300
+    covered = truth["ab"] + truth["cd"]
+    assert abs(partial.proportions["ab"] - truth["ab"] / covered) < 5e-3
+
+
 @pytest.mark.parametrize("llama2_style", [False, True])
 def test_sentencepiece_style_tokenizer(tmp_path, llama2_style):
     """Metaspace words: from a Metaspace pre-tokenizer, or (Llama 2's converted files) from a normalizer

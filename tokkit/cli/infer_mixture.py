@@ -66,3 +66,6 @@ def infer_mixture(
         f"{s.binding_rows} binding of {s.constraints} constraints added in {s.rounds} rounds, "
         f"{sum(result.seconds.values()):.1f} s"
     )
+    if result.merges_absent:
+        click.echo(f"{result.merges_absent} of the {result.merges_analysed} merges occur in no sample and were left "
+                   "out: part of the training data is in none of the categories", err=True)

@@ -29,6 +29,7 @@ class MixtureResult:
     proportions: dict[str, float]
     pair_share: dict[str, float]
     merges_analysed: int
+    merges_absent: int
     merge_start: int
     sample_bytes: dict[str, int]
     solver: LpSolution
@@ -40,6 +41,7 @@ class MixtureResult:
             "proportions": self.proportions,
             "pair_share": self.pair_share,
             "merges_analysed": self.merges_analysed,
+            "merges_absent": self.merges_absent,
             "merge_start": self.merge_start,
             "sample_bytes": self.sample_bytes,
             "slack_total": s.slack_total,
@@ -108,6 +110,9 @@ def infer_from_samples(
               disable=not (progress and sys.stderr.isatty()), leave=False) as bar:
         record = replay_merges(counter, chosen, on_step=lambda _t: bar.update())
     timings["replay"] = time.perf_counter() - started
+    if record.absent_merges == len(chosen):
+        raise InputError(f"none of the {len(chosen)} merges analysed occurs in any category's sample: the "
+                         "categories share nothing with this tokenizer's training data")
     if np.any(record.pair_totals <= 0):
         empty = [n for n, t in zip(names, record.pair_totals) if t <= 0]
         raise InputError(f"categories {', '.join(empty)} have no adjacent symbol pairs left to merge")
@@ -121,6 +126,7 @@ def infer_from_samples(
         proportions={n: float(v) for n, v in zip(names, byte_share)},
         pair_share={n: float(v) for n, v in zip(names, solution.alpha)},
         merges_analysed=len(chosen),
+        merges_absent=record.absent_merges,
         merge_start=merge_start,
         sample_bytes={s.name: s.n_bytes for s in samples},
         solver=solution,

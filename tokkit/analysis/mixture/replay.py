@@ -33,6 +33,11 @@ class ReplayRecord:
     cand_counts: np.ndarray
     pair_totals: np.ndarray
 
+    @property
+    def absent_merges(self) -> int:
+        """How many merges occur in no category's sample (they get no constraints)."""
+        return int(np.count_nonzero(~self.merge_counts.any(axis=1)))
+
     def first_steps(self, steps: int) -> "ReplayRecord":
         """The record of the first ``steps`` merges only (what a replay of that many would record)."""
         keep = self.cand_step < steps
@@ -228,18 +233,19 @@ def replay_merges(
     for t, (left, right) in enumerate(merges):
         live = counter.pair_counts[: counter.n_pairs]
         p = counter.pair_id(left, right)
-        if p is not None:
+        # a merge found in no sample says nothing about the mixture (its training data is in no
+        # category): it gets no constraints, as in the paper
+        if p is not None and live[p].any():
             merge_counts[t] = live[p] * scale
-        if len(live):
             top = pool.top(live, touched)
-            if p is not None:
-                top = top[top != p]
+            touched = np.zeros(0, dtype=np.int64)
+            top = top[top != p]
             # a pair that beats the merge in no category can never violate its constraint
-            top = top[np.any(live[top] > live[p] if p is not None else live[top] > 0, axis=1)]
+            top = top[np.any(live[top] > live[p], axis=1)]
             steps.append(np.full(len(top), t, dtype=np.int64))
             pairs.append(top)
             values.append(live[top] * scale)
-        touched = counter.merge(left, right)
+        touched = np.union1d(touched, counter.merge(left, right))
         if on_step is not None:
             on_step(t)
     if steps:
