@@ -37,7 +37,7 @@ from tokkit.analysis.mixture.controlled import train_mixture_tokenizer  # noqa: 
 PAPER = {("languages", 5): (-7.30, -1.39), ("languages", 10): (-7.66, -1.84), ("code", 5): (-6.46, -1.39)}
 TARGET = {("languages", 5): -5.0, ("languages", 10): -5.0, ("code", 5): -4.5}
 SWEEP_SIZES = (0.5e6, 1.5e6, 5e6)  # inference bytes per category
-SWEEP_MERGES = (300, 1000, 3000)
+SWEEP_MERGES = (300, 1000, 3000, 10000)
 
 
 def _prefix(text: str, n_bytes: int) -> str:

@@ -106,16 +106,16 @@ def infer_from_samples(
     timings["count"] = time.perf_counter() - started
     chosen = source.merges[merge_start : merge_start + merges]
     started = time.perf_counter()
+    if not np.all(counter.pair_counts[: counter.n_pairs].any(axis=0)):
+        empty = [n for n, live in zip(names, counter.pair_counts[: counter.n_pairs].any(axis=0)) if not live]
+        raise InputError(f"categories {', '.join(empty)} have no adjacent symbol pairs left to merge")
     with tqdm(total=len(chosen), desc="replaying merges", unit="merge", file=sys.stderr,
               disable=not (progress and sys.stderr.isatty()), leave=False) as bar:
-        record = replay_merges(counter, chosen, on_step=lambda _t: bar.update())
+        record = replay_merges(counter, chosen, normalizer=raw_pair_totals(samples), on_step=lambda _t: bar.update())
     timings["replay"] = time.perf_counter() - started
     if record.absent_merges == len(chosen):
         raise InputError(f"none of the {len(chosen)} merges analysed occurs in any category's sample: the "
                          "categories share nothing with this tokenizer's training data")
-    if np.any(record.pair_totals <= 0):
-        empty = [n for n, t in zip(names, record.pair_totals) if t <= 0]
-        raise InputError(f"categories {', '.join(empty)} have no adjacent symbol pairs left to merge")
     solution = solve_mixture_lp(record)
     timings["solve"] = solution.seconds
     # alpha weighs counts normalized per category; bytes of category i scale as alpha_i * bytes_i / pairs_i
@@ -132,6 +132,16 @@ def infer_from_samples(
         solver=solution,
         seconds=timings,
     )
+
+
+def raw_pair_totals(samples: list[CategorySample]) -> np.ndarray:
+    """Each category's adjacent symbol pairs before any merge: the LP's count normalizer.
+
+    It depends on the sample alone, not on the merge range. Normalizing by the pairs left after
+    ``merge_start`` merges instead would make categories that those merges cover well (few pairs left)
+    cheap to weigh, and bias the answer whenever the counts are noisy.
+    """
+    return np.array([float(sum(c * (len(w) - 1) for w, c in s.words.items())) for s in samples])
 
 
 def build_counter(source: BpeSource, samples: list[CategorySample], merge_start: int) -> PairCounter:

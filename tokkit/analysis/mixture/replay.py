@@ -24,7 +24,8 @@ class ReplayRecord:
     ``merge_counts``: (T, n) normalized count of each step's merge in each category.
     ``cand_step``, ``cand_pair``: (K,) step index and pair id of every recorded competitor.
     ``cand_counts``: (K, n) normalized counts of those competitors at that step.
-    ``pair_totals``: (n,) pair count of each category before the first analysed merge (the normalizer).
+    ``pair_totals``: (n,) the normalizer: each category's pair count (by default before the first
+    analysed merge).
     """
 
     merge_counts: np.ndarray
@@ -217,12 +218,14 @@ def replay_merges(
     merges: Sequence[tuple[str, str]],
     *,
     competitors: int = 32,
+    normalizer: np.ndarray | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> ReplayRecord:
-    """Replay ``merges`` in order, recording before each one the normalized counts of the merge and of
-    each category's ``competitors`` most frequent other pairs."""
+    """Replay ``merges`` in order, recording before each one the counts of the merge and of each
+    category's ``competitors`` most frequent other pairs, divided by ``normalizer`` (per category;
+    default: its pair count before the first of these merges)."""
     n = counter.word_counts.shape[1]
-    totals = counter.pair_counts[: counter.n_pairs].sum(axis=0)
+    totals = counter.pair_counts[: counter.n_pairs].sum(axis=0) if normalizer is None else normalizer
     scale = 1.0 / np.where(totals > 0, totals, 1.0)
     pool = _TopPool(competitors + 1)
     merge_counts = np.zeros((len(merges), n))
