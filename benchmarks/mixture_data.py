@@ -156,9 +156,28 @@ def _help_dir(lang: str) -> Path:
     return HELP / ("en-US" if lang == "en" else lang.replace("_", "-"))
 
 
+#: English function words that none of the other benchmark languages uses as a word
+_ENGLISH_WORDS = frozenset(
+    "the and with this that which from you your can will when not are have has there into only also should "
+    "these their would been than then them they".split())
+
+
+def _without_english(text: str) -> str:
+    """``text`` without its English lines (two or more English function words, at least 15% of the line's
+    words): translated man pages and help keep untranslated passages (15-35% of the bytes), and a
+    language category should hold that language, as a language-identified corpus would."""
+    kept = []
+    for line in text.splitlines():
+        words = line.lower().split()
+        hits = sum(word in _ENGLISH_WORDS for word in words)
+        if hits < 2 or hits < 0.15 * len(words):
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def language_files(lang: str) -> list[tuple[Path, Callable[[Path], str]]]:
     """A language's gettext catalogs (system and LibreOffice; English: none, msgids are not a sample of
-    prose), man pages and help."""
+    prose), man pages and help; English lines are dropped from the other languages."""
     catalogs = [Path(f"/usr/share/locale/{lang}/LC_MESSAGES"), UI_CATALOGS / lang / "LC_MESSAGES"]
     mo = [] if lang == "en" else [(p, _mo_text) for folder in catalogs for p in folder.glob("*.mo")]
     man_root = Path("/usr/share/man") if lang == "en" else Path(f"/usr/share/man/{lang}")
@@ -166,7 +185,10 @@ def language_files(lang: str) -> list[tuple[Path, Callable[[Path], str]]]:
     man = [(p, _man_text) for p in man_root.glob(man_glob)]
     gimp = GIMP_HELP / lang
     help_pages = [(p, _help_text) for folder in (_help_dir(lang), gimp) for p in folder.rglob("*.html")]
-    return mo + man + help_pages
+    files = mo + man + help_pages
+    if lang == "en":
+        return files
+    return [(path, lambda p, read=read: _without_english(read(p))) for path, read in files]
 
 
 def code_files(name: str) -> list[tuple[Path, Callable[[Path], str]]]:

@@ -70,7 +70,8 @@ def main() -> None:
     print(f"\nmerges {start}..{start + result.merges_analysed - 1} of {file.name}: code {code:.1%}, English "
           f"{shares['en']:.1%}, other languages {non_english:.1%}")
     print(f"paper: {paper}")
-    print(f"{result.merges_absent} of the {result.merges_analysed} merges occur in none of these samples (left out)")
+    print(f"{result.merges_absent} of the {result.merges_analysed} merges occur in none of these samples (left out); "
+          f"{result.merges_unexplained} are out-counted by another pair in every sample")
     print(f"slack {s.slack_total:.3g}, {s.binding_rows} binding of {s.constraints} constraints added, {s.rounds} rounds, "
           f"timings {({k: round(v) for k, v in result.seconds.items()})}, total {seconds:.0f} s")
 

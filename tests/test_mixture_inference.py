@@ -61,11 +61,22 @@ def test_uncovered_category_leaves_its_merges_out(mixture):
     merges constraining them, the feasible shares form a wider interval)."""
     tokenizer, categories, truth = mixture
     full = infer_mixture(tokenizer, categories, merges=300)
-    assert full.merges_absent == 0
+    assert full.merges_absent == 0 and full.merges_unexplained == 0
     partial = infer_mixture(tokenizer, {name: categories[name] for name in ("ab", "cd")}, merges=300)
     assert 0 < partial.merges_absent < 300
     covered = truth["ab"] + truth["cd"]
     assert abs(partial.proportions["ab"] - truth["ab"] / covered) < 5e-3
+
+
+def test_samples_unlike_the_training_data_leave_merges_unexplained(mixture, tmp_path):
+    """Samples with other words than the training data: some merges are out-counted in every sample."""
+    tokenizer, _, _ = mixture
+    others = {}
+    for seed, name in enumerate(["first", "second"]):  # the letters of "ab", new lexicons
+        others[name] = tmp_path / f"{name}.txt"
+        others[name].write_text(category_text(ALPHABETS["ab"], 3000, 50 + seed), encoding="utf-8")
+    result = infer_mixture(tokenizer, {name: str(path) for name, path in others.items()}, merges=300)
+    assert result.merges_unexplained > 0
 
 
 @pytest.mark.parametrize("llama2_style", [False, True])

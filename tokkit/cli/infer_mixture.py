@@ -69,3 +69,6 @@ def infer_mixture(
     if result.merges_absent:
         click.echo(f"{result.merges_absent} of the {result.merges_analysed} merges occur in no sample and were left "
                    "out: part of the training data is in none of the categories", err=True)
+    if result.merges_unexplained:
+        click.echo(f"{result.merges_unexplained} of the {result.merges_analysed} merges are out-counted by another pair "
+                   "in every category: no mixture of these samples explains them", err=True)

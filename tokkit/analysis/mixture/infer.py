@@ -30,6 +30,7 @@ class MixtureResult:
     pair_share: dict[str, float]
     merges_analysed: int
     merges_absent: int
+    merges_unexplained: int
     merge_start: int
     sample_bytes: dict[str, int]
     solver: LpSolution
@@ -42,6 +43,7 @@ class MixtureResult:
             "pair_share": self.pair_share,
             "merges_analysed": self.merges_analysed,
             "merges_absent": self.merges_absent,
+            "merges_unexplained": self.merges_unexplained,
             "merge_start": self.merge_start,
             "sample_bytes": self.sample_bytes,
             "slack_total": s.slack_total,
@@ -127,6 +129,7 @@ def infer_from_samples(
         pair_share={n: float(v) for n, v in zip(names, solution.alpha)},
         merges_analysed=len(chosen),
         merges_absent=record.absent_merges,
+        merges_unexplained=record.unexplained_merges,
         merge_start=merge_start,
         sample_bytes={s.name: s.n_bytes for s in samples},
         solver=solution,

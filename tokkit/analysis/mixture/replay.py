@@ -39,6 +39,13 @@ class ReplayRecord:
         """How many merges occur in no category's sample (they get no constraints)."""
         return int(np.count_nonzero(~self.merge_counts.any(axis=1)))
 
+    @property
+    def unexplained_merges(self) -> int:
+        """How many merges some recorded pair out-counts in every category: no mixture of these
+        categories makes them the most frequent pair, so the samples do not cover their training data."""
+        beaten = np.all(self.cand_counts > self.merge_counts[self.cand_step], axis=1)
+        return len(np.unique(self.cand_step[beaten]))
+
     def first_steps(self, steps: int) -> "ReplayRecord":
         """The record of the first ``steps`` merges only (what a replay of that many would record)."""
         keep = self.cand_step < steps
