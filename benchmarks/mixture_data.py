@@ -1,10 +1,13 @@
-"""On-machine text categories for the mixture benchmark: natural languages from gettext catalogs
-(/usr/share/locale/*/LC_MESSAGES/*.mo and LibreOffice's, translated strings only), translated man pages
-(/usr/share/man/<lang>, Debian manpages-<lang>, troff markup stripped) and LibreOffice and GIMP help
-(Debian libreoffice-help-<lang>, gimp-help-<lang>); ensure_packages installs the packages. Programming languages come from source
-files on the machine. Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
-halves and cached as
-plain text under ``~/.cache/tokkit/mixture-bench`` (never committed). Nothing is downloaded.
+"""On-machine text categories for the mixture benchmark.
+
+Natural languages: gettext catalogs (/usr/share/locale/*/LC_MESSAGES/*.mo and LibreOffice's, translated
+strings only), translated man pages (/usr/share/man/<lang>, Debian manpages-<lang>, troff markup
+stripped) and LibreOffice and GIMP help (Debian libreoffice-help-<lang>, gimp-help-<lang>), without the
+untranslated English lines those keep; ensure_packages installs the packages (Debian mirrors only).
+Programming languages: source files on the machine.
+
+Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
+halves, cached as plain text under ``~/.cache/tokkit/mixture-bench`` (never committed).
 """
 
 from __future__ import annotations

@@ -118,7 +118,9 @@ def infer_from_samples(
     if record.absent_merges == len(chosen):
         raise InputError(f"none of the {len(chosen)} merges analysed occurs in any category's sample: the "
                          "categories share nothing with this tokenizer's training data")
-    solution = solve_mixture_lp(record)
+    with tqdm(desc="solving the LP", unit="round", file=sys.stderr, disable=not (progress and sys.stderr.isatty()),
+              leave=False) as bar:
+        solution = solve_mixture_lp(record, on_round=lambda added: (bar.update(), bar.set_postfix(added=added)))
     timings["solve"] = solution.seconds
     # alpha weighs counts normalized per category; bytes of category i scale as alpha_i * bytes_i / pairs_i
     bytes_per_pair = np.array([s.n_bytes for s in samples]) / record.pair_totals

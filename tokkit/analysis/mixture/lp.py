@@ -14,7 +14,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -44,11 +44,13 @@ def solve_mixture_lp(
     add_per_step: int = 10,
     tolerance: float = 1e-7,
     max_rounds: int = 500,
+    on_round: Callable[[int], None] | None = None,
 ) -> LpSolution:
     """Minimize the total slack by lazy constraint generation; never infeasible (slacks are free).
 
     ``tolerance`` is in units of the largest count (HiGHS's own feasibility tolerance is 1e-7): a smaller
-    one only adds rows HiGHS already counts as satisfied."""
+    one only adds rows HiGHS already counts as satisfied. ``on_round`` gets the number of rows each
+    round added."""
     started = time.perf_counter()
     steps, n = record.merge_counts.shape
     # rescale so the largest count is 1: slack sizes then sit well above HiGHS's feasibility tolerance
@@ -71,6 +73,8 @@ def solve_mixture_lp(
         model.add_constraints(new, gap[new], record.cand_step[new], cand_var[new])
         alpha, v_step, v_pair = model.solve(len(pairs))
         active[model.drop_slack_rows(tolerance)] = False
+        if on_round is not None:
+            on_round(len(new))
     return LpSolution(
         alpha=alpha,
         slack_total=float(v_step.sum() + v_pair.sum()) * scale,
