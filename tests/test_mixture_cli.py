@@ -54,6 +54,24 @@ def test_table_answer(setup, capsys):
     assert lines[1].startswith("cd") and lines[2].startswith("ab")  # sorted by share, cd is 2/3
 
 
+@pytest.mark.parametrize("size, read", [("2k", 2000), ("2e3", 2000), ("2KB", 2000), ("2000", 2000), ("1KiB", 1024)])
+def test_bytes_per_category_takes_units(setup, capsys, size, read):
+    folder, tokenizer = setup
+    code, out, _ = _run(["infer-mixture", str(tokenizer), "--category", f"ab={folder / 'ab'}",
+                         "--category", f"cd={folder / 'cd.txt'}", "--merges", "50", "--bytes-per-category", size,
+                         "--json"], capsys)
+    assert code == 0
+    assert all(0 < n <= read for n in json.loads(out)["sample_bytes"].values())
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "lots", "1e400", "5XB"])
+def test_bad_bytes_per_category(setup, capsys, size):
+    folder, tokenizer = setup
+    code, out, err = _run(["infer-mixture", str(tokenizer), "--category", f"ab={folder / 'ab'}",
+                           "--category", f"cd={folder / 'cd.txt'}", "--bytes-per-category", size], capsys)
+    assert code != 0 and out == "" and "is not a byte count" in err and "Traceback" not in err
+
+
 def _hf_json(path, model: dict) -> str:
     config = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
               "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None, "model": model}

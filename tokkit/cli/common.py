@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
 
+import click
 from tqdm import tqdm
 
 from tokkit.core.registry import default_tokenizer_name, load
@@ -51,3 +52,24 @@ def progress(items: Iterable[T], total: int | None, desc: str) -> Iterator[T]:
     """A progress bar on stderr, shown only for interactive, multi-item work."""
     show = (total or 0) > 1 and sys.stderr.isatty()
     return iter(tqdm(items, total=total, desc=desc, unit="file", disable=not show, file=sys.stderr))
+
+
+class ByteSize(click.ParamType):
+    """A positive byte count: ``5000000``, ``5e6``, ``5MB``, ``500k`` or ``2MiB`` (k/M/G are powers of
+    1000, Ki/Mi/Gi of 1024)."""
+
+    name = "bytes"
+    _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        text = str(value).strip().lower().removesuffix("b")
+        number = text.rstrip("kmgi")
+        unit = self._UNITS.get(text[len(number):])
+        try:
+            size = float(number) * unit if unit is not None else -1.0
+        except ValueError:
+            size = -1.0
+        if not size >= 1 or size != size or size == float("inf"):
+            self.fail(f"{value!r} is not a byte count (e.g. 5000000, 5e6, 5MB, 500k)", param, ctx)
+        return int(size)
+

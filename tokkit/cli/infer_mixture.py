@@ -6,6 +6,7 @@ import json
 
 import click
 
+from tokkit.cli.common import ByteSize
 from tokkit.errors import InputError
 
 
@@ -19,8 +20,9 @@ from tokkit.errors import InputError
 @click.option("--merge-start", type=click.IntRange(min=0), default=0, show_default=True,
               help="Index of the first merge to analyse; earlier merges are applied to the samples first "
                    "(e.g. 100000 for Llama 3, whose first 100,000 merges are GPT-3.5's).")
-@click.option("--bytes-per-category", type=click.IntRange(min=1), default=5_000_000, show_default=True,
-              help="Read at most this many bytes of each category's files (a fixed shuffled file order).")
+@click.option("--bytes-per-category", type=ByteSize(), default="5MB", show_default=True,
+              help="Read at most this many bytes of each category's files (a fixed shuffled file order); "
+                   "5000000, 5e6, 5MB and 500k all work.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"proportions": {NAME: share}, ...} with solver statistics instead of a table.')
 def infer_mixture(
