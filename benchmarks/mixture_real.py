@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", choices=sorted(TOKENIZERS), default="cl100k")
     parser.add_argument("--merges", type=int, default=3000)
-    parser.add_argument("--bytes-per-category", type=float, default=2e6)
+    parser.add_argument("--bytes-per-category", type=float, default=5e6)
     args = parser.parse_args()
     file, start, paper = TOKENIZERS[args.tokenizer]
     categories = category_files(int(args.bytes_per_category))
