@@ -35,6 +35,8 @@ def infer_mixture(
     The method (Hayase et al., 2024) replays the merge list on each category's sample and solves a
     linear program for the mixture under which every merge was the most frequent pair. Categories
     should together cover the training data; proportions are shares of the listed categories only.
+    On stderr it counts the merges found in no sample and those that no mixture of the samples
+    explains: many of either mean the categories miss part of the training data.
 
     \b
     Example:
