@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 CACHE = Path.home() / ".cache" / "tokkit" / "mixture-bench"
+DATA_VERSION = "2"  # bump when the readers change what a category holds: caches are then rebuilt
 SPLIT_CAP = 12_000_000  # bytes kept per split and category
 DOC_CAP = 100_000  # characters kept per file, so that no single file dominates a sample
 
@@ -201,10 +202,12 @@ def code_files(name: str) -> list[tuple[Path, Callable[[Path], str]]]:
 
 
 def category_text(name: str, half: str) -> str:
-    """The cached ``train`` or ``infer`` text of a category, built on first use."""
-    target = CACHE / name / f"{half}.txt"
-    if not target.exists():
+    """The cached ``train`` or ``infer`` text of a category, built on first use and rebuilt when it was
+    made by another version of these readers."""
+    target, stamp = CACHE / name / f"{half}.txt", CACHE / name / "version"
+    if not target.exists() or not stamp.exists() or stamp.read_text() != DATA_VERSION:
         if name not in CODE:
             ensure_packages()
         _write_splits(name, code_files(name) if name in CODE else language_files(name))
+        stamp.write_text(DATA_VERSION)
     return target.read_text(encoding="utf-8")
