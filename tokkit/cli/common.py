@@ -69,7 +69,6 @@ class ByteSize(click.ParamType):
             size = float(number) * unit if unit is not None else -1.0
         except ValueError:
             size = -1.0
-        if not size >= 1 or size != size or size == float("inf"):
+        if not 1 <= size < float("inf"):  # also refuses NaN
             self.fail(f"{value!r} is not a byte count (e.g. 5000000, 5e6, 5MB, 500k)", param, ctx)
         return int(size)
-
