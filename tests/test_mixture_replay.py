@@ -73,6 +73,39 @@ def test_lp_is_always_feasible(steps, n, seed):
     assert np.all(gap @ solution.alpha <= solution.slack_total + 1e-7)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_lazy_lp_reaches_the_full_lp_optimum(seed):
+    """Adding violated rows in batches and dropping non-binding ones ends at the optimum of the LP
+    written out with every candidate row at once (solved by scipy's HiGHS)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    rng = np.random.default_rng(seed)
+    steps, n, per_step = 40, 4, 30
+    record = ReplayRecord(
+        merge_counts=rng.random((steps, n)),
+        cand_step=np.repeat(np.arange(steps), per_step),
+        cand_pair=rng.integers(0, 60, size=steps * per_step),
+        cand_counts=rng.random((steps * per_step, n)) * 1.3,
+        pair_totals=np.ones(n),
+    )
+    solution = solve_mixture_lp(record, add_per_step=2)
+    pairs, pair_var = np.unique(record.cand_pair, return_inverse=True)
+    rows = len(record.cand_step)
+    gap = record.cand_counts - record.merge_counts[record.cand_step]
+    # gap . alpha - v_t - v_p <= 0 for every candidate; variables alpha (n), v_t (steps), v_p (pairs)
+    slack_part = coo_matrix((-np.ones(2 * rows), (np.r_[np.arange(rows), np.arange(rows)],
+                                                  np.r_[n + record.cand_step, n + steps + pair_var])),
+                            shape=(rows, n + steps + len(pairs))).toarray()
+    slack_part[:, :n] = gap
+    cost = np.r_[np.zeros(n), np.ones(steps + len(pairs))]
+    full = linprog(cost, A_ub=slack_part, b_ub=np.zeros(rows), A_eq=np.r_[np.ones(n), np.zeros(steps + len(pairs))][None],
+                   b_eq=[1.0], bounds=(0, None), method="highs")
+    assert full.status == 0
+    assert solution.slack_total == pytest.approx(full.fun, rel=1e-6, abs=1e-9)
+    assert solution.binding_rows < rows  # rows were dropped on the way
+
+
 def test_redundant_merges_keep_the_split_bpe_makes():
     # a converted file lists every split of "abc"; BPE builds it from "ab" + "c" (ab is ranked first)
     merges = [("a", "b"), ("b", "c"), ("a", "bc"), ("ab", "c")]
