@@ -54,18 +54,23 @@ def test_replay_records_merge_and_competitor_counts():
     assert np.allclose(sorted(record.cand_counts[first][:, 1]), [1.0])  # cd beats ab in category 1
 
 
+def _random_record(rng: np.random.Generator, steps: int, n: int, per_step: int, pairs: int,
+                   spread: float) -> ReplayRecord:
+    """A replay record of random counts: ``per_step`` competitors a step drawn from ``pairs`` pair ids,
+    their counts up to ``spread`` times the merges'."""
+    return ReplayRecord(
+        merge_counts=rng.random((steps, n)),
+        cand_step=np.repeat(np.arange(steps), per_step),
+        cand_pair=rng.integers(0, pairs, size=steps * per_step),
+        cand_counts=rng.random((steps * per_step, n)) * spread,
+        pair_totals=np.ones(n),
+    )
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 6), st.integers(2, 5), st.integers(0, 2**31 - 1))
 def test_lp_is_always_feasible(steps, n, seed):
-    rng = np.random.default_rng(seed)
-    per_step = 4
-    record = ReplayRecord(
-        merge_counts=rng.random((steps, n)),
-        cand_step=np.repeat(np.arange(steps), per_step),
-        cand_pair=rng.integers(0, 7, size=steps * per_step),
-        cand_counts=rng.random((steps * per_step, n)) * 2,
-        pair_totals=np.ones(n),
-    )
+    record = _random_record(np.random.default_rng(seed), steps, n, per_step=4, pairs=7, spread=2.0)
     solution = solve_mixture_lp(record)
     assert np.all(solution.alpha >= 0) and np.isclose(solution.alpha.sum(), 1.0)
     assert solution.slack_total >= -1e-9
@@ -80,15 +85,8 @@ def test_lazy_lp_reaches_the_full_lp_optimum(seed):
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
 
-    rng = np.random.default_rng(seed)
-    steps, n, per_step = 40, 4, 30
-    record = ReplayRecord(
-        merge_counts=rng.random((steps, n)),
-        cand_step=np.repeat(np.arange(steps), per_step),
-        cand_pair=rng.integers(0, 60, size=steps * per_step),
-        cand_counts=rng.random((steps * per_step, n)) * 1.3,
-        pair_totals=np.ones(n),
-    )
+    steps, n = 40, 4
+    record = _random_record(np.random.default_rng(seed), steps, n, per_step=30, pairs=60, spread=1.3)
     solution = solve_mixture_lp(record, add_per_step=2)
     pairs, pair_var = np.unique(record.cand_pair, return_inverse=True)
     rows = len(record.cand_step)
