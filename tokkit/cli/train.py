@@ -3,7 +3,39 @@
 from __future__ import annotations
 
 
+from typing import Callable
+
 import click
+
+
+def run_options(*, data: str, config: str, max_minutes: float, batch_size: int, seed: str) -> Callable:
+    """The options every trainer takes (data, config, run folder, resume, budget, batch, lr, device,
+    threads, seed), with the per-codec help texts and defaults."""
+    options = [
+        click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help=data),
+        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help=config),
+        click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+                     help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ "
+                          "(config.json + model.safetensors)."),
+        click.option("--resume", is_flag=True,
+                     help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time)."),
+        click.option("--max-minutes", default=max_minutes, show_default=True,
+                     help="Wall-clock training budget, counted across resumes; the learning rate decays to its "
+                          "floor at the end."),
+        click.option("--batch-size", default=batch_size, show_default=True, help="Crops per step."),
+        click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate."),
+        click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
+                     help="Where to train; auto uses CUDA when present."),
+        click.option("--threads", default=1, show_default=True, help="CPU threads for torch."),
+        click.option("--seed", default=0, show_default=True, help=seed),
+    ]
+
+    def apply(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
 
 
 @click.group()
@@ -12,24 +44,12 @@ def train() -> None:
 
 
 @train.command("audio")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Folder of training audio (wav, flac, ogg; searched recursively; any rate, resampled).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-              help="Codec config JSON (sample_rate, hop, quantizer, widths, depths); default: the shipped recipe.")
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
-              help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ (config.json + model.safetensors).")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time).")
-@click.option("--max-minutes", default=90.0, show_default=True,
-              help="Wall-clock training budget, counted across resumes; the learning rate decays to its floor at the end.")
-@click.option("--batch-size", default=8, show_default=True, help="Crops per step.")
+@run_options(data="Folder of training audio (wav, flac, ogg; searched recursively; any rate, resampled).",
+             config="Codec config JSON (sample_rate, hop, quantizer, widths, depths); default: the shipped recipe.",
+             max_minutes=90.0, batch_size=8, seed="Random seed for initialisation and crops.")
 @click.option("--segment-seconds", default=1.0, show_default=True, help="Length of each training crop.")
-@click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
-              help="Where to train; auto uses CUDA when present.")
 @click.option("--discriminators/--no-discriminators", default=False, show_default=True,
               help="Add multi-period and multi-resolution GAN discriminators (sharper audio; several times slower, use on a GPU).")
-@click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
-@click.option("--seed", default=0, show_default=True, help="Random seed for initialisation and crops.")
 def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int) -> None:
     """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
@@ -54,21 +74,9 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
 
 
 @train.command("image")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Folder of training photos (png, jpg, webp, ...; searched recursively; served as random multi-scale crops).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-              help="Tokenizer config JSON (image_size, patch_size, num_tokens, quantizer, width, depths); default: the shipped recipe.")
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
-              help="Run folder: checkpoint.pt, latest/ (exported every few minutes) and final/ (config.json + model.safetensors).")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (model, optimiser, step, elapsed time).")
-@click.option("--max-minutes", default=80.0, show_default=True,
-              help="Wall-clock training budget, counted across resumes; the learning rate decays to its floor at the end.")
-@click.option("--batch-size", default=16, show_default=True, help="Crops per step.")
-@click.option("--lr", default=1e-3, show_default=True, help="Peak AdamW learning rate.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]),
-              help="Where to train; auto uses CUDA when present.")
-@click.option("--threads", default=1, show_default=True, help="CPU threads for torch.")
-@click.option("--seed", default=0, show_default=True, help="Random seed for initialisation, crops and kept prefix lengths.")
+@run_options(data="Folder of training photos (png, jpg, webp, ...; searched recursively; served as random multi-scale crops).",
+             config="Tokenizer config JSON (image_size, patch_size, num_tokens, quantizer, width, depths); default: the shipped recipe.",
+             max_minutes=80.0, batch_size=16, seed="Random seed for initialisation, crops and kept prefix lengths.")
 def image(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           lr: float, device: str, threads: int, seed: int) -> None:
     """Train the 1D image tokenizer (ViT encoder -> FSQ tokens -> ViT decoder from any token prefix).

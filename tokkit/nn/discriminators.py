@@ -13,6 +13,16 @@ from torch.nn.utils.parametrizations import weight_norm
 Features = list[torch.Tensor]
 
 
+def _score(convs: torch.nn.ModuleList, out: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, Features]:
+    """Run a leaky-ReLU conv stack and its output conv: the flat score and every layer's activations."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        features.append(x)
+    x = out(x)
+    return x.flatten(1), features + [x]
+
+
 class PeriodDiscriminator(torch.nn.Module):
     """Folds (B, N) audio into (B, 1, N / period, period) and scores it with strided 2-D convs."""
 
@@ -27,12 +37,7 @@ class PeriodDiscriminator(torch.nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, Features]:
         x = F.pad(audio, (0, -audio.shape[-1] % self.period), mode="reflect")
         x = x.reshape(x.shape[0], 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        x = self.out(x)
-        return x.flatten(1), features + [x]
+        return _score(self.convs, self.out, x)
 
 
 class SpectrogramDiscriminator(torch.nn.Module):
@@ -54,12 +59,7 @@ class SpectrogramDiscriminator(torch.nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, Features]:
         spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, return_complex=True).abs()
         x = torch.log(spec.clamp_min(1e-5)).transpose(1, 2).unsqueeze(1)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            features.append(x)
-        x = self.out(x)
-        return x.flatten(1), features + [x]
+        return _score(self.convs, self.out, x)
 
 
 class Discriminators(torch.nn.Module):
