@@ -7,22 +7,23 @@ context on each side that the result matches whole-file processing (bounded memo
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
 from tokkit.codecs.audio.chunking import windows
 from tokkit.codecs.audio.config import KIND
 from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, check_audio, load_audio, resample, write_wav
-from tokkit.codecs.audio.model import CodecModel
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
+
+if TYPE_CHECKING:  # the model (torch) is imported when a codec is built, not when its options are read
+    from tokkit.codecs.audio.model import CodecModel
 
 CONTEXT_MARGIN = 4  # tokens of context beyond the computed reach, for safety
 
@@ -38,6 +39,7 @@ class AudioTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
     output_suffix: ClassVar[str] = ".wav"
+    uses_device: ClassVar[bool] = True
 
     def __init__(self, model: CodecModel, *, device: str = "auto", chunk_seconds: float = 20.0) -> None:
         from tokkit.core.device import resolve_device
@@ -49,12 +51,10 @@ class AudioTokenizer(Tokenizer):
 
     # -- identity ---------------------------------------------------------------------------
     def fingerprint(self) -> bytes:
-        digest = hashlib.sha256(canonical_json(self.config.to_dict()))
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            stored = tensor.half() if tensor.is_floating_point() else tensor  # as saved on disk
-            digest.update(stored.detach().cpu().numpy().tobytes())
-        return digest.digest()
+        """The config and the weights as saved (see :func:`tokkit.nn.weights.model_fingerprint`)."""
+        from tokkit.nn.weights import model_fingerprint
+
+        return model_fingerprint(self.model)
 
     @property
     def codebook_size(self) -> int:
@@ -65,8 +65,12 @@ class AudioTokenizer(Tokenizer):
         """Encode :class:`Audio` (any rate), a mono float array at the model rate, or audio file bytes."""
         if isinstance(item, (bytes, bytearray)):
             item = load_audio(io.BytesIO(item), "the input bytes")
-        audio = item if isinstance(item, Audio) else Audio(np.asarray(item, dtype=np.float32), self.config.sample_rate)
-        samples = np.asarray(audio.samples, dtype=np.float32)
+        audio = item if isinstance(item, Audio) else Audio(item, self.config.sample_rate)
+        try:
+            samples = np.asarray(audio.samples, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"cannot encode a {type(audio.samples).__name__}: pass Audio, a mono float array "
+                             f"at {self.config.sample_rate} Hz or audio file bytes") from None
         if samples.ndim != 1:
             raise InputError(f"audio must be mono (one dimension), got shape {samples.shape}")
         samples = check_audio(samples, "the audio")
@@ -76,10 +80,10 @@ class AudioTokenizer(Tokenizer):
         """Read a wav/flac/ogg file (any rate and channel count) and encode it."""
         return self.encode(load_audio(path))
 
-    def decode(self, tokens: Tokens) -> Audio:
-        """Tokens -> :class:`Audio` at the original sample rate and length."""
-        self.check_tokens(tokens)
-        codes = np.asarray(tokens.codes)
+    def decode(self, tokens: Tokens | np.ndarray | Sequence[int]) -> Audio:
+        """Tokens -> :class:`Audio` at the original sample rate and length; bare codes ((T,) or (k, T))
+        -> audio at the model rate, ``hop`` samples per token."""
+        codes, meta = self.codes_and_meta(tokens)
         depth = self.model.depth
         expected = "(T,)" if depth is None else f"(k, T) with 1 <= k <= {depth}"
         shape_ok = codes.ndim == 1 if depth is None else (codes.ndim == 2 and 1 <= codes.shape[0] <= depth)
@@ -88,7 +92,6 @@ class AudioTokenizer(Tokenizer):
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
         samples = self._run_decoder(codes)
-        meta = tokens.meta
         n = int(meta.get("n_samples", samples.size))
         samples = samples[:n]
         rate = int(meta.get("original_sample_rate", self.config.sample_rate))
@@ -105,6 +108,19 @@ class AudioTokenizer(Tokenizer):
         from tokkit.nn.weights import save_weights
 
         return save_weights(self.model, directory)
+
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[Audio]:
+        """``count`` speech-like clips (harmonics under a syllable envelope) of 0.2 s, 0.3 s, ... at the model rate."""
+        rng = np.random.default_rng(seed)
+        rate = self.config.sample_rate
+        clips = []
+        for index in range(count):
+            t = np.arange(int(rate * (0.2 + 0.1 * index))) / rate
+            pitch = 110 + 60 * rng.random()
+            voice = sum(np.sin(2 * np.pi * pitch * k * t + rng.random()) / k for k in range(1, 6))
+            envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+            clips.append(Audio((0.2 * envelope * voice + 0.01 * rng.standard_normal(t.size)).astype(np.float32), rate))
+        return clips
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
@@ -158,7 +174,11 @@ def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "aut
                chunk_seconds: float = 20.0) -> AudioTokenizer:
     """Registry loader for saved "audio.codec" folders; ``device`` is "auto", "cpu" or "cuda"."""
     from tokkit.codecs.audio.config import CodecConfig
+    from tokkit.codecs.audio.model import CodecModel
     from tokkit.nn.weights import load_weights
 
+    from tokkit.core.device import resolve_device
+
+    device = resolve_device(device)  # refuse a bad device before reading the weights
     model = load_weights(CodecModel(CodecConfig.from_dict(config)), directory)
     return AudioTokenizer(model, device=device, chunk_seconds=chunk_seconds)
