@@ -63,7 +63,8 @@ class AudioTokenizer(Tokenizer):
 
     # -- encode / decode --------------------------------------------------------------------
     def encode(self, item: Audio | np.ndarray | bytes) -> Tokens:
-        """Encode :class:`Audio` (any rate), a mono float array at the model rate, or audio file bytes."""
+        """Encode :class:`Audio` (any rate), a mono float array (N,) at the model rate, or audio file bytes
+        -> codes (T,) (FSQ) or (depth, T) (RVQ), T = ceil(N / hop) at the model rate."""
         return self.encode_batch([item])[0]
 
     def encode_batch(self, items: Sequence[Audio | np.ndarray | bytes] | Iterable[Audio | np.ndarray | bytes]
