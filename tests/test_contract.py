@@ -43,6 +43,9 @@ def _tokenizer(case: str) -> Tokenizer:
     if case not in _INSTANCES:
         how, _, name = case.partition(":")
         if how == "builtin":
+            if _builtin_kind(name) not in registry.KIND_CLASSES:
+                pytest.fail(f"built-in {name} (kind {_builtin_kind(name)}) has no class in registry.KIND_CLASSES: "
+                            f"register_kind(kind, loader, 'module:Class')")
             _INSTANCES[case] = tokkit.load(name, **({"device": "cpu"} if _uses_device(name) else {}))
         else:
             cls = registry.tokenizer_classes()[name]
@@ -249,3 +252,12 @@ def test_option_checks() -> None:
     with pytest.raises(InputError, match="one of a, b"):
         mode.check("c")
     assert issubclass(InputError, TokkitError)
+
+
+def test_core_mistakes_are_input_errors(tmp_path) -> None:
+    """The core API answers a caller's mistake with InputError, as the tokenizers do."""
+    with pytest.raises(InputError, match="integers"):
+        Tokens(np.array([0.5, 1.5]))
+    with pytest.raises(InputError, match="item 1 is a list, not Tokens"):
+        tokkit.save_tokens(tmp_path / "x.tok", [Tokens(np.array([1, 2])), [3, 4]])
+    assert not (tmp_path / "x.tok").exists()

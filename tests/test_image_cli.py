@@ -32,6 +32,18 @@ def test_encode_with_tokens_then_decode(run_cli, model_dir, tmp_path) -> None:
     assert Image.open(tmp_path / "back.png").size == (50, 30)
 
 
+def test_device_is_accepted_for_images(run_cli, model_dir, tmp_path) -> None:
+    """`tokkit encode x.png --device cpu` used to fail: the image loader refused the device its class takes."""
+    src = tmp_path / "photo.png"
+    Image.fromarray(picture(30, 50)).save(src)
+    code, out, err = run_cli("encode", src, "-t", model_dir, "--device", "cpu", "--tokens", "4")
+    assert code == 0, err
+    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png", "--device", "cpu")
+    assert code == 0, err
+    assert Image.open(tmp_path / "back.png").size == (50, 30)
+    assert tokkit.load(model_dir, device="cpu").device == "cpu"
+
+
 def test_several_images_in_one_call(run_cli, model_dir, tmp_path) -> None:
     paths = []
     for i, size in enumerate([(20, 20), (40, 25), (16, 60)]):

@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, TypeVar
 import click
 from tqdm import tqdm
 
-from tokkit.core.registry import default_tokenizer_name, load, tokenizer_classes
+from tokkit.core.registry import KIND_CLASSES, default_tokenizer_name, load, tokenizer_class
 from tokkit.core.tokenizer import Option, Tokenizer
 from tokkit.errors import InputError
 
@@ -51,7 +51,11 @@ def choose_tokenizer(spec: str | None, inputs: list[str], **options: object) -> 
 def declared_options() -> dict[str, list[tuple[type[Tokenizer], Option]]]:
     """Every encode option the registered tokenizer classes declare: name -> [(class, option), ...]."""
     found: dict[str, list[tuple[type[Tokenizer], Option]]] = {}
-    for cls in tokenizer_classes().values():
+    for kind in sorted(KIND_CLASSES):
+        try:
+            cls = tokenizer_class(kind)
+        except ImportError:  # a tokenizer whose optional dependency is missing offers no flags (nor loads)
+            continue
         for option in cls.options:
             found.setdefault(option.name, []).append((cls, option))
     return found

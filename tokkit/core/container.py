@@ -49,11 +49,12 @@ def encode_container(tokens: Tokens | Sequence[Tokens]) -> bytes:
     items = [tokens] if single else list(tokens)
     if not items:
         raise InputError("no tokens to save: the list is empty")
+    for index, item in enumerate(items):
+        if not isinstance(item, Tokens):
+            raise InputError(f"item {index} is a {type(item).__name__}, not Tokens: save what encode returned")
     shared = {key: items[0].meta.get(key) for key in _SHARED_KEYS}
     header_items, payload_parts = [], []
     for index, item in enumerate(items):
-        if not isinstance(item, Tokens):
-            raise TypeError(f"item {index} is a {type(item).__name__}, not Tokens")
         for key in _SHARED_KEYS:
             if item.meta.get(key) != shared[key]:
                 raise InputError(f"item {index} has another {key} than item 0: one token file holds one tokenizer's tokens")

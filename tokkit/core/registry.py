@@ -58,9 +58,16 @@ def register_kind(kind: str, loader: str, tokenizer_class: str | None = None) ->
         KIND_CLASSES[kind] = tokenizer_class
 
 
+def tokenizer_class(kind: str) -> type[Tokenizer]:
+    """The Tokenizer class registered for ``kind`` (imports its module)."""
+    if kind not in KIND_CLASSES:
+        raise UnsupportedFormatError(f"no tokenizer class is registered for kind {kind!r}")
+    return _resolve(KIND_CLASSES[kind])
+
+
 def tokenizer_classes() -> dict[str, type[Tokenizer]]:
     """Registered kind -> Tokenizer class (imports each class's module)."""
-    return {kind: _resolve(target) for kind, target in KIND_CLASSES.items()}
+    return {kind: tokenizer_class(kind) for kind in KIND_CLASSES}
 
 
 def _resolve(target: str) -> Callable:

@@ -271,7 +271,8 @@ class Tokenizer(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, item: Any, **options: Any) -> Tokens:
-        """Encode one item with the declared ``options``."""
+        """Encode one item with the declared ``options`` -> Tokens whose codes have the modality's shape
+        (text (T,), RVQ audio (Q, T), image (K,), ...)."""
 
     @abc.abstractmethod
     def decode(self, tokens: Tokens | np.ndarray | Sequence[int]) -> Any:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from tokkit.errors import InputError
+
 
 @dataclass
 class Tokens:
@@ -23,7 +25,7 @@ class Tokens:
     def __post_init__(self) -> None:
         codes = np.asarray(self.codes)
         if codes.dtype.kind not in "iu":
-            raise TypeError(f"token codes must be integers, got dtype {codes.dtype}")
+            raise InputError(f"token codes must be integers, got dtype {codes.dtype}")
         self.codes = codes
 
     def __len__(self) -> int:

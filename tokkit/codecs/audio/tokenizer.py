@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the model (torch) is imported when a codec is built, not wh
 
 CONTEXT_MARGIN = 4  # tokens of context beyond the computed reach, for safety
 BATCH_TOKENS = 4000  # padded tokens per forward pass in encode_batch / decode_batch (bounds memory)
+MIN_FILL = 0.8  # a window joins a batch only if it is at least this share of the batch's longest window
 
 
 class AudioTokenizer(Tokenizer):
@@ -63,7 +64,8 @@ class AudioTokenizer(Tokenizer):
 
     # -- encode / decode --------------------------------------------------------------------
     def encode(self, item: Audio | np.ndarray | bytes) -> Tokens:
-        """Encode :class:`Audio` (any rate), a mono float array at the model rate, or audio file bytes."""
+        """Encode :class:`Audio` (any rate), a mono float array (N,) at the model rate, or audio file bytes
+        -> codes (T,) (FSQ) or (depth, T) (RVQ), T = ceil(N / hop) at the model rate."""
         return self.encode_batch([item])[0]
 
     def encode_batch(self, items: Sequence[Audio | np.ndarray | bytes] | Iterable[Audio | np.ndarray | bytes]
@@ -163,11 +165,13 @@ class AudioTokenizer(Tokenizer):
         return Audio(samples, rate)
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
-        """Indices of windows grouped longest first into batches of at most ``BATCH_TOKENS`` padded tokens."""
+        """Indices of windows grouped longest first into batches of at most ``BATCH_TOKENS`` padded tokens,
+        each window at least ``MIN_FILL`` of its batch's longest (so padding costs at most 1/MIN_FILL - 1)."""
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         groups: list[list[int]] = []
         for index in order:
-            if groups and (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= BATCH_TOKENS:
+            if (groups and (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= BATCH_TOKENS
+                    and lengths[index] >= MIN_FILL * lengths[groups[-1][0]]):
                 groups[-1].append(index)
             else:
                 groups.append([index])
