@@ -154,13 +154,14 @@ def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None, **
     return tokenizer
 
 
-#: input file suffix -> built-in tokenizer used when the user names none (anything else is text)
-DEFAULT_FOR_SUFFIX: dict[str, str] = {
-    ".wav": "audio", ".flac": "audio", ".ogg": "audio", ".mp3": "audio",
-    ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image", ".bmp": "image",
-}
-
-
 def default_tokenizer_name(input_path: str | os.PathLike) -> str:
-    """The built-in tokenizer for an input file, chosen by its suffix."""
-    return DEFAULT_FOR_SUFFIX.get(Path(os.fspath(input_path)).suffix.lower(), "text")
+    """The built-in tokenizer for an input file, chosen by its content (magic bytes, else UTF-8 text) and,
+    when it cannot be read, its suffix (:mod:`tokkit.core.formats`); a binary file no format recognizes is
+    refused rather than read as text."""
+    from tokkit.core.formats import default_modality
+
+    modality = default_modality(input_path)
+    if modality not in BUILTINS:
+        raise InputError(f"{input_path} is {modality} input and tokkit has no built-in {modality} tokenizer; "
+                         f"name one with -t")
+    return modality

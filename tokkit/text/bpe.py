@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from tokkit.core import formats
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text, check_writable
 from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
@@ -53,7 +54,7 @@ class BPETokenizer(Tokenizer):
 
     modality = "text"
     kind = "text.bpe"
-    input_suffixes = (".txt", ".md", ".text")
+    input_suffixes = formats.suffixes("text")
     output_suffix = ".txt"
 
     def __init__(self, *, tokenizer_json: str | None = None, ranks: dict[bytes, int] | None = None,

@@ -11,10 +11,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from tokkit.core import formats
 from tokkit.core.atomic import atomic_write_bytes, check_writable
 from tokkit.errors import InputError, UnsupportedFormatError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = formats.suffixes("audio")  # one table for the reader and the default-tokenizer choice
 SILENCE = 1e-6  # peak below this is "all silent"
 
 
@@ -64,7 +65,7 @@ def load_audio(source: str | os.PathLike | BinaryIO, name: str | None = None) ->
     try:
         audio, rate = sf.read(source if hasattr(source, "read") else str(source), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
-        raise UnsupportedFormatError(f"{name} is not readable audio (wav, flac or ogg): {exc}") from None
+        raise UnsupportedFormatError(f"{name} is not readable audio (wav, flac, ogg, mp3, aiff): {exc}") from None
     except (OSError, RuntimeError) as exc:
         raise InputError(f"cannot read {name}: {exc}") from None
     return Audio(check_audio(audio.mean(axis=1), name), int(rate))

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tokkit.core import formats
 from tokkit.errors import InputError, UnsupportedFormatError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".avif")
+IMAGE_SUFFIXES = formats.suffixes("image")  # one table for the reader and the default-tokenizer choice
 MAX_ASPECT = 1.5
 MIN_SIDE = 8
 BACKGROUND = (255, 255, 255)
