@@ -7,8 +7,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
+import numpy as np
+
+from tokkit.core.meta import COMMON_SCHEMA, Field, validate_fields
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, TokenizerMismatchError
 
@@ -37,6 +40,10 @@ class Tokenizer(abc.ABC):
     #: suffix of files ``write_decoded`` makes (".txt", ".wav", ".png", ...)
     output_suffix: ClassVar[str] = ".out"
 
+    #: fields its tokens' ``meta`` may hold (beyond :data:`tokkit.core.meta.COMMON_SCHEMA`), checked by
+    #: ``check_tokens`` before decoding; cross-field checks go in :meth:`validate_meta`
+    meta_schema: ClassVar[Mapping[str, Field]] = {}
+
     #: how this tokenizer was named when loaded (a built-in name or a path); recorded in token files
     name: str = ""
 
@@ -55,7 +62,9 @@ class Tokenizer(abc.ABC):
         return cached
 
     def check_tokens(self, tokens: Tokens) -> None:
-        """Refuse tokens made by another tokenizer, with a message that names both."""
+        """Refuse tokens made by another tokenizer (a message that names both), and tokens whose metadata or
+        codes are out of range (:mod:`tokkit.core.meta`), before anything is allocated from them."""
+        validate_fields(tokens.meta, {**COMMON_SCHEMA, **self.meta_schema})
         made_by = tokens.meta.get("tokenizer") or {}
         if made_by.get("hash") and made_by.get("hash") != self.identity["hash"]:
             raise TokenizerMismatchError(
@@ -68,6 +77,18 @@ class Tokenizer(abc.ABC):
             raise TokenizerMismatchError(
                 f"these are {modality} tokens; {self.name or self.kind} is a {self.modality} tokenizer"
             )
+        size = tokens.meta.get("codebook_size", self.codebook_size)
+        if size != self.codebook_size:
+            raise TokenizerMismatchError(f"these tokens use a codebook of {size} codes; {self.name or self.kind} "
+                                         f"has {self.codebook_size}; decode them with the tokenizer that made them")
+        codes = np.asarray(tokens.codes)
+        if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise InputError(f"{self.modality} codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
+        self.validate_meta(tokens)
+
+    def validate_meta(self, tokens: Tokens) -> None:
+        """Checks between metadata fields and the codes (e.g. ``n_samples <= T * hop``); each field alone
+        was checked against ``meta_schema``. Raise :class:`TokenFileError` (``tokkit.core.meta.bad_field``)."""
 
     def base_meta(self) -> dict[str, Any]:
         """Metadata every Tokens from this tokenizer carries."""

@@ -18,8 +18,10 @@ import numpy as np
 
 from tokkit.codecs.audio.chunking import windows
 from tokkit.codecs.audio.config import KIND
-from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, check_audio, load_audio, resample, write_wav
+from tokkit.codecs.audio.io import (AUDIO_SUFFIXES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Audio, check_audio,
+                                    check_sample_rate, load_audio, resample, write_wav)
 from tokkit.codecs.audio.model import CodecModel
+from tokkit.core.meta import Float, Int, bad_field
 from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -38,6 +40,11 @@ class AudioTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
     output_suffix: ClassVar[str] = ".wav"
+    meta_schema: ClassVar[dict] = {
+        "sample_rate": Int(1, MAX_SAMPLE_RATE), "n_samples": Int(1), "hop": Int(1), "frame_rate": Float(0),
+        "original_sample_rate": Int(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE), "original_n_samples": Int(1),
+        "duration": Float(0),
+    }
 
     def __init__(self, model: CodecModel, *, device: str = "auto", chunk_seconds: float = 20.0) -> None:
         from tokkit.core.device import resolve_device
@@ -66,6 +73,7 @@ class AudioTokenizer(Tokenizer):
         if isinstance(item, (bytes, bytearray)):
             item = load_audio(io.BytesIO(item), "the input bytes")
         audio = item if isinstance(item, Audio) else Audio(np.asarray(item, dtype=np.float32), self.config.sample_rate)
+        check_sample_rate(audio.sample_rate, "the audio")
         samples = np.asarray(audio.samples, dtype=np.float32)
         if samples.ndim != 1:
             raise InputError(f"audio must be mono (one dimension), got shape {samples.shape}")
@@ -80,13 +88,6 @@ class AudioTokenizer(Tokenizer):
         """Tokens -> :class:`Audio` at the original sample rate and length."""
         self.check_tokens(tokens)
         codes = np.asarray(tokens.codes)
-        depth = self.model.depth
-        expected = "(T,)" if depth is None else f"(k, T) with 1 <= k <= {depth}"
-        shape_ok = codes.ndim == 1 if depth is None else (codes.ndim == 2 and 1 <= codes.shape[0] <= depth)
-        if not shape_ok or codes.size == 0:
-            raise InputError(f"this codec's tokens must be a non-empty array of shape {expected}, got {codes.shape}")
-        if codes.min() < 0 or codes.max() >= self.codebook_size:
-            raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
         samples = self._run_decoder(codes)
         meta = tokens.meta
         n = int(meta.get("n_samples", samples.size))
@@ -96,6 +97,26 @@ class AudioTokenizer(Tokenizer):
             samples = resample(samples, self.config.sample_rate, rate)
             samples = samples[:int(meta.get("original_n_samples", samples.size))]
         return Audio(samples, rate)
+
+    def validate_meta(self, tokens: Tokens) -> None:
+        """The codes' shape fits the codec, the lengths in the metadata fit the codes: n_samples <= T * hop, and original_n_samples is the
+        resampled length of n_samples (so decoding allocates in proportion to the codes)."""
+        codes, depth = np.asarray(tokens.codes), self.model.depth
+        expected = "(T,)" if depth is None else f"(k, T) with 1 <= k <= {depth}"
+        shape_ok = codes.ndim == 1 if depth is None else (codes.ndim == 2 and 1 <= codes.shape[0] <= depth)
+        if not shape_ok or codes.size == 0:
+            raise InputError(f"this codec's tokens must be a non-empty array of shape {expected}, got {codes.shape}")
+        meta, frames = tokens.meta, int(codes.shape[-1])
+        if meta.get("sample_rate", self.config.sample_rate) != self.config.sample_rate:
+            raise bad_field("sample_rate", meta["sample_rate"], f"this codec's rate, {self.config.sample_rate}")
+        n = meta.get("n_samples", frames * self.config.hop)
+        if n > frames * self.config.hop:
+            raise bad_field("n_samples", n, f"at most {frames * self.config.hop} for {frames} frames of {self.config.hop}")
+        rate = meta.get("original_sample_rate", self.config.sample_rate)
+        longest = math.ceil(n * rate / self.config.sample_rate)
+        if meta.get("original_n_samples", longest) > longest:
+            raise bad_field("original_n_samples", meta["original_n_samples"],
+                            f"at most {longest} ({n} samples at {rate} Hz)")
 
     def write_decoded(self, item: Audio, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded audio as a 16-bit wav (or flac/ogg by suffix) at its own rate, atomically."""

@@ -17,9 +17,10 @@ import numpy as np
 from PIL import Image
 
 from tokkit.codecs.image.config import KIND
-from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, read_rgb, to_model_input, to_rgb
+from tokkit.codecs.image.io import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, Placement, place, from_array, from_model_output, read_rgb, to_model_input, to_rgb
 from tokkit.codecs.image.model import ImageCodecModel
 from tokkit.core.atomic import atomic_open, check_writable
+from tokkit.core.meta import Int, IntList, bad_field
 from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -40,6 +41,11 @@ class ImageTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = IMAGE_SUFFIXES
     output_suffix: ClassVar[str] = ".png"
+    meta_schema: ClassVar[dict] = {
+        "image_size": IntList(2, MIN_SIDE, MAX_PIXELS // MIN_SIDE, required=True),
+        "padded_size": IntList(2, MIN_SIDE, MAX_PIXELS, required=True),
+        "model_size": Int(1), "max_tokens": Int(1),
+    }
 
     def __init__(self, model: ImageCodecModel, *, device: str = "auto") -> None:
         from tokkit.core.device import resolve_device
@@ -112,6 +118,16 @@ class ImageTokenizer(Tokenizer):
                     results[i] = from_model_output(array, checked[i][1])
         return results  # type: ignore[return-value]
 
+    def validate_meta(self, tokens: Tokens) -> None:
+        """The picture is at most MAX_PIXELS and its padded canvas is the one encoding makes for its size."""
+        width, height = tokens.meta["image_size"]
+        if width * height > MAX_PIXELS:
+            raise bad_field("image_size", [width, height], f"at most {MAX_PIXELS} pixels")
+        expected = place(width, height)
+        if tokens.meta["padded_size"] != [expected.padded_width, expected.padded_height]:
+            raise bad_field("padded_size", tokens.meta["padded_size"],
+                            f"[{expected.padded_width}, {expected.padded_height}] for a {width}x{height} picture")
+
     def write_decoded(self, item: Image.Image, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write a decoded picture atomically; the format follows the suffix (PNG, JPEG, WebP, ...)."""
         suffix = Path(path).suffix.lower()
@@ -162,8 +178,6 @@ class ImageTokenizer(Tokenizer):
         codes = np.asarray(tokens.codes)
         if codes.ndim != 1 or not 1 <= codes.size <= self.max_tokens:
             raise InputError(f"image tokens must be a 1-D array of 1 to {self.max_tokens} codes, got shape {codes.shape}")
-        if codes.min() < 0 or codes.max() >= self.codebook_size:
-            raise InputError(f"image codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
         return codes.astype(np.int64), Placement.from_meta(tokens.meta)
 
 
