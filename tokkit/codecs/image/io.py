@@ -27,8 +27,8 @@ from tokkit.errors import InputError, UnsupportedFormatError
 IMAGE_SUFFIXES = formats.suffixes("image")  # one table for the reader and the default-tokenizer choice
 MAX_ASPECT = 1.5
 MIN_SIDE = 8
-#: the most pixels a picture may have (read or decoded): Pillow's decompression-bomb limit
-MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
+#: the most pixels a picture may have (read or decoded): Pillow's decompression-bomb warning threshold
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 #: padded canvases larger than this (pixels) are built from a box-reduced picture, bounding memory for
 #: extreme aspect ratios (a 100000x8 strip would otherwise pad to 100000x66667)
 CANVAS_LIMIT = 1 << 25
@@ -39,6 +39,9 @@ def read_rgb(path: str | os.PathLike) -> Image.Image:
     """Open an image file as 8-bit RGB (conversions in the module docstring); clear errors otherwise."""
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
+                raise InputError(f"{path} is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} "
+                                 f"tokkit decodes; downscale it first")
             image.load()
             return to_rgb(image)
     except FileNotFoundError:
