@@ -256,3 +256,15 @@ def test_mismatched_codebook_is_refused(audio_tok):
 def test_container_round_trip_still_exact():
     tokens = tokkit.Tokens(np.arange(10), {"modality": "text", "codebook_size": 10, "tokenizer": {"name": "t", "hash": "h"}})
     assert decode_container(encode_container(tokens))[1] == [tokens]
+
+
+def test_the_api_also_refuses_file_tokens_without_a_hash(tmp_path):
+    text = tokkit.load("text")
+    tokkit.save_tokens(tmp_path / "a.tok", tokkit.Tokens(text.encode(b"hi").codes, {"modality": "text",
+                                                                                   "codebook_size": text.vocab_size}))
+    loaded = tokkit.load_tokens(tmp_path / "a.tok")
+    with pytest.raises(TokenizerMismatchError, match="no tokenizer hash"):
+        text.decode(loaded)
+    loaded.meta["tokenizer"] = text.identity  # the caller vouches for it
+    assert text.decode(loaded) == b"hi"
+    assert text.decode(text.encode(b"hi").codes) == b"hi"  # bare ids stay accepted

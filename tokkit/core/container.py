@@ -107,6 +107,7 @@ def decode_container(data: bytes, source: str = "token file") -> tuple[dict, lis
             raise TokenFileError(f"{source}: item {index} holds code {int(codes.max())}, outside its codebook of "
                                  f"{codebook_size}; the file is damaged")
         meta = {key: header[key] for key in _SHARED_KEYS if header.get(key) is not None}
+        meta.setdefault("tokenizer", {})  # items from a file always say who made them, if only "nobody known"
         meta.update(entry["meta"])
         validate_fields(meta, COMMON_SCHEMA, f"{source}: item {index}")
         items.append(Tokens(codes, meta))

@@ -66,6 +66,10 @@ class Tokenizer(abc.ABC):
         codes are out of range (:mod:`tokkit.core.meta`), before anything is allocated from them."""
         validate_fields(tokens.meta, {**COMMON_SCHEMA, **self.meta_schema})
         made_by = tokens.meta.get("tokenizer") or {}
+        if "tokenizer" in tokens.meta and not made_by.get("hash"):  # read from a file that records no hash
+            raise TokenizerMismatchError(
+                f"these tokens carry no tokenizer hash, so nothing shows that {self.name or self.kind} made them; "
+                f"if you know it did, set tokens.meta['tokenizer'] = tokenizer.identity (CLI: --trust-tokenizer)")
         if made_by.get("hash") and made_by.get("hash") != self.identity["hash"]:
             raise TokenizerMismatchError(
                 f"these tokens were made by tokenizer {made_by.get('name') or '?'} "
