@@ -131,11 +131,19 @@ def fix_crc(data: bytes) -> bytes:
 
 
 def target_container(data: bytes) -> None:
-    """Read a token file, undo dynamic merges, and check and decode each item with its tokenizer."""
+    """Read a token file, describe it (tokkit info), undo dynamic merges, and check and decode each item."""
     from tokkit.core.container import decode_container
     from tokkit.text.dynamic_merge import unmerge_tokens
 
+    import tempfile
+
+    from tokkit.cli.info import token_file_facts
+
     _, items = decode_container(fix_crc(data), "fuzzed")
+    with tempfile.NamedTemporaryFile(suffix=".tok") as handle:  # tokkit info reads the metadata too
+        handle.write(fix_crc(data))
+        handle.flush()
+        token_file_facts(handle.name)
     by_modality = {"text": text_tok(), "audio": audio_tok(), "image": image_tok()}
     for tokens in items:
         tokenizer = by_modality.get(tokens.meta.get("modality"))

@@ -126,6 +126,8 @@ def _parse_header(header_bytes: bytes, source: str) -> dict:
         raise TokenFileError(f"{source} has a malformed header: {reason}") from None
     if not isinstance(header, dict) or not isinstance(header.get("items"), list):
         raise TokenFileError(f"{source} has a malformed header: no list of items")
+    if not header["items"]:
+        raise TokenFileError(f"{source} holds no items; tokkit never writes such a file")
     for key in _SHARED_KEYS:
         if header.get(key) is not None:
             check_field(key, header[key], COMMON_SCHEMA[key], source)
