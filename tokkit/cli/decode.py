@@ -11,8 +11,8 @@ from tokkit.cli.common import loader_options
 from tokkit.core.atomic import check_writable
 from tokkit.core.container import read_container
 from tokkit.core.registry import check_identity, load_for_tokens
+from tokkit.core.tokens import check_expansion, expand_tokens
 from tokkit.errors import InputError
-from tokkit.text.dynamic_merge import merged_table, unmerge_tokens
 
 
 def _item_name(meta: dict, index: int, suffix: str) -> str:
@@ -43,10 +43,10 @@ def decode(token_file: str, output: str | None, tokenizer_spec: str | None, trus
     file names by path is loaded only when you confirm it with -t.
     """
     header, items = read_container(token_file)
-    for tokens in items:  # merge tables are checked and sized as integers before anything is loaded or expanded
-        merged_table(tokens)
+    for tokens in items:  # transforms (dynamic merges) are checked and sized before anything is loaded or expanded
+        check_expansion(tokens)
     tokenizer = load_for_tokens(header.get("tokenizer") or {}, tokenizer_spec, trust=trust, **loader_options(device))
-    items = [unmerge_tokens(tokens) for tokens in check_identity(items, tokenizer, trust=trust)]
+    items = [expand_tokens(tokens) for tokens in check_identity(items, tokenizer, trust=trust)]
     for tokens in items:
         tokenizer.check_tokens(tokens)
     suffix = tokenizer.output_suffix
