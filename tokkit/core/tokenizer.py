@@ -21,6 +21,10 @@ A tokenizer is a :class:`Tokenizer` subclass that
   a ``device`` option with an InputError;
 - batches for real in ``encode_batch`` / ``decode_batch`` where its model allows it (padding and masking
   or grouping); each result equals encoding or decoding that item alone. The defaults here loop;
+- declares the metadata fields its tokens carry in ``meta_schema`` (type, bounds, length, required; see
+  :mod:`tokkit.core.meta`) and checks between fields and codes in :meth:`Tokenizer.validate_meta`:
+  :meth:`Tokenizer.check_tokens` runs them, with the codebook and code-range checks, before ``decode``
+  allocates anything from a token file's numbers;
 - raises a :class:`~tokkit.errors.TokkitError` subclass (``InputError`` for a bad item, value or
   option) for every mistake a user can make, never a bare ValueError/TypeError;
 - implements ``save(directory)`` such that ``tokkit.load(directory)`` gives a tokenizer with the same
