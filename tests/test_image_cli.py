@@ -27,7 +27,7 @@ def test_encode_with_tokens_then_decode(run_cli, model_dir, tmp_path) -> None:
     assert b"5 tokens, 4 bits/token, 3 bytes" in out
     tokens = tokkit.load_tokens(tmp_path / "photo.tok")
     assert tokens.codes.shape == (5,) and tokens.meta["image_size"] == [50, 30]
-    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png")
+    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png", "-t", model_dir)
     assert code == 0, err
     assert Image.open(tmp_path / "back.png").size == (50, 30)
 
@@ -51,7 +51,7 @@ def test_several_images_in_one_call(run_cli, model_dir, tmp_path) -> None:
         Image.fromarray(picture(size[1], size[0], seed=i)).save(paths[-1])
     code, out, err = run_cli("encode", *paths, "-t", model_dir, "--tokens", "8", "-o", tmp_path / "all.tok")
     assert code == 0, err
-    code, _, err = run_cli("decode", tmp_path / "all.tok", "-o", tmp_path / "out")
+    code, _, err = run_cli("decode", tmp_path / "all.tok", "-o", tmp_path / "out", "-t", model_dir)
     assert code == 0, err
     sizes = sorted(Image.open(p).size for p in (tmp_path / "out").iterdir())
     assert sizes == sorted([(20, 20), (40, 25), (16, 60)])

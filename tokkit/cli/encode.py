@@ -13,14 +13,20 @@ from tokkit.cli.common import (STDIN, TokenizerOptionsCommand, check_input_file,
 from tokkit.core.atomic import check_writable
 from tokkit.core.bitpack import bits_for
 from tokkit.core.container import save_tokens
+from tokkit.core.formats import modality_of_bytes
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
 
-def _read_stdin_item(tokenizer, options: dict) -> Tokens:
+def _read_stdin_item(tokenizer, options: dict, named: bool) -> Tokens:
     data = sys.stdin.buffer.read()
     if not data:
         raise InputError("standard input is empty: nothing to encode")
+    if not named:  # the default (text) tokenizer reads standard input only when it is text
+        kind = modality_of_bytes(data)
+        if kind != "text":
+            raise InputError(f"standard input holds {kind or 'binary'} data, not text; name the tokenizer with -t "
+                             f"({kind or 'text'} to encode it{'' if kind else ' as raw bytes'})")
     return tokenizer.encode(data, **options)
 
 
@@ -125,7 +131,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     encoded: list[Tokens] = []
     for path in progress(inputs, len(inputs), "encoding"):
-        tokens = _read_stdin_item(tokenizer, options) if path == STDIN else tokenizer.encode_file(path, **options)
+        tokens = _read_stdin_item(tokenizer, options, bool(tokenizer_spec)) if path == STDIN else tokenizer.encode_file(path, **options)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
     lengths_before = None

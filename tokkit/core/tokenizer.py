@@ -21,6 +21,10 @@ A tokenizer is a :class:`Tokenizer` subclass that
   a ``device`` option with an InputError;
 - batches for real in ``encode_batch`` / ``decode_batch`` where its model allows it (padding and masking
   or grouping); each result equals encoding or decoding that item alone. The defaults here loop;
+- declares the metadata fields its tokens carry in ``meta_schema`` (type, bounds, length, required; see
+  :mod:`tokkit.core.meta`) and checks between fields and codes in :meth:`Tokenizer.validate_meta`:
+  :meth:`Tokenizer.check_tokens` runs them, with the codebook and code-range checks, before ``decode``
+  allocates anything from a token file's numbers;
 - raises a :class:`~tokkit.errors.TokkitError` subclass (``InputError`` for a bad item, value or
   option) for every mistake a user can make, never a bare ValueError/TypeError;
 - implements ``save(directory)`` such that ``tokkit.load(directory)`` gives a tokenizer with the same
@@ -40,10 +44,11 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from tokkit.core.meta import COMMON_SCHEMA, Field, validate_fields
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, TokenizerMismatchError
 
@@ -186,6 +191,10 @@ class Tokenizer(abc.ABC):
     #: suffix of files ``write_decoded`` makes (".txt", ".wav", ".png", ...)
     output_suffix: ClassVar[str] = ".out"
 
+    #: fields its tokens' ``meta`` may hold (beyond :data:`tokkit.core.meta.COMMON_SCHEMA`), checked by
+    #: ``check_tokens`` before decoding; cross-field checks go in :meth:`validate_meta`
+    meta_schema: ClassVar[Mapping[str, Field]] = {}
+
     #: how this tokenizer was named when loaded (a built-in name or a path); recorded in token files
     name: str = ""
     #: the torch device the model runs on ("cpu", "cuda", ...); "cpu" for tokenizers without a model
@@ -231,8 +240,14 @@ class Tokenizer(abc.ABC):
         return cached
 
     def check_tokens(self, tokens: Tokens) -> None:
-        """Refuse tokens made by another tokenizer, with a message that names both."""
+        """Refuse tokens made by another tokenizer (a message that names both), and tokens whose metadata or
+        codes are out of range (:mod:`tokkit.core.meta`), before anything is allocated from them."""
+        validate_fields(tokens.meta, {**COMMON_SCHEMA, **self.meta_schema})
         made_by = tokens.meta.get("tokenizer") or {}
+        if "tokenizer" in tokens.meta and not made_by.get("hash"):  # read from a file that records no hash
+            raise TokenizerMismatchError(
+                f"these tokens carry no tokenizer hash, so nothing shows that {self.name or self.kind} made them; "
+                f"if you know it did, set tokens.meta['tokenizer'] = tokenizer.identity (CLI: --trust-tokenizer)")
         if made_by.get("hash") and made_by.get("hash") != self.identity["hash"]:
             raise TokenizerMismatchError(
                 f"these tokens were made by tokenizer {made_by.get('name') or '?'} "
@@ -244,6 +259,18 @@ class Tokenizer(abc.ABC):
             raise TokenizerMismatchError(
                 f"these are {modality} tokens; {self.name or self.kind} is a {self.modality} tokenizer"
             )
+        size = tokens.meta.get("codebook_size", self.codebook_size)
+        if size != self.codebook_size:
+            raise TokenizerMismatchError(f"these tokens use a codebook of {size} codes; {self.name or self.kind} "
+                                         f"has {self.codebook_size}; decode them with the tokenizer that made them")
+        codes = np.asarray(tokens.codes)
+        if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise InputError(f"{self.modality} codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
+        self.validate_meta(tokens)
+
+    def validate_meta(self, tokens: Tokens) -> None:
+        """Checks between metadata fields and the codes (e.g. ``n_samples <= T * hop``); each field alone
+        was checked against ``meta_schema``. Raise :class:`TokenFileError` (``tokkit.core.meta.bad_field``)."""
 
     def codes_and_meta(self, tokens: Tokens | np.ndarray | Sequence[int]) -> tuple[np.ndarray, dict[str, Any]]:
         """What ``decode`` works on: checked Tokens -> (codes, meta); an integer array or id list ->

@@ -55,20 +55,46 @@ class Tokens:
 #: meta key -> "module:function" turning Tokens that carry that key back into their tokenizer's own codes
 #: (e.g. "dynamic_merges", registered by tokkit.text); packages register on import, lazily by name
 EXPANSIONS: dict[str, str] = {}
+#: meta key -> "module:function" that checks such a transform and sizes its result as integers, raising
+#: a TokkitError above a bound, without expanding anything (token files are untrusted)
+EXPANSION_CHECKS: dict[str, str] = {}
+#: packages whose import registers transforms (their ``__init__`` only: cheap)
+TRANSFORM_PACKAGES = ("tokkit.text",)
 
 
-def register_expansion(meta_key: str, target: str) -> None:
+def register_expansion(meta_key: str, target: str, check: str | None = None) -> None:
     """Make :func:`expand_tokens` undo a transform whose Tokens carry ``meta[meta_key]``; ``target`` is
-    "module:function", imported only when such tokens are met."""
+    "module:function", imported only when such tokens are met; ``check`` (same form) is what
+    :func:`check_expansion` runs first."""
     EXPANSIONS[meta_key] = target
+    if check is not None:
+        EXPANSION_CHECKS[meta_key] = check
+
+
+def _call(target: str, tokens: Tokens) -> Any:
+    import importlib
+
+    for package in TRANSFORM_PACKAGES:
+        importlib.import_module(package)
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)(tokens)
+
+
+def check_expansion(tokens: Tokens) -> None:
+    """Check the transforms recorded in ``tokens.meta`` and size their results, expanding nothing; a
+    TokkitError if one is malformed or would expand beyond its bound (call before loading a tokenizer)."""
+    for package in TRANSFORM_PACKAGES:
+        __import__(package)
+    for key, target in list(EXPANSION_CHECKS.items()):
+        if key in tokens.meta:
+            _call(target, tokens)
 
 
 def expand_tokens(tokens: Tokens) -> Tokens:
     """``tokens`` with every registered transform in its meta undone (unchanged if none applies)."""
-    import importlib
-
-    for key, target in EXPANSIONS.items():
+    for package in TRANSFORM_PACKAGES:
+        __import__(package)
+    for key, target in list(EXPANSIONS.items()):
         if key in tokens.meta:
-            module_name, _, attribute = target.partition(":")
-            tokens = getattr(importlib.import_module(module_name), attribute)(tokens)
+            tokens = _call(target, tokens)
     return tokens

@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # the lazy names below, for IDEs and type checkers
     from tokkit.text.dynamic_merge import fvt_embeddings as fvt_embeddings
 
 # token files written with dynamic merges (``tokkit encode --dynamic-merges``) decode through this
-register_expansion("dynamic_merges", "tokkit.text.dynamic_merge:unmerge_tokens")
+register_expansion("dynamic_merges", "tokkit.text.dynamic_merge:unmerge_tokens",
+                   check="tokkit.text.dynamic_merge:merged_table")
 
 _LAZY = {
     "BPETokenizer": "tokkit.text.bpe",

@@ -16,11 +16,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from tokkit.core import formats
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text, check_writable
 from tokkit.core.tokenizer import Option, Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.engines import ID_DTYPE, HFEngine, TiktokenEngine
+from tokkit.text.tiktoken_files import check_id_range
 from tokkit.text.hf_json import HFLayout, RankPlan, analyze_tokenizer_json, parse_tokenizer_json
 
 ENGINES = ("auto", "tiktoken", "hf")
@@ -53,7 +55,7 @@ class BPETokenizer(Tokenizer):
 
     modality = "text"
     kind = "text.bpe"
-    input_suffixes = (".txt", ".md", ".text")
+    input_suffixes = formats.suffixes("text")
     output_suffix = ".txt"
     options = (
         Option("special", bool, False, "special-token text becomes its id and the post-processor's tokens "
@@ -72,7 +74,7 @@ class BPETokenizer(Tokenizer):
         if tokenizer_json is not None:
             config = parse_tokenizer_json(tokenizer_json, source)
             try:
-                self._layout = analyze_tokenizer_json(config)
+                self._layout = analyze_tokenizer_json(config, source)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 raise UnsupportedFormatError(
                     f"{source} is a malformed tokenizer.json ({type(exc).__name__}: {exc})") from None
@@ -82,7 +84,7 @@ class BPETokenizer(Tokenizer):
                 raise UnsupportedFormatError(f"the rank table holds {single_bytes} of the 256 single bytes; "
                                              f"a byte-level BPE needs all of them")
             specials = dict(special_tokens or {})
-            table: list[bytes | None] = [None] * (max([*ranks.values(), *specials.values()]) + 1)
+            table: list[bytes | None] = [None] * check_id_range([*ranks.values(), *specials.values()], source)
             for token, rank in ranks.items():
                 table[rank] = token
             for content, index in specials.items():

@@ -17,7 +17,9 @@ import numpy as np
 
 from tokkit.codecs.audio.chunking import windows
 from tokkit.codecs.audio.config import KIND
-from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, check_audio, load_audio, resample, write_wav
+from tokkit.codecs.audio.io import (AUDIO_SUFFIXES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Audio, check_audio,
+                                    check_sample_rate, load_audio, resample, write_wav)
+from tokkit.core.meta import Float, Int, bad_field
 from tokkit.core.tokenizer import Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -41,6 +43,11 @@ class AudioTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
     output_suffix: ClassVar[str] = ".wav"
+    meta_schema: ClassVar[dict] = {
+        "sample_rate": Int(1, MAX_SAMPLE_RATE), "n_samples": Int(1), "hop": Int(1), "frame_rate": Float(0),
+        "original_sample_rate": Int(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE), "original_n_samples": Int(1),
+        "duration": Float(0),
+    }
     uses_device: ClassVar[bool] = True
 
     def __init__(self, model: CodecModel, *, device: str = "auto", chunk_seconds: float = 20.0) -> None:
@@ -126,6 +133,7 @@ class AudioTokenizer(Tokenizer):
         if isinstance(item, (bytes, bytearray)):
             item = load_audio(io.BytesIO(item), "the input bytes")
         audio = item if isinstance(item, Audio) else Audio(item, self.config.sample_rate)
+        check_sample_rate(audio.sample_rate, "the audio")
         try:
             samples = np.asarray(audio.samples, dtype=np.float32)
         except (TypeError, ValueError):
@@ -153,6 +161,24 @@ class AudioTokenizer(Tokenizer):
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
         return codes, meta
+
+    def validate_meta(self, tokens: Tokens) -> None:
+        """The lengths in the metadata fit the codes: n_samples <= T * hop, and original_n_samples is the
+        resampled length of n_samples (so decoding allocates in proportion to the codes)."""
+        codes = np.asarray(tokens.codes)
+        if codes.ndim == 0 or codes.size == 0:
+            return  # the shape check of decode reports it
+        meta, frames = tokens.meta, int(codes.shape[-1])
+        if meta.get("sample_rate", self.config.sample_rate) != self.config.sample_rate:
+            raise bad_field("sample_rate", meta["sample_rate"], f"this codec's rate, {self.config.sample_rate}")
+        n = meta.get("n_samples", frames * self.config.hop)
+        if n > frames * self.config.hop:
+            raise bad_field("n_samples", n, f"at most {frames * self.config.hop} for {frames} frames of {self.config.hop}")
+        rate = meta.get("original_sample_rate", self.config.sample_rate)
+        longest = math.ceil(n * rate / self.config.sample_rate)
+        if meta.get("original_n_samples", longest) > longest:
+            raise bad_field("original_n_samples", meta["original_n_samples"],
+                            f"at most {longest} ({n} samples at {rate} Hz)")
 
     def _finish(self, samples: np.ndarray, meta: dict[str, Any]) -> Audio:
         """Decoded model-rate samples -> Audio at the original rate and length the meta records."""

@@ -16,8 +16,9 @@ import numpy as np
 from PIL import Image
 
 from tokkit.codecs.image.config import KIND
-from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, read_rgb, to_model_input, to_rgb
+from tokkit.codecs.image.io import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, Placement, place, from_array, from_model_output, read_rgb, to_model_input, to_rgb
 from tokkit.core.atomic import atomic_open, check_writable
+from tokkit.core.meta import Int, IntList, bad_field
 from tokkit.core.tokenizer import Option, Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -41,6 +42,11 @@ class ImageTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = IMAGE_SUFFIXES
     output_suffix: ClassVar[str] = ".png"
+    meta_schema: ClassVar[dict] = {
+        "image_size": IntList(2, MIN_SIDE, MAX_PIXELS // MIN_SIDE, required=True),
+        "padded_size": IntList(2, MIN_SIDE, MAX_PIXELS, required=True),
+        "model_size": Int(1), "max_tokens": Int(1),
+    }
     uses_device: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("tokens", int, None, "keep the first K tokens of each picture (fewer tokens, coarser picture, "
@@ -117,6 +123,16 @@ class ImageTokenizer(Tokenizer):
                 for i, array in zip(group, arrays):
                     results[i] = from_model_output(array, checked[i][1])
         return results  # type: ignore[return-value]
+
+    def validate_meta(self, tokens: Tokens) -> None:
+        """The picture is at most MAX_PIXELS and its padded canvas is the one encoding makes for its size."""
+        width, height = tokens.meta["image_size"]
+        if width * height > MAX_PIXELS:
+            raise bad_field("image_size", [width, height], f"at most {MAX_PIXELS} pixels")
+        expected = place(width, height)
+        if tokens.meta["padded_size"] != [expected.padded_width, expected.padded_height]:
+            raise bad_field("padded_size", tokens.meta["padded_size"],
+                            f"[{expected.padded_width}, {expected.padded_height}] for a {width}x{height} picture")
 
     def write_decoded(self, item: Image.Image, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write a decoded picture atomically; the format follows the suffix (PNG, JPEG, WebP, ...)."""
