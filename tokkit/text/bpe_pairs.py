@@ -105,16 +105,18 @@ class MergeTable:
             spine.append(int(self.right[spine[-1]]))
         rows = np.flatnonzero(self.regular[candidates])
         q = candidates[rows]
-        limit = np.full(len(rows), np.iinfo(np.int64).max)
+        never = np.iinfo(np.int64).max
+        limit = np.full(len(rows), never)
         left = self.left
+        merged = np.full(len(self.token_bytes), never)  # rank of bytes(p) + bytes(q), per q; reset per level
         for level, p in enumerate(spine):
             keys, ranks = self._partners(p)
+            merged[keys] = ranks
             p_leaf = level == len(spine) - 1
             down_rows, down_q = [], []
             while rows.size:
                 if len(keys):
-                    pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
-                    ok = ~((keys[pos] == q) & (ranks[pos] < limit))
+                    ok = merged[q] >= limit
                     rows, q, limit = rows[ok], q[ok], limit[ok]
                 q_leaf = left[q] == q
                 if p_leaf:
@@ -130,6 +132,7 @@ class MergeTable:
                 stay = ~done & ~move_p
                 rows, q, limit = rows[stay], q[stay], q[stay] + 1
                 q = left[q]
+            merged[keys] = never
             if not down_rows:
                 break
             rows, q = np.concatenate(down_rows), np.concatenate(down_q)

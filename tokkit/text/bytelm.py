@@ -118,13 +118,27 @@ def utf8_completions(text: bytes) -> list[bytes]:
 
 
 def _grouped_logsumexp(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """out[g] = logsumexp(values[groups == g]) for g in range(size), -inf for empty groups; one pass."""
-    top = np.full(size, -np.inf)
-    np.maximum.at(top, groups, values)
-    shift = np.where(np.isfinite(top), top, 0.0)
-    sums = np.bincount(groups, weights=np.exp(values - shift[groups]), minlength=size)
-    with np.errstate(divide="ignore"):
-        return np.where(np.isfinite(top), shift + np.log(sums), -np.inf)
+    """out[g] = logsumexp(values[groups == g]) for g in range(size), -inf for empty groups.
+
+    One pass shifted by the overall maximum; a group whose sum is too small for full precision there
+    (its terms near or below the smallest normal float) is summed again around its own maximum.
+    """
+    out = np.full(size, -np.inf)
+    if not values.size:
+        return out
+    top = float(values.max())
+    if not np.isfinite(top):
+        for g in np.unique(groups):
+            out[g] = _logsumexp(values[groups == g])
+        return out
+    sums = np.bincount(groups, weights=np.exp(values - top), minlength=size)
+    good = sums > 1e-280
+    out[good] = top + np.log(sums[good])
+    if not good.all():
+        present = np.bincount(groups, minlength=size) > 0
+        for g in np.flatnonzero(present & ~good):
+            out[g] = _logsumexp(values[groups == g])
+    return out
 
 
 def _softmax(logp: np.ndarray) -> np.ndarray:
@@ -266,6 +280,9 @@ class ByteLM(ByteSampler):
                 self._index = index_for(
                     self.tokenizer, lambda: [b"" if i in specials else self._token_bytes(i) for i in range(self.vocab_size)],
                     self._encode)
+            if self._index is not None:
+                tables = np.concatenate([self._index.utf8_ids, self._index.raw_ids, self._index.other_ids])
+                self._table_mask = None if self._usable_mask[tables].all() else self._usable_mask
         return self._index
 
     def _fast_end(self, ctx_text: bytes, ctx_ids: list[int], tail_text: bytes):
@@ -290,7 +307,7 @@ class ByteLM(ByteSampler):
                 return None
             return tuple(cover[m:-1]) if self._stream(cover[m:-1]) == tail_text else None
 
-        groups = end_groups(index, before, ctx_ids, ids, self._usable_mask, check_one, self._encode)
+        groups = end_groups(index, before, ctx_ids, ids, self._table_mask, check_one, self._encode)
         if groups is None:
             return None
         out = {context: (tokens, self._first_of[tokens]) for context, tokens in groups.items()}
@@ -451,7 +468,7 @@ class _CoverState:
             by_rank = {}
             for context, (tokens, _) in cached.items():
                 rank = owner._rank[tokens]
-                order = np.argsort(rank)
+                order = np.argsort(rank, kind="stable")  # the tables give runs already in rank order
                 by_rank[context] = (tokens[order], rank[order])
             owner._by_rank[key] = by_rank
         out = []

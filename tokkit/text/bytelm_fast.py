@@ -50,7 +50,9 @@ class VocabIndex:
                 texts.append(data.decode("utf-8") if data else None)
             except UnicodeDecodeError:
                 texts.append(None)
-        self.utf8_ids = np.array([i for i, t in enumerate(texts) if t], dtype=np.int64)
+        # in the order of their bytes (the byte trie's order), so that results come out sorted by it
+        self.utf8_ids = np.array(sorted((i for i, t in enumerate(texts) if t), key=token_bytes.__getitem__),
+                                 dtype=np.int64)
         char_class = dfa.char_class
         flat: list[int] = []
         lengths = []
@@ -62,6 +64,7 @@ class VocabIndex:
         self.starts = np.concatenate([[0], np.cumsum(self.n_chars)[:-1]]).astype(np.int64)
         self.flat = np.array(flat, dtype=np.int64)
         self._offsets: dict[int, np.ndarray] = {}
+        self._kinds: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         # tokens that are one pre-token and their own encoding (valid right after a finished pre-token)
         whole = self.offsets(1) == self.n_chars
         solo = np.zeros(n, dtype=bool)
@@ -80,6 +83,19 @@ class VocabIndex:
         self.position = np.full(n, -1, dtype=np.int64)
         self.position[self.utf8_ids] = np.arange(len(self.utf8_ids))
 
+    def kinds(self, state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """From the automaton state after a pre-token P, over all UTF-8 tokens: those that start a new
+        pre-token and are valid alone, those that join P (P + v is one pre-token), and the rows (positions
+        in ``utf8_ids``) of those after which P's match ends inside P; cached per state."""
+        hit = self._kinds.get(state)
+        if hit is None:
+            offsets = self.offsets(state)
+            tokens = self.utf8_ids
+            new_solo = tokens[(offsets == 0) & self.solo[tokens]]
+            join = tokens[(offsets == self.n_chars) & (self.n_chars > 0)]
+            hit = self._kinds[state] = (new_solo, join, np.flatnonzero(offsets == -1))
+        return hit
+
     def offsets(self, state: int) -> np.ndarray:
         """Per UTF-8 token: where the last match started at P's start ends inside it, from the automaton
         state after P (0..len, -1 where none ends inside it); cached per state."""
@@ -87,12 +103,13 @@ class VocabIndex:
         if hit is None:
             if len(self._offsets) >= _STATE_CACHE_LIMIT:
                 self._offsets.clear()
+                self._kinds.clear()
             hit = self.dfa.last_match_offsets(state, self.flat, self.starts, self.n_chars)
             self._offsets[state] = hit
         return hit
 
 
-def _after_cut_character(index: VocabIndex, before: bytes, tail: list[int], usable_mask: np.ndarray,
+def _after_cut_character(index: VocabIndex, before: bytes, tail: list[int], usable_mask: np.ndarray | None,
                          check_one: Callable[[int], tuple[int, ...] | None]) -> dict[tuple[int, ...], np.ndarray] | None:
     """Valid last tokens after a text that is UTF-8 but for its last bytes (a character cut off).
 
@@ -108,10 +125,11 @@ def _after_cut_character(index: VocabIndex, before: bytes, tail: list[int], usab
     if not tail or any(0xDC80 <= ord(c) <= 0xDCFF for c in decoded[:cut]):
         return None
     groups: dict[tuple[int, ...], list[np.ndarray]] = {}
-    solo = index.utf8_ids[index.solo[index.utf8_ids] & usable_mask[index.utf8_ids]]
+    keep = np.ones(len(index.token_bytes), dtype=bool) if usable_mask is None else usable_mask
+    solo = index.utf8_ids[index.solo[index.utf8_ids] & keep[index.utf8_ids]]
     if solo.size:
         groups[tuple(tail)] = [solo]
-    for v in index.other_ids[usable_mask[index.other_ids]].tolist():
+    for v in index.other_ids[keep[index.other_ids]].tolist():
         context = check_one(v)
         if context is not None:
             groups.setdefault(context, []).append(np.array([v], dtype=np.int64))
@@ -150,13 +168,13 @@ def index_for(tokenizer, token_bytes: Callable[[], list[bytes]],
 
 
 def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[int],
-               usable_mask: np.ndarray, check_one: Callable[[int], tuple[int, ...] | None],
+               usable_mask: np.ndarray | None, check_one: Callable[[int], tuple[int, ...] | None],
                encode: Callable[[bytes], list[int] | None]) -> dict[tuple[int, ...], np.ndarray] | None:
     """Valid last tokens right after ``before`` (= context text + tail), grouped by the tokens between
     the context and them; None where the fast path cannot decide (the caller re-encodes).
 
     ``ids`` = encode(before), which starts with ``ctx_ids``; ``check_one(v)`` re-encodes one token (for
-    the few the tables do not cover) and returns its group or None; ``usable_mask``: ids that may be a cover.
+    the few the tables do not cover) and returns its group or None; ``usable_mask``: ids that may be a cover (None: all in the tables).
     """
     dfa = index.dfa
     m = len(ctx_ids)
@@ -168,7 +186,7 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
     if not text and not ids:  # the empty text: a token is valid when it is one pre-token and its own encoding
         solo = np.concatenate([index.utf8_ids, index.raw_ids])
         solo = solo[index.solo[solo]]
-        return {(): solo[usable_mask[solo]]}
+        return {(): solo if usable_mask is None else solo[usable_mask[solo]]}
     if not text or not tail:
         return None
     pieces = dfa.pieces(text)
@@ -193,7 +211,8 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
     groups: dict[tuple[int, ...], list[np.ndarray]] = {}
 
     def add(context: tuple[int, ...], tokens: np.ndarray) -> None:
-        tokens = tokens[usable_mask[tokens]]
+        if usable_mask is not None:
+            tokens = tokens[usable_mask[tokens]]
         if tokens.size:
             groups.setdefault(context, []).append(tokens)
 
@@ -201,18 +220,23 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
     add(tuple(tail), index.raw_ids[index.solo[index.raw_ids]])
     # UTF-8 tokens: the pre-token P (a suffix of `last`) and the tokens before it
     piece, piece_tokens, prefix_ctx = last, tuple(tail[-k:]), base
-    rows = np.arange(len(index.utf8_ids))
-    while rows.size:
+    rows: np.ndarray | None = None  # all UTF-8 tokens
+    while rows is None or rows.size:
         state, inner = dfa.run(dfa.classes(piece))
         if state == 0:
             return None
-        offsets = index.offsets(state)[rows]
-        n_chars = index.n_chars[rows]
-        tokens = index.utf8_ids[rows]
         context = prefix_ctx + piece_tokens
-        new = offsets == 0
-        add(context, tokens[new & index.solo[tokens]])
-        join = tokens[(offsets == n_chars) & (n_chars > 0)]
+        if rows is None:
+            new_solo, join, split = index.kinds(state)
+        else:
+            offsets = index.offsets(state)[rows]
+            n_chars = index.n_chars[rows]
+            tokens = index.utf8_ids[rows]
+            new = offsets == 0
+            new_solo = tokens[new & index.solo[tokens]]
+            join = tokens[(offsets == n_chars) & (n_chars > 0)]
+            split = rows[offsets == -1]
+        add(context, new_solo)
         if join.size:
             x = piece_tokens[-1]
             merges = index.merges
@@ -226,8 +250,7 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
                 found = check_one(v)
                 if found is not None:
                     add(found, np.array([v], dtype=np.int64))
-        split = offsets == -1
-        if not split.any():
+        if not split.size:
             break
         if inner is None:
             return None
@@ -241,5 +264,5 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
             return None
         prefix_ctx = prefix_ctx + tuple(head_ids)
         piece, piece_tokens = rest, tuple(rest_ids)
-        rows = rows[split]
+        rows = split
     return {context: np.concatenate(parts) for context, parts in groups.items()}
