@@ -21,7 +21,9 @@ from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.engines import ID_DTYPE, HFEngine, TiktokenEngine
-from tokkit.text.hf_json import HFLayout, RankPlan, analyze_tokenizer_json, parse_tokenizer_json
+from tokkit.text.byte_alphabet import bytes_to_chars
+from tokkit.text.hf_json import HFLayout, RankPlan, analyze_tokenizer_json, parse_tokenizer_json, read_merges
+from tokkit.text.merges import merges_from_ranks
 
 ENGINES = ("auto", "tiktoken", "hf")
 
@@ -183,6 +185,26 @@ class BPETokenizer(Tokenizer):
         if self._layout.plan is not None:
             facts["pattern"] = self._layout.plan.pattern
         return facts
+
+    # -- the BPE as a merge list (what analyses such as mixture inference read) ----------------
+    def hf_config(self) -> dict[str, Any] | None:
+        """The parsed tokenizer.json, or None for a tiktoken rank table."""
+        text = self._state["tokenizer_json"]
+        return None if text is None else json.loads(text)
+
+    def merge_list(self) -> list[tuple[str, str]]:
+        """The ordered merges, spelled as the vocabulary spells tokens (byte-level characters for
+        byte-level BPE): a tokenizer.json's own list, or for a rank table the split BPE makes of each token."""
+        config = self.hf_config()
+        if config is None:
+            return [(bytes_to_chars(left), bytes_to_chars(right))
+                    for left, right in merges_from_ranks(self._state["ranks"])]
+        return read_merges(config, self._state["source"])
+
+    def vocab_pieces(self, text: str) -> list[str]:
+        """The pre-token pieces of valid text spelled as the vocabulary spells tokens: the words the
+        merge list applies to (the pieces of :meth:`pretokenize`, in the alphabet of :meth:`merge_list`)."""
+        return self._engine.vocab_pieces(text)
 
     # -- encoding ----------------------------------------------------------------------------
     def _template(self) -> tuple[list[int], list[int]]:
