@@ -108,6 +108,10 @@ class TiktokenEngine:
             return [self.encode_text(text, special, template) for text in texts]
         return list(_pool().map(lambda text: self.encode_text(text, special, template, parallel=False), texts))
 
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Ids of bytes that need not be UTF-8, as tiktoken's ``_encode_bytes`` gives them (its own code)."""
+        return self._encoding._encode_bytes(data)
+
     def encode_piece(self, data: bytes) -> list[int]:
         """Ids of one pre-token given as raw bytes (used for bytes that are not UTF-8)."""
         ranks = self.plan.ranks

@@ -222,7 +222,7 @@ def _rank_plan(config: dict, specials: dict[str, int], template,
                 return None, f"token {token!r} is merged differently from the rank order"
     if not model.get("ignore_merges") and every_split:
         return None, "whole-word lookup differs from merging (ignore_merges is off)"
-    if model.get("ignore_merges") and len(ranks) != len(vocab):
+    if model.get("ignore_merges") and len(ranks) != len(vocab.keys() - specials.keys()):
         return None, "some vocabulary entries are neither bytes nor merge results"
     prefix, suffix = template
     return RankPlan(pattern, ranks, dict(specials), list(prefix), list(suffix)), ""

@@ -47,7 +47,10 @@ def tokenizer_json_from_ranks(ranks: dict[bytes, int], pattern: str,
         "model": {
             "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": True,
-            "vocab": {bytes_to_chars(token): rank for token, rank in sorted(ranks.items(), key=lambda item: item[1])},
+            # special tokens are in the vocabulary too: HF gives an added token that is not the next free
+            # id after the vocabulary (cl100k's ids have holes) another id unless the model holds it
+            "vocab": {**{bytes_to_chars(token): rank for token, rank in sorted(ranks.items(), key=lambda item: item[1])},
+                      **special_tokens},
             "merges": [[bytes_to_chars(left), bytes_to_chars(right)] for left, right in merges_from_ranks(ranks, every_split=True)],
         },
     }
