@@ -142,7 +142,7 @@ def test_text_inputs(cl100k):
         cl100k.encode("\ud800", invalid="runs")
     # the default reads them as tiktoken does (tests/test_text_tiktoken_suite.py checks it against tiktoken)
     assert cl100k.encode_ids("\ud800") == cl100k.encode_ids("\ufffd")
-    with pytest.raises(InputError, match="invalid='nope'"):
+    with pytest.raises(InputError, match="invalid"):
         cl100k.encode("x", invalid="nope")
     with pytest.raises(InputError, match="str or bytes"):
         cl100k.encode(12)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text, check_writable
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Option, Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.engines import ID_DTYPE, HFEngine, TiktokenEngine
@@ -60,9 +60,13 @@ def as_bytes(text: TextLike, invalid: str = "tiktoken") -> bytes:
     raise InputError(f"text tokenizers encode str or bytes, not {type(text).__name__}")
 
 
-def _check_invalid(invalid: str) -> None:
+def _check_invalid(invalid: str | None) -> str:
+    """The mode ``invalid`` names ("tiktoken" for None), or an InputError."""
+    if invalid is None:
+        return "tiktoken"
     if invalid not in INVALID_MODES:
         raise InputError(f"invalid={invalid!r}: choose one of {', '.join(INVALID_MODES)}")
+    return invalid
 
 
 def _valid_prefix(data: bytes) -> int:
@@ -86,6 +90,14 @@ class BPETokenizer(Tokenizer):
     kind = "text.bpe"
     input_suffixes = (".txt", ".md", ".text")
     output_suffix = ".txt"
+    options = (
+        Option("special", bool, False, "special-token text becomes its id and the post-processor's tokens "
+               "(e.g. a BOS) are added, as HF's default encode; default: every byte is plain text"),
+        Option("invalid", str, None, "how bytes that are not UTF-8 (and surrogates in a str) are read: "
+               "'tiktoken' as tiktoken does (the last piece and everything from the first invalid byte on are "
+               "one piece), 'runs' each invalid run a piece of its own (linear time); default: 'tiktoken' "
+               "for texts, 'runs' for files", choices=INVALID_MODES, metavar="MODE"),
+    )
 
     def __init__(self, *, tokenizer_json: str | None = None, ranks: dict[bytes, int] | None = None,
                  pattern: str | None = None, special_tokens: dict[str, int] | None = None,
@@ -307,7 +319,7 @@ class BPETokenizer(Tokenizer):
     def _tokens(self, codes: np.ndarray, n_bytes: int) -> Tokens:
         return Tokens(codes, {**self.base_meta(), "source_bytes": n_bytes})
 
-    def encode(self, text: TextLike, *, special: bool = False, invalid: str = "tiktoken") -> Tokens:
+    def encode(self, text: TextLike, *, special: bool = False, invalid: str | None = None) -> Tokens:
         """Encode text (bytes, or str as UTF-8) to token ids.
 
         ``special=False`` (default): every byte is plain text, as tiktoken's ``encode_ordinary`` or HF with
@@ -324,19 +336,19 @@ class BPETokenizer(Tokenizer):
         encoded as text (time linear in the input; what :meth:`encode_file` uses); a str's U+DC80..U+DCFF
         are surrogate-escaped bytes (``os.fsdecode``), other lone surrogates are refused.
         """
-        _check_invalid(invalid)
+        invalid = _check_invalid(invalid)
         data = as_bytes(text, invalid)
         return self._tokens(self._encode_array(data, special, invalid), len(data))
 
-    def encode_ids(self, text: TextLike, *, special: bool = False, invalid: str = "tiktoken") -> list[int]:
+    def encode_ids(self, text: TextLike, *, special: bool = False, invalid: str | None = None) -> list[int]:
         """:meth:`encode` as a plain list of ints."""
-        _check_invalid(invalid)
+        invalid = _check_invalid(invalid)
         return self._encode_array(as_bytes(text, invalid), special, invalid).tolist()
 
     def encode_batch(self, texts: Iterable[TextLike], *, special: bool = False,
-                     invalid: str = "tiktoken") -> list[Tokens]:
+                     invalid: str | None = None) -> list[Tokens]:
         """Encode many texts at once (on all cores); one Tokens per text (``invalid`` as in :meth:`encode`)."""
-        _check_invalid(invalid)
+        invalid = _check_invalid(invalid)
         datas = [as_bytes(text, invalid) for text in texts]
         decoded: list[str | None] = []
         for data in datas:
@@ -375,7 +387,10 @@ class BPETokenizer(Tokenizer):
             self.check_tokens(tokens)
             tokens = tokens.codes
         table = self._layout.token_bytes
-        ids = tokens.tolist() if isinstance(tokens, np.ndarray) else list(tokens)
+        try:
+            ids = tokens.tolist() if isinstance(tokens, np.ndarray) else list(tokens)
+        except TypeError:
+            raise InputError(f"text tokenizers decode Tokens or a list of ids, not {type(tokens).__name__}") from None
         try:
             data = b"".join([table[index] for index in ids])
         except (TypeError, IndexError):
@@ -387,20 +402,27 @@ class BPETokenizer(Tokenizer):
         return data
 
     def decode_batch(self, batch: Sequence[Tokens | Sequence[int]]) -> list[bytes]:
+        """The bytes of each item's tokens."""
         return [self.decode(tokens) for tokens in batch]
 
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[bytes]:
+        """``count`` short texts of growing length: ASCII, accented Unicode, digits and punctuation."""
+        rng = np.random.default_rng(seed)
+        words = ["the", "tokenizer", "café", "naïve", "Straße", "42", "x = y + 1;", "hello,", "world!", "\n"]
+        return [" ".join(rng.choice(words, size=4 + 6 * index)).encode("utf-8") for index in range(count)]
+
     # -- files -------------------------------------------------------------------------------
-    def encode_file(self, path: str | os.PathLike, *, invalid: str = "runs") -> Tokens:
+    def encode_file(self, path: str | os.PathLike, *, special: bool = False, invalid: str | None = None) -> Tokens:
         """Encode a file's bytes (any encoding; byte-level tokenizers take any bytes). Bytes that are not
         UTF-8 are read with ``invalid="runs"`` by default (time linear in the file; see :meth:`encode`)."""
-        _check_invalid(invalid)
+        invalid = _check_invalid(invalid or "runs")
         try:
             data = Path(path).read_bytes()
         except IsADirectoryError:
             raise InputError(f"{path} is a directory; pass files") from None
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return self.encode(data, invalid=invalid)
+        return self.encode(data, special=special, invalid=invalid)
 
     def write_decoded(self, item: bytes, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded bytes to ``path`` atomically (refusing an existing file unless ``force``)."""
