@@ -280,34 +280,42 @@ class BPETokenizer(Tokenizer):
     def _encode_unstable_tail(self, data: bytes, special: bool) -> np.ndarray:
         """tiktoken's ``_encode_bytes``: the valid UTF-8 prefix is encoded as text, then its last piece
         (grown over preceding all-whitespace tokens) and every byte from the first invalid one on are
-        byte-pair-encoded as one piece."""
-        if not special and isinstance(self._engine, TiktokenEngine):
-            return np.asarray(self._engine.encode_bytes(data), ID_DTYPE)  # tiktoken's own code
-        valid = _valid_prefix(data)
-        head = data[:valid].decode("utf-8")
-        ids = self._engine.encode_text(head, special, template=False).tolist()
-        rest = head
-        if special and self._layout.special_tokens:
-            from tokkit.text.engines import _special_splitter
+        byte-pair-encoded as one piece. With ``special``, special tokens are found first (as tiktoken's
+        ``encode`` does) and the rule applies to each stretch between them; the template is added."""
+        if not special:
+            return np.asarray(self._ordinary_bytes(data), ID_DTYPE)
+        parts: list[Any] = [self._template()[0]]
+        start = 0
+        if self._layout.special_tokens:
+            by_bytes = {text.encode("utf-8"): index for text, index in self._layout.special_tokens.items()}
+            finder = re.compile(b"|".join(re.escape(token) for token in sorted(by_bytes, key=len, reverse=True)))
+            for match in finder.finditer(data):
+                parts += [self._ordinary_bytes(data[start:match.start()]), [by_bytes[match.group()]]]
+                start = match.end()
+        parts += [self._ordinary_bytes(data[start:]), self._template()[1]]
+        return np.concatenate([np.asarray(part, ID_DTYPE) for part in parts])
 
-            matches = list(_special_splitter(self._layout.special_tokens).finditer(head))
-            rest = head[matches[-1].end():] if matches else head
-        pieces = self._engine.pieces(rest) if rest else []
+    def _ordinary_bytes(self, data: bytes) -> list[int]:
+        """Ids of bytes without special tokens by tiktoken's ``_encode_bytes`` rule."""
+        valid = _valid_prefix(data)
+        if valid == len(data):
+            return self._engine.encode_text(data.decode("utf-8"), False).tolist()
+        if isinstance(self._engine, TiktokenEngine):
+            return self._engine.encode_bytes(data)  # tiktoken's own code
+        head = data[:valid].decode("utf-8")
+        ids = self._engine.encode_text(head, False).tolist()
+        pieces = self._engine.pieces(head) if head else []
         n_last = len(self._engine.encode_piece(pieces[-1])) if pieces else 0
-        table, special_ids = self._layout.token_bytes, set(self._layout.special_tokens.values())
+        table = self._layout.token_bytes
 
         def all_space(token: int) -> bool:
-            return token not in special_ids and all(byte in b" \n\t" for byte in table[token])
+            return all(byte in b" \n\t" for byte in table[token])
 
         if n_last and all_space(ids[-n_last]):
             while n_last < len(ids) and all_space(ids[-n_last - 1]):
                 n_last += 1
         unstable = b"".join(table[token] for token in ids[len(ids) - n_last:]) + data[valid:]
-        parts = [ids[:len(ids) - n_last], self._engine.encode_piece(unstable)]
-        if special:
-            prefix, suffix = self._template()
-            parts = [prefix, *parts, suffix]
-        return np.concatenate([np.asarray(part, ID_DTYPE) for part in parts])
+        return ids[:len(ids) - n_last] + self._engine.encode_piece(unstable)
 
     def _encode_array(self, data: bytes, special: bool, invalid: str = "tiktoken") -> np.ndarray:
         try:
