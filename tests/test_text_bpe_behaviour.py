@@ -136,9 +136,14 @@ def test_bad_ids(cl100k):
 
 
 def test_text_inputs(cl100k):
-    assert cl100k.encode_ids("caf\udcc3") == cl100k.encode_ids(b"caf\xc3")  # surrogate-escaped bytes
+    # invalid="runs": surrogate-escaped bytes (os.fsdecode), other lone surrogates refused
+    assert cl100k.encode_ids("caf\udcc3", invalid="runs") == cl100k.encode_ids(b"caf\xc3", invalid="runs")
     with pytest.raises(InputError, match="surrogate"):
-        cl100k.encode("\ud800")
+        cl100k.encode("\ud800", invalid="runs")
+    # the default reads them as tiktoken does (tests/test_text_tiktoken_suite.py checks it against tiktoken)
+    assert cl100k.encode_ids("\ud800") == cl100k.encode_ids("\ufffd")
+    with pytest.raises(InputError, match="invalid"):
+        cl100k.encode("x", invalid="nope")
     with pytest.raises(InputError, match="str or bytes"):
         cl100k.encode(12)
 

@@ -11,7 +11,7 @@ from tokkit.errors import InputError
 
 
 @click.command("infer-mixture")
-@click.argument("tokenizer", type=click.Path(dir_okay=False))
+@click.argument("tokenizer")
 @click.option("--category", "categories", multiple=True, metavar="NAME=PATH",
               help="A candidate category and its sample text: a file, a folder (read recursively) or a glob. "
                    "Repeat for every category (at least two).")
@@ -23,15 +23,18 @@ from tokkit.errors import InputError
 @click.option("--bytes-per-category", type=ByteSize(), default="5MB", show_default=True,
               help="Read at most this many bytes of each category's files (a fixed shuffled file order); "
                    "5000000, 5e6, 5MB and 500k all work.")
+@click.option("--pattern", default=None, metavar="REGEX",
+              help="Pre-tokenizer regex of a .tiktoken rank file that is not a known encoding (as tokkit.load's pattern=).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"proportions": {NAME: share}, ...} with solver statistics instead of a table.')
 def infer_mixture(
     tokenizer: str, categories: tuple[str, ...], merges: int, merge_start: int, bytes_per_category: int,
-    as_json: bool,
+    pattern: str | None, as_json: bool,
 ) -> None:
     """Estimate the byte share of each --category in TOKENIZER's training data.
 
-    TOKENIZER is an HF tokenizer.json (BPE), a merges.txt (GPT-2 byte-level) or a .tiktoken rank file.
+    TOKENIZER is any BPE text tokenizer tokkit reads (an HF tokenizer.json, a .tiktoken rank file, a
+    saved tokkit folder, a built-in name such as "text") or a GPT-2 merges.txt.
     The method (Hayase et al., 2024) replays the merge list on each category's sample and solves a
     linear program for the mixture under which every merge was the most frequent pair. Categories
     should together cover the training data; proportions are shares of the listed categories only.
@@ -56,7 +59,8 @@ def infer_mixture(
     if len(named) < 2:
         raise InputError("mixture inference needs at least two categories (--category NAME=PATH, repeated)")
     result = run(tokenizer, named, merges=merges, merge_start=merge_start,
-                 bytes_per_category=bytes_per_category, progress=True)
+                 bytes_per_category=bytes_per_category, progress=True,
+                 **({"pattern": pattern} if pattern else {}))
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return

@@ -22,8 +22,10 @@ from tokkit.core.tokenizer import Option, Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.engines import ID_DTYPE, HFEngine, TiktokenEngine
+from tokkit.text.byte_alphabet import bytes_to_chars
+from tokkit.text.hf_json import HFLayout, RankPlan, analyze_tokenizer_json, parse_tokenizer_json, read_merges
+from tokkit.text.merges import merges_from_ranks
 from tokkit.text.tiktoken_files import check_id_range
-from tokkit.text.hf_json import HFLayout, RankPlan, analyze_tokenizer_json, parse_tokenizer_json
 
 ENGINES = ("auto", "tiktoken", "hf")
 
@@ -32,17 +34,50 @@ _SURROGATE_RUNS = re.compile("([\udc80-\udcff]+)")
 TextLike = str | bytes | bytearray | memoryview
 
 
-def as_bytes(text: TextLike) -> bytes:
-    """The bytes of a text: ``bytes`` as they are, ``str`` as UTF-8 (surrogate-escaped bytes restored)."""
+#: how text that is not valid Unicode / bytes that are not UTF-8 are read (see :meth:`BPETokenizer.encode`)
+INVALID_MODES = ("tiktoken", "runs")
+
+
+def as_bytes(text: TextLike, invalid: str = "tiktoken") -> bytes:
+    """The bytes of a text: ``bytes`` as they are, ``str`` as UTF-8.
+
+    A ``str`` holding surrogates is repaired as tiktoken does with ``invalid="tiktoken"`` (a surrogate
+    pair becomes its character, a lone surrogate U+FFFD); with ``invalid="runs"`` U+DC80..U+DCFF are
+    surrogate-escaped bytes (as ``os.fsdecode`` writes them) and other lone surrogates are refused.
+    """
     if isinstance(text, str):
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        if invalid == "tiktoken":
+            return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
         try:
             return text.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError as exc:
             raise InputError(f"the text holds a lone surrogate at character {exc.start}; "
-                             f"pass bytes or valid Unicode") from None
+                             f"pass bytes or valid Unicode (or invalid='tiktoken' to read it as U+FFFD)") from None
     if isinstance(text, (bytes, bytearray, memoryview)):
         return bytes(text)
     raise InputError(f"text tokenizers encode str or bytes, not {type(text).__name__}")
+
+
+def _check_invalid(invalid: str | None) -> str:
+    """The mode ``invalid`` names ("tiktoken" for None), or an InputError."""
+    if invalid is None:
+        return "tiktoken"
+    if invalid not in INVALID_MODES:
+        raise InputError(f"invalid={invalid!r}: choose one of {', '.join(INVALID_MODES)}")
+    return invalid
+
+
+def _valid_prefix(data: bytes) -> int:
+    """Length of the longest prefix of ``data`` that is valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return len(data)
 
 
 class BPETokenizer(Tokenizer):
@@ -60,6 +95,10 @@ class BPETokenizer(Tokenizer):
     options = (
         Option("special", bool, False, "special-token text becomes its id and the post-processor's tokens "
                "(e.g. a BOS) are added, as HF's default encode; default: every byte is plain text"),
+        Option("invalid", str, None, "how bytes that are not UTF-8 (and surrogates in a str) are read: "
+               "'tiktoken' as tiktoken does (the last piece and everything from the first invalid byte on are "
+               "one piece), 'runs' each invalid run a piece of its own (linear time); default: 'tiktoken' "
+               "for texts, 'runs' for files", choices=INVALID_MODES, metavar="MODE"),
     )
 
     def __init__(self, *, tokenizer_json: str | None = None, ranks: dict[bytes, int] | None = None,
@@ -190,6 +229,26 @@ class BPETokenizer(Tokenizer):
             facts["pattern"] = self._layout.plan.pattern
         return facts
 
+    # -- the BPE as a merge list (what analyses such as mixture inference read) ----------------
+    def hf_config(self) -> dict[str, Any] | None:
+        """The parsed tokenizer.json, or None for a tiktoken rank table."""
+        text = self._state["tokenizer_json"]
+        return None if text is None else json.loads(text)
+
+    def merge_list(self) -> list[tuple[str, str]]:
+        """The ordered merges, spelled as the vocabulary spells tokens (byte-level characters for
+        byte-level BPE): a tokenizer.json's own list, or for a rank table the split BPE makes of each token."""
+        config = self.hf_config()
+        if config is None:
+            return [(bytes_to_chars(left), bytes_to_chars(right))
+                    for left, right in merges_from_ranks(self._state["ranks"])]
+        return read_merges(config, self._state["source"])
+
+    def vocab_pieces(self, text: str) -> list[str]:
+        """The pre-token pieces of valid text spelled as the vocabulary spells tokens: the words the
+        merge list applies to (the pieces of :meth:`pretokenize`, in the alphabet of :meth:`merge_list`)."""
+        return self._engine.vocab_pieces(text)
+
     # -- encoding ----------------------------------------------------------------------------
     def _template(self) -> tuple[list[int], list[int]]:
         if self._layout.template is None:
@@ -197,12 +256,14 @@ class BPETokenizer(Tokenizer):
                              "encode with special=False")
         return self._layout.template
 
-    def _encode_mixed(self, data: bytes, special: bool) -> np.ndarray:
-        """Ids of bytes that are not all UTF-8: valid runs as text, each invalid run as one pre-token."""
+    def _encode_mixed(self, data: bytes, special: bool, invalid: str) -> np.ndarray:
+        """Ids of bytes that are not all UTF-8, by the ``invalid`` rule (see :meth:`encode`)."""
         if not self.byte_level:
             bad = data.decode("utf-8", "replace").find("\ufffd")
             raise InputError(f"this tokenizer reads UTF-8 text, and the input is not UTF-8 (near byte {max(bad, 0)}); "
                              f"only byte-level tokenizers encode arbitrary bytes")
+        if invalid == "tiktoken":
+            return self._encode_unstable_tail(data, special)
         runs = _SURROGATE_RUNS.split(data.decode("utf-8", "surrogateescape"))
         valid_runs = [run for run in runs[0::2] if run]
         valid_ids = iter(self._engine.encode_many(valid_runs, special, template=False))
@@ -218,34 +279,87 @@ class BPETokenizer(Tokenizer):
             parts.append(self._template()[1])
         return np.concatenate([np.asarray(part, ID_DTYPE) for part in parts] or [np.zeros(0, ID_DTYPE)])
 
-    def _encode_array(self, data: bytes, special: bool) -> np.ndarray:
+    def _encode_unstable_tail(self, data: bytes, special: bool) -> np.ndarray:
+        """tiktoken's ``_encode_bytes``: the valid UTF-8 prefix is encoded as text, then its last piece
+        (grown over preceding all-whitespace tokens) and every byte from the first invalid one on are
+        byte-pair-encoded as one piece. With ``special``, special tokens are found first (as tiktoken's
+        ``encode`` does) and the rule applies to each stretch between them; the template is added."""
+        if not special:
+            return np.asarray(self._ordinary_bytes(data), ID_DTYPE)
+        parts: list[Any] = [self._template()[0]]
+        start = 0
+        if self._layout.special_tokens:
+            by_bytes = {text.encode("utf-8"): index for text, index in self._layout.special_tokens.items()}
+            finder = re.compile(b"|".join(re.escape(token) for token in sorted(by_bytes, key=len, reverse=True)))
+            for match in finder.finditer(data):
+                parts += [self._ordinary_bytes(data[start:match.start()]), [by_bytes[match.group()]]]
+                start = match.end()
+        parts += [self._ordinary_bytes(data[start:]), self._template()[1]]
+        return np.concatenate([np.asarray(part, ID_DTYPE) for part in parts])
+
+    def _ordinary_bytes(self, data: bytes) -> list[int]:
+        """Ids of bytes without special tokens by tiktoken's ``_encode_bytes`` rule."""
+        valid = _valid_prefix(data)
+        if valid == len(data):
+            return self._engine.encode_text(data.decode("utf-8"), False).tolist()
+        if isinstance(self._engine, TiktokenEngine):
+            return self._engine.encode_bytes(data)  # tiktoken's own code
+        head = data[:valid].decode("utf-8")
+        ids = self._engine.encode_text(head, False).tolist()
+        pieces = self._engine.pieces(head) if head else []
+        n_last = len(self._engine.encode_piece(pieces[-1])) if pieces else 0
+        table = self._layout.token_bytes
+
+        def all_space(token: int) -> bool:
+            return all(byte in b" \n\t" for byte in table[token])
+
+        if n_last and all_space(ids[-n_last]):
+            while n_last < len(ids) and all_space(ids[-n_last - 1]):
+                n_last += 1
+        unstable = b"".join(table[token] for token in ids[len(ids) - n_last:]) + data[valid:]
+        return ids[:len(ids) - n_last] + self._engine.encode_piece(unstable)
+
+    def _encode_array(self, data: bytes, special: bool, invalid: str = "tiktoken") -> np.ndarray:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return self._encode_mixed(data, special)
+            return self._encode_mixed(data, special, invalid)
         return self._engine.encode_text(text, special)
 
     def _tokens(self, codes: np.ndarray, n_bytes: int) -> Tokens:
         return Tokens(codes, {**self.base_meta(), "source_bytes": n_bytes})
 
-    def encode(self, text: TextLike, *, special: bool = False) -> Tokens:
+    def encode(self, text: TextLike, *, special: bool = False, invalid: str | None = None) -> Tokens:
         """Encode text (bytes, or str as UTF-8) to token ids.
 
         ``special=False`` (default): every byte is plain text, as tiktoken's ``encode_ordinary`` or HF with
         ``encode_special_tokens=True, add_special_tokens=False``; decoding gives the input back exactly.
         ``special=True``: as HF's default ``encode``: special-token text becomes its id and the
         post-processor's tokens (e.g. a BOS) are added.
+
+        Input that is not valid (byte-level tokenizers only for bytes):
+        ``invalid="tiktoken"`` (default) does what tiktoken does: a str's surrogate pair becomes its
+        character and a lone surrogate U+FFFD; bytes that are not UTF-8 are encoded as tiktoken's
+        ``_encode_bytes``: the last piece before the first invalid byte and everything from that byte on
+        are byte-pair-encoded as one piece (time grows with the square of that tail's length).
+        ``invalid="runs"``: each run of invalid bytes is a piece of its own and the valid text between is
+        encoded as text (time linear in the input; what :meth:`encode_file` uses); a str's U+DC80..U+DCFF
+        are surrogate-escaped bytes (``os.fsdecode``), other lone surrogates are refused.
         """
-        data = as_bytes(text)
-        return self._tokens(self._encode_array(data, special), len(data))
+        invalid = _check_invalid(invalid)
+        data = as_bytes(text, invalid)
+        return self._tokens(self._encode_array(data, special, invalid), len(data))
 
-    def encode_ids(self, text: TextLike, *, special: bool = False) -> list[int]:
+    def encode_ids(self, text: TextLike, *, special: bool = False, invalid: str | None = None) -> list[int]:
         """:meth:`encode` as a plain list of ints."""
-        return self._encode_array(as_bytes(text), special).tolist()
+        invalid = _check_invalid(invalid)
+        return self._encode_array(as_bytes(text, invalid), special, invalid).tolist()
 
-    def encode_batch(self, texts: Iterable[TextLike], *, special: bool = False) -> list[Tokens]:
-        """Encode many texts at once (on all cores); one Tokens per text."""
-        datas = [as_bytes(text) for text in texts]
+    def encode_batch(self, texts: Iterable[TextLike], *, special: bool = False,
+                     invalid: str | None = None) -> list[Tokens]:
+        """Encode many texts at once (on all cores); one Tokens per text (``invalid`` as in :meth:`encode`)."""
+        invalid = _check_invalid(invalid)
+        datas = [as_bytes(text, invalid) for text in texts]
         decoded: list[str | None] = []
         for data in datas:
             try:
@@ -253,8 +367,8 @@ class BPETokenizer(Tokenizer):
             except UnicodeDecodeError:
                 decoded.append(None)
         valid = iter(self._engine.encode_many([text for text in decoded if text is not None], special))
-        return [self._tokens(next(valid) if text is not None else self._encode_mixed(data, special), len(data))
-                for data, text in zip(datas, decoded)]
+        return [self._tokens(next(valid) if text is not None else self._encode_mixed(data, special, invalid),
+                             len(data)) for data, text in zip(datas, decoded)]
 
     def pretokenize(self, text: TextLike) -> list[bytes]:
         """The pre-token pieces BPE runs on, as bytes in the space of :meth:`token_bytes`.
@@ -262,7 +376,7 @@ class BPETokenizer(Tokenizer):
         They concatenate to the decoded bytes of ``encode(text)`` (before a SentencePiece decoder strips
         its leading space); each piece is encoded on its own, so piece boundaries are token boundaries.
         """
-        data = as_bytes(text)
+        data = as_bytes(text, "runs")
         try:
             return self._engine.pieces(data.decode("utf-8"))
         except UnicodeDecodeError:
@@ -308,19 +422,21 @@ class BPETokenizer(Tokenizer):
         return [" ".join(rng.choice(words, size=4 + 6 * index)).encode("utf-8") for index in range(count)]
 
     # -- files -------------------------------------------------------------------------------
-    def encode_file(self, path: str | os.PathLike, *, special: bool = False) -> Tokens:
-        """Encode a file's bytes (any encoding; byte-level tokenizers take any bytes)."""
+    def encode_file(self, path: str | os.PathLike, *, special: bool = False, invalid: str | None = None) -> Tokens:
+        """Encode a file's bytes (any encoding; byte-level tokenizers take any bytes). Bytes that are not
+        UTF-8 are read with ``invalid="runs"`` by default (time linear in the file; see :meth:`encode`)."""
+        invalid = _check_invalid(invalid or "runs")
         try:
             data = Path(path).read_bytes()
         except IsADirectoryError:
             raise InputError(f"{path} is a directory; pass files") from None
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return self.encode(data, special=special)
+        return self.encode(data, special=special, invalid=invalid)
 
     def write_decoded(self, item: bytes, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded bytes to ``path`` atomically (refusing an existing file unless ``force``)."""
-        atomic_write_bytes(check_writable(path, force=force), as_bytes(item))
+        atomic_write_bytes(check_writable(path, force=force), as_bytes(item, "runs"))
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Write a tokkit folder: config.json + tokenizer.json (+ ranks.tiktoken for tiktoken tables)."""

@@ -56,3 +56,13 @@ def bytes_to_chars(data: bytes) -> str:
     """The byte-level vocabulary spelling of ``data``."""
     table = byte_to_char()
     return "".join(table[byte] for byte in data)
+
+
+@lru_cache(maxsize=1)
+def _latin1_to_chars() -> dict[int, str]:
+    return {byte: char for byte, char in enumerate(byte_to_char())}
+
+
+def utf8_to_chars(text: str) -> str:
+    """The byte-level vocabulary spelling of ``text``'s UTF-8 bytes (fast :func:`bytes_to_chars` for text)."""
+    return text.encode("utf-8").decode("latin-1").translate(_latin1_to_chars())

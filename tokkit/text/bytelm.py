@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import abc
 import bisect
+import functools
+import inspect
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -212,8 +214,12 @@ class ByteLM(ByteSampler):
 
     def _encode(self, text: bytes) -> list[int] | None:
         """The tokenizer's encoding of ``text``, or None where it cannot encode those bytes."""
+        encode = self.tokenizer.encode_ids
+        if "invalid" in inspect.signature(encode).parameters:
+            # covers are local only if invalid bytes stay pieces of their own (BPETokenizer's "runs")
+            encode = functools.partial(encode, invalid="runs")
         try:
-            return [int(t) for t in self.tokenizer.encode_ids(text)]
+            return [int(t) for t in encode(text)]
         except (UnicodeError, ValueError, TokkitError):
             return None
 

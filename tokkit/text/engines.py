@@ -16,10 +16,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from tokkit.text.byte_alphabet import bytes_to_chars, chars_to_bytes
+from tokkit.text.byte_alphabet import bytes_to_chars, chars_to_bytes, utf8_to_chars
 from tokkit.text.chunking import CUTTABLE_PATTERNS, split_text
 from tokkit.text.hf_json import RankPlan
-from tokkit.text.tiktoken_files import byte_pair_split
+from tokkit.text.merges import byte_pair_split
 
 #: texts shorter than this are encoded in one call; longer ones are cut into about this size
 CHUNK_CHARS = 1 << 18
@@ -108,6 +108,10 @@ class TiktokenEngine:
             return [self.encode_text(text, special, template) for text in texts]
         return list(_pool().map(lambda text: self.encode_text(text, special, template, parallel=False), texts))
 
+    def encode_bytes(self, data: bytes) -> list[int]:
+        """Ids of bytes that need not be UTF-8, as tiktoken's ``_encode_bytes`` gives them (its own code)."""
+        return self._encoding._encode_bytes(data)
+
     def encode_piece(self, data: bytes) -> list[int]:
         """Ids of one pre-token given as raw bytes (used for bytes that are not UTF-8)."""
         ranks = self.plan.ranks
@@ -115,13 +119,20 @@ class TiktokenEngine:
             return [ranks[data]]
         return [ranks[part] for part in byte_pair_split(ranks, data)]
 
-    def pieces(self, text: str) -> list[bytes]:
-        """Pre-tokens of valid text, as bytes."""
+    def _split(self, text: str) -> list[str]:
         if self._regex is None:
             import regex
 
             self._regex = regex.compile(self.plan.pattern)
-        return [piece.encode("utf-8") for piece in self._regex.findall(text)]
+        return self._regex.findall(text)
+
+    def pieces(self, text: str) -> list[bytes]:
+        """Pre-tokens of valid text, as bytes."""
+        return [piece.encode("utf-8") for piece in self._split(text)]
+
+    def vocab_pieces(self, text: str) -> list[str]:
+        """Pre-tokens of valid text spelled in the byte-level alphabet, as HF byte-level vocabularies are."""
+        return [utf8_to_chars(piece) for piece in self._split(text)]
 
 
 class HFEngine:
@@ -150,11 +161,15 @@ class HFEngine:
     def encode_piece(self, data: bytes) -> list[int]:
         return [token.id for token in self._tokenizer.model.tokenize(bytes_to_chars(data))]
 
-    def pieces(self, text: str) -> list[bytes]:
+    def vocab_pieces(self, text: str) -> list[str]:
+        """Pre-tokens of valid text after the normalizer, spelled as the vocabulary spells tokens."""
         normalizer, pre_tokenizer = self._tokenizer.normalizer, self._tokenizer.pre_tokenizer
         if normalizer is not None:
             text = normalizer.normalize_str(text)
-        strings = [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)] if pre_tokenizer else [text]
+        return [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)] if pre_tokenizer else [text]
+
+    def pieces(self, text: str) -> list[bytes]:
+        strings = self.vocab_pieces(text)
         if self._byte_level:
             return [chars_to_bytes(piece) for piece in strings]
         if self._replacement:

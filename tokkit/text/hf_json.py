@@ -10,7 +10,8 @@ from typing import Any
 
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.byte_alphabet import byte_to_char, byte_to_char_set, chars_to_bytes
-from tokkit.text.tiktoken_files import byte_pair_split, check_id_range
+from tokkit.text.merges import merges_from_ranks
+from tokkit.text.tiktoken_files import check_id_range
 
 #: the regex HF's ByteLevel pre-tokenizer applies when ``use_regex`` is true (GPT-2's)
 HF_BYTE_LEVEL_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -58,11 +59,52 @@ def parse_tokenizer_json(text: str, source: str) -> dict[str, Any]:
     kind = model.get("type") or ("BPE" if "merges" in model else "unknown")
     if kind != "BPE":
         raise UnsupportedFormatError(
-            f"{source} holds a {kind} model; tokkit's text tokenizer needs BPE "
-            f"(GPT-2/Llama 3 byte-level or SentencePiece-converted BPE)")
+            f"{source} holds a {kind} model (a {kind} tokenizer has no merge list); tokkit's text tokenizer "
+            f"needs BPE (GPT-2/Llama 3 byte-level or SentencePiece-converted BPE)")
     if not isinstance(model.get("vocab"), dict) or not isinstance(model.get("merges"), list):
         raise UnsupportedFormatError(f"{source}: the BPE model lacks a vocab or a merges list")
     return config
+
+
+def read_merges(config: dict[str, Any], source: str) -> list[tuple[str, str]]:
+    """The merge list of a parsed BPE tokenizer.json, entries ``"a b"`` or ``["a", "b"]``, in file order."""
+    merges = []
+    for entry in config["model"]["merges"]:
+        if isinstance(entry, str):
+            left, sep, right = entry.partition(" ")
+            if sep and left and right:
+                merges.append((left, right))
+                continue
+        elif isinstance(entry, list) and len(entry) == 2 and all(isinstance(e, str) for e in entry):
+            merges.append((entry[0], entry[1]))
+            continue
+        raise InputError(f"{source}: malformed merge entry {entry!r}")
+    return merges
+
+
+def tokenizer_json_from_merges_txt(text: str, source: str) -> dict[str, Any]:
+    """The tokenizer.json (as a dict) a GPT-2 ``merges.txt`` stands for: byte-level BPE, GPT-2's regex,
+    vocabulary the 256 bytes then each merged token in merge order."""
+    merges: list[list[str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or (number == 1 and line.startswith("#version")):
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or not all(parts):
+            raise InputError(f"{source}:{number}: a merges.txt line holds two space-separated tokens, got {line!r}")
+        merges.append(parts)
+    if not merges:
+        raise UnsupportedFormatError(f"{source}: no merges in the file")
+    vocab = {char: index for index, char in enumerate(byte_to_char())}
+    for left, right in merges:
+        for token in (left, right, left + right):
+            vocab.setdefault(token, len(vocab))
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    return {"version": "1.0", "added_tokens": [], "normalizer": None, "pre_tokenizer": byte_level,
+            "post_processor": None, "decoder": byte_level,
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "vocab": vocab,
+                      "merges": merges}}
 
 
 def _components(section: dict | None, key: str) -> list[dict]:
@@ -170,22 +212,21 @@ def _rank_plan(config: dict, specials: dict[str, int], template,
     if len(set(ranks.values())) != len(ranks):
         return None, "two byte strings share an id"
     every_split = any(len(points) > 1 for points in split_points.values())
+    points_of = {chars_to_bytes(text): points for text, points in split_points.items()}
     if every_split:
         # converted from ranks: each split into two ranked tokens must be a merge (spelled in
         # byte-level characters, one per byte, so string cuts are byte cuts)
-        known = split_points.keys() | set(byte_to_char())
-        for text, points in split_points.items():
-            if any(i not in points and text[:i] in known and text[i:] in known for i in range(1, len(text))):
-                return None, f"token {chars_to_bytes(text)!r} lacks merges for some of its splits"
+        for left, right in merges_from_ranks(ranks, every_split=True):
+            if len(left) not in points_of.get(left + right, ()):
+                return None, f"token {left + right!r} lacks merges for some of its splits"
     else:
-        for text, points in split_points.items():
-            token = chars_to_bytes(text)
-            parts = byte_pair_split(ranks, token, ranks[token])
-            if len(parts) != 2 or len(parts[0]) not in points:
+        made = {left + right: len(left) for left, right in merges_from_ranks(ranks)}
+        for token, points in points_of.items():
+            if made.get(token) not in points:
                 return None, f"token {token!r} is merged differently from the rank order"
     if not model.get("ignore_merges") and every_split:
         return None, "whole-word lookup differs from merging (ignore_merges is off)"
-    if model.get("ignore_merges") and len(ranks) != len(vocab):
+    if model.get("ignore_merges") and len(ranks) != len(vocab.keys() - specials.keys()):
         return None, "some vocabulary entries are neither bytes nor merge results"
     prefix, suffix = template
     return RankPlan(pattern, ranks, dict(specials), list(prefix), list(suffix)), ""

@@ -11,19 +11,7 @@ import re
 from typing import Any
 
 from tokkit.text.byte_alphabet import bytes_to_chars
-
-
-def every_split_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """Each (left, right) with left, right and left+right all ranked, by rank of left+right, then of left."""
-    merges = []
-    for token, rank in ranks.items():
-        for cut in range(1, len(token)):
-            left, right = token[:cut], token[cut:]
-            left_rank, right_rank = ranks.get(left), ranks.get(right)
-            if left_rank is not None and right_rank is not None:
-                merges.append((rank, left_rank, right_rank, left, right))
-    merges.sort()
-    return [(left, right) for *_, left, right in merges]
+from tokkit.text.merges import merges_from_ranks
 
 
 def oniguruma_pattern(pattern: str) -> str:
@@ -59,7 +47,10 @@ def tokenizer_json_from_ranks(ranks: dict[bytes, int], pattern: str,
         "model": {
             "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": True,
-            "vocab": {bytes_to_chars(token): rank for token, rank in sorted(ranks.items(), key=lambda item: item[1])},
-            "merges": [[bytes_to_chars(left), bytes_to_chars(right)] for left, right in every_split_merges(ranks)],
+            # special tokens are in the vocabulary too: HF gives an added token that is not the next free
+            # id after the vocabulary (cl100k's ids have holes) another id unless the model holds it
+            "vocab": {**{bytes_to_chars(token): rank for token, rank in sorted(ranks.items(), key=lambda item: item[1])},
+                      **special_tokens},
+            "merges": [[bytes_to_chars(left), bytes_to_chars(right)] for left, right in merges_from_ranks(ranks, every_split=True)],
         },
     }

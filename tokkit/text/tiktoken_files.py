@@ -1,4 +1,4 @@
-"""tiktoken ``.tiktoken`` rank files: reading them, recognizing the well-known ones, recovering merges.
+"""tiktoken ``.tiktoken`` rank files: reading them, recognizing the well-known ones (merges: tokkit.text.merges).
 
 A rank file holds one ``base64(token bytes) rank`` pair per line and nothing else: the pre-tokenizer
 pattern and the special tokens live in tiktoken's code. The well-known files are recognized by their
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokkit.errors import InputError
+from tokkit.text.merges import byte_pair_split, merges_from_ranks  # noqa: F401  (their home before tokkit.text.merges)
 
 ENDOFTEXT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -124,38 +125,6 @@ def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_tiktoken_ranks(data, str(path))
-
-
-def byte_pair_split(ranks: dict[bytes, int], token: bytes, max_rank: int = 1 << 62) -> list[bytes]:
-    """Byte-pair-merge ``token`` using only ranks below ``max_rank`` (tiktoken's algorithm)."""
-    parts = [token[i:i + 1] for i in range(len(token))]
-    while len(parts) > 1:
-        best_index, best_rank = -1, max_rank
-        for index in range(len(parts) - 1):
-            rank = ranks.get(parts[index] + parts[index + 1])
-            if rank is not None and rank < best_rank:
-                best_index, best_rank = index, rank
-        if best_index < 0:
-            break
-        parts[best_index:best_index + 2] = [parts[best_index] + parts[best_index + 1]]
-    return parts
-
-
-def merges_from_ranks(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """The merge list, in rank order, that rebuilds the multi-byte tokens of a rank table.
-
-    Each token's merge is the last step of tiktoken's algorithm run on the token's own bytes with the
-    lower-ranked tokens only. A token that this cannot build (Llama 3 has a few) is never produced by
-    merging, only by whole-piece lookup, so it has no merge and is left out.
-    """
-    merges = []
-    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
-        if len(token) < 2:
-            continue
-        parts = byte_pair_split(ranks, token, rank)
-        if len(parts) == 2:
-            merges.append((parts[0], parts[1]))
-    return merges
 
 
 def format_tiktoken_ranks(ranks: dict[bytes, int]) -> bytes:

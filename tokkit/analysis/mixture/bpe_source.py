@@ -1,19 +1,22 @@
-"""Read what mixture inference needs from a BPE tokenizer file: its ordered merge list and its exact
-pre-tokenization (text -> words written in the merge list's alphabet).
+"""What mixture inference needs from a BPE tokenizer: its ordered merge list and the words its merges
+were learned on (text -> pre-tokens spelled in the merge list's alphabet).
 
-Inputs: an HF ``tokenizer.json`` (BPE model; normalizer and pre-tokenizer run by the ``tokenizers``
-library itself), a ``merges.txt`` (GPT-2 byte-level pre-tokenization) and a tiktoken ``.tiktoken``
-rank file (its regex pattern from the known-encodings table; merges recovered from the ranks).
+Every tokenizer ``tokkit.load`` reads as BPE text (HF ``tokenizer.json``, ``.tiktoken`` rank files,
+``pattern=`` for unknown ones, saved folders, built-in names), plus a GPT-2 ``merges.txt``. Reading,
+pre-tokenizing and recovering merges from ranks are ``tokkit.text``'s; this module only adds what
+training saw that encoding does not need: one merge per token, and SentencePiece's word boundaries.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tokkit.errors import InputError, UnsupportedFormatError
+from tokkit.text.merges import dedupe_merges  # noqa: F401  (part of this module's interface)
 
 #: SentencePiece's word-boundary mark, written by Metaspace normalizers and pre-tokenizers
 METASPACE = "\u2581"
@@ -23,8 +26,8 @@ METASPACE = "\u2581"
 class BpeSource:
     """An ordered merge list and the pre-tokenizer that produced the words it was learned on.
 
-    Words and merge parts are ``str`` in one alphabet: the byte-level alphabet for HF byte-level files,
-    one ``latin-1`` character per byte for tiktoken files, plain characters for SentencePiece ones.
+    Words and merge parts are ``str`` in one alphabet: the byte-level alphabet for byte-level BPE (HF
+    byte-level files and tiktoken rank tables), plain characters for SentencePiece-style ones.
     """
 
     merges: list[tuple[str, str]]
@@ -34,70 +37,55 @@ class BpeSource:
     duplicates_removed: int = 0
 
 
-def load_bpe_source(path: str | Path) -> BpeSource:
-    """Merge list and pre-tokenizer of a tokenizer file, or a one-line error if it has no BPE merges."""
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"no such tokenizer file: {path}")
-    if file.suffix == ".tiktoken":
-        from tokkit.analysis.mixture.tiktoken_source import load_tiktoken_source
+def _text_tokenizer(tokenizer: str | os.PathLike, options: dict[str, Any]):
+    """The BPETokenizer of a merges.txt or of anything ``tokkit.load`` reads, or a one-line error."""
+    from tokkit.core.registry import builtin_path, load
+    from tokkit.text.bpe import BPETokenizer
+    from tokkit.text.hf_json import tokenizer_json_from_merges_txt
 
-        return load_tiktoken_source(file)
-    if file.suffix == ".json":
-        return _load_hf_json(file)
-    if file.suffix == ".txt":
-        return _load_merges_txt(file)
-    raise UnsupportedFormatError(
-        f"{path}: not a BPE tokenizer file tokkit can read for mixture inference "
-        "(use an HF tokenizer.json, a merges.txt or a .tiktoken rank file)"
-    )
+    target = os.fspath(tokenizer)
+    path = Path(target).expanduser()
+    if not path.exists() and builtin_path(target) is None:
+        raise InputError(f"no such tokenizer file: {tokenizer}")
+    if path.is_file() and path.suffix.lower() == ".txt":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read merges ({exc})") from None
+        config = tokenizer_json_from_merges_txt(text, str(path))
+        return BPETokenizer.from_tokenizer_json(json.dumps(config, ensure_ascii=False), source=str(path), **options)
+    loaded = load(target, **options)
+    if not isinstance(loaded, BPETokenizer):
+        raise UnsupportedFormatError(f"{tokenizer} tokenizes {loaded.modality}, not BPE text: it has no merge "
+                                     "list; mixture inference needs a BPE text tokenizer")
+    return loaded
 
 
-def _load_hf_json(file: Path) -> BpeSource:
-    from tokenizers import Tokenizer
-
-    try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-        tokenizer = Tokenizer.from_file(str(file))
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{file}: not a readable HF tokenizer.json ({str(exc).splitlines()[0]})") from None
-    model = config.get("model") or {}
-    kind = model.get("type")
-    if kind != "BPE":
-        raise UnsupportedFormatError(
-            f"{file}: a {kind or 'model-less'} tokenizer has no merge list; mixture inference needs a BPE tokenizer"
-        )
+def load_bpe_source(tokenizer: str | os.PathLike, **options: Any) -> BpeSource:
+    """Merge list and pre-tokenizer of a BPE tokenizer (a file, folder or built-in name ``tokkit.load``
+    reads, with its ``options`` such as ``pattern=``; or a merges.txt), or a one-line error."""
+    bpe = _text_tokenizer(tokenizer, options)
+    config = bpe.hf_config()
+    model = (config or {}).get("model") or {}
     if model.get("continuing_subword_prefix"):
-        raise UnsupportedFormatError(f"{file}: BPE with a continuing-subword prefix is not supported")
-    merges = [_parse_merge(m, file) for m in model.get("merges") or []]
+        raise UnsupportedFormatError(f"{tokenizer}: BPE with a continuing-subword prefix is not supported")
+    merges = bpe.merge_list()
     if not merges:
-        raise UnsupportedFormatError(f"{file}: the BPE model has no merges to analyse")
+        raise UnsupportedFormatError(f"{tokenizer}: the BPE model has no merges to analyse")
     merges, removed = dedupe_merges(merges)
-    normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
+    pretokenize: Callable[[str], list[str]] = bpe.vocab_pieces
+    if config is not None and config.get("pre_tokenizer") is None:
+        if not _normalizer_writes_metaspace(config.get("normalizer")):
+            raise UnsupportedFormatError(
+                f"{tokenizer}: the tokenizer has no pre-tokenizer, so its training words are unknown; "
+                "mixture inference needs word boundaries"
+            )
 
-    def pretokenize(text: str) -> list[str]:
-        if normalizer is not None:
-            text = normalizer.normalize_str(text)
-        if pre_tokenizer is not None:
-            return [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
-        return _split_metaspace(text)
+        def pretokenize(text: str) -> list[str]:
+            return [word for piece in bpe.vocab_pieces(text) for word in _split_metaspace(piece)]
 
-    if pre_tokenizer is None and not _normalizer_writes_metaspace(config.get("normalizer")):
-        raise UnsupportedFormatError(
-            f"{file}: the tokenizer has no pre-tokenizer, so its training words are unknown; "
-            "mixture inference needs word boundaries"
-        )
-    return BpeSource(merges, pretokenize, model.get("end_of_word_suffix") or "", f"HF BPE {file.name}", removed)
-
-
-def _parse_merge(entry: object, file: Path) -> tuple[str, str]:
-    if isinstance(entry, str):
-        left, sep, right = entry.partition(" ")
-        if sep and left and right:
-            return left, right
-    elif isinstance(entry, list) and len(entry) == 2 and all(isinstance(e, str) for e in entry):
-        return entry[0], entry[1]
-    raise InputError(f"{file}: malformed merge entry {entry!r}")
+    kind = f"tiktoken {bpe.encoding_name}" if config is None else "HF BPE"
+    return BpeSource(merges, pretokenize, model.get("end_of_word_suffix") or "", f"{kind} {tokenizer}", removed)
 
 
 def _normalizer_writes_metaspace(normalizer: dict | None) -> bool:
@@ -112,69 +100,3 @@ def _split_metaspace(text: str) -> list[str]:
     if pieces[0]:
         words.insert(0, pieces[0])
     return words
-
-
-def _load_merges_txt(file: Path) -> BpeSource:
-    from tokenizers.pre_tokenizers import ByteLevel
-
-    merges: list[tuple[str, str]] = []
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{file}: cannot read merges ({exc})") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or (number == 1 and line.startswith("#version")):
-            continue
-        parts = line.split(" ")
-        if len(parts) != 2 or not all(parts):
-            raise InputError(f"{file}:{number}: a merges.txt line holds two space-separated tokens, got {line!r}")
-        merges.append((parts[0], parts[1]))
-    if not merges:
-        raise UnsupportedFormatError(f"{file}: no merges in the file")
-    merges, removed = dedupe_merges(merges)
-    byte_level = ByteLevel(add_prefix_space=False, use_regex=True)
-
-    def pretokenize(text: str) -> list[str]:
-        return [piece for piece, _ in byte_level.pre_tokenize_str(text)]
-
-    return BpeSource(merges, pretokenize, "", f"merges.txt {file.name} (GPT-2 byte-level pre-tokenization)", removed)
-
-
-def dedupe_merges(merges: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int]:
-    """Keep one merge per resulting token.
-
-    Files converted from SentencePiece or tiktoken list every split (a, b) of a token whose parts are
-    both in the vocabulary; training created the token once. The kept split is the one BPE itself
-    produces: encoding the token with the merges kept before it must leave exactly these two parts.
-    Returns the merges in order of first appearance of each product, and how many were dropped.
-    """
-    products: dict[str, list[tuple[str, str]]] = {}
-    for left, right in merges:
-        products.setdefault(left + right, []).append((left, right))
-    if len(products) == len(merges):
-        return merges, 0
-    ranks: dict[tuple[str, str], int] = {}
-    kept: list[tuple[str, str]] = []
-    for product, splits in products.items():
-        choice = splits[0]
-        if len(splits) > 1:
-            parts = encode_with_ranks(list(product), ranks)
-            if len(parts) == 2 and tuple(parts) in {tuple(s) for s in splits}:
-                choice = (parts[0], parts[1])
-        ranks[choice] = len(kept)
-        kept.append(choice)
-    return kept, len(merges) - len(kept)
-
-
-def encode_with_ranks(parts: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
-    """BPE-encode a symbol list by repeatedly merging its lowest-ranked adjacent pair (in place)."""
-    while len(parts) > 1:
-        best, where = None, -1
-        for i in range(len(parts) - 1):
-            rank = ranks.get((parts[i], parts[i + 1]))
-            if rank is not None and (best is None or rank < best):
-                best, where = rank, i
-        if best is None:
-            break
-        parts[where : where + 2] = [parts[where] + parts[where + 1]]
-    return parts

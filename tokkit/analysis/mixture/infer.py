@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from tqdm import tqdm
@@ -17,6 +17,7 @@ from tokkit.analysis.mixture.corpus import CategorySample, category_files, count
 from tokkit.analysis.mixture.lp import LpSolution, solve_mixture_lp
 from tokkit.analysis.mixture.replay import PairCounter, replay_merges
 from tokkit.errors import InputError
+from tokkit.text.merges import apply_merges
 
 DEFAULT_MERGES = 3000
 DEFAULT_BYTES_PER_CATEGORY = 5_000_000
@@ -160,7 +161,7 @@ def build_counter(source: BpeSource, samples: list[CategorySample], merge_start:
     for i, sample in enumerate(samples):
         ids = np.fromiter((vocabulary[w] for w in sample.words), dtype=np.int64, count=len(sample.words))
         counts[ids, i] = np.fromiter(sample.words.values(), dtype=np.float64, count=len(sample.words))
-    words = initial_symbols(list(vocabulary), source.end_of_word_suffix, source.merges[:merge_start])
+    words = apply_merges(list(vocabulary), source.merges[:merge_start], source.end_of_word_suffix)
     return PairCounter(words, counts)
 
 
@@ -172,10 +173,12 @@ def infer_mixture(
     merge_start: int = 0,
     bytes_per_category: int | None = DEFAULT_BYTES_PER_CATEGORY,
     progress: bool = False,
+    **load_options: Any,
 ) -> MixtureResult:
     """Estimate the byte proportions of ``categories`` (name -> file, folder or glob) in the training
-    data of the BPE ``tokenizer`` (tokenizer.json, merges.txt or .tiktoken)."""
-    source = load_bpe_source(tokenizer)
+    data of the BPE ``tokenizer``: anything ``tokkit.load`` reads as BPE text (with ``load_options``,
+    e.g. ``pattern=`` for an unknown .tiktoken file) or a merges.txt."""
+    source = load_bpe_source(tokenizer, **load_options)
     _check_range(source, merges, merge_start)
     started = time.perf_counter()
     samples = load_categories(categories, source, bytes_per_category, progress)
@@ -183,22 +186,3 @@ def infer_mixture(
     result = infer_from_samples(source, samples, merges=merges, merge_start=merge_start, progress=progress)
     result.seconds = {"read": read_seconds, **result.seconds}
     return result
-
-
-def initial_symbols(words: list[str], suffix: str, applied: list[tuple[str, str]]) -> list[list[str]]:
-    """Each word's symbols before the analysed merges: its characters (the last one carrying the
-    end-of-word suffix) with the ``applied`` merges done first, lowest rank first as BPE encodes (by
-    the ``tokenizers`` BPE model, which is fast on long words)."""
-    if not applied:
-        return [list(w[:-1]) + [w[-1] + suffix] if suffix else list(w) for w in words]
-    from tokenizers.models import BPE
-
-    vocab: dict[str, int] = {}
-    for left, right in applied:
-        for token in (left, right, left + right):
-            vocab.setdefault(token, len(vocab))
-    for word in words:
-        for i, char in enumerate(word):
-            vocab.setdefault(char + suffix if suffix and i == len(word) - 1 else char, len(vocab))
-    model = BPE(vocab, applied, end_of_word_suffix=suffix) if suffix else BPE(vocab, applied)
-    return [[token.value for token in model.tokenize(word)] for word in words]
