@@ -92,6 +92,24 @@ def test_overflowing_and_float64_scores_in_both_scans(scan: str) -> None:
     assert torch.equal(nearest(x64, codebook64, chunk=77, threads=2), brute_force(x64, codebook64, "l2"))
 
 
+def test_both_gemms_in_workers_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers take the GEMM from numpy's OpenBLAS where it can be held to one thread, else torch."""
+    g = torch.Generator().manual_seed(12)
+    codebook = torch.randn(300, 64, generator=g) * 3 + 10
+    x = near_tie_batch(codebook, 800, 12)
+    expected = brute_force(x, codebook, "l2")
+    assert torch.equal(nearest(x, codebook, chunk=50, threads=2), expected)
+    original = nearest_module._Search
+    monkeypatch.setattr(nearest_module, "_Search", lambda *a, **k: original(*a, numpy_gemm=False, **k))
+    assert torch.equal(nearest(x, codebook, chunk=50, threads=2), expected)
+
+
+def test_inputs_that_require_grad_are_searched() -> None:
+    codebook = torch.randn(64, 8, requires_grad=True)
+    x = torch.randn(3000, 8, requires_grad=True)
+    assert torch.equal(nearest(x, codebook, threads=2), brute_force(x.detach(), codebook.detach(), "l2"))
+
+
 def test_threads_option_is_checked() -> None:
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(InputError, match="threads"):

@@ -29,7 +29,7 @@ from tokkit.quant.checks import (
     check_finite,
     check_vectors,
 )
-from tokkit.quant.workers import resolve_threads, run_tasks
+from tokkit.quant.workers import numpy_blas_single_threaded, resolve_threads, run_tasks
 
 try:  # the compiled scan; absent when the package was installed without a C compiler
     from tokkit.quant import _kernels
@@ -83,8 +83,8 @@ def nearest(
         raise ValueError(f"metric must be 'l2' or 'cos', got {metric!r}")
     threads = resolve_threads(threads)
     was_numpy = isinstance(x, np.ndarray)
-    x = as_float_tensor(x, "x")
-    codebook = as_float_tensor(codebook, "codebook").to(x.device)
+    x = as_float_tensor(x, "x").detach()  # a search: indices carry no gradient
+    codebook = as_float_tensor(codebook, "codebook").detach().to(x.device)
     check_codebook(codebook)
     check_vectors(x, codebook.shape[1], "x")
     check_finite(x, "x")
@@ -137,7 +137,9 @@ class _Search:
     GEMM, ~2.5x the float32 rate; its larger rounding only widens the certified window, so the
     result is unchanged. If a task then re-checks too many candidates (codes denser than bfloat16
     resolves), the search falls back to the float32 GEMM for that task and the rest. ``bf16``
-    forces that choice (tests); ``native`` chooses the compiled scan (default: when built, on CPU).
+    forces that choice (tests); ``native`` chooses the compiled scan (default: when built, on CPU);
+    ``numpy_gemm`` lets workers take float GEMMs from numpy's OpenBLAS where it can be held to one
+    thread per worker (else torch's BLAS).
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class _Search:
         *,
         bf16: bool | None = None,
         native: bool | None = None,
+        numpy_gemm: bool = True,
     ) -> None:
         import torch
 
@@ -193,6 +196,7 @@ class _Search:
         if bf16 and work_dtype != torch.float32:
             raise ValueError("the bfloat16 GEMM serves float32 searches only")
         self.precision = self._precision(bf16)
+        self.numpy_gemm = codebook.device.type == "cpu" and numpy_gemm
 
     def _precision(self, bf16: bool) -> _Precision:
         """The GEMM and the matching a-priori bound on each score's rounding error.
@@ -254,6 +258,11 @@ class _Search:
             products = self._buffer("products16", padded, torch.bfloat16, n)
             return torch.mm(rows_w.to(torch.bfloat16), precision.codes_gemm.T, out=products)
         products = self._buffer("products", padded, self.work_dtype, n)
+        if self.numpy_gemm and numpy_blas_single_threaded():
+            # numpy's OpenBLAS, capped at one thread in this worker: ~1.3x MKL's sgemm on the AMD EPYC
+            # this was measured on (benchmarks/quant.py); the exactness bound holds for any summation order
+            np.matmul(rows_w.numpy(), precision.codes_gemm.numpy().T, out=products.numpy())
+            return products
         return torch.mm(rows_w, precision.codes_gemm.T, out=products)
 
     def _scores(self, rows_w: torch.Tensor, precision: _Precision | None = None) -> torch.Tensor:

@@ -77,11 +77,38 @@ class _Job:
                     self.done.set()
 
 
+def _numpy_openblas_local_threads() -> Callable[[int], int] | None:
+    """``openblas_set_num_threads_local`` of the OpenBLAS bundled with numpy (Linux, OpenBLAS >= 0.3.27),
+    or None (another BLAS, another OS): it caps OpenBLAS for the calling thread only."""
+    import ctypes
+
+    import numpy  # loads its BLAS
+
+    home = os.path.dirname(os.path.dirname(numpy.__file__))
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(p for p in paths if p.startswith(os.path.join(home, "numpy"))):
+        try:
+            function = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+        return function
+    return None
+
+
 def _worker_loop(started: threading.Event) -> None:
     import torch
 
     torch.set_num_threads(1)  # this thread's OpenMP/MKL setting; the global default is restored below
     _inside.worker = True
+    local_threads = _numpy_openblas_local_threads()
+    if local_threads is not None:
+        local_threads(1)
+        _inside.numpy_blas = True  # numpy's OpenBLAS runs single-threaded here: its GEMM may be used
     jobs = _jobs
     started.set()
     while True:
@@ -111,6 +138,11 @@ def _in_fresh_thread(fn: Callable[[], object]) -> object:
     thread.start()
     thread.join()
     return box[0] if box else None
+
+
+def numpy_blas_single_threaded() -> bool:
+    """True in a worker whose numpy OpenBLAS is capped at one thread (its GEMM then serves searches)."""
+    return getattr(_inside, "numpy_blas", False)
 
 
 def run_tasks(fn: Callable[[int], None], count: int, threads: int) -> None:
