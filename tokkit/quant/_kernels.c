@@ -27,32 +27,60 @@ static inline float bf16_to_f32(uint16_t h) {
     return f;
 }
 
-/* One row: best index, best value, runner-up value, whether any score was NaN. Scores in float for
- * float32/bfloat16 products (float32 bias), in double for float64 products (float64 bias). */
-#define SCAN_ROW(T_SCORE, LOAD)                                                    \
-    do {                                                                           \
-        T_SCORE b1 = (T_SCORE)INFINITY, b2 = (T_SCORE)INFINITY;                    \
-        int64_t at = 0;                                                            \
-        int nan_seen = 0;                                                          \
-        for (int64_t j = 0; j < k; j++) {                                          \
-            T_SCORE s = bias[j] + a * (T_SCORE)(LOAD);                             \
-            if (s < b2) {                                                          \
-                if (s < b1) {                                                      \
-                    b2 = b1;                                                       \
-                    b1 = s;                                                        \
-                    at = j;                                                        \
-                } else {                                                           \
-                    b2 = s;                                                        \
-                }                                                                  \
-            } else if (s != s) {                                                   \
-                nan_seen = 1;                                                      \
-            }                                                                      \
-        }                                                                          \
-        best = (double)b1;                                                         \
-        second = (double)b2;                                                       \
-        index = at;                                                                \
-        bad = nan_seen;                                                            \
-    } while (0)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+#define BLOCK 32
+
+/* One row: best index, best value, runner-up value, whether any score was NaN. Blocks of BLOCK
+ * scores are computed and tested together ("is any below the runner-up, or NaN?"), a loop the
+ * compiler vectorises; only the rare blocks that pass are walked one score at a time. Scores are
+ * float for float32/bfloat16 products (float32 bias), double for float64 products. */
+#define DEFINE_ROW(NAME, T_IN, T_SCORE, LOAD)                                                       \
+    MULTIVERSION static void NAME(const T_IN *restrict p, const T_SCORE *restrict bias, T_SCORE a,  \
+                                  int64_t k, double *best, double *second, int64_t *index, int *bad) { \
+        T_SCORE b1 = (T_SCORE)INFINITY, b2 = (T_SCORE)INFINITY;                                      \
+        int64_t at = 0;                                                                              \
+        int nan_seen = 0;                                                                            \
+        T_SCORE s[BLOCK];                                                                            \
+        for (int64_t start = 0; start < k; start += BLOCK) {                                         \
+            int64_t m = k - start < BLOCK ? k - start : BLOCK;                                       \
+            int hit = 0;                                                                             \
+            for (int64_t j = 0; j < m; j++) {                                                        \
+                T_SCORE v = bias[start + j] + a * (T_SCORE)(LOAD(p[start + j]));                     \
+                s[j] = v;                                                                            \
+                hit |= (v < b2) | (v != v);                                                          \
+            }                                                                                        \
+            if (!hit) continue;                                                                      \
+            for (int64_t j = 0; j < m; j++) {                                                        \
+                T_SCORE v = s[j];                                                                    \
+                if (v < b2) {                                                                        \
+                    if (v < b1) {                                                                    \
+                        b2 = b1;                                                                     \
+                        b1 = v;                                                                      \
+                        at = start + j;                                                              \
+                    } else {                                                                         \
+                        b2 = v;                                                                      \
+                    }                                                                                \
+                } else if (v != v) {                                                                 \
+                    nan_seen = 1;                                                                    \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        *best = (double)b1;                                                                          \
+        *second = (double)b2;                                                                        \
+        *index = at;                                                                                 \
+        *bad = nan_seen;                                                                             \
+    }
+
+#define LOAD_PLAIN(x) (x)
+#define LOAD_BF16(x) bf16_to_f32(x)
+DEFINE_ROW(row_f32, float, float, LOAD_PLAIN)
+DEFINE_ROW(row_f64, double, double, LOAD_PLAIN)
+DEFINE_ROW(row_bf16, uint16_t, float, LOAD_BF16)
 
 static PyObject *scan(PyObject *self, PyObject *args) {
     unsigned long long products_p, bias_p, norms_p, index_p, flag_p, window_p;
@@ -81,22 +109,16 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         int64_t index;
         int bad;
         if (dtype == F64) {
-            const double *p = (const double *)(uintptr_t)products_p + i * ld;
-            const double *bias = (const double *)(uintptr_t)bias_p;
-            const double a = alpha;
-            SCAN_ROW(double, p[j]);
+            row_f64((const double *)(uintptr_t)products_p + i * ld, (const double *)(uintptr_t)bias_p, alpha, k,
+                    &best, &second, &index, &bad);
             norm = ((const double *)(uintptr_t)norms_p)[i];
         } else if (dtype == F32) {
-            const float *p = (const float *)(uintptr_t)products_p + i * ld;
-            const float *bias = (const float *)(uintptr_t)bias_p;
-            const float a = (float)alpha;
-            SCAN_ROW(float, p[j]);
+            row_f32((const float *)(uintptr_t)products_p + i * ld, (const float *)(uintptr_t)bias_p, (float)alpha, k,
+                    &best, &second, &index, &bad);
             norm = ((const float *)(uintptr_t)norms_p)[i];
         } else {
-            const uint16_t *p = (const uint16_t *)(uintptr_t)products_p + i * ld;
-            const float *bias = (const float *)(uintptr_t)bias_p;
-            const float a = (float)alpha;
-            SCAN_ROW(float, bf16_to_f32(p[j]));
+            row_bf16((const uint16_t *)(uintptr_t)products_p + i * ld, (const float *)(uintptr_t)bias_p,
+                     (float)alpha, k, &best, &second, &index, &bad);
             norm = ((const float *)(uintptr_t)norms_p)[i];
         }
         double window = best + 2.0 * (cross * norm + constant);
