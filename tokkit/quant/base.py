@@ -56,10 +56,11 @@ class Quantizer(nn.Module):
         if rows <= ENCODE_BLOCK or flat.device.type != "cpu":
             return kernel(flat).reshape(x.shape[:-1])
         out = torch.empty(rows, dtype=torch.long)
+        size = max(ENCODE_BLOCK, -(-rows // (4 * threads)))  # 4 tasks per thread: few, long-running tasks
 
         def task(i: int) -> None:
-            block = slice(i * ENCODE_BLOCK, (i + 1) * ENCODE_BLOCK)
+            block = slice(i * size, (i + 1) * size)
             out[block] = kernel(flat[block])
 
-        run_tasks(task, -(-rows // ENCODE_BLOCK), threads)
+        run_tasks(task, -(-rows // size), threads)
         return out.reshape(x.shape[:-1])
