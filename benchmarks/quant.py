@@ -1,11 +1,16 @@
-"""tokkit.quant against vector-quantize-pytorch and a plain matmul: same inputs, same run.
+"""tokkit.quant against vector-quantize-pytorch and a plain matmul: same inputs, same run, every row
+beside its target (issue 20).
 
-Prints encode throughput (vectors/s) for VQ 4096x512, RVQ 8x1024x128 and FSQ [8,5,5,5], nearest-code
-GFLOP/s against a plain torch matmul of the same shape, and the peak extra memory of one search
-(measured as the VmHWM rise in a fresh subprocess) against the chunk arithmetic. Every timing is the
-best of ``--repeats`` rounds in which tokkit and its anchor alternate, so ratios compare like with like.
+For each workload (VQ 4096x512, RVQ 8x1024x128, FSQ [8,5,5,5] encode; nearest-code search against a
+bare torch matmul of the same shape) tokkit and its anchor run at 1 and at 2 threads, all four
+interleaved in every round, best of ``--repeats``; then the same again while a second process that
+this script starts keeps one core busy (the "loaded" rows). Rows: tokkit / anchor at each thread
+count (targets: VQ and RVQ >= 5x, FSQ >= 1x, nearest >= 0.7x the matmul's GFLOP/s) and tokkit at 2
+threads / tokkit at 1 thread (target >= 1, never slower). Also the peak extra memory of one search
+(VmHWM rise in a fresh subprocess) against the chunk arithmetic, and what else ran on the machine
+(``uptime`` and the busiest processes, at the start and at the end).
 
-    python benchmarks/quant.py [--repeats 3] [--threads N] [--device auto|cpu|cuda]
+    python benchmarks/quant.py [--repeats 3] [--n 16384] [--device auto|cpu|cuda] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,6 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from tokkit.quant import FSQ, RVQ, VQ, FSQConfig, RVQConfig, VQConfig, nearest
+from tokkit.quant.nearest import native_available
+
+THREADS = (1, 2)
+
+
+def machine_load(when: str) -> None:
+    """Print the load average and the busiest processes: what ran beside these measurements."""
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    ps = subprocess.run(["ps", "-eo", "pcpu,etime,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
+    print(f"machine at {when}: {uptime}")
+    for line in ps.splitlines()[1:7]:
+        print("    " + line[:150])
 
 
 def best_times(fns: list[Callable[[], object]], repeats: int, device: torch.device) -> list[float]:
@@ -43,11 +60,39 @@ def best_times(fns: list[Callable[[], object]], repeats: int, device: torch.devi
     return best
 
 
+def at_threads(threads: int, fn: Callable[[int], object]) -> Callable[[], object]:
+    """``fn(threads)`` with torch's intra-op threads set to ``threads`` (for the anchor and the caller)."""
+
+    def run() -> object:
+        torch.set_num_threads(threads)
+        return fn(threads)
+
+    return run
+
+
 def row(name: str, ours: float, theirs: float, unit: str, target: float) -> dict[str, object]:
+    """One printed row: tokkit's figure, the anchor's, their ratio, the target and the verdict."""
     ratio = ours / theirs
     verdict = "ok" if ratio >= target else "BELOW TARGET"
-    print(f"{name:<30} {ours:>12,.0f} {theirs:>12,.0f} {unit:<10} {ratio:>7.2f}x  >= {target:g}x  {verdict}")
-    return {"name": name, "tokkit": ours, "anchor": theirs, "unit": unit, "ratio": ratio, "target": target}
+    print(f"{name:<40} {ours:>12,.1f} {theirs:>12,.1f} {unit:<10} {ratio:>7.2f}x  >= {target:g}x  {verdict}")
+    return {"name": name, "tokkit": ours, "anchor": theirs, "unit": unit, "ratio": ratio, "target": target,
+            "ok": ratio >= target}
+
+
+def compare(name: str, label: str, work: float, unit: str, target: float, ours: Callable[[int], object],
+            anchor: Callable[[int], object], repeats: int, device: torch.device) -> list[dict[str, object]]:
+    """tokkit and anchor at 1 and 2 threads, interleaved; rows per thread count and 2-vs-1 threads."""
+    fns = [at_threads(t, f) for t in THREADS for f in (ours, anchor)]
+    times = best_times(fns, repeats, device)
+    rate = [work / t for t in times]  # ours@1, anchor@1, ours@2, anchor@2
+    rows = [
+        row(f"{name}, 1 thread{label}", rate[0], rate[1], unit, target),
+        row(f"{name}, 2 threads{label}", rate[2], rate[3], unit, target),
+        row(f"{name}, tokkit 2 vs 1 threads{label}", rate[2], rate[0], unit, 1.0),
+    ]
+    for r in rows:
+        r["work"] = work
+    return rows
 
 
 def adjudicate(x: torch.Tensor, codebooks: list[torch.Tensor], ours: torch.Tensor, theirs: torch.Tensor) -> str:
@@ -68,68 +113,73 @@ def adjudicate(x: torch.Tensor, codebooks: list[torch.Tensor], ours: torch.Tenso
     return f"{len(rows)} of {x.shape[0]} rows differ; float64 sides with tokkit on {ours_right}"
 
 
-def bench_vq(n: int, repeats: int, device: torch.device) -> dict[str, object]:
-    from vector_quantize_pytorch import VectorQuantize
-
-    torch.manual_seed(0)
-    reference = VectorQuantize(dim=512, codebook_size=4096).eval().to(device)
-    ours = VQ(VQConfig(codebook_size=4096, dim=512)).eval().to(device)
-    ours.load_state_dict({"codebook": reference._codebook.embed[0].clone()})
-    x = torch.randn(8, n // 8, 512, device=device)
-    with torch.no_grad():
-        agree = adjudicate(x, [ours.codebook], ours.encode(x), reference(x)[1])
-        t_ours, t_ref = best_times([lambda: ours.encode(x), lambda: reference(x)], repeats, device)
-    out = row("VQ 4096x512 encode", n / t_ours, n / t_ref, "vectors/s", 5)
-    out["indices_equal"] = agree
-    return out
-
-
-def bench_rvq(n: int, repeats: int, device: torch.device) -> dict[str, object]:
-    from vector_quantize_pytorch import ResidualVQ
-
-    torch.manual_seed(0)
-    reference = ResidualVQ(dim=128, num_quantizers=8, codebook_size=1024).eval().to(device)
-    ours = RVQ(RVQConfig(depth=8, codebook_size=1024, dim=128)).eval().to(device)
-    ours.load_state_dict({f"levels.{i}.codebook": layer._codebook.embed[0].clone()
-                          for i, layer in enumerate(reference.layers)})
-    x = torch.randn(8, n // 8, 128, device=device)
-    with torch.no_grad():
-        agree = adjudicate(x, [vq.codebook for vq in ours.levels], ours.encode(x), reference(x)[1])
-        t_ours, t_ref = best_times([lambda: ours.encode(x), lambda: reference(x)], repeats, device)
-    out = row("RVQ 8x1024x128 encode", n / t_ours, n / t_ref, "vectors/s", 5)
-    out["indices_equal"] = agree
-    return out
-
-
-def bench_fsq(n: int, repeats: int, device: torch.device) -> dict[str, object]:
+def workloads(n: int, device: torch.device) -> list[dict[str, object]]:
+    """The four workloads with their anchors (models built once, shared by both load conditions)."""
     from vector_quantize_pytorch import FSQ as ReferenceFSQ
+    from vector_quantize_pytorch import ResidualVQ, VectorQuantize
 
-    reference = ReferenceFSQ(levels=[8, 5, 5, 5]).eval().to(device)
-    ours = FSQ(FSQConfig(levels=[8, 5, 5, 5])).eval().to(device)
-    x = 2 * torch.randn(8, n // 8, 4, device=device)
+    torch.manual_seed(0)
+    vq_ref = VectorQuantize(dim=512, codebook_size=4096).eval().to(device)
+    vq = VQ(VQConfig(codebook_size=4096, dim=512)).eval().to(device)
+    vq.load_state_dict({"codebook": vq_ref._codebook.embed[0].clone()})
+    x_vq = torch.randn(8, n // 8, 512, device=device)
+
+    rvq_ref = ResidualVQ(dim=128, num_quantizers=8, codebook_size=1024).eval().to(device)
+    rvq = RVQ(RVQConfig(depth=8, codebook_size=1024, dim=128)).eval().to(device)
+    rvq.load_state_dict({f"levels.{i}.codebook": layer._codebook.embed[0].clone()
+                         for i, layer in enumerate(rvq_ref.layers)})
+    x_rvq = torch.randn(8, n // 8, 128, device=device)
+
+    fsq_ref = ReferenceFSQ(levels=[8, 5, 5, 5]).eval().to(device)
+    fsq = FSQ(FSQConfig(levels=[8, 5, 5, 5])).eval().to(device)
+    x_fsq = 2 * torch.randn(8, 32 * n // 8, 4, device=device)
+
+    codebook = torch.randn(4096, 512, device=device)
+    x_near = torch.randn(n, 512, device=device)
+    return [
+        {"name": "VQ 4096x512 encode", "work": n, "unit": "vectors/s", "target": 5.0,
+         "ours": lambda t: vq.encode(x_vq, threads=t), "anchor": lambda t: vq_ref(x_vq),
+         "check": lambda: adjudicate(x_vq, [vq.codebook], vq.encode(x_vq), vq_ref(x_vq)[1])},
+        {"name": "RVQ 8x1024x128 encode", "work": n, "unit": "vectors/s", "target": 5.0,
+         "ours": lambda t: rvq.encode(x_rvq, threads=t), "anchor": lambda t: rvq_ref(x_rvq),
+         "check": lambda: adjudicate(x_rvq, [v.codebook for v in rvq.levels], rvq.encode(x_rvq), rvq_ref(x_rvq)[1])},
+        {"name": "FSQ [8,5,5,5] encode", "work": 32 * n, "unit": "vectors/s", "target": 1.0,
+         "ours": lambda t: fsq.encode(x_fsq, threads=t), "anchor": lambda t: fsq_ref(x_fsq),
+         "check": lambda: "all rows equal" if torch.equal(fsq.encode(x_fsq), fsq_ref(x_fsq)[1].long())
+         else "rows differ"},
+        {"name": f"nearest {n}x512 vs 4096 (matmul)", "work": 2.0 * n * 4096 * 512 / 1e9, "unit": "GFLOP/s",
+         "target": 0.7, "ours": lambda t: nearest(x_near, codebook, threads=t),
+         "anchor": lambda t: x_near @ codebook.T, "check": None},
+    ]
+
+
+def bench_speed(n: int, repeats: int, device: torch.device, loaded: bool) -> list[dict[str, object]]:
+    """Every workload at 1 and 2 threads; with ``loaded``, while a busy-loop process holds one core."""
+    label = ", one core busy" if loaded else ""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if loaded else None
+    try:
+        time.sleep(0.5 if loaded else 0)
+        results = []
+        with torch.no_grad():
+            for w in workloads(n, device):
+                results += compare(w["name"], label, w["work"], w["unit"], w["target"], w["ours"], w["anchor"],
+                                   repeats, device)
+        for i, threads in enumerate(THREADS):  # VQ and nearest share the shape (n x 512 vs 4096 codes)
+            vq, near = results[i], results[9 + i]
+            ceiling = (n / vq["anchor"]) / (near["work"] / near["anchor"])
+            print(f"  ceiling, {threads} thread(s){label}: vector-quantize-pytorch VQ takes {ceiling:.2f}x the bare"
+                  " matmul's time; an exact search that runs that GEMM cannot beat it by more")
+        return results
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
+
+
+def agreement(n: int, device: torch.device) -> dict[str, str]:
+    """Indices against vector-quantize-pytorch, adjudicated in float64 where they differ."""
     with torch.no_grad():
-        same = torch.equal(ours.encode(x), reference(x)[1].long())
-        agree = "all rows equal" if same else "rows differ"
-        t_ours, t_ref = best_times([lambda: ours.encode(x), lambda: reference(x)], repeats, device)
-    out = row("FSQ [8,5,5,5] encode", n / t_ours, n / t_ref, "vectors/s", 1)
-    out["indices_equal"] = agree
-    return out
-
-
-def bench_nearest(n: int, repeats: int, device: torch.device) -> list[dict[str, object]]:
-    results = []
-    for k, d in ((4096, 512), (1024, 128)):
-        torch.manual_seed(0)
-        x = torch.randn(n, d, device=device)
-        codebook = torch.randn(k, d, device=device)
-        flops = 2.0 * n * k * d
-        t_near, t_mm = best_times(
-            [lambda x=x, codebook=codebook: nearest(x, codebook), lambda x=x, codebook=codebook: x @ codebook.T],
-            repeats, device,
-        )
-        results.append(row(f"nearest {n}x{d} vs {k} codes", flops / t_near / 1e9, flops / t_mm / 1e9,
-                           "GFLOP/s", 0.7))
-    return results
+        return {w["name"]: w["check"]() for w in workloads(n, device) if w["check"] is not None}
 
 
 _CHILD = """
@@ -142,44 +192,45 @@ if which == "vqp":
     from vector_quantize_pytorch import VectorQuantize
     ref = VectorQuantize(dim=d, codebook_size=k).eval()
     ref._codebook.embed.copy_(codebook[None])
-    run = lambda: ref(x[None])
+    run = lambda rows: ref(rows[None])
 else:
     from tokkit.quant import nearest
-    run = lambda: nearest(x, codebook, chunk=chunk)
+    run = lambda rows: nearest(rows, codebook, chunk=chunk, threads={threads})
 with torch.no_grad():
-    run()
+    run(x[:64])  # warm-up on 64 rows: libraries, thread pools; the full search's buffers are still to come
     def rss(key):
         return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key)) * 1024
     base = rss("VmRSS")
     open("/proc/self/clear_refs", "w").write("5")
-    run()
+    run(x)
     print(json.dumps(rss("VmHWM") - base))
 """
 
 
-def peak_extra_bytes(n: int, k: int, d: int, chunk: int, which: str) -> int:
-    """VmHWM rise of one search (after a warm-up call) in a fresh process."""
+def peak_extra_bytes(n: int, k: int, d: int, chunk: int, which: str, threads: int = 2) -> int:
+    """VmHWM rise of one search in a fresh process (after a 64-row warm-up that loads the libraries)."""
     root = str(Path(__file__).resolve().parents[1])
-    code = _CHILD.format(root=root, n=n, k=k, d=d, chunk=chunk, which=which)
+    code = _CHILD.format(root=root, n=n, k=k, d=d, chunk=chunk, which=which, threads=threads)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def bench_memory() -> list[dict[str, object]]:
+def bench_memory(threads: int = 2) -> list[dict[str, object]]:
     n, k, d = 16384, 4096, 512
     mib = 1 << 20
     full = n * k * 4
-    print(f"\npeak extra memory of one search, {n}x{d} vectors vs {k} codes (full distance matrix: {full / mib:.0f} MiB)")
-    print("bound = chunk*K*9 (4 scores + 2 bf16 products + 1 mask + 1 candidate rows + block minima)"
-          " + chunk*d*6 (rows, bf16 rows) + K*d*6 (padded codebook copies) + 8 MiB (re-check scratch, vectors)")
+    print(f"\npeak extra memory of one search, {n}x{d} vectors vs {k} codes, {threads} threads "
+          f"(full distance matrix: {full / mib:.0f} MiB)")
+    print("bound = threads * (chunk*K*9 (4 products/scores + 2 bf16 products + 1 mask + 1 candidate rows + block"
+          " minima) + chunk*d*6 (rows, bf16 rows) + 8 MiB (re-check scratch)) + K*d*6 (codebook copies)")
     print(f"{'search':<34} {'measured':>10} {'bound':>12}")
     results = []
     for chunk in (256, 1024, 4096):
-        bound = chunk * k * 9 + chunk * d * 6 + k * d * 6 + 8 * mib
-        measured = peak_extra_bytes(n, k, d, chunk, "tokkit")
+        bound = threads * (chunk * k * 9 + chunk * d * 6 + 8 * mib) + k * d * 6
+        measured = peak_extra_bytes(n, k, d, chunk, "tokkit", threads)
         verdict = "ok" if measured <= bound else "ABOVE BOUND"
         print(f"{'tokkit nearest, chunk=' + str(chunk):<34} {measured / mib:>8.1f}Mi {bound / mib:>10.1f}Mi  {verdict}")
-        results.append({"chunk": chunk, "measured_bytes": measured, "bound_bytes": bound})
+        results.append({"chunk": chunk, "threads": threads, "measured_bytes": measured, "bound_bytes": bound})
     measured = peak_extra_bytes(n, k, d, 0, "vqp")
     print(f"{'vector-quantize-pytorch VQ':<34} {measured / mib:>8.1f}Mi {'(none)':>12}")
     results.append({"chunk": None, "which": "vector-quantize-pytorch", "measured_bytes": measured})
@@ -188,30 +239,33 @@ def bench_memory() -> list[dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure; the best is kept")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per figure; the best is kept")
     parser.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     parser.add_argument("--n", type=int, default=16384, help="vectors per VQ/RVQ/nearest run (FSQ uses 32x)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--skip-loaded", action="store_true", help="skip the rows with one core kept busy")
     parser.add_argument("--skip-memory", action="store_true", help="skip the subprocess memory measurement")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.repeats}")
-    print(f"{'':<30} {'tokkit':>12} {'anchor':>12} {'unit':<10} {'ratio':>8}  target")
-    results = {
-        "vq": bench_vq(args.n, args.repeats, device),
-        "rvq": bench_rvq(args.n, args.repeats, device),
-        "fsq": bench_fsq(32 * args.n, args.repeats, device),
-        "nearest": bench_nearest(args.n, args.repeats, device),
-    }
-    print("(anchors: vector-quantize-pytorch eval forward for VQ/RVQ/FSQ; plain x @ codebook.T for nearest)")
-    for name in ("vq", "rvq", "fsq"):
-        print(f"indices vs vector-quantize-pytorch, {name}: {results[name]['indices_equal']}")
+    scan = "compiled scan" if native_available() else "torch scan (tokkit.quant._kernels not built)"
+    print(f"device {device}, torch {torch.__version__}, {scan}, best of {args.repeats}, tokkit and anchor "
+          "interleaved in every round")
+    machine_load("start")
+    print(f"\n{'':<40} {'tokkit':>12} {'anchor':>12} {'unit':<10} {'ratio':>8}  target")
+    results: dict[str, object] = {"idle": bench_speed(args.n, args.repeats, device, loaded=False)}
+    if not args.skip_loaded and device.type == "cpu":
+        results["loaded"] = bench_speed(args.n, args.repeats, device, loaded=True)
+    print("(anchors: vector-quantize-pytorch eval forward for VQ/RVQ/FSQ; plain x @ codebook.T for nearest;"
+          " \"2 vs 1 threads\" compares tokkit with itself)")
+    results["agreement"] = agreement(args.n, device)
+    for name, verdict in results["agreement"].items():
+        print(f"indices vs vector-quantize-pytorch, {name}: {verdict}")
     if not args.skip_memory and device.type == "cpu":
         results["memory"] = bench_memory()
+    rows = [r for key in ("idle", "loaded") for r in results.get(key, [])]
+    print(f"\n{sum(r['ok'] for r in rows)} of {len(rows)} rows meet their target")
+    machine_load("end")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -13,16 +13,10 @@ import math
 from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
-from tokkit.errors import InputError
-from tokkit.quant.checks import (
-    as_float_tensor,
-    as_index_tensor,
-    check_finite,
-    check_vectors,
-)
 from tokkit.core.config import JsonConfig
+from tokkit.errors import InputError
+from tokkit.quant.base import Quantizer
 from tokkit.quant.output import QuantizerOutput
 
 if TYPE_CHECKING:
@@ -54,7 +48,7 @@ class FSQConfig(JsonConfig):
             )
 
 
-class FSQ(nn.Module):
+class FSQ(Quantizer):
     """Finite scalar quantizer. ``encode`` (..., dim) -> (...) int64; ``decode`` the inverse map to
     vectors; ``forward`` returns :class:`QuantizerOutput` with a straight-through ``quantized``."""
 
@@ -62,12 +56,8 @@ class FSQ(nn.Module):
         super().__init__()
         self.config = config
         levels = config.levels
-        self.codebook_dim = len(levels)
-        self.dim = config.dim or self.codebook_dim
         self.codebook_size = math.prod(levels)
-        has_projection = self.dim != self.codebook_dim
-        self.project_in = nn.Linear(self.dim, self.codebook_dim) if has_projection else nn.Identity()
-        self.project_out = nn.Linear(self.codebook_dim, self.dim) if has_projection else nn.Identity()
+        self._set_widths(config.dim or len(levels), len(levels))
 
         # Per-channel constants are (C, 1) columns: the math runs channels-first, (C, M), because
         # broadcasting a short last axis is a slow path in torch's CPU kernels (~100x here).
@@ -110,16 +100,19 @@ class FSQ(nn.Module):
         return QuantizerOutput(self.project_out(codes.to(x.dtype)), indices, {})
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Latents (..., dim) -> indices (...) int64."""
-        x = self._check_input(as_float_tensor(x, "x"))
-        bins = self._bound(self._channels_first(self.project_in(x).float())).round_() + self.half_width
-        return self._bins_to_indices(bins).reshape(x.shape[:-1])
+    def encode(self, x: torch.Tensor | np.ndarray, *, threads: int | None = None) -> torch.Tensor:
+        """Latents (..., dim) -> indices (...) int64, blocks of rows on ``threads`` CPU workers
+        (default ``torch.get_num_threads()``)."""
+        return self._encode_rows(self._check_input(x), self._encode_block, threads)
+
+    def _encode_block(self, rows: torch.Tensor) -> torch.Tensor:
+        bins = self._bound(self._channels_first(self.project_in(rows).float())).round_() + self.half_width
+        return self._bins_to_indices(bins)
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (...) -> quantized vectors (..., dim), as ``forward`` would produce them."""
-        indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.basis.device)
+        indices = self._check_indices(indices, self.basis.device)
         return self.project_out(self.indices_to_codes(indices))
 
     # -- channels-first helpers: (C, M) with M = number of vectors -------------------------------
@@ -142,8 +135,3 @@ class FSQ(nn.Module):
         exact because every partial sum is an integer below 2**24 (float32) or 2**53 (float64)."""
         dtype = torch.float32 if self.codebook_size <= 1 << 24 else torch.float64
         return (self.basis.reshape(1, -1).to(dtype) @ bins_cf.to(dtype)).reshape(-1).long()
-
-    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
-        check_vectors(x, self.dim, "x")
-        check_finite(x, "x")
-        return x

@@ -13,16 +13,10 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
-from tokkit.errors import InputError
-from tokkit.quant.checks import (
-    as_float_tensor,
-    as_index_tensor,
-    check_finite,
-    check_vectors,
-)
 from tokkit.core.config import JsonConfig
+from tokkit.errors import InputError
+from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import straight_through
 from tokkit.quant.output import QuantizerOutput
 
@@ -63,7 +57,7 @@ class LFQConfig(JsonConfig):
         return self.codebook_size.bit_length() - 1
 
 
-class LFQ(nn.Module):
+class LFQ(Quantizer):
     """Lookup-free quantizer. ``encode`` (..., dim) -> (...) int64; ``decode`` the inverse map;
     ``forward`` -> :class:`QuantizerOutput` with losses {"commitment", "entropy"}."""
 
@@ -71,11 +65,8 @@ class LFQ(nn.Module):
         super().__init__()
         self.config = config
         self.bits = config.bits
-        self.dim = config.dim or self.bits
         self.codebook_size = config.codebook_size
-        has_projection = self.dim != self.bits
-        self.project_in = nn.Linear(self.dim, self.bits) if has_projection else nn.Identity()
-        self.project_out = nn.Linear(self.bits, self.dim) if has_projection else nn.Identity()
+        self._set_widths(config.dim or self.bits, self.bits)
         self.register_buffer("powers", 2 ** torch.arange(self.bits, dtype=torch.long), persistent=False)
 
     def codes_to_indices(self, codes: torch.Tensor) -> torch.Tensor:
@@ -90,7 +81,7 @@ class LFQ(nn.Module):
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
         """x (..., dim) -> (quantized (..., dim), indices (...), {"commitment", "entropy"})."""
-        self._check_input(x)
+        x = self._check_input(x)
         z = self.project_in(x)
         scale = self.config.scale
         code = torch.where(z > 0, scale, -scale).to(z.dtype)
@@ -104,16 +95,18 @@ class LFQ(nn.Module):
         return QuantizerOutput(quantized, indices, losses)
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Latents (..., dim) -> indices (...) int64."""
-        x = as_float_tensor(x, "x")
-        self._check_input(x)
-        return self.codes_to_indices(self.project_in(x))
+    def encode(self, x: torch.Tensor | np.ndarray, *, threads: int | None = None) -> torch.Tensor:
+        """Latents (..., dim) -> indices (...) int64, blocks of rows on ``threads`` CPU workers
+        (default ``torch.get_num_threads()``)."""
+        return self._encode_rows(self._check_input(x), self._encode_block, threads)
+
+    def _encode_block(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.codes_to_indices(self.project_in(rows))
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (...) -> quantized vectors (..., dim)."""
-        indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.powers.device)
+        indices = self._check_indices(indices, self.powers.device)
         return self.project_out(self.indices_to_codes(indices))
 
     def _entropy_penalty(self, z: torch.Tensor) -> torch.Tensor:
@@ -126,10 +119,6 @@ class LFQ(nn.Module):
         per_sample = _binary_entropy(p).sum(-1).mean()
         batch = _binary_entropy(p.mean(0)).sum()
         return per_sample - self.config.diversity_weight * batch
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        check_vectors(x, self.dim, "x")
-        check_finite(x, "x")
 
 
 def _binary_entropy(p: torch.Tensor) -> torch.Tensor:

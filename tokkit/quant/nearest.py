@@ -1,17 +1,25 @@
-"""Exact nearest-code search: chunked matmul + top-2, with a float64 re-check of near-ties.
+"""Exact nearest-code search: one GEMM per block of rows, one fused scan, a float64 re-check of near-ties.
 
-The fast path scores every code as ``||c||^2 - 2 x.c`` (L2) or ``-x^.c^`` (cosine) with one GEMM per
-chunk of rows (memory bounded by ``chunk x K`` scores) and finds each row's best two by a blocked
-reduction. Float rounding can flip near-ties, so
-each row's score error is bounded a priori (Higham's ``gamma_{d+1}`` bound for the bias plus a
-length-``d`` dot product, plus the rounding of the norms; it never involves ``||x||^2``, which the
-score omits); any row whose second-best score lies within twice that bound of its best is
-re-decided among its candidates in float64 on the difference form ``||x - c||^2``. The result is the index a float64 brute force returns, the smallest on exact ties.
+Every code is scored as ``||c||^2 - 2 x.c`` (L2) or ``-x^.c^`` (cosine). A search is cut into tasks of
+``chunk`` rows (memory bounded by ``chunk x K`` scores per thread); each task runs one GEMM (BLAS, or
+a bfloat16 GEMM where the CPU has it) and then ONE pass over its products that adds the norms, keeps
+each row's best two and flags the rows inside the certified rounding window: the compiled scan of
+``tokkit.quant._kernels`` (built by ``pip install .``; a blocked torch reduction when it is absent or
+the tensors live on a GPU). Float rounding can flip near-ties, so each row's score error is bounded a
+priori (Higham's ``gamma_{d+1}`` bound for the bias plus a length-``d`` dot product, plus the rounding
+of the norms; it never involves ``||x||^2``, which the score omits); any row whose second-best score
+lies within twice that bound of its best is re-decided among its candidates in float64 on the
+difference form ``||x - c||^2``. The result is the index a float64 brute force returns, the smallest
+on exact ties, whatever the thread count, chunk or scan.
+
+Threads: ``threads`` workers (see :mod:`tokkit.quant.workers`) take tasks from a shared counter and
+run torch single-threaded, so nothing waits at a thread barrier and more threads are never slower.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Union
+import threading
+from typing import TYPE_CHECKING, Literal, NamedTuple, Union
 
 import numpy as np
 
@@ -21,6 +29,12 @@ from tokkit.quant.checks import (
     check_finite,
     check_vectors,
 )
+from tokkit.quant.workers import numpy_blas_single_threaded, resolve_threads, run_tasks
+
+try:  # the compiled scan; absent when the package was installed without a C compiler
+    from tokkit.quant import _kernels
+except ImportError:  # pragma: no cover - exercised by forcing the fallback in the tests
+    _kernels = None
 
 if TYPE_CHECKING:
     import torch
@@ -28,16 +42,25 @@ if TYPE_CHECKING:
 Metric = Literal["l2", "cos"]
 ArrayLike = Union["torch.Tensor", np.ndarray]
 
-#: scores held at once per chunk (float32 elements): 4 Mi elements = 16 MiB
+#: scores held at once per task (float32 elements): 4 Mi elements = 16 MiB, per worker thread (bigger
+#: tasks pack the codebook for the GEMM less often: 1024 rows x 4096 codes run ~15% faster than 256)
 DEFAULT_SCORE_BUDGET = 1 << 22
-_BLOCK = 32  # columns per block in the best-two reduction
+_MIN_TASK_ROWS = 64  # below this a task's GEMM loses efficiency
+#: searches below this many multiply-adds (rows x codes x dim) run in the caller's thread
+_INLINE_WORK = 1 << 22
+_BLOCK = 32  # columns per block in the torch best-two reduction
 _BF16_MIN_DIM = 64  # below this the GEMM is not the bottleneck: score in float32
 _TINY64 = 2.2250738585072014e-308  # smallest normal float64: the norm clamp for all-zero rows
 
 
 def default_chunk(codebook_size: int, budget: int = DEFAULT_SCORE_BUDGET) -> int:
-    """Rows per chunk so that ``rows x codebook_size`` scores fit in ``budget`` elements."""
+    """Rows per task so that ``rows x codebook_size`` scores fit in ``budget`` elements."""
     return max(1, budget // max(1, codebook_size))
+
+
+def native_available() -> bool:
+    """Whether the compiled scan (``tokkit.quant._kernels``) was built for this install."""
+    return _kernels is not None
 
 
 def nearest(
@@ -46,50 +69,92 @@ def nearest(
     *,
     metric: Metric = "l2",
     chunk: int | None = None,
+    threads: int | None = None,
 ) -> ArrayLike:
     """Index of the nearest code for each vector: ``x`` (..., d), ``codebook`` (K, d) -> (...) int64.
 
     ``metric="l2"`` minimises Euclidean distance, ``"cos"`` maximises cosine similarity. ``chunk`` is
-    the number of rows scored at once (default: 16 MiB of scores). Exact: equal to a float64 brute
-    force, ties going to the smallest index. Returns a LongTensor on ``x``'s device, or a numpy int64
-    array when ``x`` is a numpy array.
+    the number of rows one task scores at once (default: 16 MiB of scores, and at least 4 tasks per
+    thread where there are enough rows); ``threads`` the number of
+    CPU worker threads (default: ``torch.get_num_threads()``). Exact: equal to a float64 brute force,
+    ties going to the smallest index. Returns a LongTensor on ``x``'s device, or a numpy int64 array
+    when ``x`` is a numpy array.
     """
     import torch
 
     if metric not in ("l2", "cos"):
         raise ValueError(f"metric must be 'l2' or 'cos', got {metric!r}")
+    threads = resolve_threads(threads)
     was_numpy = isinstance(x, np.ndarray)
-    x = as_float_tensor(x, "x")
-    codebook = as_float_tensor(codebook, "codebook").to(x.device)
+    x = as_float_tensor(x, "x").detach()  # a search: indices carry no gradient
+    codebook = as_float_tensor(codebook, "codebook").detach().to(x.device)
     check_codebook(codebook)
     check_vectors(x, codebook.shape[1], "x")
     check_finite(x, "x")
-    if chunk is None:
-        chunk = default_chunk(codebook.shape[0])
-    if not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
-
     lead_shape = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
+    rows = flat.shape[0]
+    if chunk is None:  # at least 4 tasks per thread where rows allow, so a descheduled thread takes fewer
+        chunk = min(default_chunk(codebook.shape[0]), max(_MIN_TASK_ROWS, -(-rows // (4 * threads))))
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
     work_dtype = torch.float64 if torch.float64 in (x.dtype, codebook.dtype) else torch.float32
-    search = _Search(codebook, metric, work_dtype, min(chunk, flat.shape[0]))
-    out = torch.empty(flat.shape[0], dtype=torch.long, device=x.device)
-    for start in range(0, flat.shape[0], chunk):
-        out[start : start + chunk] = search(flat[start : start + chunk])
+    search = _Search(codebook, metric, work_dtype, min(chunk, rows))
+    out = torch.empty(rows, dtype=torch.long, device=x.device)
+    tasks = -(-rows // chunk)
+
+    def task(i: int) -> None:
+        out[i * chunk : (i + 1) * chunk] = search(flat[i * chunk : (i + 1) * chunk])
+
+    if x.device.type != "cpu" or rows * codebook.shape[0] * codebook.shape[1] < _INLINE_WORK:
+        for i in range(tasks):
+            task(i)
+    else:
+        run_tasks(task, tasks, threads)
     out = out.reshape(lead_shape)
     return out.cpu().numpy() if was_numpy else out
 
 
+def _fast_bf16() -> bool:
+    """Whether this CPU has fast bfloat16 GEMMs (oneDNN); tests force it to exercise that branch."""
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+class _Precision(NamedTuple):
+    """One GEMM precision and its certified per-row error: ``cross * |x| + constant``."""
+
+    bf16: bool
+    codes_gemm: torch.Tensor  # (K_padded, d) in the GEMM's input dtype
+    cross_error: float
+    constant_error: float
+
+
 class _Search:
-    """A codebook prepared once (cast, normalised, squared norms) and searched chunk by chunk.
+    """A codebook prepared once (cast, normalised, squared norms) and searched task by task, from
+    any number of worker threads (scratch buffers are per thread).
 
     On CPUs with bfloat16 GEMM support (oneDNN) and d >= 64 the coarse scores come from a bfloat16
     GEMM, ~2.5x the float32 rate; its larger rounding only widens the certified window, so the
-    result is unchanged. If a chunk then re-checks too many candidates (codes denser than bfloat16
-    resolves), the search falls back to the float32 GEMM for that chunk and the rest.
+    result is unchanged. If a task then re-checks too many candidates (codes denser than bfloat16
+    resolves), the search falls back to the float32 GEMM for that task and the rest. ``bf16``
+    forces that choice (tests); ``native`` chooses the compiled scan (default: when built, on CPU);
+    ``numpy_gemm`` lets workers take float GEMMs from numpy's OpenBLAS where it can be held to one
+    thread per worker (else torch's BLAS).
     """
 
-    def __init__(self, codebook: torch.Tensor, metric: Metric, work_dtype: torch.dtype, chunk: int) -> None:
+    def __init__(
+        self,
+        codebook: torch.Tensor,
+        metric: Metric,
+        work_dtype: torch.dtype,
+        chunk: int,
+        *,
+        bf16: bool | None = None,
+        native: bool | None = None,
+        numpy_gemm: bool = True,
+    ) -> None:
         import torch
 
         self.metric = metric
@@ -97,7 +162,8 @@ class _Search:
         self.codebook = codebook
         size, dim = codebook.shape
         self.size, self.dim, self.chunk = size, dim, chunk
-        self._buffers: dict[str, torch.Tensor] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
         # float64 re-check scratch: 2 buffers of pair_step x dim float64 (1 MiB each) + 1 float32
         self.pair_step = max(1, (1 << 17) // dim)
         if metric == "cos":
@@ -114,18 +180,28 @@ class _Search:
             bias = squared.to(work_dtype)
             self.alpha = -2.0
             self.max_norm = float(squared.max().sqrt())
-        # Pad to whole blocks with codes that score +inf, so the best two come from block minima.
-        padded = -(-size // _BLOCK) * _BLOCK if size > _BLOCK else size
-        self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)])
-        self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))])
-        use_bf16 = (
-            work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= _BF16_MIN_DIM and size >= 64
-            and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        )
-        self._set_precision(use_bf16)
+        if native is None:
+            native = _kernels is not None and codebook.device.type == "cpu"
+        if native and (_kernels is None or codebook.device.type != "cpu"):
+            raise ValueError("the compiled scan needs tokkit.quant._kernels and CPU tensors")
+        self.native = native
+        # The torch scan pads to whole blocks with codes that score +inf (best two from block minima);
+        # the compiled scan reads the first K columns only.
+        padded = -(-size // _BLOCK) * _BLOCK if size > _BLOCK and not native else size
+        self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)]).contiguous()
+        self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))]).contiguous()
+        if bf16 is None:
+            bf16 = (
+                work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= _BF16_MIN_DIM
+                and size >= 64 and _fast_bf16()
+            )
+        if bf16 and work_dtype != torch.float32:
+            raise ValueError("the bfloat16 GEMM serves float32 searches only")
+        self.precision = self._precision(bf16)
+        self.numpy_gemm = codebook.device.type == "cpu" and numpy_gemm
 
-    def _set_precision(self, bf16: bool) -> None:
-        """Choose the GEMM and the matching a-priori bound on each score's rounding error.
+    def _precision(self, bf16: bool) -> _Precision:
+        """The GEMM and the matching a-priori bound on each score's rounding error.
 
         With u the work dtype's unit roundoff, gamma = (d+1)u / (1 - (d+1)u) (Higham), u_in the
         rounding of the GEMM inputs and u_out of its output: |x~.c~ - x.c| <= (2u_in + gamma + u_out)
@@ -133,7 +209,6 @@ class _Search:
         """
         import torch
 
-        self.bf16 = bf16
         bf16_unit = 2.0**-9
         unit = torch.finfo(self.work_dtype).eps / 2
         gamma = (self.dim + 1) * unit / (1 - (self.dim + 1) * unit)
@@ -142,69 +217,140 @@ class _Search:
         u_out = bf16_unit if bf16 else unit
         dot = 2 * u_in + gamma + u_out + 2 * unit
         if self.metric == "cos":
-            self.cross_error = 0.0
-            self.bias_error = 2 * (dot + (self.dim + 4) * unit)  # |x^|, |c^| <= 1 + (d/2 + 2)u
+            cross_error = 0.0
+            bias_error = 2 * (dot + (self.dim + 4) * unit)  # |x^|, |c^| <= 1 + (d/2 + 2)u
         else:
-            self.cross_error = 1.05 * 2 * dot * self.max_norm  # 5% slack for the float32 |x|
-            self.bias_error = 1.05 * (gamma + 3 * unit) * self.max_norm**2
-        self.tiny = (self.dim + 1) * torch.finfo(self.work_dtype).tiny * 4  # flushed subnormals
-        self.codes_gemm = self.codes.to(torch.bfloat16) if bf16 else self.codes
+            cross_error = 1.05 * 2 * dot * self.max_norm  # 5% slack for the float32 |x|
+            bias_error = 1.05 * (gamma + 3 * unit) * self.max_norm**2
+        tiny = (self.dim + 1) * torch.finfo(self.work_dtype).tiny * 4  # flushed subnormals
+        codes_gemm = self.codes.to(torch.bfloat16) if bf16 else self.codes
+        return _Precision(bf16, codes_gemm, cross_error, bias_error + tiny)
+
+    def _to_float32(self) -> None:
+        """Codes too dense for bfloat16: float32 from here on, for every thread."""
+        with self._lock:
+            if self.precision.bf16:
+                self.precision = self._precision(False)
+
+    @property
+    def bf16(self) -> bool:
+        return self.precision.bf16
 
     def _buffer(
         self, name: str, columns: int, dtype: torch.dtype, rows: int, capacity: int | None = None
     ) -> torch.Tensor:
-        """A (rows, columns) view of a per-search scratch buffer of ``capacity`` (default: chunk)
-        rows: allocated once, reused by every chunk, because first-touch page faults on fresh
-        multi-MiB tensors cost as much as the GEMM."""
+        """A (rows, columns) view of this thread's scratch buffer of ``capacity`` (default: chunk)
+        rows: allocated once per thread, reused by every task, because first-touch page faults on
+        fresh multi-MiB tensors cost as much as the GEMM."""
         import torch
 
-        buffer = self._buffers.get(name)
-        if buffer is None:
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        buffer = buffers.get(name)
+        if buffer is None or buffer.dtype != dtype:
             buffer = torch.empty(capacity or self.chunk, columns, dtype=dtype, device=self.codes.device)
-            self._buffers[name] = buffer
+            buffers[name] = buffer
         return buffer[:rows]
 
-    def _scores(self, rows_w: torch.Tensor) -> torch.Tensor:
+    def _products(self, rows_w: torch.Tensor, precision: _Precision) -> torch.Tensor:
+        """x . c for every code: (n, K_padded) in bfloat16, or the work dtype."""
         import torch
 
         n, padded = rows_w.shape[0], self.codes.shape[0]
+        if precision.bf16:
+            products = self._buffer("products16", padded, torch.bfloat16, n)
+            return torch.mm(rows_w.to(torch.bfloat16), precision.codes_gemm.T, out=products)
+        products = self._buffer("products", padded, self.work_dtype, n)
+        if self.numpy_gemm and numpy_blas_single_threaded():
+            # numpy's OpenBLAS, capped at one thread in this worker: ~1.3x MKL's sgemm on the AMD EPYC
+            # this was measured on (benchmarks/quant.py); the exactness bound holds for any summation order
+            np.matmul(rows_w.numpy(), precision.codes_gemm.numpy().T, out=products.numpy())
+            return products
+        return torch.mm(rows_w, precision.codes_gemm.T, out=products)
+
+    def _scores(self, rows_w: torch.Tensor, precision: _Precision | None = None) -> torch.Tensor:
+        """bias + alpha * x.c: (n, K_padded) in the work dtype (the torch scan's input)."""
+        import torch
+
+        precision = precision or self.precision
+        n, padded = rows_w.shape[0], self.codes.shape[0]
         scores = self._buffer("scores", padded, self.work_dtype, n)
-        if self.bf16:
-            products = self._buffer("products", padded, torch.bfloat16, n)
-            torch.mm(rows_w.to(torch.bfloat16), self.codes_gemm.T, out=products)
-            return torch.add(self.bias, products, alpha=self.alpha, out=scores)
-        return torch.addmm(self.bias, rows_w, self.codes_gemm.T, alpha=self.alpha, out=scores)
+        if precision.bf16:
+            return torch.add(self.bias, self._products(rows_w, precision), alpha=self.alpha, out=scores)
+        return torch.addmm(self.bias, rows_w, precision.codes_gemm.T, alpha=self.alpha, out=scores)
 
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        """Nearest-code indices (n,) of ``rows`` (n, d)."""
         import torch
 
         if self.size == 1:
             return torch.zeros(rows.shape[0], dtype=torch.long, device=rows.device)
+        precision = self.precision
         rows_w = rows.to(self.work_dtype)
         if self.metric == "cos":
             rows_w = _unit_rows(rows_w)
             norms = rows_w.new_zeros(rows.shape[0])
         else:
             norms = torch.linalg.vector_norm(rows_w, dim=1)
-        scores = self._scores(rows_w)
+        if self.native:
+            best, ambiguous, row_of, code_of = self._scan_native(rows_w, norms, precision)
+        else:
+            best, ambiguous, row_of, code_of = self._scan_torch(rows_w, norms, precision)
+        if ambiguous is None:
+            return best
+        if precision.bf16 and row_of.shape[0] > rows.shape[0] * (2 + self.size // 256):
+            self._to_float32()
+            return self(rows)
+        best[ambiguous] = self._recheck(rows[ambiguous], row_of, code_of)
+        return best
+
+    def _scan_native(
+        self, rows_w: torch.Tensor, norms: torch.Tensor, precision: _Precision
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """GEMM, then the compiled one-pass scan; candidates of flagged rows from their products."""
+        import torch
+
+        n = rows_w.shape[0]
+        products = self._products(rows_w, precision)
+        norms = norms.contiguous()
+        best = torch.empty(n, dtype=torch.long)
+        flags = torch.empty(n, dtype=torch.uint8)
+        window = torch.empty(n, dtype=torch.float64)
+        kind = 2 if precision.bf16 else (1 if self.work_dtype == torch.float64 else 0)
+        flagged = _kernels.scan(
+            products.data_ptr(), kind, n, self.size, products.stride(0), self.bias.data_ptr(), self.alpha,
+            norms.data_ptr(), precision.cross_error, precision.constant_error,
+            best.data_ptr(), flags.data_ptr(), window.data_ptr(),
+        )
+        if flagged == 0:
+            return best, None, best, best
+        ambiguous = flags.nonzero().squeeze(1)
+        scores = torch.add(self.bias, products[ambiguous].to(self.work_dtype), alpha=self.alpha)
+        limit = window[ambiguous, None]
+        candidates = (scores <= limit) | limit.isnan()  # NaN window: scores overflowed, every code
+        row_of, code_of = candidates.nonzero(as_tuple=True)
+        return best, ambiguous, row_of, code_of
+
+    def _scan_torch(
+        self, rows_w: torch.Tensor, norms: torch.Tensor, precision: _Precision
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """The same scan as blocked torch reductions (fallback, and the GPU path)."""
+        import torch
+
+        scores = self._scores(rows_w, precision)
         best, best_value, runner_up = _best_two(scores)
-        error = self.cross_error * norms + (self.bias_error + self.tiny)
+        error = precision.cross_error * norms + precision.constant_error
         window = best_value + 2 * error  # the true best scores at most 2 errors above the minimum
         overflow = ~torch.isfinite(window)  # scores overflowed the work dtype: re-decide every code
         ambiguous = ((runner_up <= window) | overflow).nonzero().squeeze(1)
         if ambiguous.numel() == 0:
-            return best
-        mask = self._buffer("mask", self.size, torch.bool, rows.shape[0])
+            return best, None, best, best
+        mask = self._buffer("mask", self.size, torch.bool, rows_w.shape[0])
         torch.le(scores[:, : self.size], window[:, None], out=mask)
         candidates = mask[ambiguous]
         if bool(overflow.any()):
             candidates |= overflow[ambiguous, None]
         row_of, code_of = candidates.nonzero(as_tuple=True)
-        if self.bf16 and row_of.shape[0] > rows.shape[0] * (2 + self.size // 256):
-            self._set_precision(False)  # codes too dense for bfloat16: float32 from here on
-            return self(rows)
-        best[ambiguous] = self._recheck(rows[ambiguous], row_of, code_of)
-        return best
+        return best, ambiguous, row_of, code_of
 
     def _recheck(self, rows: torch.Tensor, row_of: torch.Tensor, code_of: torch.Tensor) -> torch.Tensor:
         """Decide rows among their candidate (row, code) pairs in float64; ties go to the smallest index.

@@ -13,14 +13,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from tokkit.errors import InputError
-from tokkit.quant.checks import (
-    as_float_tensor,
-    as_index_tensor,
-    check_finite,
-    check_vectors,
-)
 from tokkit.core.config import JsonConfig
+from tokkit.errors import InputError
+from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import GradientEstimator
 from tokkit.quant.nearest import Metric
 from tokkit.quant.output import QuantizerOutput
@@ -72,20 +67,16 @@ class RVQConfig(JsonConfig):
         )
 
 
-class RVQ(nn.Module):
+class RVQ(Quantizer):
     """Residual VQ. ``encode`` (..., dim) -> (..., depth) int64; ``decode`` (..., k<=depth) ->
     (..., dim); ``forward`` -> :class:`QuantizerOutput` with losses {"commitment"} summed over levels."""
 
     def __init__(self, config: RVQConfig) -> None:
         super().__init__()
         self.config = config
-        self.dim = config.dim
         self.depth = config.depth
         self.codebook_size = config.codebook_size
-        self.codebook_dim = config.codebook_dim or config.dim
-        has_projection = self.codebook_dim != self.dim
-        self.project_in = nn.Linear(self.dim, self.codebook_dim) if has_projection else nn.Identity()
-        self.project_out = nn.Linear(self.codebook_dim, self.dim) if has_projection else nn.Identity()
+        self._set_widths(config.dim, config.codebook_dim or config.dim)
         self.levels = nn.ModuleList(VQ(config.level_config()) for _ in range(config.depth))
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
@@ -94,7 +85,7 @@ class RVQ(nn.Module):
         With quantizer dropout, levels past a sample's kept prefix add nothing and report index -1;
         each level's commitment loss is weighted by the fraction of samples that keep it.
         """
-        self._check_input(x)
+        x = self._check_input(x)
         residual = self.project_in(x)
         keep = self._keep_mask(x)  # (batch, depth) bool, or None
         quantized = torch.zeros_like(residual)
@@ -115,15 +106,17 @@ class RVQ(nn.Module):
         return QuantizerOutput(self.project_out(quantized), torch.stack(indices, -1), {"commitment": commitment})
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor | np.ndarray, depth: int | None = None) -> torch.Tensor:
-        """Latents (..., dim) -> indices (..., depth) int64; ``depth`` < config.depth encodes a prefix."""
-        x = as_float_tensor(x, "x")
-        self._check_input(x)
+    def encode(
+        self, x: torch.Tensor | np.ndarray, depth: int | None = None, *, threads: int | None = None
+    ) -> torch.Tensor:
+        """Latents (..., dim) -> indices (..., depth) int64; ``depth`` < config.depth encodes a prefix.
+        ``threads``: CPU worker threads for every level's search (default ``torch.get_num_threads()``)."""
+        x = self._check_input(x)
         depth = self._check_depth(depth)
         residual = self.project_in(x)
         indices = []
         for vq in self.levels[:depth]:
-            level_indices = vq.encode(residual)
+            level_indices = vq.encode(residual, threads=threads)
             residual = residual - vq.codebook[level_indices]
             indices.append(level_indices)
         return torch.stack(indices, -1)
@@ -131,10 +124,9 @@ class RVQ(nn.Module):
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (..., k) for the first k <= depth levels -> reconstruction (..., dim)."""
-        indices = as_index_tensor(indices, "indices", self.codebook_size)
+        indices = self._check_indices(indices, self.levels[0].codebook.device)
         if indices.ndim < 1 or not 1 <= indices.shape[-1] <= self.depth:
             raise InputError(f"RVQ indices must have shape (..., k) with 1 <= k <= {self.depth}, got {tuple(indices.shape)}")
-        indices = indices.to(self.levels[0].codebook.device)
         total = sum(vq.codebook[indices[..., level]] for level, vq in enumerate(self.levels[: indices.shape[-1]]))
         return self.project_out(total)
 
@@ -161,6 +153,3 @@ class RVQ(nn.Module):
             raise InputError(f"depth must be in 1..{self.depth}, got {depth}")
         return depth
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        check_vectors(x, self.dim, "x")
-        check_finite(x, "x")

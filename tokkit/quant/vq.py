@@ -12,16 +12,10 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
-from tokkit.errors import InputError
-from tokkit.quant.checks import (
-    as_float_tensor,
-    as_index_tensor,
-    check_finite,
-    check_vectors,
-)
 from tokkit.core.config import JsonConfig
+from tokkit.errors import InputError
+from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import GradientEstimator, apply_estimator
 from tokkit.quant.kmeans import kmeans
 from tokkit.quant.nearest import Metric, nearest
@@ -63,19 +57,15 @@ class VQConfig(JsonConfig):
             raise InputError(f"VQ decay must be in [0, 1), got {self.decay}")
 
 
-class VQ(nn.Module):
+class VQ(Quantizer):
     """EMA vector quantizer. ``encode`` (..., dim) -> (...) int64; ``decode`` (...) -> (..., dim);
     ``forward`` -> :class:`QuantizerOutput` with losses {"commitment"}."""
 
     def __init__(self, config: VQConfig) -> None:
         super().__init__()
         self.config = config
-        self.dim = config.dim
-        self.codebook_dim = config.codebook_dim or config.dim
         self.codebook_size = config.codebook_size
-        has_projection = self.codebook_dim != self.dim
-        self.project_in = nn.Linear(self.dim, self.codebook_dim) if has_projection else nn.Identity()
-        self.project_out = nn.Linear(self.codebook_dim, self.dim) if has_projection else nn.Identity()
+        self._set_widths(config.dim, config.codebook_dim or config.dim)
 
         shape = (self.codebook_size, self.codebook_dim)
         initial = torch.zeros(shape) if config.kmeans_init else self._normalise(torch.randn(shape))
@@ -88,7 +78,7 @@ class VQ(nn.Module):
     # -- public API ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
         """x (..., dim) -> (quantized (..., dim), indices (...), {"commitment": scalar})."""
-        self._check_input(x)
+        x = self._check_input(x)
         z = self.project_in(x)
         flat = self._normalise(z.reshape(-1, self.codebook_dim))
         if self.training and not bool(self.initialized):
@@ -104,18 +94,18 @@ class VQ(nn.Module):
         return QuantizerOutput(self.project_out(quantized), indices.reshape(z.shape[:-1]), losses)
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Latents (..., dim) -> nearest-code indices (...) int64 (exact, see :func:`nearest`)."""
-        x = as_float_tensor(x, "x")
-        self._check_input(x)
+    def encode(self, x: torch.Tensor | np.ndarray, *, threads: int | None = None) -> torch.Tensor:
+        """Latents (..., dim) -> nearest-code indices (...) int64 (exact, see :func:`nearest`).
+        ``threads``: CPU worker threads (default ``torch.get_num_threads()``)."""
+        x = self._check_input(x)
         self._check_initialized()
-        return nearest(self.project_in(x), self.codebook, metric=self.config.metric)
+        return nearest(self.project_in(x), self.codebook, metric=self.config.metric, threads=threads)
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Indices (...) -> code vectors (..., dim)."""
         self._check_initialized()
-        indices = as_index_tensor(indices, "indices", self.codebook_size).to(self.codebook.device)
+        indices = self._check_indices(indices, self.codebook.device)
         return self.project_out(self.codebook[indices])
 
     # -- training machinery ------------------------------------------------------------------
@@ -173,10 +163,6 @@ class VQ(nn.Module):
     def _normalise(self, v: torch.Tensor) -> torch.Tensor:
         """Unit rows for the cosine metric, unchanged for L2."""
         return torch.nn.functional.normalize(v, dim=-1) if self.config.metric == "cos" else v
-
-    def _check_input(self, x: torch.Tensor) -> None:
-        check_vectors(x, self.dim, "x")
-        check_finite(x, "x")
 
     def _check_initialized(self) -> None:
         if not bool(self.initialized):

@@ -1,0 +1,205 @@
+"""The compiled scan, its torch fallback, the forced bfloat16 GEMM and the threads= workers: every
+combination returns the float64 brute-force index; threads never leak into the caller's torch."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+
+import pytest
+import torch
+
+from tests.test_quant_nearest import brute_force, near_tie_batch
+from tokkit.errors import InputError
+from tokkit.quant import FSQ, LFQ, RVQ, VQ, FSQConfig, LFQConfig, RVQConfig, VQConfig, nearest
+from tokkit.quant.nearest import _Search, native_available
+from tokkit.quant.workers import run_tasks
+
+nearest_module = sys.modules["tokkit.quant.nearest"]
+SCANS = ["native", "torch"]
+
+
+@pytest.fixture(params=SCANS)
+def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with the compiled scan, then with the torch fallback (the module hidden)."""
+    if request.param == "native":
+        if not native_available():
+            if os.environ.get("TOKKIT_REQUIRE_KERNELS"):
+                pytest.fail("tokkit.quant._kernels is not built; CI builds it with pip install .")
+            pytest.skip("compiled scan not built in this checkout: python setup.py build_ext --inplace")
+    else:
+        monkeypatch.setattr(nearest_module, "_kernels", None)
+    return request.param
+
+
+@pytest.fixture
+def force_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the bfloat16 GEMM branch even where the CPU has no fast bfloat16 (it still computes)."""
+    monkeypatch.setattr(nearest_module, "_fast_bf16", lambda: True)
+
+
+def test_compiled_scan_is_built_when_ci_requires_it() -> None:
+    if os.environ.get("TOKKIT_REQUIRE_KERNELS"):
+        assert native_available()
+
+
+@pytest.mark.parametrize("metric", ["l2", "cos"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_every_scan_and_thread_count_is_exact_on_near_ties(scan: str, metric: str, threads: int) -> None:
+    g = torch.Generator().manual_seed(threads)
+    codebook = torch.randn(200, 48, generator=g) * 3 + 10
+    x = near_tie_batch(codebook, 900, threads)
+    expected = brute_force(x, codebook, metric)
+    assert torch.equal(nearest(x, codebook, metric=metric, chunk=61, threads=threads), expected)
+    assert _Search(codebook, metric, torch.float32, 61).native == (scan == "native")
+
+
+@pytest.mark.parametrize("metric", ["l2", "cos"])
+def test_forced_bfloat16_branch_is_taken_and_exact(scan: str, force_bf16: None, metric: str) -> None:
+    g = torch.Generator().manual_seed(7)
+    codebook = torch.randn(256, 128, generator=g)
+    x = torch.randn(700, 128, generator=g)
+    expected = brute_force(x, codebook, metric)
+    search = _Search(codebook, metric, torch.float32, 700)
+    assert search.bf16
+    # guard: the bfloat16 scores alone get some rows wrong, so the re-check is what makes it exact
+    unit = x if metric == "l2" else x / x.norm(dim=1, keepdim=True)
+    assert (search._scores(unit)[:, :256].argmin(1) != expected).sum() > 0
+    assert torch.equal(search(x), expected)
+    assert torch.equal(nearest(x, codebook, metric=metric, chunk=100, threads=2), expected)
+
+
+def test_forced_bfloat16_falls_back_to_float32_on_dense_codes(scan: str, force_bf16: None) -> None:
+    g = torch.Generator().manual_seed(8)
+    codebook = torch.randn(128, 96, generator=g) * 0.01 + 3  # far tighter than bfloat16 resolves
+    x = near_tie_batch(codebook, 300, 8)
+    search = _Search(codebook, "l2", torch.float32, 300)
+    assert search.bf16
+    result = search(x)
+    assert not search.bf16
+    assert torch.equal(result, brute_force(x, codebook, "l2"))
+
+
+def test_overflowing_and_float64_scores_in_both_scans(scan: str) -> None:
+    codebook = torch.tensor([[3e19, 0.0], [-3e19, 0.0], [0.0, 1.0]])
+    x = torch.tensor([[2.9e19, 1.0], [-2.5e19, 0.0], [0.0, 0.9]])
+    assert nearest(x, codebook).tolist() == [0, 1, 2]
+    g = torch.Generator().manual_seed(4)
+    codebook64 = torch.randn(300, 40, generator=g, dtype=torch.float64)
+    x64 = near_tie_batch(codebook64, 500, 4)
+    assert torch.equal(nearest(x64, codebook64, chunk=77, threads=2), brute_force(x64, codebook64, "l2"))
+
+
+def test_both_gemms_in_workers_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers take the GEMM from numpy's OpenBLAS where it can be held to one thread, else torch."""
+    g = torch.Generator().manual_seed(12)
+    codebook = torch.randn(300, 64, generator=g) * 3 + 10
+    x = near_tie_batch(codebook, 800, 12)
+    expected = brute_force(x, codebook, "l2")
+    assert torch.equal(nearest(x, codebook, chunk=50, threads=2), expected)
+    original = nearest_module._Search
+    monkeypatch.setattr(nearest_module, "_Search", lambda *a, **k: original(*a, numpy_gemm=False, **k))
+    assert torch.equal(nearest(x, codebook, chunk=50, threads=2), expected)
+
+
+def test_inputs_that_require_grad_are_searched() -> None:
+    codebook = torch.randn(64, 8, requires_grad=True)
+    x = torch.randn(3000, 8, requires_grad=True)
+    assert torch.equal(nearest(x, codebook, threads=2), brute_force(x.detach(), codebook.detach(), "l2"))
+
+
+def test_threads_option_is_checked() -> None:
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(InputError, match="threads"):
+            nearest(torch.randn(4, 3), torch.randn(5, 3), threads=bad)  # type: ignore[arg-type]
+
+
+def test_workers_leave_torch_thread_settings_alone() -> None:
+    before = torch.get_num_threads()
+    fresh_before: list[int] = []
+    probe = threading.Thread(target=lambda: fresh_before.append(torch.get_num_threads()))
+    probe.start()
+    probe.join()
+    x, codebook = torch.randn(3000, 64), torch.randn(512, 64)
+    nearest(x, codebook, threads=3, chunk=100)
+    assert torch.get_num_threads() == before
+    fresh_after: list[int] = []
+    probe = threading.Thread(target=lambda: fresh_after.append(torch.get_num_threads()))
+    probe.start()
+    probe.join()
+    assert fresh_after == fresh_before
+
+
+def test_worker_errors_reach_the_caller_and_nested_searches_run() -> None:
+    def failing(i: int) -> None:
+        if i == 5:
+            raise RuntimeError("task 5 failed")
+
+    with pytest.raises(RuntimeError, match="task 5"):
+        run_tasks(failing, 20, 2)
+    seen: list[int] = []
+    codebook = torch.randn(64, 8)
+
+    def nested(i: int) -> None:  # a task that searches again must not wait for busy workers
+        seen.append(int(nearest(codebook[i : i + 1], codebook, threads=2)[0]))
+
+    run_tasks(nested, 64, 2)
+    assert sorted(seen) == list(range(64))
+
+
+def _search_in_child(queue: multiprocessing.Queue) -> None:
+    codebook = torch.randn(256, 64, generator=torch.Generator().manual_seed(1))
+    queue.put(nearest(codebook, codebook, threads=2, chunk=16).tolist())
+
+
+def test_forked_child_starts_its_own_workers() -> None:
+    nearest(torch.randn(2000, 64), torch.randn(256, 64), threads=2, chunk=64)  # parent's workers exist
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_search_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0, "the forked child hung or failed"
+    assert queue.get(timeout=5) == list(range(256))
+
+
+def test_quantizers_give_the_same_indices_for_any_thread_count(scan: str) -> None:
+    g = torch.Generator().manual_seed(11)
+    vq = VQ(VQConfig(codebook_size=256, dim=32, codebook_dim=16, kmeans_init=False)).eval()
+    rvq = RVQ(RVQConfig(depth=3, codebook_size=128, dim=32, kmeans_init=False)).eval()
+    x = torch.randn(4, 1500, 32, generator=g)
+    for model in (vq, rvq):
+        one = model.encode(x, threads=1)
+        assert torch.equal(model.encode(x, threads=2), one)
+    fsq = FSQ(FSQConfig(levels=[8, 5, 5, 5], dim=6)).eval()
+    lfq = LFQ(LFQConfig(codebook_size=1 << 10, dim=6)).eval()
+    z = 2 * torch.randn(3, 40000, 6, generator=g)  # several encode blocks
+    for model in (fsq, lfq):
+        one = model.encode(z, threads=1)
+        assert one.shape == (3, 40000)
+        assert torch.equal(model.encode(z, threads=2), one)
+        assert torch.equal(model.encode(z[:, :10]), one[:, :10])  # one block, in the caller
+        assert torch.equal(model(z[:, :100])[1], one[:, :100])  # training forward agrees
+
+
+@pytest.mark.parametrize("make", [
+    lambda: VQ(VQConfig(codebook_size=8, dim=6, codebook_dim=4, kmeans_init=False)),
+    lambda: RVQ(RVQConfig(depth=2, codebook_size=8, dim=6, codebook_dim=4, kmeans_init=False)),
+    lambda: FSQ(FSQConfig(levels=[5, 5, 5, 5], dim=6)),
+    lambda: LFQ(LFQConfig(codebook_size=16, dim=6)),
+])
+def test_shared_input_checks_and_projections(make) -> None:
+    model = make().eval()
+    assert model.dim == 6 and model.codebook_dim == 4
+    assert isinstance(model.project_in, torch.nn.Linear) and isinstance(model.project_out, torch.nn.Linear)
+    assert {"project_in.weight", "project_out.weight"} <= set(model.state_dict())
+    for bad, message in [(torch.randn(3, 5), "shape"), (torch.ones(3, 6, dtype=torch.long), "floating"),
+                         (torch.full((2, 6), float("nan")), "NaN"), ([[0.0] * 6], "numpy")]:
+        with pytest.raises(InputError, match=message):
+            model.encode(bad)
+    with pytest.raises(InputError, match="integers"):
+        model.decode(torch.zeros(3, 1))
+    with pytest.raises(InputError, match=r"\[0, "):
+        model.decode(torch.full((3, 1), 10**6))

@@ -1,0 +1,153 @@
+/* tokkit.quant._kernels: the one pass after the nearest-code GEMM.
+ *
+ * For each row i of a (n, k) block of products p = x . c (float32, float64 or bfloat16, row stride ld),
+ * the score of code j is s_j = bias_j + alpha * p_ij, rounded once to the work precision (alpha is -2
+ * or -1, so alpha * p is exact). One read of the row keeps the index of the smallest score (the
+ * smallest index on ties), its value and the second-smallest value, then flags the row when the
+ * runner-up lies inside the certified window best + 2 * (cross * |x_i| + constant), or when a score
+ * was not finite (overflow: every code is then a candidate). Flagged rows get their window written
+ * (NaN for overflow) and are re-decided in float64 by the caller.
+ *
+ * Plain C and the CPython API only (no numpy or torch headers): it builds with the system compiler
+ * at `pip install .`; when it cannot, tokkit runs the same search in torch. Pointers arrive as
+ * integers (tensor.data_ptr()); the GIL is released while it runs, so worker threads scan in parallel.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { F32 = 0, F64 = 1, BF16 = 2 };
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+#define BLOCK 32
+
+/* One row: best index, best value, runner-up value, whether any score was NaN. Blocks of BLOCK
+ * scores are computed and tested together ("is any below the runner-up, or NaN?"), a loop the
+ * compiler vectorises; only the rare blocks that pass are walked one score at a time. Scores are
+ * float for float32/bfloat16 products (float32 bias), double for float64 products. */
+#define DEFINE_ROW(NAME, T_IN, T_SCORE, LOAD)                                                       \
+    MULTIVERSION static void NAME(const T_IN *restrict p, const T_SCORE *restrict bias, T_SCORE a,  \
+                                  int64_t k, double *best, double *second, int64_t *index, int *bad) { \
+        T_SCORE b1 = (T_SCORE)INFINITY, b2 = (T_SCORE)INFINITY;                                      \
+        int64_t at = 0;                                                                              \
+        int nan_seen = 0;                                                                            \
+        T_SCORE s[BLOCK];                                                                            \
+        for (int64_t start = 0; start < k; start += BLOCK) {                                         \
+            int64_t m = k - start < BLOCK ? k - start : BLOCK;                                       \
+            int hit = 0;                                                                             \
+            for (int64_t j = 0; j < m; j++) {                                                        \
+                T_SCORE v = bias[start + j] + a * (T_SCORE)(LOAD(p[start + j]));                     \
+                s[j] = v;                                                                            \
+                hit |= (v < b2) | (v != v);                                                          \
+            }                                                                                        \
+            if (!hit) continue;                                                                      \
+            for (int64_t j = 0; j < m; j++) {                                                        \
+                T_SCORE v = s[j];                                                                    \
+                if (v < b2) {                                                                        \
+                    if (v < b1) {                                                                    \
+                        b2 = b1;                                                                     \
+                        b1 = v;                                                                      \
+                        at = start + j;                                                              \
+                    } else {                                                                         \
+                        b2 = v;                                                                      \
+                    }                                                                                \
+                } else if (v != v) {                                                                 \
+                    nan_seen = 1;                                                                    \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        *best = (double)b1;                                                                          \
+        *second = (double)b2;                                                                        \
+        *index = at;                                                                                 \
+        *bad = nan_seen;                                                                             \
+    }
+
+#define LOAD_PLAIN(x) (x)
+#define LOAD_BF16(x) bf16_to_f32(x)
+DEFINE_ROW(row_f32, float, float, LOAD_PLAIN)
+DEFINE_ROW(row_f64, double, double, LOAD_PLAIN)
+DEFINE_ROW(row_bf16, uint16_t, float, LOAD_BF16)
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    unsigned long long products_p, bias_p, norms_p, index_p, flag_p, window_p;
+    int dtype;
+    Py_ssize_t n, k, ld;
+    double alpha, cross, constant;
+    if (!PyArg_ParseTuple(args, "KinnnKdKddKKK", &products_p, &dtype, &n, &k, &ld, &bias_p, &alpha, &norms_p,
+                          &cross, &constant, &index_p, &flag_p, &window_p))
+        return NULL;
+    if (dtype != F32 && dtype != F64 && dtype != BF16) {
+        PyErr_SetString(PyExc_ValueError, "scan: dtype must be 0 (float32), 1 (float64) or 2 (bfloat16)");
+        return NULL;
+    }
+    if (n < 0 || k < 1 || ld < k) {
+        PyErr_SetString(PyExc_ValueError, "scan: need n >= 0, k >= 1 and ld >= k");
+        return NULL;
+    }
+    int64_t *index_out = (int64_t *)(uintptr_t)index_p;
+    uint8_t *flag_out = (uint8_t *)(uintptr_t)flag_p;
+    double *window_out = (double *)(uintptr_t)window_p;
+    Py_ssize_t flagged = 0;
+
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double best, second, norm;
+        int64_t index;
+        int bad;
+        if (dtype == F64) {
+            row_f64((const double *)(uintptr_t)products_p + i * ld, (const double *)(uintptr_t)bias_p, alpha, k,
+                    &best, &second, &index, &bad);
+            norm = ((const double *)(uintptr_t)norms_p)[i];
+        } else if (dtype == F32) {
+            row_f32((const float *)(uintptr_t)products_p + i * ld, (const float *)(uintptr_t)bias_p, (float)alpha, k,
+                    &best, &second, &index, &bad);
+            norm = ((const float *)(uintptr_t)norms_p)[i];
+        } else {
+            row_bf16((const uint16_t *)(uintptr_t)products_p + i * ld, (const float *)(uintptr_t)bias_p,
+                     (float)alpha, k, &best, &second, &index, &bad);
+            norm = ((const float *)(uintptr_t)norms_p)[i];
+        }
+        double window = best + 2.0 * (cross * norm + constant);
+        index_out[i] = index;
+        if (bad || !isfinite(window)) {
+            flag_out[i] = 1;
+            window_out[i] = NAN;
+            flagged++;
+        } else if (second <= window) {
+            flag_out[i] = 1;
+            window_out[i] = window;
+            flagged++;
+        } else {
+            flag_out[i] = 0;
+        }
+    }
+    Py_END_ALLOW_THREADS
+
+    return PyLong_FromSsize_t(flagged);
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS,
+     "scan(products, dtype, n, k, ld, bias, alpha, norms, cross, constant, index_out, flag_out, window_out)"
+     " -> number of flagged rows. Pointers are integer addresses."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused best-two scan for tokkit.quant.nearest.",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
