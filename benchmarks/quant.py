@@ -167,8 +167,8 @@ def bench_speed(n: int, repeats: int, device: torch.device, loaded: bool) -> lis
         for i, threads in enumerate(THREADS):  # VQ and nearest share the shape (n x 512 vs 4096 codes)
             vq, near = results[i], results[9 + i]
             ceiling = (n / vq["anchor"]) / (near["work"] / near["anchor"])
-            print(f"  ceiling, {threads} thread(s){label}: vector-quantize-pytorch VQ takes {ceiling:.2f}x the bare"
-                  " matmul's time; an exact search that runs that GEMM cannot beat it by more")
+            print(f"  for scale, {threads} thread(s){label}: vector-quantize-pytorch VQ takes {ceiling:.2f}x the time of"
+                  " the bare torch matmul of the same shape (so VQ >= 5x needs nearest >= 5/that x the matmul)")
         return results
     finally:
         if busy is not None:
