@@ -46,7 +46,7 @@ class ClipSampler:
             clip = np.concatenate([clip, np.repeat(clip[-1:], self.frames - clip.shape[0], axis=0)])
         side = int(rng.integers(self.size, min(video.shape[1], video.shape[2]) + 1))
         top, left = rng.integers(video.shape[1] - side + 1), rng.integers(video.shape[2] - side + 1)
-        crops = torch.from_numpy(np.ascontiguousarray(clip[:, top:top + side, left:left + side]))
+        crops = torch.from_numpy(np.array(clip[:, top:top + side, left:left + side]))
         if rng.random() < 0.5:
             crops = crops.flip(2)
         return self._resize(crops)
@@ -66,7 +66,7 @@ class ClipSampler:
             cy, cx = centre + velocity * t
             top = int(np.clip(round(cy - side / 2), 0, height - side))
             left = int(np.clip(round(cx - side / 2), 0, width - side))
-            crop = torch.from_numpy(np.ascontiguousarray(view[top:top + int(side), left:left + int(side)]))
+            crop = torch.from_numpy(np.array(view[top:top + int(side), left:left + int(side)]))
             crops.append(self._resize(crop[None])[0])
         return torch.stack(crops)
 

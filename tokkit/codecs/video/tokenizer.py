@@ -27,7 +27,7 @@ from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_m
 from tokkit.codecs.video.config import KIND
 from tokkit.codecs.video.io import OUTPUT_SUFFIXES, VIDEO_SUFFIXES, probe, read_frames, write_video
 from tokkit.codecs.video.model import VideoCodecModel
-from tokkit.core.atomic import atomic_open, check_writable
+from tokkit.core.atomic import check_writable
 from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -133,7 +133,7 @@ class VideoTokenizer(Tokenizer):
         return self._encode_frames(frames, fps or self.config.fps, tokens, progress=progress)
 
     def encode_file(self, path: str | os.PathLike, *, tokens: int | Sequence[int] | None = None,
-                    progress: bool = False) -> Tokens:
+                    progress: bool = True) -> Tokens:
         """Read a video (mp4, avi, mkv, webm, y4m, gif, ...) or a still image (a one-frame clip) and encode it."""
         suffix = Path(path).suffix.lower()
         if suffix in IMAGE_SUFFIXES and suffix != ".gif":
@@ -235,9 +235,7 @@ class VideoTokenizer(Tokenizer):
             self._write_png_folder(frames, target, force=force)
             return
         check_writable(target, force=force)
-        with atomic_open(target) as handle:
-            temporary = handle.name
-        # atomic_open wrote an empty file; PyAV needs a real path with the right suffix
+        # written beside the target under a temporary name (PyAV needs a path with the right suffix), then renamed
         staging = target.with_name(f".{target.name}.partial{os.getpid()}{suffix}")
         try:
             write_video(frames, staging, item.fps, item.width, item.height)
@@ -245,7 +243,6 @@ class VideoTokenizer(Tokenizer):
         finally:
             if staging.exists():
                 staging.unlink()
-        del temporary
 
     @staticmethod
     def _write_png_folder(frames: Iterator[np.ndarray], folder: Path, *, force: bool) -> None:
