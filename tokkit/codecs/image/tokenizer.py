@@ -30,25 +30,17 @@ OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP
 BATCH = 32  # images per forward pass in encode_batch / decode_batch
 
 
-class ImageTokenizer(Tokenizer):
-    """ViT tokenizer: ``encode`` a picture -> (K,) codes; ``decode`` any prefix -> a picture.
+class PrefixModelTokenizer(Tokenizer):
+    """What the torch tokenizers with N prefix-decodable tokens per item share (image, video): the model on
+    a device, identity from config + weights, N, and the check of a requested token count K."""
 
-    ``device`` is "auto", "cpu" or "cuda".
-    """
-
-    modality: ClassVar[str] = "image"
-    kind: ClassVar[str] = KIND
-    input_suffixes: ClassVar[tuple[str, ...]] = IMAGE_SUFFIXES
-    output_suffix: ClassVar[str] = ".png"
-
-    def __init__(self, model: ImageCodecModel, *, device: str = "auto") -> None:
+    def __init__(self, model: Any, *, device: str = "auto") -> None:
         from tokkit.core.device import resolve_device
 
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.config = model.config
 
-    # -- identity ---------------------------------------------------------------------------
     def fingerprint(self) -> bytes:
         digest = hashlib.sha256(canonical_json(self.config.to_dict()))
         for name, tensor in sorted(self.model.state_dict().items()):
@@ -62,8 +54,32 @@ class ImageTokenizer(Tokenizer):
 
     @property
     def max_tokens(self) -> int:
-        """N: the most tokens one picture can have."""
+        """N: the most tokens one item (picture, frame) can have."""
         return self.config.num_tokens
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        from tokkit.nn.weights import save_weights
+
+        return save_weights(self.model, directory)
+
+    def _check_count(self, tokens: int | None) -> int:
+        if tokens is None:
+            return self.max_tokens
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
+            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
+        return int(tokens)
+
+
+class ImageTokenizer(PrefixModelTokenizer):
+    """ViT tokenizer: ``encode`` a picture -> (K,) codes; ``decode`` any prefix -> a picture.
+
+    ``device`` is "auto", "cpu" or "cuda".
+    """
+
+    modality: ClassVar[str] = "image"
+    kind: ClassVar[str] = KIND
+    input_suffixes: ClassVar[tuple[str, ...]] = IMAGE_SUFFIXES
+    output_suffix: ClassVar[str] = ".png"
 
     # -- encode -----------------------------------------------------------------------------
     def encode(self, item: Any, *, tokens: int | None = None) -> Tokens:
@@ -121,11 +137,6 @@ class ImageTokenizer(Tokenizer):
         with atomic_open(path) as handle:
             item.save(handle, format=OUTPUT_FORMATS[suffix])
 
-    def save(self, directory: str | os.PathLike) -> Path:
-        from tokkit.nn.weights import save_weights
-
-        return save_weights(self.model, directory)
-
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
         facts.update(image_size=self.config.image_size, patch_size=self.config.patch_size,
@@ -135,13 +146,6 @@ class ImageTokenizer(Tokenizer):
         return facts
 
     # -- internals --------------------------------------------------------------------------
-    def _check_count(self, tokens: int | None) -> int:
-        if tokens is None:
-            return self.max_tokens
-        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
-            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
-        return int(tokens)
-
     @staticmethod
     def _as_rgb(item: Any) -> Image.Image:
         if isinstance(item, Image.Image):

@@ -12,7 +12,6 @@ frames' codes concatenated, (sum K_t,), and ``meta["frame_tokens"]`` lists each 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import sys
@@ -24,11 +23,11 @@ from PIL import Image
 
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, place, read_rgb, \
     to_model_input, to_rgb
+from tokkit.codecs.image.tokenizer import PrefixModelTokenizer
 from tokkit.codecs.video.config import KIND
 from tokkit.codecs.video.io import OUTPUT_SUFFIXES, VIDEO_SUFFIXES, probe, read_frames, write_video
 from tokkit.codecs.video.model import VideoCodecModel
 from tokkit.core.atomic import check_writable
-from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -75,7 +74,7 @@ class DecodedVideo:
         return np.stack(list(self))
 
 
-class VideoTokenizer(Tokenizer):
+class VideoTokenizer(PrefixModelTokenizer):
     """Causal video tokenizer: ``encode`` a clip -> per-frame codes; ``decode`` -> :class:`DecodedVideo`.
 
     ``device`` is "auto", "cpu" or "cuda".
@@ -85,30 +84,6 @@ class VideoTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = VIDEO_SUFFIXES + tuple(s for s in IMAGE_SUFFIXES if s != ".gif")
     output_suffix: ClassVar[str] = ".mp4"
-
-    def __init__(self, model: VideoCodecModel, *, device: str = "auto") -> None:
-        from tokkit.core.device import resolve_device
-
-        self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
-        self.config = model.config
-
-    # -- identity ---------------------------------------------------------------------------
-    def fingerprint(self) -> bytes:
-        digest = hashlib.sha256(canonical_json(self.config.to_dict()))
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu").half().numpy().tobytes())
-        return digest.digest()
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
-
-    @property
-    def max_tokens(self) -> int:
-        """N: the most tokens one frame can have."""
-        return self.config.num_tokens
 
     # -- encode -----------------------------------------------------------------------------
     def encode(self, item: Any, *, tokens: int | Sequence[int] | None = None, fps: float | None = None,
@@ -263,11 +238,6 @@ class VideoTokenizer(Tokenizer):
             if staging.exists():
                 shutil.rmtree(staging)
 
-    def save(self, directory: str | os.PathLike) -> Path:
-        from tokkit.nn.weights import save_weights
-
-        return save_weights(self.model, directory)
-
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
         facts.update(image_size=self.config.image_size, fps=self.config.fps, max_tokens=self.config.num_tokens,
@@ -276,13 +246,6 @@ class VideoTokenizer(Tokenizer):
         return facts
 
     # -- internals --------------------------------------------------------------------------
-    def _check_count(self, tokens: Any) -> int:
-        if tokens is None:
-            return self.max_tokens
-        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
-            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
-        return int(tokens)
-
     @staticmethod
     def _as_rgb(frame: Any) -> Image.Image:
         if isinstance(frame, Image.Image):

@@ -16,19 +16,19 @@ from pathlib import Path
 
 import torch
 
+from tokkit.codecs.image.train import TrainOptions as ImageTrainOptions
 from tokkit.codecs.image.train import image_gradient_l1
 from tokkit.codecs.video.config import VideoCodecConfig
 from tokkit.codecs.video.data import ClipSampler
 from tokkit.codecs.video.model import VideoCodecModel
 from tokkit.errors import InputError
-from tokkit.nn.training import TrainOptions as BaseOptions
 from tokkit.nn.training import fit, log, restore, start_run
 from tokkit.quant.truncation import sample_keep_lengths
 
 
 @dataclasses.dataclass
-class TrainOptions(BaseOptions):
-    """The shared run options plus clip length, photo batch and loss weights."""
+class TrainOptions(ImageTrainOptions):
+    """The image run options and loss weights plus clip length, photo batch, the flicker weight and a warm start."""
 
     max_minutes: float = 60.0
     batch_size: int = 6
@@ -37,11 +37,6 @@ class TrainOptions(BaseOptions):
     real_fraction: float = 0.5
     lr: float = 4e-4
     warmup_steps: int = 50
-    weight_decay: float = 1e-4
-    log_every: int = 25
-    l1_weight: float = 1.0
-    l2_weight: float = 1.0
-    gradient_weight: float = 0.5
     temporal_weight: float = 0.5
     init_from: str | None = None
 
