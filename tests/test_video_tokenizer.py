@@ -49,16 +49,16 @@ def test_every_prefix_decodes_and_frame_zero_is_the_image_case(tok) -> None:
 
 def test_per_frame_token_counts(tok) -> None:
     frames = clip(4)
-    tokens = tok.encode(frames, tokens=[8, 2, 5, 1])
+    tokens = tok.encode(frames, frame_tokens="8,2,5,1")
     assert tokens.meta["frame_tokens"] == [8, 2, 5, 1] and tokens.codes.shape == (16,)
     assert tok.decode(tokens).numpy().shape == frames.shape
     with pytest.raises(InputError, match="per-frame"):
-        tok.encode(frames, tokens=[8, 2])
+        tok.encode(frames, frame_tokens="8,2")
 
 
 def test_frame_rate_and_size_are_restored(tok) -> None:
     frames = clip(30, 20, 50)
-    tokens = tok.encode(frames, fps=30)  # 1 s at 30 fps -> 16 model frames
+    tokens = tok.encode_frames(frames, 30)  # 1 s at 30 fps -> 16 model frames
     assert tokens.codes.shape[0] == 16 and tokens.meta["fps"] == 30
     decoded = tok.decode(tokens)
     assert decoded.fps == 30 and decoded.numpy().shape == (30, 20, 50, 3)
@@ -84,15 +84,20 @@ def test_bad_clips_are_clear_errors(tok, bad, message) -> None:
 
 @pytest.mark.parametrize("k", [0, 9, 2.5, True])
 def test_token_count_outside_range(tok, k) -> None:
-    with pytest.raises(InputError, match="from 1 to 8"):
+    with pytest.raises(InputError, match="tokens"):
         tok.encode(clip(2), tokens=k)
 
 
 def test_corrupted_tokens_are_refused(tok) -> None:
     from tokkit.core.tokens import Tokens
 
-    tokens = tok.encode(clip(2), tokens=[3, 2])
+    tokens = tok.encode(clip(2), frame_tokens="3,2")
     with pytest.raises(InputError, match="frame_tokens"):
         tok.decode(Tokens(tokens.codes, dict(tokens.meta, frame_tokens=[3, 3])))
     with pytest.raises(InputError, match="corrupted"):
         tok.decode(Tokens(tokens.codes + 100, tokens.meta))
+
+
+def test_bare_codes_decode_at_the_model_size(tok) -> None:
+    codes = tok.encode(clip(3), tokens=4).codes
+    assert tok.decode(codes).numpy().shape == (3, 16, 16, 3)

@@ -16,20 +16,23 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, place, read_rgb, \
     to_model_input, to_rgb
-from tokkit.codecs.image.tokenizer import PrefixModelTokenizer
 from tokkit.codecs.video.config import KIND
 from tokkit.codecs.video.io import OUTPUT_SUFFIXES, VIDEO_SUFFIXES, probe, read_frames, write_video
-from tokkit.codecs.video.model import VideoCodecModel
 from tokkit.core.atomic import check_writable
+from tokkit.core.meta import Float, Int, IntList
+from tokkit.core.tokenizer import Option, Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
+
+if TYPE_CHECKING:
+    from tokkit.codecs.video.model import VideoCodecModel
 
 #: the longest clip (in model frames) a token file may describe: 24 hours at 16 fps
 MAX_FRAMES = 24 * 3600 * 16
@@ -40,12 +43,12 @@ class DecodedVideo:
     at the source's size and frame rate; ``numpy()`` collects them; ``model_frames()`` yields the
     model's own (S, S, 3) frames at the model's frame rate."""
 
-    def __init__(self, tokenizer: "VideoTokenizer", tokens: Tokens) -> None:
+    def __init__(self, tokenizer: "VideoTokenizer", tokens: Tokens | np.ndarray | Sequence[int]) -> None:
         self._tokenizer = tokenizer
         self._frames, self.placement, self.source_fps = tokenizer._check_codes(tokens)
         self.width, self.height = self.placement.width, self.placement.height
         self.fps = self.source_fps
-        count = tokens.meta.get("source_frames")
+        count = tokens.meta.get("source_frames") if isinstance(tokens, Tokens) else None
         estimate = int(np.ceil(len(self._frames) / tokenizer.config.fps * self.source_fps - 1e-6))
         self._source_frames = count if isinstance(count, int) and 1 <= count <= 4 * estimate + 4 else max(1, estimate)
 
@@ -73,8 +76,16 @@ class DecodedVideo:
         """All frames (T, H, W, 3) uint8 at the source size and frame rate."""
         return np.stack(list(self))
 
+    def __eq__(self, other: object) -> bool:
+        """Same frame rate and the same frames, pixel for pixel (decodes both)."""
+        if not isinstance(other, DecodedVideo):
+            return NotImplemented
+        return self.fps == other.fps and np.array_equal(self.numpy(), other.numpy())
 
-class VideoTokenizer(PrefixModelTokenizer):
+    __hash__ = None  # type: ignore[assignment]
+
+
+class VideoTokenizer(Tokenizer):
     """Causal video tokenizer: ``encode`` a clip -> per-frame codes; ``decode`` -> :class:`DecodedVideo`.
 
     ``device`` is "auto", "cpu" or "cuda".
@@ -84,17 +95,68 @@ class VideoTokenizer(PrefixModelTokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = VIDEO_SUFFIXES + tuple(s for s in IMAGE_SUFFIXES if s != ".gif")
     output_suffix: ClassVar[str] = ".mp4"
+    meta_schema: ClassVar[dict] = {
+        "image_size": IntList(2, 1, 1 << 20), "padded_size": IntList(2, 1, 1 << 20),
+        "fps": Float(0.01, 1000.0), "model_fps": Float(0.01, 1000.0), "frames": Int(1, MAX_FRAMES),
+        "source_frames": Int(1, 1 << 31), "model_size": Int(1), "max_tokens": Int(1),
+    }
+    uses_device: ClassVar[bool] = True
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("tokens", int, None, "keep the first K tokens of every frame (fewer tokens, coarser frames, "
+               "smaller file); default: all N", low=1, high="max_tokens", metavar="K"),
+        Option("frame_tokens", str, None, "one K per frame, comma-separated (e.g. 40,8,8,8); the file records "
+               "the per-frame lengths; overrides --tokens", metavar="LIST"),
+    )
+
+    def __init__(self, model: "VideoCodecModel", *, device: str = "auto") -> None:
+        from tokkit.core.device import resolve_device
+
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.config = model.config
+
+    def fingerprint(self) -> bytes:
+        """The config and the weights as saved (see :func:`tokkit.nn.weights.model_fingerprint`)."""
+        from tokkit.nn.weights import model_fingerprint
+
+        return model_fingerprint(self.model)
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    @property
+    def max_tokens(self) -> int:
+        """N: the most tokens one frame can have."""
+        return self.config.num_tokens
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        from tokkit.nn.weights import save_weights
+
+        return save_weights(self.model, directory)
+
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[np.ndarray]:
+        """``count`` small synthetic clips (T, H, W, 3) uint8 of different lengths and sizes (a panning pattern)."""
+        rng = np.random.default_rng(seed)
+        clips = []
+        for index in range(count):
+            frames, height, width = 2 + index, 20 + 6 * index, 32 - 4 * index
+            y, x = np.mgrid[0:height, 0:width] / max(height, width)
+            clip = [np.stack([np.sin(5 * (x + 0.1 * t)), np.cos(4 * y + t), x * y], axis=-1) * 0.4 + 0.5
+                    + 0.03 * rng.random((height, width, 3)) for t in range(frames)]
+            clips.append((np.clip(np.stack(clip), 0, 1) * 255).astype(np.uint8))
+        return clips
 
     # -- encode -----------------------------------------------------------------------------
-    def encode(self, item: Any, *, tokens: int | Sequence[int] | None = None, fps: float | None = None,
-               progress: bool = False) -> Tokens:
+    def encode(self, item: Any, *, tokens: int | None = None, frame_tokens: str | None = None) -> Tokens:
         """Encode a clip: a video or image file path, file bytes, a numpy array (T, H, W, 3) or (H, W, 3)
-        uint8, a Pillow image, or an iterable of frames (then ``fps`` is their rate; default the model's).
-        ``tokens``: K for every frame (default N) or a list with one K per frame."""
+        uint8, a Pillow image, or an iterable of frames (at the model's 16 fps; :meth:`encode_frames` takes
+        another rate). ``tokens``: K for every frame (default N); ``frame_tokens``: "K0,K1,..." one per frame."""
+        counts = self._counts(tokens, frame_tokens)
         if isinstance(item, (str, os.PathLike)):
-            return self.encode_file(item, tokens=tokens, progress=progress)
+            return self.encode_file(item, tokens=tokens, frame_tokens=frame_tokens)
         if isinstance(item, (bytes, bytearray, memoryview)):
-            return self._encode_bytes(bytes(item), tokens=tokens)
+            return self._encode_bytes(bytes(item), counts)
         if isinstance(item, Image.Image):
             frames: Iterable[Any] = [to_rgb(item)]
         elif isinstance(item, np.ndarray):
@@ -105,22 +167,45 @@ class VideoTokenizer(PrefixModelTokenizer):
         else:
             raise InputError(f"cannot encode a {type(item).__name__}: pass a file path, a numpy array (T, H, W, 3), "
                              "a Pillow image or an iterable of frames")
-        return self._encode_frames(frames, fps or self.config.fps, tokens, progress=progress)
+        return self._encode_frames(frames, self.config.fps, counts)
 
-    def encode_file(self, path: str | os.PathLike, *, tokens: int | Sequence[int] | None = None,
-                    progress: bool = True) -> Tokens:
+    def encode_frames(self, frames: Iterable[Any], fps: float, *, tokens: int | Sequence[int] | None = None) -> Tokens:
+        """Encode frames (arrays or Pillow images) given at ``fps`` frames per second; ``tokens`` is one K
+        or a list with one K per frame (after resampling to the model's rate)."""
+        if not 0.01 <= fps <= 1000:
+            raise InputError(f"fps must lie in [0.01, 1000], got {fps}")
+        counts = list(tokens) if isinstance(tokens, (list, tuple, np.ndarray)) else self._check_count(tokens)
+        return self._encode_frames(frames, float(fps), counts)
+
+    def encode_file(self, path: str | os.PathLike, *, tokens: int | None = None, frame_tokens: str | None = None) -> Tokens:
         """Read a video (mp4, avi, mkv, webm, y4m, gif, ...) or a still image (a one-frame clip) and encode it."""
+        counts = self._counts(tokens, frame_tokens)
         suffix = Path(path).suffix.lower()
         if suffix in IMAGE_SUFFIXES and suffix != ".gif":
-            return self._encode_frames([read_rgb(path)], self.config.fps, tokens)
+            return self._encode_frames([read_rgb(path)], self.config.fps, counts)
         info = probe(path)
         stats: dict[str, int] = {}
         frames = read_frames(path, self.config.fps, stats=stats)
-        return self._encode_frames(frames, info.fps, tokens, progress=progress, resampled=True, stats=stats)
+        return self._encode_frames(frames, info.fps, counts, progress=True, resampled=True, stats=stats)
 
-    def _encode_bytes(self, data: bytes, *, tokens: int | Sequence[int] | None) -> Tokens:
+    def _counts(self, tokens: int | None, frame_tokens: str | None) -> int | list[int]:
+        if frame_tokens is None:
+            return self._check_count(tokens)
         try:
-            return self._encode_frames([read_rgb(io.BytesIO(data))], self.config.fps, tokens)
+            return [int(part) for part in str(frame_tokens).split(",")]
+        except ValueError:
+            raise InputError(f"frame_tokens must be comma-separated integers, got {frame_tokens!r}") from None
+
+    def _check_count(self, tokens: Any) -> int:
+        if tokens is None:
+            return self.max_tokens
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
+            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
+        return int(tokens)
+
+    def _encode_bytes(self, data: bytes, counts: int | list[int]) -> Tokens:
+        try:
+            return self._encode_frames([read_rgb(io.BytesIO(data))], self.config.fps, counts)
         except InputError:
             pass
         import tempfile
@@ -128,9 +213,11 @@ class VideoTokenizer(PrefixModelTokenizer):
         with tempfile.NamedTemporaryFile(suffix=".video") as handle:
             handle.write(data)
             handle.flush()
-            return self.encode_file(handle.name, tokens=tokens)
+            stats: dict[str, int] = {}
+            frames = read_frames(handle.name, self.config.fps, stats=stats)
+            return self._encode_frames(frames, probe(handle.name).fps, counts, resampled=True, stats=stats)
 
-    def _encode_frames(self, frames: Iterable[Any], source_fps: float, tokens: int | Sequence[int] | None, *,
+    def _encode_frames(self, frames: Iterable[Any], source_fps: float, tokens: int | list[int], *,
                        progress: bool = False, resampled: bool = False, stats: dict[str, int] | None = None) -> Tokens:
         """The causal loop: one frame at a time, the previous decoded frame as context."""
         import torch
@@ -139,7 +226,7 @@ class VideoTokenizer(PrefixModelTokenizer):
         stats = {} if stats is None else stats
         if not resampled:
             frames = _resample(frames, source_fps, self.config.fps, stats)
-        counts = list(tokens) if isinstance(tokens, (list, tuple, np.ndarray)) else None
+        counts = tokens if isinstance(tokens, list) else None
         fixed = None if counts is not None else self._check_count(tokens)
         placement: Placement | None = None
         previous = None
@@ -182,8 +269,9 @@ class VideoTokenizer(PrefixModelTokenizer):
         return Tokens(np.concatenate(codes), meta)
 
     # -- decode -----------------------------------------------------------------------------
-    def decode(self, tokens: Tokens) -> DecodedVideo:
-        """Tokens -> a :class:`DecodedVideo` (frames made on demand; ``.numpy()`` for an array)."""
+    def decode(self, tokens: Tokens | np.ndarray | Sequence[int]) -> DecodedVideo:
+        """Tokens (or a bare (frames, K) code array) -> a :class:`DecodedVideo` (frames made on demand;
+        ``.numpy()`` for an array)."""
         return DecodedVideo(self, tokens)
 
     def _decode_model_frames(self, frames: list[np.ndarray]) -> Iterator[np.ndarray]:
@@ -254,10 +342,12 @@ class VideoTokenizer(PrefixModelTokenizer):
             return from_array(frame)
         raise InputError(f"a frame must be a numpy array or a Pillow image, got {type(frame).__name__}")
 
-    def _check_codes(self, tokens: Tokens) -> tuple[list[np.ndarray], Placement, float]:
-        self.check_tokens(tokens)
-        meta = tokens.meta
-        codes = np.asarray(tokens.codes)
+    def _check_codes(self, tokens: Tokens | np.ndarray | Sequence[int]) -> tuple[list[np.ndarray], Placement, float]:
+        """Tokens (checked) or a bare (frames, K) integer array (decoded at the model's size and frame rate)."""
+        codes, meta = self.codes_and_meta(tokens)
+        codes = np.asarray(codes)
+        if codes.ndim == 1 and "frame_tokens" not in meta:
+            codes = codes[None]
         try:
             fps = float(meta.get("fps", self.config.fps))
         except (TypeError, ValueError):
@@ -276,6 +366,9 @@ class VideoTokenizer(PrefixModelTokenizer):
                     or codes.ndim != 1 or sum(lengths) != codes.size or not 1 <= len(lengths) <= MAX_FRAMES:
                 raise InputError("the video tokens' frame_tokens do not match their codes; the file is corrupted")
             frames = [part.astype(np.int64) for part in np.split(codes, np.cumsum(lengths)[:-1])]
+        if "image_size" not in meta:
+            size = self.config.image_size
+            return frames, Placement(size, size, size, size), fps
         return frames, Placement.from_meta(meta), fps
 
 
@@ -307,6 +400,9 @@ def _resample(frames: Iterable[Any], source_fps: float, fps: float, stats: dict[
 def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto") -> VideoTokenizer:
     """Registry loader for saved "video.causal" folders."""
     from tokkit.codecs.video.config import VideoCodecConfig
+    from tokkit.codecs.video.model import VideoCodecModel
+    from tokkit.core.device import resolve_device
     from tokkit.nn.weights import load_weights
 
+    device = resolve_device(device)
     return VideoTokenizer(load_weights(VideoCodecModel(VideoCodecConfig.from_dict(config)), directory), device=device)
