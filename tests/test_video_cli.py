@@ -36,7 +36,7 @@ def test_encode_and_decode_every_output_kind(run_cli, model_dir, movie, tmp_path
     assert tokens.codes.shape == (13, 3) and tokens.meta["fps"] == 25.0 and tokens.meta["image_size"] == [36, 24]
     assert b"39 tokens, 4 bits/token, 20 bytes" in stdout
     for name in ("back.mp4", "back.y4m", "back.gif", "frames"):
-        code, _, err = run_cli("decode", out, "-o", tmp_path / name)
+        code, _, err = run_cli("decode", out, "-o", tmp_path / name, "-t", model_dir)
         assert code == 0, err
     frames = list(read_frames(tmp_path / "back.y4m", 25.0))
     assert len(frames) == 20 and frames[0].shape == (24, 36, 3)
@@ -82,10 +82,10 @@ def test_truncated_stream_is_one_line_or_a_correct_result(run_cli, model_dir, mo
 def test_bad_output_is_refused_before_work(run_cli, model_dir, movie, tmp_path) -> None:
     out = tmp_path / "pan.tok"
     assert run_cli("encode", movie, "-t", model_dir, "--tokens", "2", "-o", out)[0] == 0
-    code, _, err = run_cli("decode", out, "-o", tmp_path / "back.avi")
+    code, _, err = run_cli("decode", out, "-o", tmp_path / "back.avi", "-t", model_dir)
     assert code != 0 and "use .mp4" in err and not (tmp_path / "back.avi").exists()
     (tmp_path / "exists.mp4").write_bytes(b"x")
-    code, _, err = run_cli("decode", out, "-o", tmp_path / "exists.mp4")
+    code, _, err = run_cli("decode", out, "-o", tmp_path / "exists.mp4", "-t", model_dir)
     assert code != 0 and "already exists" in err and (tmp_path / "exists.mp4").read_bytes() == b"x"
     code, _, err = run_cli("encode", movie, "-t", model_dir, "--tokens", "99")
     assert code != 0 and "from 1 to 8" in err
