@@ -1,4 +1,4 @@
-"""``tokkit decode``: token files back to text, audio or images."""
+"""``tokkit decode``: token files back to text, audio, images or video."""
 
 from __future__ import annotations
 

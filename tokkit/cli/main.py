@@ -42,7 +42,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tokkit")
 def cli() -> None:
-    """tokkit: tokenize text, audio and images for language-model training, and back.
+    """tokkit: tokenize text, audio, images and video for language-model training, and back.
 
     \b
     Examples:
@@ -50,6 +50,8 @@ def cli() -> None:
       tokkit encode notes.txt -t tokenizer.json --json
       tokkit decode notes.tok                 # back to the original bytes
       tokkit info notes.tok
+      tokkit encode clip.mp4 --tokens 16      # video -> clip.tok (16 tokens per frame at 16 fps)
+      tokkit decode clip.tok -o back.mp4      # or .y4m, .gif, or a folder name for PNG frames
     """
 
 

@@ -100,3 +100,51 @@ def image(data: str, config_file: str | None, out: str, resume: bool, max_minute
                            device=resolve_device(device), threads=threads, seed=seed)
     final = run(config, options, resume=resume)
     click.echo(str(final))
+
+
+@train.command("video")
+@run_options(data="Folder made by scripts/video_data.py: videos/*.npy (16 fps clips) and images/train/ (photos).",
+             config="Tokenizer config JSON (image_size, patch_size, num_tokens, quantizer, width, depths, fps); "
+                    "default: the shipped recipe's.",
+             max_minutes=60.0, batch_size=6, seed="Random seed for initialisation, clips and kept prefix lengths.")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False),
+              help="Warm start from a saved model folder: an image tokenizer (fills the per-frame model; the "
+                   "temporal layers start at zero) or a video tokenizer (all weights, e.g. the shipped default). "
+                   "Ignored with --resume.")
+@click.option("--clip-frames", default=3, show_default=True, help="Frames per training clip (unrolled causally).")
+@click.option("--photo-batch", default=4, show_default=True, help="Photos per step coded as frame 0 (the image case).")
+def video(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
+          lr: float, device: str, threads: int, seed: int, init_from: str | None, clip_frames: int,
+          photo_batch: int) -> None:
+    """Train the causal video tokenizer (frame 0 coded alone; frame t with the decoded frame t-1 as context).
+
+    Every frame keeps a random prefix of its tokens (uniform on 1..N), so any K decodes.
+
+    \b
+    Example:
+      scripts/video_data.sh /data/video            # build videos/ and images/ (see the script)
+      tokkit train video --data /data/video -o runs/video --init-from tokkit/codecs/image/default --lr 4e-4
+      tokkit train video --data /data/video -o runs/video --resume --max-minutes 120
+      tokkit train video --data /data/video -o runs/video2 --init-from tokkit/codecs/video/default --device cuda
+    """
+    from tokkit.codecs.video.config import VideoCodecConfig
+    from tokkit.codecs.video.train import TrainOptions
+    from tokkit.codecs.video.train import train as run
+    from tokkit.core.device import resolve_device
+
+    config = VideoCodecConfig()
+    if config_file:
+        config = VideoCodecConfig.from_file(config_file)
+    elif init_from:
+        from pathlib import Path
+
+        from tokkit.core.registry import read_config
+
+        saved = read_config(Path(init_from))
+        if saved["kind"] == VideoCodecConfig.kind:  # continue a video model: keep its layout
+            config = VideoCodecConfig.from_dict(saved)
+    options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
+                           device=resolve_device(device), threads=threads, seed=seed, init_from=init_from,
+                           clip_frames=clip_frames, photo_batch=photo_batch)
+    final = run(config, options, resume=resume)
+    click.echo(str(final))

@@ -72,6 +72,10 @@ FORMATS: dict[str, InputFormat] = {
         _prefix(b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\0", b"MM\0*"),
         _riff(b"WEBP"), _iso_brand(b"avif", b"avis"), _bmp, lambda head: bool(_NETPBM.match(head)),
     ]),
+    "video": InputFormat("video", (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".y4m"), [
+        _iso_brand(b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"M4V ", b"qt  ", b"dash"), _riff(b"AVI "),
+        _prefix(b"\x1a\x45\xdf\xa3", b"YUV4MPEG2"),
+    ]),
     "text": InputFormat("text", (".txt", ".md", ".text")),
 }
 

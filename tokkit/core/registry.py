@@ -23,6 +23,7 @@ KIND_LOADERS: dict[str, str] = {
     "text.bpe": "tokkit.text.loader:load_saved",
     "audio.codec": "tokkit.codecs.audio.tokenizer:load_saved",
     "image.titok": "tokkit.codecs.image.tokenizer:load_saved",
+    "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -31,6 +32,7 @@ KIND_CLASSES: dict[str, str] = {
     "text.bpe": "tokkit.text.bpe:BPETokenizer",
     "audio.codec": "tokkit.codecs.audio.tokenizer:AudioTokenizer",
     "image.titok": "tokkit.codecs.image.tokenizer:ImageTokenizer",
+    "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -44,6 +46,7 @@ BUILTINS: dict[str, str] = {
     "text": "text/default",
     "audio": "codecs/audio/default",
     "image": "codecs/image/default",
+    "video": "codecs/video/default",
 }
 
 

