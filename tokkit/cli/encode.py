@@ -29,7 +29,7 @@ def _encode_options(tokenizer, tokens: int | None) -> dict:
     if tokens is None:
         return {}
     if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
-        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image); "
+        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image, shape); "
                          f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
     return {"tokens": tokens}
 
@@ -63,8 +63,8 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
                    "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
                    "lengths before and after are printed per input and in total.")
 @click.option("--tokens", "token_count", type=int, metavar="K",
-              help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
-                   "picture, smaller file). Default: all N.")
+              help="Image and shape tokenizers: keep the first K tokens of each picture or 3D shape (1..N; "
+                   "fewer tokens, coarser result, smaller file). Default: all N.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",

@@ -23,6 +23,7 @@ KIND_LOADERS: dict[str, str] = {
     "text.bpe": "tokkit.text.loader:load_saved",
     "audio.codec": "tokkit.codecs.audio.tokenizer:load_saved",
     "image.titok": "tokkit.codecs.image.tokenizer:load_saved",
+    "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -36,6 +37,7 @@ BUILTINS: dict[str, str] = {
     "text": "text/default",
     "audio": "codecs/audio/default",
     "image": "codecs/image/default",
+    "shape": "codecs/shape/default",
 }
 
 
@@ -158,6 +160,8 @@ def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None, **
 DEFAULT_FOR_SUFFIX: dict[str, str] = {
     ".wav": "audio", ".flac": "audio", ".ogg": "audio", ".mp3": "audio",
     ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image", ".bmp": "image",
+    ".obj": "shape", ".ply": "shape", ".stl": "shape", ".off": "shape", ".glb": "shape", ".gltf": "shape",
+    ".xyz": "shape",
 }
 
 
