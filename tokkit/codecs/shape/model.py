@@ -41,7 +41,8 @@ class ShapeCodecModel(nn.Module):
         self.gather = CrossAttentionBlock(width, config.heads, config.mlp_ratio)
         self.encoder = Transformer(width, config.encoder_depth, config.heads, config.mlp_ratio)
         self.quantizer = RVQ(RVQConfig(depth=config.depth, codebook_size=config.codebook_size, dim=width,
-                                       codebook_dim=config.codebook_dim, quantizer_dropout=config.quantizer_dropout))
+                                       codebook_dim=config.codebook_dim, quantizer_dropout=config.quantizer_dropout,
+                                       kmeans_iters=3))
         self.latent_position = nn.Parameter(torch.randn(config.num_latents, width) * 0.02)
         self.dropped_latent = nn.Parameter(torch.randn(width) * 0.02)
         self.decoder = Transformer(width, config.decoder_depth, config.heads, config.mlp_ratio)
