@@ -103,3 +103,16 @@ def test_decode_resolution_is_checked_and_refused_for_other_modalities(run_cli, 
     assert code != 0 and "resolution must be" in err and not (tmp_path / "out.obj").exists()
     code, _, err = run_cli("decode", tmp_path / "box.tok", "-o", tmp_path / "out.xyz")
     assert code != 0 and "cannot write" in err and not (tmp_path / "out.xyz").exists()
+
+
+def test_a_folder_of_shapes_encodes_into_shards(run_cli, model_dir, tmp_path) -> None:
+    import trimesh
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_obj(folder / "box.obj", *box_mesh())
+    trimesh.creation.icosphere(subdivisions=1).export(folder / "ball.stl")
+    code, _, err = run_cli("encode", folder, "--out-dir", tmp_path / "shards", "-t", model_dir)
+    assert code == 0, err
+    manifest = __import__("json").loads((tmp_path / "shards" / "manifest.json").read_text())
+    assert manifest["modality"] == "shape" and manifest["totals"]["items"] == 2

@@ -48,3 +48,18 @@ def load_weights(model: ModelT, directory: str | os.PathLike) -> ModelT:
         raise InputError(f"{path} does not match its config.json (different tensors or shapes)")
     model.load_state_dict({name: value.to(expected[name].dtype) for name, value in state.items()})
     return model.eval()
+
+
+def model_fingerprint(model: torch.nn.Module) -> bytes:
+    """SHA-256 of ``model.config`` (canonical JSON) and its weights as saved (floats as float16): the bytes
+    that define a torch tokenizer, for :meth:`tokkit.core.tokenizer.Tokenizer.fingerprint`."""
+    import hashlib
+
+    from tokkit.core.tokenizer import canonical_json
+
+    digest = hashlib.sha256(canonical_json(model.config.to_dict()))
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        stored = tensor.half() if tensor.is_floating_point() else tensor  # as saved on disk
+        digest.update(stored.detach().cpu().numpy().tobytes())
+    return digest.digest()

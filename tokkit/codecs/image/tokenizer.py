@@ -7,7 +7,6 @@ the tokens record the original width and height, and ``decode`` returns a pictur
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from pathlib import Path
@@ -20,9 +19,10 @@ from tokkit.codecs.image.config import KIND
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, read_rgb, to_model_input, to_rgb
 from tokkit.codecs.image.model import ImageCodecModel
 from tokkit.core.atomic import atomic_open, check_writable
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
+from tokkit.quant.truncation import check_keep_length
 
 #: Pillow format for each output suffix write_decoded accepts
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
@@ -50,11 +50,9 @@ class ImageTokenizer(Tokenizer):
 
     # -- identity ---------------------------------------------------------------------------
     def fingerprint(self) -> bytes:
-        digest = hashlib.sha256(canonical_json(self.config.to_dict()))
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu").half().numpy().tobytes())
-        return digest.digest()
+        from tokkit.nn.weights import model_fingerprint
+
+        return model_fingerprint(self.model)
 
     @property
     def codebook_size(self) -> int:
@@ -136,11 +134,7 @@ class ImageTokenizer(Tokenizer):
 
     # -- internals --------------------------------------------------------------------------
     def _check_count(self, tokens: int | None) -> int:
-        if tokens is None:
-            return self.max_tokens
-        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
-            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
-        return int(tokens)
+        return check_keep_length(tokens, self.max_tokens)
 
     @staticmethod
     def _as_rgb(item: Any) -> Image.Image:

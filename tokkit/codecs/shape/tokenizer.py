@@ -9,7 +9,6 @@ extracted from the occupancy field by marching cubes on a ``resolution``^3 grid.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Sequence
@@ -30,9 +29,10 @@ from tokkit.codecs.shape.io import (
 )
 from tokkit.codecs.shape.model import ShapeCodecModel
 from tokkit.core.atomic import atomic_write_bytes, check_writable
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
+from tokkit.quant.truncation import check_keep_length
 
 DEFAULT_RESOLUTION = 64
 #: the grid spans a little more than the unit cube so that surfaces on its faces close
@@ -62,11 +62,9 @@ class ShapeTokenizer(Tokenizer):
 
     # -- identity ---------------------------------------------------------------------------
     def fingerprint(self) -> bytes:
-        digest = hashlib.sha256(canonical_json(self.config.to_dict()))
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu").half().numpy().tobytes())
-        return digest.digest()
+        from tokkit.nn.weights import model_fingerprint
+
+        return model_fingerprint(self.model)
 
     @property
     def codebook_size(self) -> int:
@@ -91,7 +89,7 @@ class ShapeTokenizer(Tokenizer):
         """Encode many shapes (each sampled, normalised and encoded alone; results equal ``encode``)."""
         import torch
 
-        count = self._check_count(tokens)
+        count = check_keep_length(tokens, self.max_tokens)
         out = []
         for item in items:
             unit, placement = normalise(as_shape(item))
@@ -164,13 +162,6 @@ class ShapeTokenizer(Tokenizer):
         return facts
 
     # -- internals --------------------------------------------------------------------------
-    def _check_count(self, tokens: int | None) -> int:
-        if tokens is None:
-            return self.max_tokens
-        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)) or not 1 <= tokens <= self.max_tokens:
-            raise InputError(f"tokens must be an integer from 1 to {self.max_tokens} (this model's N), got {tokens!r}")
-        return int(tokens)
-
     def _check_codes(self, tokens: Tokens) -> tuple[np.ndarray, Placement]:
         self.check_tokens(tokens)
         codes = np.asarray(tokens.codes)

@@ -18,7 +18,7 @@ from tokkit.codecs.shape.config import ShapeCodecConfig
 from tokkit.codecs.shape.data import ShapeSampler
 from tokkit.codecs.shape.model import ShapeCodecModel
 from tokkit.nn.training import TrainOptions as BaseOptions
-from tokkit.nn.training import fit, log, restore, start_run
+from tokkit.nn.training import fit, log, prepare_run
 from tokkit.quant.truncation import sample_keep_lengths
 
 
@@ -39,11 +39,8 @@ class TrainOptions(BaseOptions):
 
 def train(config: ShapeCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) a shape tokenizer on a cache folder of targets; returns the exported final folder."""
-    start = start_run(options, config, resume=resume)
+    start, model, optimizer = prepare_run(options, config, ShapeCodecModel, resume=resume)
     config, step, elapsed, device = start.config, start.step, start.elapsed, start.device
-    model = ShapeCodecModel(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.99), weight_decay=options.weight_decay)
-    restore(start, model, optimizer)
     sampler = ShapeSampler(options.data, config.input_points, seed=options.seed + step)
     log(f"{len(sampler)} cached shapes; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
         f"{config.num_latents} latents x {config.depth} levels x {config.bits_per_token} bits")
