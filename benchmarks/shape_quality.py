@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -34,15 +35,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tokkit  # noqa: E402
-from tokkit.analysis.shape_metrics import shape_scores  # noqa: E402
+from tokkit.analysis.shape_metrics import ReferenceSurface  # noqa: E402
 from tokkit.codecs.shape.io import Shape, normalise, read_shape, sample_surface  # noqa: E402
 from tokkit.core.tokens import Tokens  # noqa: E402
 
 ANCHOR = ("Anchor (issue 16), best classic per shape: at 512 B CGAL F@0.02 0.98, furniture 0.86; at 256 B 0.76 / 0.63. "
           "Targets: <= 512 B F@0.02 >= 0.93 over all 54 held-out shapes; <= 256 B F@0.02 > 0.70.")
 PLACEMENT_BYTES = 16
-FACE_LADDER = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
-DRACO_BITS = (7, 8, 10, 12)
+FACE_LADDER = (12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768)
+DRACO_BITS = (6, 7, 8, 9, 10, 12)
 CLASSIC_METHODS = ("decimation raw", "decimation + draco", "clustering + draco", "farthest points")
 CLUSTER_GRIDS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 
@@ -147,18 +148,67 @@ def best_within(candidates, budget: int, reference, cache: dict) -> dict | None:
     for candidate in fitting[:5]:  # the 5 largest that fit: the oracle search within the budget
         key = id(candidate[1])
         if key not in cache:
-            cache[key] = shape_scores((candidate[1], candidate[2]), reference).as_dict()
+            cache[key] = reference.score(candidate[1], candidate[2]).as_dict()
         scores = dict(cache[key], bytes=candidate[0])
         if best is None or scores["f@0.02"] > best["f@0.02"]:
             best = scores
     return best
 
 
+_WORKER: dict = {}
+
+
+def _init_worker(settings: tuple) -> None:
+    """Per-process state: one torch thread and the tokenizer."""
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER["settings"] = settings
+    _WORKER["tokenizer"] = tokkit.load(settings[0], device="cpu")
+
+
+def _evaluate(job: tuple) -> tuple[dict, float]:
+    """Every figure for one held-out shape: tokkit at each K (with timings) and the classic anchors
+    (computed unless ``cached`` has them)."""
+    group, name, path, cached = job
+    model, token_counts, budgets, resolution, no_tokkit, no_classic = _WORKER["settings"]
+    tokenizer = _WORKER["tokenizer"]
+    bits = tokenizer.config.bits_per_token
+    started = time.monotonic()
+    shape = read_shape(path)
+    row: dict = {"group": group, "name": name, "tokkit": {}, "classic": {}}
+    if not no_tokkit:
+        reference = ReferenceSurface(shape.vertices, shape.faces)
+        t0, c0 = time.perf_counter(), time.process_time()
+        full = tokenizer.encode(shape)
+        encode_s, encode_cpu = time.perf_counter() - t0, time.process_time() - c0
+        for k in token_counts:
+            t0, c0 = time.perf_counter(), time.process_time()
+            mesh = tokenizer.decode(Tokens(full.codes[:k], full.meta), resolution=resolution)
+            decode_s, decode_cpu = time.perf_counter() - t0, time.process_time() - c0
+            scores = reference.score(np.asarray(mesh.vertices), np.asarray(mesh.faces)).as_dict()
+            scores.update(bytes=math.ceil(k * bits / 8) + PLACEMENT_BYTES, decode_s=decode_s, decode_cpu=decode_cpu)
+            row["tokkit"][k] = scores
+        last = row["tokkit"][token_counts[-1]]
+        row["timing"] = (encode_s, last["decode_s"], encode_cpu, last["decode_cpu"])
+    if not no_classic and all(str(b) in cached.get(m, {}) for m in CLASSIC_METHODS for b in budgets):
+        row["classic"] = {m: {b: cached[m][str(b)] for b in budgets} for m in CLASSIC_METHODS}
+    elif not no_classic and shape.is_mesh:
+        unit, _ = normalise(shape)
+        unit_reference = ReferenceSurface(unit.vertices, unit.faces)
+        candidates = classic_candidates(unit)
+        cache: dict = {}
+        for method, options in candidates.items():
+            row["classic"][method] = {b: best_within(options, b, unit_reference, cache) for b in budgets}
+        row["classic_computed"] = True
+    return row, time.monotonic() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="the held-out folder (cgal/, furniture/)")
     parser.add_argument("--model", default="shape", help="tokenizer: built-in name or saved folder")
-    parser.add_argument("--tokens", default="32,64,128,192,256,320,384,448,512", help="K values (comma-separated)")
+    parser.add_argument("--tokens", default="32,64,128,192,256,384,512", help="K values (comma-separated)")
     parser.add_argument("--budgets", default="256,512", help="byte budgets for the classic anchors")
     parser.add_argument("--resolution", type=int, default=64, help="marching-cubes grid for tokkit")
     parser.add_argument("--limit", type=int, default=0, help="only the first N shapes of each group (quick runs)")
@@ -170,6 +220,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="write a PNG of held-out shapes decoded at a few K")
     parser.add_argument("--plot-tokens", default="64,192,384,512", help="K values in the --plot picture")
     parser.add_argument("--json", type=Path, help="write every per-shape figure to this JSON file")
+    parser.add_argument("--workers", type=int, default=1, help="processes, one shape each at a time (one torch thread each)")
     args = parser.parse_args()
 
     import torch
@@ -189,44 +240,22 @@ def main() -> None:
     timings = []
     classic_cache = json.loads(args.classic_cache.read_text()) if args.classic_cache and args.classic_cache.is_file() else {}
     classic_used = [k for k in classic_cache if k in {f"{g}/{n}" for g, n, _ in shapes}]
-    for group, name, path in shapes:
-        started = time.monotonic()
-        shape = read_shape(path)
-        reference = (shape.vertices, shape.faces)
-        row = {"group": group, "name": name, "tokkit": {}, "classic": {}}
-        t0, c0 = time.perf_counter(), time.process_time()
-        full = tokenizer.encode(shape)
-        encode_s, encode_cpu = time.perf_counter() - t0, time.process_time() - c0
-        for k in ([] if args.no_tokkit else token_counts):
-            t0, c0 = time.perf_counter(), time.process_time()
-            mesh = tokenizer.decode(Tokens(full.codes[:k], full.meta), resolution=args.resolution)
-            decode_s, decode_cpu = time.perf_counter() - t0, time.process_time() - c0
-            scores = shape_scores((np.asarray(mesh.vertices), np.asarray(mesh.faces)), reference).as_dict()
-            scores.update(bytes=math.ceil(k * bits / 8) + PLACEMENT_BYTES, decode_s=decode_s, decode_cpu=decode_cpu)
-            row["tokkit"][k] = scores
-        if not args.no_tokkit:
-            last = row["tokkit"][token_counts[-1]]
-            timings.append((encode_s, last["decode_s"], encode_cpu, last["decode_cpu"]))
-        key = f"{group}/{name}"
-        cached = classic_cache.get(key, {})
-        if not args.no_classic and all(str(b) in cached.get(m, {}) for m in CLASSIC_METHODS for b in budgets):
-            row["classic"] = {m: {b: cached[m][str(b)] for b in budgets} for m in CLASSIC_METHODS}
-        elif not args.no_classic and shape.is_mesh:
-            unit, _ = normalise(shape)
-            unit_reference = (unit.vertices, unit.faces)
-            candidates = classic_candidates(unit)
-            cache: dict = {}
-            for method, options in candidates.items():
-                row["classic"][method] = {b: best_within(options, b, unit_reference, cache) for b in budgets}
-            classic_cache[key] = {m: {str(b): v for b, v in per.items()} for m, per in row["classic"].items()}
-            if args.classic_cache:
-                args.classic_cache.write_text(json.dumps(classic_cache, indent=1))
-        rows.append(row)
-        best512 = max([m[512]["f@0.02"] for m in row["classic"].values() if m.get(512)] or [float("nan")])
-        fitting = [k for k in token_counts if row["tokkit"].get(k, {}).get("bytes", 1e9) <= 512]
-        ours = row["tokkit"][max(fitting)]["f@0.02"] if fitting else float("nan")
-        print(f"  {group:9s} {name:24s} tokkit<=512B F@0.02 {ours:.3f}  best classic<=512B {best512:.3f}  "
-              f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+    jobs = [(group, name, path, classic_cache.get(f"{group}/{name}", {})) for group, name, path in shapes]
+    settings = (args.model, token_counts, budgets, args.resolution, args.no_tokkit, args.no_classic)
+    with multiprocessing.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(settings,)) as pool:
+        for row, elapsed in pool.imap(_evaluate, jobs):
+            if row.pop("classic_computed", False):
+                classic_cache[f"{row['group']}/{row['name']}"] = {m: {str(b): v for b, v in per.items()} for m, per in row["classic"].items()}
+                if args.classic_cache:
+                    args.classic_cache.write_text(json.dumps(classic_cache, indent=1))
+            if "timing" in row:
+                timings.append(row.pop("timing"))
+            rows.append(row)
+            best512 = max([m[512]["f@0.02"] for m in row["classic"].values() if m.get(512)] or [float("nan")])
+            fitting = [k for k in token_counts if row["tokkit"].get(k, {}).get("bytes", 1e9) <= 512]
+            ours = row["tokkit"][max(fitting)]["f@0.02"] if fitting else float("nan")
+            print(f"  {row['group']:9s} {row['name']:24s} tokkit<=512B F@0.02 {ours:.3f}  best classic<=512B "
+                  f"{best512:.3f}  ({elapsed:.0f} s)", file=sys.stderr, flush=True)
     if args.classic_cache and classic_used:
         print(f"classic anchors: {len(classic_used)} shapes read from {args.classic_cache} (made by this script "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(args.classic_cache.stat().st_mtime))}), the rest computed now")

@@ -79,12 +79,13 @@ class CrossAttention(nn.Module):
         return k, v
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """x (B, Q, dim) attends to ``context`` (B, T, dim) (or precomputed ``kv``) -> (B, Q, dim)."""
+                kv: tuple[torch.Tensor, torch.Tensor] | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, Q, dim) attends to ``context`` (B, T, dim) (or precomputed ``kv``) -> (B, Q, dim);
+        ``bias`` (B, heads, Q, T) is added to the attention logits (e.g. a distance penalty)."""
         batch, length, dim = x.shape
         k, v = kv if kv is not None else self.keys_values(context)
         q = self.q(x).view(batch, length, self.heads, dim // self.heads).transpose(1, 2)
-        mixed = F.scaled_dot_product_attention(q, k, v)
+        mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         return self.out(mixed.transpose(1, 2).reshape(batch, length, dim))
 
 
@@ -105,9 +106,10 @@ class CrossAttentionBlock(nn.Module):
         return self.attention.keys_values(self.context_norm(context))
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """x (B, Q, dim), context (B, T, dim) or its ``keys_values`` -> (B, Q, dim)."""
+                kv: tuple[torch.Tensor, torch.Tensor] | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, Q, dim), context (B, T, dim) or its ``keys_values``, optional logit ``bias``
+        (B, heads, Q, T) -> (B, Q, dim)."""
         if kv is None:
             kv = self.keys_values(context)
-        x = x + self.attention(self.query_norm(x), kv=kv)
+        x = x + self.attention(self.query_norm(x), kv=kv, bias=bias)
         return x + self.mlp(self.mlp_norm(x))

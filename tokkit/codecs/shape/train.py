@@ -1,5 +1,6 @@
 """Training loop for the shape tokenizer: occupancy BCE at query points (uniform and near the surface),
-RVQ commitment, quantizer dropout over the levels and tail-token dropping over the latents.
+RVQ commitment, the anchor loss (each kept latent predicts its farthest-point anchor: squared distance),
+quantizer dropout over the levels and tail-token dropping over the latents.
 
 Each shape keeps all latents half of the time and a prefix of length uniform on 1..M otherwise (the
 level-major token order decodes all M latents for any K >= M); the RVQ draws the kept depth per shape.
@@ -19,7 +20,7 @@ from tokkit.codecs.shape.data import ShapeSampler
 from tokkit.codecs.shape.model import ShapeCodecModel
 from tokkit.nn.training import TrainOptions as BaseOptions
 from tokkit.nn.training import fit, log, prepare_run
-from tokkit.quant.truncation import sample_keep_lengths
+from tokkit.quant.truncation import prefix_mask, sample_keep_lengths
 
 
 @dataclasses.dataclass
@@ -35,6 +36,7 @@ class TrainOptions(BaseOptions):
     queries: int = 1024
     full_latents_fraction: float = 0.5
     refresh_every: int = 500
+    anchor_weight: float = 10.0
 
 
 def train(config: ShapeCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
@@ -57,14 +59,16 @@ def train(config: ShapeCodecConfig, options: TrainOptions, *, resume: bool = Fal
         keep = sample_keep_lengths(config.num_latents, options.batch_size, generator=generator)
         full = torch.rand(options.batch_size, generator=generator) < options.full_latents_fraction
         keep = torch.where(full, config.num_latents, keep).to(device)
-        logits, out = model(batch.points.to(device), batch.normals.to(device), batch.queries.to(device), keep)
+        logits, out, predicted, anchors = model(batch.points.to(device), batch.normals.to(device), batch.queries.to(device), keep)
         target = batch.occupancy.to(device)
         bce = F.binary_cross_entropy_with_logits(logits, target)
-        loss = bce + out.losses["commitment"]
+        kept = prefix_mask(keep, config.num_latents)
+        anchor = (predicted - anchors).square().sum(-1)[kept].mean()
+        loss = bce + out.losses["commitment"] + options.anchor_weight * anchor
         with torch.no_grad():
             predicted = logits > 0
             truth = target > 0.5
             iou = ((predicted & truth).sum() / (predicted | truth).sum().clamp(min=1)).item()
-        return loss, {"bce": bce.item(), "commit": out.losses["commitment"].item(), "iou": iou}
+        return loss, {"bce": bce.item(), "commit": out.losses["commitment"].item(), "anchor": anchor.item(), "iou": iou}
 
     return fit(model, optimizer, options, loss_fn, step=step, elapsed=elapsed)
