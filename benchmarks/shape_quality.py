@@ -344,9 +344,9 @@ def plot(tokenizer, shapes, token_counts: list[int], resolution: int, path: Path
                 triangles = vertices[faces][:, :, [0, 2, 1]]  # y up
                 normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
                 normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-                shade = 0.35 + 0.65 * np.abs(normals @ np.array([0.4, -0.5, 0.77]))
-                axis.add_collection3d(Poly3DCollection(triangles, facecolors=plt.cm.Greys(0.25 + 0.6 * shade)[:, :3] * shade[:, None],
-                                                       linewidths=0))
+                shade = 0.3 + 0.7 * np.abs(normals @ np.array([0.4, -0.5, 0.77]))
+                colors = np.clip(np.array([0.80, 0.83, 0.90]) * shade[:, None], 0, 1)
+                axis.add_collection3d(Poly3DCollection(triangles, facecolors=colors, linewidths=0))
             axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.set_zlim(-0.5, 0.5)
             axis.view_init(elev=20, azim=-60)
             axis.set_axis_off()

@@ -5,7 +5,9 @@ As in 3DShape2VecSet the latent queries are farthest-point samples of the input 
 the first latents spread over the whole shape, later ones fill in, which suits tail-token dropping). Each
 decoded latent also predicts its anchor point (trained to match the farthest-point sample), and a query
 attends to the latents with a learned penalty on its squared distance to their anchors, so the field is
-local from the first training step instead of having to discover locality.
+local from the first training step instead of having to discover locality. Each latent also predicts a
+unit normal, and the logit adds a plane prior: the attention-weighted (by distance to the anchors) signed
+distance of the query to the latents' tangent planes, so 64 oriented anchors already give a rough solid.
 
 Latents past a kept prefix are replaced by one learned "dropped" embedding and RVQ levels past a kept
 depth add nothing, so one decoder serves every prefix; training draws both per shape (tail-token
@@ -52,11 +54,12 @@ def farthest_point_order(points: torch.Tensor, count: int) -> torch.Tensor:
 
 class Field(NamedTuple):
     """A decoded shape, ready for occupancy queries: attention keys and values (B, heads, M, d), the
-    latents' predicted anchors (B, M, 3) and which latents were kept (B, M) bool."""
+    latents' predicted anchors (B, M, 3) and unit normals (B, M, 3), and which latents were kept (B, M) bool."""
 
     keys: torch.Tensor
     values: torch.Tensor
     anchors: torch.Tensor
+    normals: torch.Tensor
     kept: torch.Tensor
 
 
@@ -80,6 +83,10 @@ class ShapeCodecModel(nn.Module):
         self.dropped_latent = nn.Parameter(torch.randn(width) * 0.02)
         self.decoder = Transformer(width, config.decoder_depth, config.heads, config.mlp_ratio)
         self.anchor_out = nn.Linear(width, 3)
+        self.normal_out = nn.Linear(width, 3)
+        # the plane prior: logit += plane_gain * sum_j w_j (anchor_j - x) . normal_j, w = softmax of -distance^2
+        self.log_plane_gain = nn.Parameter(torch.tensor(math.log(50.0)))
+        self.log_plane_locality = nn.Parameter(torch.tensor(math.log(200.0)))
         self.query_in = nn.Linear(features, width)
         self.answer = CrossAttentionBlock(width, config.heads, config.query_hidden / width)
         # per-head distance penalty (log scale): exp(2.5) ~ 12 per unit^2 to start, learned from there
@@ -88,17 +95,15 @@ class ShapeCodecModel(nn.Module):
         self.occupancy_out = nn.Linear(width, 1)
 
     # -- encoder ------------------------------------------------------------------------------
-    def anchors(self, points: torch.Tensor) -> torch.Tensor:
-        """The latents' anchor points (B, M, 3): farthest-point samples of points (B, N, 3), in that order."""
-        return torch.gather(points, 1, farthest_point_order(points, self.config.num_latents)[..., None].expand(-1, -1, 3))
-
-    def encode_latents(self, points: torch.Tensor, normals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """points, normals (B, N, 3) in the unit cube -> (pre-quantization latents (B, M, width), anchors (B, M, 3))."""
+    def encode_latents(self, points: torch.Tensor, normals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """points, normals (B, N, 3) in the unit cube -> (pre-quantization latents (B, M, width), the anchors:
+        farthest-point samples (B, M, 3) in that order, and their normals (B, M, 3))."""
         bands = self.config.fourier_bands
         tokens = self.point_in(torch.cat([fourier_features(points, bands), normals], dim=-1))
-        anchors = self.anchors(points)
+        index = farthest_point_order(points, self.config.num_latents)[..., None].expand(-1, -1, 3)
+        anchors, anchor_normals = torch.gather(points, 1, index), torch.gather(normals, 1, index)
         queries = self.latent_queries + self.anchor_in(fourier_features(anchors, bands))
-        return self.encoder(self.gather(queries, tokens)), anchors
+        return self.encoder(self.gather(queries, tokens)), anchors, anchor_normals
 
     def quantize(self, latents: torch.Tensor) -> QuantizerOutput:
         """Training-mode RVQ with quantizer dropout: (quantized (B, M, width), indices (B, M, depth), losses)."""
@@ -115,7 +120,8 @@ class ShapeCodecModel(nn.Module):
         """What ``occupancy`` queries: the decoded set's keys and values, predicted anchors (B, M, 3) and
         which latents were kept (the first ``keep[b]``)."""
         keys, values = self.answer.keys_values(decoded)
-        return Field(keys, values, self.anchor_out(decoded), prefix_mask(keep, self.config.num_latents))
+        normals = torch.nn.functional.normalize(self.normal_out(decoded), dim=-1)
+        return Field(keys, values, self.anchor_out(decoded), normals, prefix_mask(keep, self.config.num_latents))
 
     def occupancy(self, queries: torch.Tensor, field: Field) -> torch.Tensor:
         """Occupancy logits (B, Q) at query points (B, Q, 3) of a decoded ``field``."""
@@ -123,16 +129,20 @@ class ShapeCodecModel(nn.Module):
         distance = torch.cdist(queries, field.anchors).square()  # (B, Q, M)
         bias = -self.log_locality.exp()[None, :, None, None] * distance[:, None]
         bias = bias.masked_fill(~field.kept[:, None, None, :], float("-inf"))
-        return self.occupancy_out(self.answer_norm(self.answer(x, kv=(field.keys, field.values), bias=bias))).squeeze(-1)
+        learned = self.occupancy_out(self.answer_norm(self.answer(x, kv=(field.keys, field.values), bias=bias))).squeeze(-1)
+        weights = (-self.log_plane_locality.exp() * distance).masked_fill(~field.kept[:, None, :], float("-inf")).softmax(-1)
+        signed = ((field.anchors[:, None] - queries[:, :, None]) * field.normals[:, None]).sum(-1)  # (B, Q, M)
+        return learned + self.log_plane_gain.exp() * (weights * signed).sum(-1)
 
     def forward(self, points: torch.Tensor, normals: torch.Tensor, queries: torch.Tensor,
-                keep: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput, torch.Tensor, torch.Tensor]:
+                keep: torch.Tensor) -> tuple[torch.Tensor, QuantizerOutput, Field, torch.Tensor, torch.Tensor]:
         """Training pass: points, normals (B, N, 3), queries (B, Q, 3), keep (B,) in 1..M -> (occupancy
-        logits (B, Q), the quantizer's output, predicted anchors (B, M, 3), true anchors (B, M, 3))."""
-        latents, anchors = self.encode_latents(points, normals)
+        logits (B, Q), the quantizer's output, the decoded field (predicted anchors and normals), the true
+        anchors (B, M, 3) and their normals (B, M, 3))."""
+        latents, anchors, anchor_normals = self.encode_latents(points, normals)
         out = self.quantize(latents)
         field = self.field(self.decode_latents(out.quantized, keep), keep)
-        return self.occupancy(queries, field), out, field.anchors, anchors
+        return self.occupancy(queries, field), out, field, anchors, anchor_normals
 
     # -- inference ----------------------------------------------------------------------------
     @torch.inference_mode()

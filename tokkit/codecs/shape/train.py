@@ -1,5 +1,6 @@
 """Training loop for the shape tokenizer: occupancy BCE at query points (uniform and near the surface),
-RVQ commitment, the anchor loss (each kept latent predicts its farthest-point anchor: squared distance),
+RVQ commitment, the anchor loss (each kept latent predicts its farthest-point anchor: squared distance, and
+its normal: 1 - cosine),
 quantizer dropout over the levels and tail-token dropping over the latents.
 
 Each shape keeps all latents half of the time and a prefix of length uniform on 1..M otherwise (the
@@ -30,13 +31,14 @@ class TrainOptions(BaseOptions):
     max_minutes: float = 60.0
     batch_size: int = 8
     lr: float = 1e-3
-    warmup_steps: int = 200
+    warmup_steps: int = 50
     weight_decay: float = 1e-4
-    log_every: int = 50
+    log_every: int = 25
     queries: int = 1024
     full_latents_fraction: float = 0.5
     refresh_every: int = 500
     anchor_weight: float = 10.0
+    normal_weight: float = 0.1
 
 
 def train(config: ShapeCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
@@ -59,16 +61,19 @@ def train(config: ShapeCodecConfig, options: TrainOptions, *, resume: bool = Fal
         keep = sample_keep_lengths(config.num_latents, options.batch_size, generator=generator)
         full = torch.rand(options.batch_size, generator=generator) < options.full_latents_fraction
         keep = torch.where(full, config.num_latents, keep).to(device)
-        logits, out, predicted, anchors = model(batch.points.to(device), batch.normals.to(device), batch.queries.to(device), keep)
+        logits, out, field, anchors, anchor_normals = model(batch.points.to(device), batch.normals.to(device),
+                                                            batch.queries.to(device), keep)
         target = batch.occupancy.to(device)
         bce = F.binary_cross_entropy_with_logits(logits, target)
         kept = prefix_mask(keep, config.num_latents)
-        anchor = (predicted - anchors).square().sum(-1)[kept].mean()
-        loss = bce + out.losses["commitment"] + options.anchor_weight * anchor
+        anchor = (field.anchors - anchors).square().sum(-1)[kept].mean()
+        has_normal = kept & (anchor_normals.abs().sum(-1) > 0)
+        normal = (1 - (field.normals * anchor_normals).sum(-1))[has_normal].mean() if has_normal.any() else bce.new_zeros(())
+        loss = bce + out.losses["commitment"] + options.anchor_weight * anchor + options.normal_weight * normal
         with torch.no_grad():
             predicted = logits > 0
             truth = target > 0.5
             iou = ((predicted & truth).sum() / (predicted | truth).sum().clamp(min=1)).item()
-        return loss, {"bce": bce.item(), "commit": out.losses["commitment"].item(), "anchor": anchor.item(), "iou": iou}
+        return loss, {"bce": bce.item(), "commit": out.losses["commitment"].item(), "anchor": anchor.item(), "normal": normal.item(), "iou": iou}
 
     return fit(model, optimizer, options, loss_fn, step=step, elapsed=elapsed)
