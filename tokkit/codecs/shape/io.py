@@ -106,7 +106,48 @@ def read_shape(path: str | os.PathLike) -> Shape:
         raise InputError(f"{path} announces {announced} faces, over the {MAX_FACES} limit; simplify the mesh first")
     if suffix == ".xyz":
         return _read_xyz(path)
+    if suffix == ".off":
+        return _read_off(path)
     return _read_trimesh(path)
+
+
+def _read_off(path: Path) -> Shape:
+    """An ASCII OFF file (optionally COFF/NOFF headers, comments, colours after the indices); polygons are
+    fan-triangulated. (trimesh's reader fails on polygon faces under numpy 2.)"""
+    def fail(reason: str) -> InputError:
+        return InputError(f"cannot read {path} as an off file: {reason}")
+
+    try:
+        text = path.read_text(encoding="ascii", errors="strict")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise fail(f"not ASCII OFF ({exc.__class__.__name__}); binary OFF is not supported") from None
+    lines = [line.split("#", 1)[0].split() for line in text.splitlines()]
+    tokens = [t for t in lines if t]
+    if not tokens or not tokens[0][0].upper().endswith("OFF"):
+        raise fail("no OFF header")
+    header = tokens[0][1:] or (tokens[1] if len(tokens) > 1 else [])
+    body = tokens[1:] if tokens[0][1:] else tokens[2:]
+    try:
+        n_vertices, n_faces = int(header[0]), int(header[1])
+    except (IndexError, ValueError):
+        raise fail("the counts line (vertices faces edges) is missing or not integers") from None
+    if n_vertices < 0 or n_faces < 0 or n_faces > MAX_FACES or n_vertices > MAX_POINTS:
+        raise fail(f"implausible counts {n_vertices} vertices, {n_faces} faces")
+    if len(body) < n_vertices + n_faces:
+        raise fail(f"it announces {n_vertices} vertices and {n_faces} faces but holds {len(body)} lines; it is truncated")
+    try:
+        vertices = np.array([[float(v) for v in row[:3]] for row in body[:n_vertices]], dtype=np.float64).reshape(-1, 3)
+        triangles = []
+        for row in body[n_vertices:n_vertices + n_faces]:
+            count = int(row[0])
+            corners = [int(i) for i in row[1:1 + count]]
+            if count < 3 or len(corners) < count:
+                raise ValueError(f"a face line lists {len(corners)} of {count} indices")
+            triangles.extend((corners[0], corners[i], corners[i + 1]) for i in range(1, count - 1))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    faces = np.array(triangles, dtype=np.int64).reshape(-1, 3)
+    return check_shape(Shape(vertices, faces), str(path))
 
 
 def _read_xyz(path: Path) -> Shape:
