@@ -24,7 +24,7 @@ def test_encode_decode_info_round_trip(run_cli, tmp_path) -> None:
     facts = dict(line.split(None, 1) for line in out.decode().splitlines())
     assert facts["modality"] == "audio" and facts["tokens"] == "150"
     assert float(facts["duration_s"]) == 1.5 and float(facts["tokens_per_s"]) == 100.0
-    code, out, err = run_cli("decode", tmp_path / "speech.tok", "-o", tmp_path / "back.wav")
+    code, out, err = run_cli("decode", tmp_path / "speech.tok", "-o", tmp_path / "back.wav", "-t", codec)
     assert code == 0, err
     info = sf.info(tmp_path / "back.wav")
     assert info.samplerate == 16000 and info.frames == 24000

@@ -9,8 +9,8 @@ from bytelm_support import brute_force_next_byte, make_tokenizer
 from tokkit.errors import InputError
 from tokkit.text.bytelm import ByteLM
 
-transformers = pytest.importorskip("transformers")
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
+import transformers  # noqa: E402  (the [test] extra installs it: missing must fail, not skip)
 
 from tokkit.text.hf_lm import HFCausalLM  # noqa: E402
 

@@ -32,7 +32,9 @@ def test_encode_decode_round_trip(tmp_path, byte_tok, run_cli):
     code, out, err = run_cli("encode", src, "-t", byte_tok)
     assert code == 0, err
     assert b"a.tok: 14 tokens, 8 bits/token, 14 bytes" in out
-    code, out, err = run_cli("decode", tmp_path / "a.tok")
+    code, out, err = run_cli("decode", tmp_path / "a.tok")  # a path named inside a token file needs -t
+    assert code != 0 and f"pass -t {tokkit.load(byte_tok).name}" in one_error_line(err)
+    code, out, err = run_cli("decode", tmp_path / "a.tok", "-t", byte_tok)
     assert code == 0, err
     assert out == b"hello \xff world\n"
 
@@ -45,7 +47,7 @@ def test_many_inputs_into_one_file_and_folder_decode(tmp_path, byte_tok, run_cli
     code, _, err = run_cli("encode", *paths, "-t", byte_tok, "-o", tmp_path / "all.tok")
     assert code == 0, err
     assert [len(t) for t in tokkit.load_tokens(tmp_path / "all.tok")] == [1, 2, 3]
-    code, _, err = run_cli("decode", tmp_path / "all.tok", "-o", tmp_path / "out")
+    code, _, err = run_cli("decode", tmp_path / "all.tok", "-o", tmp_path / "out", "-t", byte_tok)
     assert code == 0, err
     assert sorted(p.read_text() for p in (tmp_path / "out").iterdir()) == ["x", "xx", "xxx"]
 

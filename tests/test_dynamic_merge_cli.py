@@ -32,7 +32,7 @@ def test_merged_files_are_shorter_and_decode_exactly(inputs, run_cli):
         assert f"(from {n} before merging)" in line
     assert lines[-1].startswith("dynamic merges: ") and f"{sum(before)} -> " in lines[-1]
     for name, text in TEXTS.items():
-        code, decoded, err = run_cli("decode", inputs / name.replace(".txt", ".tok"))
+        code, decoded, err = run_cli("decode", inputs / name.replace(".txt", ".tok"), "-t", tok)
         assert code == 0, err
         assert decoded == text.encode()
 

@@ -27,9 +27,21 @@ def test_encode_with_tokens_then_decode(run_cli, model_dir, tmp_path) -> None:
     assert b"5 tokens, 4 bits/token, 3 bytes" in out
     tokens = tokkit.load_tokens(tmp_path / "photo.tok")
     assert tokens.codes.shape == (5,) and tokens.meta["image_size"] == [50, 30]
-    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png")
+    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png", "-t", model_dir)
     assert code == 0, err
     assert Image.open(tmp_path / "back.png").size == (50, 30)
+
+
+def test_device_is_accepted_for_images(run_cli, model_dir, tmp_path) -> None:
+    """`tokkit encode x.png --device cpu` used to fail: the image loader refused the device its class takes."""
+    src = tmp_path / "photo.png"
+    Image.fromarray(picture(30, 50)).save(src)
+    code, out, err = run_cli("encode", src, "-t", model_dir, "--device", "cpu", "--tokens", "4")
+    assert code == 0, err
+    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png", "--device", "cpu")
+    assert code == 0, err
+    assert Image.open(tmp_path / "back.png").size == (50, 30)
+    assert tokkit.load(model_dir, device="cpu").device == "cpu"
 
 
 def test_several_images_in_one_call(run_cli, model_dir, tmp_path) -> None:
@@ -39,7 +51,7 @@ def test_several_images_in_one_call(run_cli, model_dir, tmp_path) -> None:
         Image.fromarray(picture(size[1], size[0], seed=i)).save(paths[-1])
     code, out, err = run_cli("encode", *paths, "-t", model_dir, "--tokens", "8", "-o", tmp_path / "all.tok")
     assert code == 0, err
-    code, _, err = run_cli("decode", tmp_path / "all.tok", "-o", tmp_path / "out")
+    code, _, err = run_cli("decode", tmp_path / "all.tok", "-o", tmp_path / "out", "-t", model_dir)
     assert code == 0, err
     sizes = sorted(Image.open(p).size for p in (tmp_path / "out").iterdir())
     assert sizes == sorted([(20, 20), (40, 25), (16, 60)])

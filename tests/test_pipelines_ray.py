@@ -8,7 +8,7 @@ from pipeline_helpers import digests, make_corpus, saved_tokenizers
 from tokkit.errors import InputError
 from tokkit.pipelines import TokenizeFn, encode_to_shards
 
-ray = pytest.importorskip("ray")
+import ray  # noqa: E402  (the [test] extra installs Ray: a missing Ray must fail, not skip)
 pytestmark = pytest.mark.ray
 
 

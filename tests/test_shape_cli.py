@@ -33,7 +33,7 @@ def test_mesh_formats_encode_and_decode(run_cli, model_dir, tmp_path, suffix: st
     tokens = tokkit.load_tokens(source.with_suffix(".tok"))
     assert tokens.meta["center"] == pytest.approx([3.0, -1.0, 0.0])
     target = tmp_path / f"back{suffix if suffix != '.off' else '.obj'}"
-    code, _, err = run_cli("decode", source.with_suffix(".tok"), "-o", target, "--resolution", "12")
+    code, _, err = run_cli("decode", source.with_suffix(".tok"), "-t", model_dir, "-o", target, "--resolution", "12")
     assert code == 0, err
     assert target.is_file()
 
@@ -99,9 +99,9 @@ def test_decode_resolution_is_checked_and_refused_for_other_modalities(run_cli, 
     write_obj(tmp_path / "box.obj", *box_mesh())
     code, _, err = run_cli("encode", tmp_path / "box.obj", "-t", model_dir)
     assert code == 0, err
-    code, _, err = run_cli("decode", tmp_path / "box.tok", "-o", tmp_path / "out.obj", "--resolution", "2")
+    code, _, err = run_cli("decode", tmp_path / "box.tok", "-t", model_dir, "-o", tmp_path / "out.obj", "--resolution", "2")
     assert code != 0 and "resolution must be" in err and not (tmp_path / "out.obj").exists()
-    code, _, err = run_cli("decode", tmp_path / "box.tok", "-o", tmp_path / "out.xyz")
+    code, _, err = run_cli("decode", tmp_path / "box.tok", "-t", model_dir, "-o", tmp_path / "out.xyz")
     assert code != 0 and "cannot write" in err and not (tmp_path / "out.xyz").exists()
 
 

@@ -13,7 +13,7 @@ def test_round_trip_with_each_text_tokenizer(run_cli, tmp_path):
     for spec in ("text", cl100k_path(), llama3_path()):
         code, _, err = run_cli("encode", source, "-t", spec, "-o", tmp_path / "notes.tok", "--force")
         assert code == 0, err
-        code, out, err = run_cli("decode", tmp_path / "notes.tok")
+        code, out, err = run_cli("decode", tmp_path / "notes.tok", "-t", spec)
         assert code == 0, err
         assert out == source.read_bytes()
 

@@ -17,8 +17,8 @@ class UnsupportedFormatError(TokkitError):
     """A tokenizer or model file exists but is of a kind tokkit cannot use for this job."""
 
 
-class TokenFileError(TokkitError):
-    """A token container is truncated, corrupted or of an unknown version."""
+class TokenFileError(InputError):
+    """A token container is truncated, corrupted or of an unknown version, or its metadata is out of range."""
 
 
 class TokenizerMismatchError(TokkitError):

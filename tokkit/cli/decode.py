@@ -11,9 +11,9 @@ import click
 from tokkit.cli.common import loader_options
 from tokkit.core.atomic import check_writable
 from tokkit.core.container import read_container
-from tokkit.core.registry import load_for_tokens
+from tokkit.core.registry import check_identity, load_for_tokens
+from tokkit.core.tokens import check_expansion, expand_tokens
 from tokkit.errors import InputError
-from tokkit.text.dynamic_merge import unmerge_tokens
 
 
 def _item_name(meta: dict, index: int, suffix: str) -> str:
@@ -27,22 +27,29 @@ def _item_name(meta: dict, index: int, suffix: str) -> str:
               help="Output file (one item) or folder (several items). Text with one item goes to "
                    "stdout when omitted; other modalities default to TOKENS with the modality's suffix.")
 @click.option("-t", "--tokenizer", "tokenizer_spec", metavar="TOKENIZER",
-              help="Decode with this tokenizer instead of the one the file names (it must have the same hash).")
+              help="Decode with this tokenizer (it must have the hash the file records). Needed unless the file "
+                   "names a built-in tokenizer: a path named inside a token file is never loaded unconfirmed.")
+@click.option("--trust-tokenizer", "trust", is_flag=True,
+              help="Decode even if the file records no tokenizer hash or another one (you vouch that the "
+                   "tokenizer made these tokens); codes and metadata are still checked.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
 @click.option("--resolution", type=int, metavar="R",
               help="Shape tokenizers: marching-cubes grid size (8..512; finer surface, slower). Default: 64.")
-def decode(token_file: str, output: str | None, tokenizer_spec: str | None, force: bool,
+def decode(token_file: str, output: str | None, tokenizer_spec: str | None, trust: bool, force: bool,
            device: str | None, resolution: int | None) -> None:
     """Decode a token file made by `tokkit encode`.
 
     The file records which tokenizer made it (name and config hash); decoding with any other
-    tokenizer is refused.
+    tokenizer, or tokens without a hash, is refused unless you pass --trust-tokenizer. A tokenizer the
+    file names by path is loaded only when you confirm it with -t.
     """
     header, items = read_container(token_file)
-    items = [unmerge_tokens(tokens) for tokens in items]
-    tokenizer = load_for_tokens(header.get("tokenizer") or {}, tokenizer_spec, **loader_options(device))
+    for tokens in items:  # transforms (dynamic merges) are checked and sized before anything is loaded or expanded
+        check_expansion(tokens)
+    tokenizer = load_for_tokens(header.get("tokenizer") or {}, tokenizer_spec, trust=trust, **loader_options(device))
+    items = [expand_tokens(tokens) for tokens in check_identity(items, tokenizer, trust=trust)]
     for tokens in items:
         tokenizer.check_tokens(tokens)
     suffix = tokenizer.output_suffix

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from tokkit.cli.common import STDIN, check_input_file, choose_tokenizer, loader_options, progress
+from tokkit.cli.common import (STDIN, TokenizerOptionsCommand, check_input_file, check_tokenizer_options,
+                               choose_tokenizer, loader_options, progress)
 from tokkit.core.atomic import check_writable
+from tokkit.core.bitpack import bits_for
 from tokkit.core.container import save_tokens
+from tokkit.core.formats import modality_of_bytes
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
-from tokkit.quant.bitpack import bits_for
 
 
-def _read_stdin_item(tokenizer, options: dict) -> Tokens:
+def _read_stdin_item(tokenizer, options: dict, named: bool) -> Tokens:
     data = sys.stdin.buffer.read()
     if not data:
         raise InputError("standard input is empty: nothing to encode")
+    if not named:  # the default (text) tokenizer reads standard input only when it is text
+        kind = modality_of_bytes(data)
+        if kind != "text":
+            raise InputError(f"standard input holds {kind or 'binary'} data, not text; name the tokenizer with -t "
+                             f"({kind or 'text'} to encode it{'' if kind else ' as raw bytes'})")
     return tokenizer.encode(data, **options)
-
-
-def _encode_options(tokenizer, tokens: int | None) -> dict:
-    """Options passed to the tokenizer's encode calls; --tokens needs one whose encode takes ``tokens``."""
-    if tokens is None:
-        return {}
-    if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
-        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image, shape); "
-                         f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
-    return {"tokens": tokens}
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -45,7 +41,7 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
     }
 
 
-@click.command()
+@click.command(cls=TokenizerOptionsCommand)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-t", "--tokenizer", "tokenizer_spec", metavar="TOKENIZER",
               help="Tokenizer: a built-in name (text, audio, ...), a saved folder, a tokenizer.json "
@@ -62,9 +58,6 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
                    "frequent adjacent token pairs within pre-tokens into new ids (or 'all': until every "
                    "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
                    "lengths before and after are printed per input and in total.")
-@click.option("--tokens", "token_count", type=int, metavar="K",
-              help="Image and shape tokenizers: keep the first K tokens of each picture or 3D shape (1..N; "
-                   "fewer tokens, coarser result, smaller file). Default: all N.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
@@ -82,12 +75,13 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
               help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
                    "listed in the manifest) instead of stopping at the first one.")
 def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
-           dynamic_merges: str | None, token_count: int | None, device: str | None, out_dir: str | None, shard_size: int | None, workers: int | None,
-           engine: str | None, skip_errors: bool) -> None:
+           dynamic_merges: str | None, device: str | None, out_dir: str | None, shard_size: int | None,
+           workers: int | None, engine: str | None, skip_errors: bool, **tokenizer_options: object) -> None:
     """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
     Every output is checked before any work and written atomically, so a failed run leaves
-    no partial file. A summary line per input goes to stdout, progress to stderr.
+    no partial file. A summary line per input goes to stdout, progress to stderr. The flags after
+    --skip-errors are the encode options the tokenizers declare; each applies to its modality only.
 
     \b
     Folder mode:  tokkit encode corpus/ --out-dir shards/ --workers 2
@@ -96,8 +90,9 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
     if out_dir is not None:
         if output is not None or as_json:
             raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
-        unsupported = [name for name, value in (("--tokens", token_count), ("--dynamic-merges", dynamic_merges),
-                                                 ("--device", device)) if value is not None]
+        unsupported = ["--" + name.replace("_", "-") for name, value in tokenizer_options.items() if value is not None]
+        unsupported += [name for name, value in (("--dynamic-merges", dynamic_merges), ("--device", device))
+                        if value is not None]
         if unsupported:
             raise InputError(f"{', '.join(unsupported)} cannot be combined with --out-dir (folder mode) yet")
         from tokkit.cli.encode_shards import encode_directory
@@ -121,7 +116,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("encoding standard input needs -o OUT or --json")
     max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs, **loader_options(device))
-    options = _encode_options(tokenizer, token_count)
+    options = check_tokenizer_options(tokenizer, tokenizer_options)
 
     if output is not None:
         targets = [output]
@@ -136,7 +131,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
 
     encoded: list[Tokens] = []
     for path in progress(inputs, len(inputs), "encoding"):
-        tokens = _read_stdin_item(tokenizer, options) if path == STDIN else tokenizer.encode_file(path, **options)
+        tokens = _read_stdin_item(tokenizer, options, bool(tokenizer_spec)) if path == STDIN else tokenizer.encode_file(path, **options)
         tokens.meta.setdefault("source", "<stdin>" if path == STDIN else Path(path).name)
         encoded.append(tokens)
     lengths_before = None

@@ -9,7 +9,7 @@ import click
 
 from tokkit.core.container import MAGIC, read_container
 from tokkit.core.registry import load
-from tokkit.quant.bitpack import bits_for
+from tokkit.core.bitpack import bits_for
 
 
 def _is_token_file(path: str) -> bool:
@@ -18,6 +18,11 @@ def _is_token_file(path: str) -> bool:
         return False
     with file.open("rb") as handle:
         return handle.read(len(MAGIC)) == MAGIC
+
+
+def _count(value: object) -> bool:
+    """A metadata number worth summing: a finite, non-negative int or float below 2**53 (never trusted blindly)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 2**53
 
 
 def token_file_facts(path: str) -> dict:
@@ -39,11 +44,11 @@ def token_file_facts(path: str) -> dict:
         "payload_bytes": sum((int(i.codes.size) * b + 7) // 8 for i, b in zip(items, bits)),
     }
     source_bytes = [item.meta.get("source_bytes") for item in items]
-    if all(isinstance(n, int) for n in source_bytes):
+    if all(_count(n) for n in source_bytes):
         facts["source_bytes"] = sum(source_bytes)
         facts["bytes_per_token"] = round(facts["source_bytes"] / max(tokens, 1), 3)
     durations = [item.meta.get("duration") for item in items]
-    if all(isinstance(d, (int, float)) for d in durations):
+    if all(_count(d) for d in durations):
         seconds = float(sum(durations))
         facts["duration_s"] = round(seconds, 3)
         facts["tokens_per_s"] = round(tokens / seconds, 2) if seconds else None

@@ -29,14 +29,16 @@ from typing import Sequence
 
 
 from tokkit.core.atomic import atomic_write_bytes
+from tokkit.core.bitpack import bits_for, pack_bits, unpack_bits
+from tokkit.core.meta import COMMON_SCHEMA, check_field, validate_fields
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, TokenFileError
-from tokkit.quant.bitpack import bits_for, pack_bits, unpack_bits
 
 MAGIC = b"TOKKIT"
 VERSION = 1
 _FIXED = struct.Struct("<6sBBIQI")
 _SHARED_KEYS = ("tokenizer", "modality")
+MAX_DIMS = 8  # code arrays have at most this many axes
 
 
 def _item_nbytes(shape: Sequence[int], bits: int) -> int:
@@ -49,11 +51,12 @@ def encode_container(tokens: Tokens | Sequence[Tokens]) -> bytes:
     items = [tokens] if single else list(tokens)
     if not items:
         raise InputError("no tokens to save: the list is empty")
+    for index, item in enumerate(items):
+        if not isinstance(item, Tokens):
+            raise InputError(f"item {index} is a {type(item).__name__}, not Tokens: save what encode returned")
     shared = {key: items[0].meta.get(key) for key in _SHARED_KEYS}
     header_items, payload_parts = [], []
     for index, item in enumerate(items):
-        if not isinstance(item, Tokens):
-            raise TypeError(f"item {index} is a {type(item).__name__}, not Tokens")
         for key in _SHARED_KEYS:
             if item.meta.get(key) != shared[key]:
                 raise InputError(f"item {index} has another {key} than item 0: one token file holds one tokenizer's tokens")
@@ -89,22 +92,66 @@ def decode_container(data: bytes, source: str = "token file") -> tuple[dict, lis
     payload = memoryview(data)[_FIXED.size + header_len : end]
     if zlib.crc32(payload, zlib.crc32(header_bytes)) != crc:
         raise TokenFileError(f"{source} is corrupted (checksum mismatch)")
-    try:
-        header = json.loads(header_bytes.decode("utf-8"))
-        offset, items = 0, []
-        for entry in header["items"]:
-            shape, bits = [int(n) for n in entry["shape"]], int(entry["bits"])
-            nbytes = _item_nbytes(shape, bits)
+    header = _parse_header(header_bytes, source)
+    offset, items = 0, []
+    for index, entry in enumerate(header["items"]):
+        shape, bits, codebook_size = _check_item(entry, index, source)
+        nbytes = _item_nbytes(shape, bits)
+        if offset + nbytes > payload_len:  # sized as integers before anything is allocated
+            raise TokenFileError(f"{source}: item {index} announces shape {shape} at {bits} bits ({nbytes} bytes), "
+                                 f"more than the {payload_len - offset} payload bytes left")
+        try:
             codes = unpack_bits(payload[offset : offset + nbytes], bits, math.prod(shape)).reshape(shape)
-            meta = {key: header[key] for key in _SHARED_KEYS if header.get(key) is not None}
-            meta.update(entry["meta"])
-            items.append(Tokens(codes, meta))
-            offset += nbytes
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise TokenFileError(f"{source} has a malformed header: {exc}") from None
+        except ValueError as exc:  # e.g. a zero-size shape numpy cannot represent
+            raise TokenFileError(f"{source}: item {index} has an unusable shape {shape}: {exc}") from None
+        if codes.size and int(codes.max()) >= codebook_size:
+            raise TokenFileError(f"{source}: item {index} holds code {int(codes.max())}, outside its codebook of "
+                                 f"{codebook_size}; the file is damaged")
+        meta = {key: header[key] for key in _SHARED_KEYS if header.get(key) is not None}
+        meta.setdefault("tokenizer", {})  # items from a file always say who made them, if only "nobody known"
+        meta.update(entry["meta"])
+        validate_fields(meta, COMMON_SCHEMA, f"{source}: item {index}")
+        items.append(Tokens(codes, meta))
+        offset += nbytes
     if offset != payload_len:
         raise TokenFileError(f"{source}: payload is {payload_len} bytes, its items need {offset}")
     return header, items
+
+
+def _parse_header(header_bytes: bytes, source: str) -> dict:
+    """The JSON header, its shape checked: an object with a list of item objects."""
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:80]
+        raise TokenFileError(f"{source} has a malformed header: {reason}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("items"), list):
+        raise TokenFileError(f"{source} has a malformed header: no list of items")
+    if not header["items"]:
+        raise TokenFileError(f"{source} holds no items; tokkit never writes such a file")
+    for key in _SHARED_KEYS:
+        if header.get(key) is not None:
+            check_field(key, header[key], COMMON_SCHEMA[key], source)
+    return header
+
+
+def _check_item(entry: object, index: int, source: str) -> tuple[list[int], int, int]:
+    """Shape, bits and codebook size of one header item, each checked against sane bounds."""
+    what = f"{source}: item {index}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("meta"), dict):
+        raise TokenFileError(f"{what} is malformed: expected an object with shape, bits and meta")
+    shape, bits = entry.get("shape"), entry.get("bits")
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise TokenFileError(f"{what} has shape {str(shape)[:60]}; expected a list of at most {MAX_DIMS} sizes >= 0")
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 63:
+        raise TokenFileError(f"{what} has bits={str(bits)[:20]}; expected an integer in [1, 63]")
+    check_field("codebook_size", entry["meta"].get("codebook_size"), COMMON_SCHEMA["codebook_size"], what)
+    codebook_size = entry["meta"]["codebook_size"]
+    if bits != bits_for(codebook_size):
+        raise TokenFileError(f"{what} packs codes with {bits} bits, but its codebook of {codebook_size} needs "
+                             f"{bits_for(codebook_size)}; the file is damaged")
+    return shape, bits, codebook_size
 
 
 def save_tokens(path: str | os.PathLike, tokens: Tokens | Sequence[Tokens]) -> Path:

@@ -26,6 +26,15 @@ KIND_LOADERS: dict[str, str] = {
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
 }
 
+#: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
+#: the contract tests run it); the modules are imported only when asked for
+KIND_CLASSES: dict[str, str] = {
+    "text.bpe": "tokkit.text.bpe:BPETokenizer",
+    "audio.codec": "tokkit.codecs.audio.tokenizer:AudioTokenizer",
+    "image.titok": "tokkit.codecs.image.tokenizer:ImageTokenizer",
+    "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
+}
+
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
 FILE_LOADERS: dict[str, str] = {
     ".json": "tokkit.text.loader:load_file",
@@ -41,9 +50,27 @@ BUILTINS: dict[str, str] = {
 }
 
 
-def register_kind(kind: str, loader: str) -> None:
-    """Make ``tokkit.load`` understand saved folders whose config says ``"kind": kind``."""
+def register_kind(kind: str, loader: str, tokenizer_class: str | None = None) -> None:
+    """Make ``tokkit.load`` understand saved folders whose config says ``"kind": kind``.
+
+    ``loader`` and ``tokenizer_class`` are "module:attribute" strings; give the class so that
+    ``tokkit encode`` offers its declared options and the contract tests run it.
+    """
     KIND_LOADERS[kind] = loader
+    if tokenizer_class is not None:
+        KIND_CLASSES[kind] = tokenizer_class
+
+
+def tokenizer_class(kind: str) -> type[Tokenizer]:
+    """The Tokenizer class registered for ``kind`` (imports its module)."""
+    if kind not in KIND_CLASSES:
+        raise UnsupportedFormatError(f"no tokenizer class is registered for kind {kind!r}")
+    return _resolve(KIND_CLASSES[kind])
+
+
+def tokenizer_classes() -> dict[str, type[Tokenizer]]:
+    """Registered kind -> Tokenizer class (imports each class's module)."""
+    return {kind: tokenizer_class(kind) for kind in KIND_CLASSES}
 
 
 def _resolve(target: str) -> Callable:
@@ -132,39 +159,73 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
     return tokenizer
 
 
-def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None, **options: object) -> Tokenizer:
+def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None, *, trust: bool = False,
+                    **options: object) -> Tokenizer:
     """The tokenizer that can decode tokens whose file names ``made_by``; refuse a mismatched one.
 
-    ``override`` (a path or name) replaces the recorded name, e.g. when the tokenizer was moved.
+    A token file is untrusted input: the tokenizer it names is loaded only if it is a built-in name;
+    any other (a path) must be confirmed by the user as ``override`` (``-t``), which also replaces a moved
+    tokenizer's recorded name. The tokenizer's hash must equal the recorded one; ``trust`` (the user's
+    ``--trust-tokenizer``) accepts tokens with no hash or another hash.
     """
     from tokkit.errors import TokenizerMismatchError
 
-    target = override if override is not None else made_by.get("name")
-    if not target:
+    if not isinstance(made_by, dict):
+        made_by = {}
+    recorded = made_by.get("name") if isinstance(made_by.get("name"), str) else None
+    if override is not None:
+        tokenizer = load(override, **options)
+        target = os.fspath(override)
+    elif not recorded:
         raise InputError("the token file does not name its tokenizer; pass one with -t")
-    try:
-        tokenizer = load(target, **options)
-    except InputError:
-        if override is not None:
-            raise
-        raise InputError(f"the tokens were made by {target}, which is not found here; pass its new location with -t") from None
-    if made_by.get("hash") and tokenizer.identity["hash"] != made_by["hash"]:
+    elif recorded in BUILTINS:
+        folder = builtin_path(recorded)
+        if folder is None:
+            raise InputError(f"the tokens were made by the built-in tokenizer {recorded!r}, which is not installed "
+                             f"here; pass its location with -t")
+        tokenizer, target = load_directory(folder, recorded, **options), recorded
+    else:
+        raise InputError(f"the tokens name the tokenizer {recorded[:200]}; a token file can name any path, so "
+                         f"tokkit loads it only when you confirm it: pass -t {recorded[:200]}")
+    recorded_hash = made_by.get("hash")
+    if trust:
+        return tokenizer
+    if not recorded_hash:
+        raise TokenizerMismatchError(f"the token file carries no tokenizer hash, so nothing shows that {target} made "
+                                     f"these tokens; if you know it did, pass --trust-tokenizer")
+    if tokenizer.identity["hash"] != recorded_hash:
         raise TokenizerMismatchError(
-            f"the tokens were made by a tokenizer with hash {made_by['hash']}, but {target} has hash "
-            f"{tokenizer.identity['hash']}; decode with the tokenizer that made them"
+            f"the tokens were made by a tokenizer with hash {str(recorded_hash)[:40]}, but {target} has hash "
+            f"{tokenizer.identity['hash']}; decode with the tokenizer that made them (or pass --trust-tokenizer)"
         )
     return tokenizer
 
 
-#: input file suffix -> built-in tokenizer used when the user names none (anything else is text)
-DEFAULT_FOR_SUFFIX: dict[str, str] = {
-    ".wav": "audio", ".flac": "audio", ".ogg": "audio", ".mp3": "audio",
-    ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image", ".bmp": "image",
-    ".obj": "shape", ".ply": "shape", ".stl": "shape", ".off": "shape", ".glb": "shape", ".gltf": "shape",
-    ".xyz": "shape",
-}
+def check_identity(items: list, tokenizer: Tokenizer, *, trust: bool = False) -> list:
+    """Items from a token file, each required to carry ``tokenizer``'s hash; with ``trust`` (the user's
+    ``--trust-tokenizer``) each is relabelled as made by ``tokenizer`` instead."""
+    from tokkit.errors import TokenizerMismatchError
+
+    checked = []
+    for index, tokens in enumerate(items):
+        made_by = tokens.meta.get("tokenizer")
+        if trust:
+            tokens = type(tokens)(tokens.codes, {**tokens.meta, "tokenizer": dict(tokenizer.identity)})
+        elif not isinstance(made_by, dict) or made_by.get("hash") != tokenizer.identity["hash"]:
+            raise TokenizerMismatchError(f"item {index} of the token file does not carry the hash of "
+                                         f"{tokenizer.name or tokenizer.kind}; if it was made by it, pass --trust-tokenizer")
+        checked.append(tokens)
+    return checked
 
 
 def default_tokenizer_name(input_path: str | os.PathLike) -> str:
-    """The built-in tokenizer for an input file, chosen by its suffix."""
-    return DEFAULT_FOR_SUFFIX.get(Path(os.fspath(input_path)).suffix.lower(), "text")
+    """The built-in tokenizer for an input file, chosen by its content (magic bytes, else UTF-8 text) and,
+    when it cannot be read, its suffix (:mod:`tokkit.core.formats`); a binary file no format recognizes is
+    refused rather than read as text."""
+    from tokkit.core.formats import default_modality
+
+    modality = default_modality(input_path)
+    if modality not in BUILTINS:
+        raise InputError(f"{input_path} is {modality} input and tokkit has no built-in {modality} tokenizer; "
+                         f"name one with -t")
+    return modality

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from tokkit.errors import InputError
+
 
 @dataclass
 class Tokens:
@@ -23,7 +25,7 @@ class Tokens:
     def __post_init__(self) -> None:
         codes = np.asarray(self.codes)
         if codes.dtype.kind not in "iu":
-            raise TypeError(f"token codes must be integers, got dtype {codes.dtype}")
+            raise InputError(f"token codes must be integers, got dtype {codes.dtype}")
         self.codes = codes
 
     def __len__(self) -> int:
@@ -48,3 +50,51 @@ class Tokens:
         if not isinstance(other, Tokens):
             return NotImplemented
         return np.array_equal(self.codes, other.codes) and self.meta == other.meta
+
+
+#: meta key -> "module:function" turning Tokens that carry that key back into their tokenizer's own codes
+#: (e.g. "dynamic_merges", registered by tokkit.text); packages register on import, lazily by name
+EXPANSIONS: dict[str, str] = {}
+#: meta key -> "module:function" that checks such a transform and sizes its result as integers, raising
+#: a TokkitError above a bound, without expanding anything (token files are untrusted)
+EXPANSION_CHECKS: dict[str, str] = {}
+#: packages whose import registers transforms (their ``__init__`` only: cheap)
+TRANSFORM_PACKAGES = ("tokkit.text",)
+
+
+def register_expansion(meta_key: str, target: str, check: str | None = None) -> None:
+    """Make :func:`expand_tokens` undo a transform whose Tokens carry ``meta[meta_key]``; ``target`` is
+    "module:function", imported only when such tokens are met; ``check`` (same form) is what
+    :func:`check_expansion` runs first."""
+    EXPANSIONS[meta_key] = target
+    if check is not None:
+        EXPANSION_CHECKS[meta_key] = check
+
+
+def _call(target: str, tokens: Tokens) -> Any:
+    import importlib
+
+    for package in TRANSFORM_PACKAGES:
+        importlib.import_module(package)
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)(tokens)
+
+
+def check_expansion(tokens: Tokens) -> None:
+    """Check the transforms recorded in ``tokens.meta`` and size their results, expanding nothing; a
+    TokkitError if one is malformed or would expand beyond its bound (call before loading a tokenizer)."""
+    for package in TRANSFORM_PACKAGES:
+        __import__(package)
+    for key, target in list(EXPANSION_CHECKS.items()):
+        if key in tokens.meta:
+            _call(target, tokens)
+
+
+def expand_tokens(tokens: Tokens) -> Tokens:
+    """``tokens`` with every registered transform in its meta undone (unchanged if none applies)."""
+    for package in TRANSFORM_PACKAGES:
+        __import__(package)
+    for key, target in list(EXPANSIONS.items()):
+        if key in tokens.meta:
+            tokens = _call(target, tokens)
+    return tokens

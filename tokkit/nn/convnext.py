@@ -18,6 +18,7 @@ class ConvNeXtBlock(torch.nn.Module):
         self.scale = torch.nn.Parameter(torch.full((channels,), layer_scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) -> (B, C, T)."""
         y = self.depthwise(x).transpose(1, 2)
         y = self.project(self.act(self.expand(self.norm(y))))
         return x + (self.scale * y).transpose(1, 2)
@@ -39,8 +40,14 @@ class ConvNeXtStack(torch.nn.Module):
         """Frames of context on each side that can influence one output frame."""
         return (self.kernel // 2) * (self.depth + 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, in, T) -> (B, T, width). ``mask`` (B, T) bool marks the real frames of a padded batch: the
+        padding is zero (as for a sequence alone, whose convolutions see zeros past its end) and is kept
+        zero before every convolution, so each item's real frames equal its result alone."""
+        if mask is not None:
+            keep = mask[:, None, :].to(x.dtype)
+            x = x * keep
         x = self.stem_norm(self.stem(x).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
-            x = block(x)
+            x = block(x * keep if mask is not None else x)
         return self.norm(x.transpose(1, 2))

@@ -35,6 +35,7 @@ class PeriodDiscriminator(torch.nn.Module):
         self.out = weight_norm(torch.nn.Conv2d(channels[-1], 1, (3, 1), padding=(1, 0)))
 
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        """(B, N) audio -> (scores (B, 1, H, period), the feature maps of every conv layer)."""
         x = F.pad(audio, (0, -audio.shape[-1] % self.period), mode="reflect")
         x = x.reshape(x.shape[0], 1, -1, self.period)
         return _score(self.convs, self.out, x)
@@ -57,6 +58,7 @@ class SpectrogramDiscriminator(torch.nn.Module):
         self.out = weight_norm(torch.nn.Conv2d(width, 1, (3, 3), padding=(1, 1)))
 
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, Features]:
+        """(B, N) audio -> (scores (B, 1, frames, bins), the feature maps of every conv layer)."""
         spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, return_complex=True).abs()
         x = torch.log(spec.clamp_min(1e-5)).transpose(1, 2).unsqueeze(1)
         return _score(self.convs, self.out, x)
@@ -72,6 +74,7 @@ class Discriminators(torch.nn.Module):
                                            + [SpectrogramDiscriminator(n, h, width) for n, h in resolutions])
 
     def forward(self, audio: torch.Tensor) -> list[tuple[torch.Tensor, Features]]:
+        """(B, N) audio -> one (scores, feature maps) pair per member discriminator."""
         return [member(audio) for member in self.members]
 
 

@@ -44,5 +44,6 @@ class LogMel(torch.nn.Module):
         self.register_buffer("filters", mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """(B, N) audio -> (B, n_mels, N // hop + 1) log mel power."""
         spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, center=True, return_complex=True)
         return torch.log(torch.matmul(self.filters, spec.abs().square()).clamp_min(self.eps))

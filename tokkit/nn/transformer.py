@@ -54,7 +54,7 @@ class Transformer(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Run every block (causally if built with ``causal=True``), then normalize."""
+        """x (B, T, dim) -> (B, T, dim): every block (causally if built with ``causal=True``), then a LayerNorm."""
         for block in self.blocks:
             x = block(x, causal=self.causal)
         return self.norm(x)

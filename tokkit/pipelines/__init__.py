@@ -13,7 +13,16 @@ Names load on first use, so ``import tokkit.pipelines`` imports neither torch no
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazy names below, for IDEs and type checkers
+    from tokkit.pipelines.collation import collate as collate
+    from tokkit.pipelines.file_dataset import EncodedFiles as EncodedFiles
+    from tokkit.pipelines.file_dataset import ShardTokens as ShardTokens
+    from tokkit.pipelines.reader import iter_shard_tokens as iter_shard_tokens
+    from tokkit.pipelines.shards import encode_to_shards as encode_to_shards
+    from tokkit.pipelines.threads import limit_threads as limit_threads
+    from tokkit.pipelines.tokenize_fn import TokenizeFn as TokenizeFn
 
 _EXPORTS = {
     "TokenizeFn": "tokkit.pipelines.tokenize_fn",
@@ -33,3 +42,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'tokkit.pipelines' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokkit.core.registry import default_tokenizer_name
+from tokkit.core.formats import input_modality
+from tokkit.core.tokenizer import json_hash
 from tokkit.errors import InputError
 
 
@@ -20,10 +19,6 @@ class InputFile:
     relative: str
     path: Path
     size: int
-
-
-def _hash(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
 def list_inputs(directory: str | os.PathLike) -> tuple[list[InputFile], list[tuple[str, str]]]:
@@ -62,12 +57,20 @@ def list_inputs(directory: str | os.PathLike) -> tuple[list[InputFile], list[tup
 
 
 def check_one_modality(files: list[InputFile], directory: str, tokenizer_modality: str | None) -> str:
-    """The one modality of the inputs (by suffix); a clear error if they mix kinds or do not fit the tokenizer."""
-    kinds = Counter(default_tokenizer_name(f.relative) for f in files)
+    """The one modality of the inputs (by content, else suffix: :mod:`tokkit.core.formats`); a clear error if
+    they mix kinds or do not fit the tokenizer. Unrecognized binary files count as text only when the
+    tokenizer is a text tokenizer the user named."""
+    binary = "binary (not text, audio or image)"
+    found = {f.relative: input_modality(f.path) or ("text" if tokenizer_modality == "text" else binary)
+             for f in files}
+    kinds = Counter(found.values())
+    if binary in kinds and len(kinds) == 1:
+        raise InputError(f"{directory} holds binary files tokkit does not recognize (e.g. {next(iter(found))}); "
+                         f"to encode their raw bytes as text, name a text tokenizer (-t text)")
     if len(kinds) > 1:
-        examples = {}
-        for f in files:
-            examples.setdefault(default_tokenizer_name(f.relative), f.relative)
+        examples: dict[str, str] = {}
+        for relative, kind in found.items():
+            examples.setdefault(kind, relative)
         parts = ", ".join(f"{count} {kind} (e.g. {examples[kind]})" for kind, count in sorted(kinds.items()))
         raise InputError(f"{directory} mixes modalities: {parts}; put each kind in its own folder and encode them separately")
     kind = next(iter(kinds))
@@ -93,11 +96,11 @@ class ShardPlan:
 
     def shard_hash(self, index: int) -> str:
         """Fingerprint of one shard's inputs (relative paths and sizes)."""
-        return _hash([[f.relative, f.size] for f in self.shards[index]])
+        return json_hash([[f.relative, f.size] for f in self.shards[index]])
 
     def plan_hash(self) -> str:
         """Fingerprint of the whole plan: every input, its size and the shard size."""
-        return _hash({"shard_size": self.shard_size, "files": [[f.relative, f.size] for f in self.files]})
+        return json_hash({"shard_size": self.shard_size, "files": [[f.relative, f.size] for f in self.files]})
 
     def source_index(self) -> dict[str, int]:
         """Each input's relative path -> the index of the shard that holds it."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from tokkit.core import registry
 from tokkit.core.tokenizer import Tokenizer
 from tokkit.errors import InputError
 from tokkit.pipelines.manifest import final_manifest, plan_manifest, write_manifest
@@ -65,8 +64,7 @@ def encode_to_shards(input_dir: str | os.PathLike, out_dir: str | os.PathLike,
     if not files:
         raise InputError(f"{input_dir} holds no readable files to encode")
     if tokenizer is None:
-        tokenizer = registry.default_tokenizer_name(files[0].relative)
-        check_one_modality(files, input_dir, None)
+        tokenizer = check_one_modality(files, input_dir, None)
     fn = TokenizeFn(tokenizer, column="path", files=True, skip_errors=skip_errors)
     loaded = fn.tokenizer
     modality = check_one_modality(files, input_dir, loaded.modality)

@@ -31,8 +31,9 @@ class TokenizeFn:
     tokenizer (name, pinned hash, registered kind) and options it reuses without loading anything
     here. ``column`` defaults to "text". With ``files=True`` the column holds file paths, read
     with ``Tokenizer.encode_file``; otherwise its values go to ``encode``.
-    A failing item raises InputError naming it; with ``skip_errors=True`` it gets empty codes and
-    its message in an extra ``error`` column (empty string for items that succeeded).
+    An item that fails with an input error (a TokkitError) raises InputError naming it; with
+    ``skip_errors=True`` it gets empty codes and its message in an extra ``error`` column (empty string
+    for items that succeeded). Any other exception is a bug and propagates unchanged.
 
     >>> fn = TokenizeFn("text")                                    # doctest: +SKIP
     >>> ds = ds.map(fn, batched=True, num_proc=4)                  # HF datasets  # doctest: +SKIP
@@ -100,8 +101,10 @@ class TokenizeFn:
     def _encode_one(self, tokenizer: Tokenizer, index: int, value: Any) -> Tokens | str:
         try:
             return tokenizer.encode_file(value) if self.files else tokenizer.encode(value)
-        except Exception as exc:  # any failure of one item is reported with the item's name
-            reason = str(exc) if isinstance(exc, TokkitError) else f"{type(exc).__name__}: {exc}"
+        except (TokkitError, OSError) as exc:  # an input error of one item (or an input file that cannot be
+            if isinstance(exc, OSError) and not self.files:  # read), reported with the item's name; bugs surface
+                raise
+            reason = str(exc) if isinstance(exc, TokkitError) else f"cannot read {value}: {exc.strerror or exc}"
             if self.skip_errors:
                 return reason
             name = str(value) if self.files else f"item {index} of the batch"
@@ -114,7 +117,7 @@ class TokenizeFn:
         if not self.files:
             try:  # whole-batch path: lets tokenizers batch internally
                 return list(tokenizer.encode_batch(values))
-            except Exception:  # fall through to find, name or skip the failing item
+            except TokkitError:  # an input error: fall through to find, name or skip the failing item
                 pass
         return [self._encode_one(tokenizer, index, value) for index, value in enumerate(values)]
 

@@ -270,22 +270,103 @@ def merge_token_items(items: Sequence[Any], tokenizer: ByteTokenizer, max_merges
     return merged, result
 
 
-def unmerge_tokens(tokens: Any) -> Any:
-    """Undo :func:`merge_token_items`: the base-vocabulary Tokens (unchanged if never merged)."""
+#: the most tokens one item may expand to when its merges are undone (int64: 512 MB); more is refused
+MAX_UNMERGED_TOKENS = 1 << 26
+_MEMO_LENGTH = 32  # expansions up to this long are kept while undoing merges
+
+
+@dataclass(frozen=True)
+class MergeTable:
+    """A merge table read from token metadata, checked: new id ``base + i`` stands for ``pairs[i]``, which
+    expands to ``lengths[i]`` base tokens (capped at MAX_UNMERGED_TOKENS + 1: sized as integers, never built)."""
+
+    base: int
+    pairs: list[tuple[int, int]]
+    lengths: list[int]
+
+    @classmethod
+    def from_meta(cls, table: Any, what: str = "these tokens") -> "MergeTable":
+        """Check a ``meta["dynamic_merges"]`` table: every pair names base ids or earlier new ids."""
+        from tokkit.core.meta import Int, IntList, bad_field, check_field
+
+        if not isinstance(table, dict) or not isinstance(table.get("pairs"), list):
+            raise bad_field("dynamic_merges", table, "an object with base_vocab_size and a list of pairs", what)
+        check_field("dynamic_merges.base_vocab_size", table.get("base_vocab_size"), Int(1, 1 << 40, required=True), what)
+        base, cap = table["base_vocab_size"], MAX_UNMERGED_TOKENS + 1
+        pairs: list[tuple[int, int]] = []
+        lengths: list[int] = []
+        for index, pair in enumerate(table["pairs"]):
+            check_field(f"dynamic_merges.pairs[{index}]", pair, IntList(2, 0, base + index - 1), what)
+            a, b = pair
+            pairs.append((a, b))
+            lengths.append(min(cap, (lengths[a - base] if a >= base else 1) + (lengths[b - base] if b >= base else 1)))
+        return cls(base, pairs, lengths)
+
+    def expanded_length(self, codes: np.ndarray, what: str = "these tokens") -> int:
+        """How many base tokens ``codes`` stand for (checked: every code is a base or a new id)."""
+        flat = np.asarray(codes).reshape(-1)
+        if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= self.base + len(self.pairs)):
+            raise InputError(f"{what} hold a token outside their merged vocabulary of {self.base + len(self.pairs)}; "
+                             f"the token file is damaged")
+        merged = flat[flat >= self.base] - self.base
+        if not merged.size:
+            return int(flat.size)
+        return int(flat.size - merged.size + np.asarray(self.lengths, dtype=np.int64)[merged].sum())
+
+    def expand(self, codes: np.ndarray) -> np.ndarray:
+        """The base-vocabulary ids ``codes`` stand for; call :meth:`expanded_length` first to bound them."""
+        base, pairs, lengths = self.base, self.pairs, self.lengths
+        memo: dict[int, tuple[int, ...]] = {}
+
+        def short(token: int) -> tuple[int, ...]:
+            if token < base:
+                return (token,)
+            found = memo.get(token)
+            if found is None:
+                a, b = pairs[token - base]
+                found = memo[token] = short(a) + short(b)
+            return found
+
+        out: list[int] = []
+        for code in np.asarray(codes).reshape(-1).tolist():
+            stack = [code]
+            while stack:
+                token = stack.pop()
+                if token < base or lengths[token - base] <= _MEMO_LENGTH:
+                    out.extend(short(token))
+                else:
+                    a, b = pairs[token - base]
+                    stack.append(b)
+                    stack.append(a)
+        return np.array(out, dtype=np.int64)
+
+
+def merged_table(tokens: Any, max_tokens: int = MAX_UNMERGED_TOKENS) -> MergeTable | None:
+    """The checked merge table of merged ``tokens`` (None if never merged), refusing, before anything is
+    expanded, a table that would make the item longer than ``max_tokens`` base tokens."""
+    table = tokens.meta.get("dynamic_merges")
+    if table is None:
+        return None
+    merges = MergeTable.from_meta(table)
+    total = merges.expanded_length(tokens.codes)
+    if total > max_tokens:
+        shown = f"more than {max_tokens}" if total > MAX_UNMERGED_TOKENS else str(total)
+        raise InputError(f"the dynamic-merge table of these tokens expands {np.size(tokens.codes)} tokens to {shown} "
+                         f"base tokens, above the limit of {max_tokens}: the token file is damaged or hostile")
+    return merges
+
+
+def unmerge_tokens(tokens: Any, max_tokens: int = MAX_UNMERGED_TOKENS) -> Any:
+    """Undo :func:`merge_token_items`: the base-vocabulary Tokens (unchanged if never merged).
+
+    The table is checked and the result sized as integers first (:func:`merged_table`); memory and time are
+    then proportional to the result, at most ``max_tokens``.
+    """
     from tokkit.core.tokens import Tokens
 
-    table = tokens.meta.get("dynamic_merges")
-    if not table:
+    merges = merged_table(tokens, max_tokens)
+    if merges is None:
         return tokens
-    base = int(table["base_vocab_size"])
-    expansions: list[list[int]] = []
-    for a, b in table["pairs"]:
-        expansions.append((expansions[a - base] if a >= base else [a]) + (expansions[b - base] if b >= base else [b]))
-    codes = []
-    for code in np.asarray(tokens.codes).reshape(-1).tolist():
-        if code >= base + len(expansions) or code < 0:
-            raise InputError(f"token {code} is outside the merged vocabulary of this item; the token file is damaged")
-        codes.extend(expansions[code - base] if code >= base else [code])
     meta = {key: value for key, value in tokens.meta.items() if key != "dynamic_merges"}
-    meta["codebook_size"] = base
-    return Tokens(np.array(codes, dtype=np.int64), meta)
+    meta["codebook_size"] = merges.base
+    return Tokens(merges.expand(tokens.codes), meta)

@@ -10,7 +10,7 @@ from typing import Any
 
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.byte_alphabet import byte_to_char, byte_to_char_set, chars_to_bytes
-from tokkit.text.tiktoken_files import byte_pair_split
+from tokkit.text.tiktoken_files import byte_pair_split, check_id_range
 
 #: the regex HF's ByteLevel pre-tokenizer applies when ``use_regex`` is true (GPT-2's)
 HF_BYTE_LEVEL_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -50,6 +50,8 @@ def parse_tokenizer_json(text: str, source: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}); "
                          f"expected an HF tokenizers tokenizer.json") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, an integer too long
+        raise InputError(f"{source} is not a usable tokenizer.json: {str(exc)[:80] or 'nested too deeply'}") from None
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise UnsupportedFormatError(f"{source} has no \"model\" section: not an HF tokenizers tokenizer.json")
     model = config["model"]
@@ -93,10 +95,11 @@ def _template(config: dict, specials: dict[str, int]) -> tuple[list[int], list[i
     return prefix, suffix
 
 
-def _token_bytes(config: dict, byte_level: bool, replacement: str | None) -> list[bytes | None]:
+def _token_bytes(config: dict, byte_level: bool, replacement: str | None,
+                 source: str = "tokenizer.json") -> list[bytes | None]:
     model = config["model"]
     entries = dict(model["vocab"])
-    size = max(list(entries.values()) + [t["id"] for t in config.get("added_tokens") or []] + [-1]) + 1
+    size = check_id_range(list(entries.values()) + [t["id"] for t in config.get("added_tokens") or []], source)
     table: list[bytes | None] = [None] * size
     byte_fallback = bool(model.get("byte_fallback"))
     for token, index in entries.items():
@@ -188,7 +191,7 @@ def _rank_plan(config: dict, specials: dict[str, int], template,
     return RankPlan(pattern, ranks, dict(specials), list(prefix), list(suffix)), ""
 
 
-def analyze_tokenizer_json(config: dict[str, Any]) -> HFLayout:
+def analyze_tokenizer_json(config: dict[str, Any], source: str = "tokenizer.json") -> HFLayout:
     """Token bytes, special tokens, decoding rule and fast-engine plan of a parsed BPE tokenizer.json."""
     pre = _components(config.get("pre_tokenizer"), "pretokenizers")
     decoders = _components(config.get("decoder"), "decoders")
@@ -206,7 +209,7 @@ def analyze_tokenizer_json(config: dict[str, Any]) -> HFLayout:
                                              for part in metaspace if part in decoders)
     specials = {t["content"]: t["id"] for t in config.get("added_tokens") or [] if t.get("special")}
     template = _template(config, specials)
-    table = _token_bytes(config, byte_level, replacement)
+    table = _token_bytes(config, byte_level, replacement, source)
     plan, reason = (None, "it is not byte-level") if not byte_level else _rank_plan(config, specials, template, table)
     return HFLayout(table, specials, byte_level, replacement, strip,
                     template, plan, reason)

@@ -62,6 +62,24 @@ KNOWN_ENCODINGS: dict[str, TiktokenSpec] = {
 }
 
 
+#: ids (ranks) must lie below this; a vocabulary may have holes, but not more holes than tokens
+MAX_TOKEN_ID = 1 << 24
+_HOLE_ALLOWANCE = 1 << 16
+
+
+def check_id_range(ids: list[int], source: str) -> int:
+    """The table size ``max(ids) + 1`` for a vocabulary, refusing ids that are not integers, negative, at
+    least MAX_TOKEN_ID, or so sparse that the table would dwarf the file (before any table is allocated)."""
+    for index in ids:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < MAX_TOKEN_ID:
+            raise InputError(f"{source} has token id {str(index)[:40]}; ids must be integers from 0 to {MAX_TOKEN_ID - 1}")
+    size = max(ids, default=-1) + 1
+    if size > 2 * len(ids) + _HOLE_ALLOWANCE:
+        raise InputError(f"{source} has {len(ids)} tokens but ids up to {size - 1}: too sparse to be a vocabulary; "
+                         f"the file is damaged")
+    return size
+
+
 def known_encoding(sha256: str) -> TiktokenSpec | None:
     """The well-known encoding whose rank file has this sha256 (hex), or None."""
     return KNOWN_ENCODINGS.get(sha256.lower())
@@ -95,6 +113,7 @@ def parse_tiktoken_ranks(data: bytes, source: str = "the rank file") -> dict[byt
         seen_ranks.add(rank)
     if not ranks:
         raise InputError(f"{source} holds no ranks: it is empty or not a .tiktoken file")
+    check_id_range(list(ranks.values()), source)
     return ranks
 
 

@@ -11,11 +11,16 @@ from typing import BinaryIO
 
 import numpy as np
 
+from tokkit.core import formats
 from tokkit.core.atomic import atomic_write_bytes, check_writable
 from tokkit.errors import InputError, UnsupportedFormatError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = formats.suffixes("audio")  # one table for the reader and the default-tokenizer choice
 SILENCE = 1e-6  # peak below this is "all silent"
+MIN_SAMPLE_RATE = 1000  # Hz; rates outside [MIN, MAX] are refused (in files, arrays and token metadata)
+MAX_SAMPLE_RATE = 768_000
+READ_BLOCK = 1 << 16  # frames read at a time
+MAX_RATIO_TERM = 4096  # resampling ratios are reduced to terms at most this large (see resample)
 
 
 @dataclass
@@ -30,14 +35,33 @@ class Audio:
         return self.samples.size / self.sample_rate
 
 
+def check_sample_rate(rate: object, what: str) -> int:
+    """``rate`` as an int in [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] Hz, or an InputError saying what is wrong."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise InputError(f"{what} has a sample rate of {rate!r} Hz; tokkit reads audio at {MIN_SAMPLE_RATE} to "
+                         f"{MAX_SAMPLE_RATE} Hz")
+    return int(rate)
+
+
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """Polyphase resampling of float32 mono audio (scipy's resample_poly, Kaiser window)."""
+    """Polyphase resampling of float32 mono audio (scipy's resample_poly, Kaiser window).
+
+    The filter has about 20 * max(up, down) taps for the reduced ratio up/down; a ratio whose terms exceed
+    ``MAX_RATIO_TERM`` (only unusual rates, e.g. 767999 Hz) is replaced by its closest fraction with
+    terms that small (relative error below 1e-6), which bounds time and memory.
+    """
     if source_rate == target_rate:
         return audio
+    from fractions import Fraction
+
     from scipy.signal import resample_poly
 
     g = gcd(int(source_rate), int(target_rate))
-    return resample_poly(audio, target_rate // g, source_rate // g).astype(np.float32)
+    up, down = int(target_rate) // g, int(source_rate) // g
+    if max(up, down) > MAX_RATIO_TERM:
+        ratio = Fraction(up, down).limit_denominator(MAX_RATIO_TERM)
+        up, down = ratio.numerator, ratio.denominator
+    return resample_poly(audio, up, down).astype(np.float32)
 
 
 def check_audio(audio: np.ndarray, what: str) -> np.ndarray:
@@ -62,12 +86,17 @@ def load_audio(source: str | os.PathLike | BinaryIO, name: str | None = None) ->
     if isinstance(source, (str, os.PathLike)) and not Path(source).exists():
         raise InputError(f"no such file: {name}")
     try:
-        audio, rate = sf.read(source if hasattr(source, "read") else str(source), dtype="float32", always_2d=True)
+        with sf.SoundFile(source if hasattr(source, "read") else str(source)) as handle:
+            rate = check_sample_rate(int(handle.samplerate), name)  # before any sample is read
+            # channels are averaged block by block: memory is one mono float32 copy of the audio
+            blocks = [block.mean(axis=1) for block in
+                      handle.blocks(blocksize=READ_BLOCK, dtype="float32", always_2d=True)]
     except sf.LibsndfileError as exc:
-        raise UnsupportedFormatError(f"{name} is not readable audio (wav, flac or ogg): {exc}") from None
-    except (OSError, RuntimeError) as exc:
+        raise UnsupportedFormatError(f"{name} is not readable audio (wav, flac, ogg, mp3, aiff): {exc}") from None
+    except (OSError, RuntimeError, ValueError) as exc:
         raise InputError(f"cannot read {name}: {exc}") from None
-    return Audio(check_audio(audio.mean(axis=1), name), int(rate))
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+    return Audio(check_audio(audio, name), rate)
 
 
 def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray, int]:

@@ -21,11 +21,17 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tokkit.core import formats
 from tokkit.errors import InputError, UnsupportedFormatError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm", ".avif")
+IMAGE_SUFFIXES = formats.suffixes("image")  # one table for the reader and the default-tokenizer choice
 MAX_ASPECT = 1.5
 MIN_SIDE = 8
+#: the most pixels a picture may have (read or decoded): Pillow's decompression-bomb warning threshold
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+#: padded canvases larger than this (pixels) are built from a box-reduced picture, bounding memory for
+#: extreme aspect ratios (a 100000x8 strip would otherwise pad to 100000x66667)
+CANVAS_LIMIT = 1 << 25
 BACKGROUND = (255, 255, 255)
 
 
@@ -33,6 +39,9 @@ def read_rgb(path: str | os.PathLike) -> Image.Image:
     """Open an image file as 8-bit RGB (conversions in the module docstring); clear errors otherwise."""
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
+                raise InputError(f"{path} is {image.width}x{image.height} pixels, more than the {MAX_PIXELS} "
+                                 f"tokkit decodes; downscale it first")
             image.load()
             return to_rgb(image)
     except FileNotFoundError:
@@ -107,7 +116,7 @@ class Placement:
         except (KeyError, TypeError, ValueError):
             raise InputError("the image tokens lack a valid image_size/padded_size in their metadata") from None
         if min(placement.width, placement.height) < 1 or placement.padded_width < placement.width \
-                or placement.padded_height < placement.height:
+                or placement.padded_height < placement.height or placement.width * placement.height > MAX_PIXELS:
             raise InputError("the image tokens carry an impossible image_size/padded_size")
         return placement
 
@@ -122,20 +131,39 @@ def place(width: int, height: int) -> Placement:
 
 
 def to_model_input(image: Image.Image, size: int) -> tuple[np.ndarray, Placement]:
-    """RGB image -> (size, size, 3) uint8 model input and the placement needed to undo it."""
+    """RGB image -> (size, size, 3) uint8 model input and the placement needed to undo it.
+
+    When the padded canvas would exceed ``CANVAS_LIMIT`` pixels, the picture is first box-reduced by integer
+    factors that keep the canvas at least 4x the model size per side; memory then stays within a small
+    multiple of the picture's own size.
+    """
     placement = place(*image.size)
-    array = np.asarray(image, dtype=np.uint8)
     left, top = placement.offset
-    right = placement.padded_width - placement.width - left
-    bottom = placement.padded_height - placement.height - top
+    canvas_width, canvas_height = placement.padded_width, placement.padded_height
+    if canvas_width * canvas_height > CANVAS_LIMIT:
+        fx, fy = max(1, canvas_width // (4 * size)), max(1, canvas_height // (4 * size))
+        image = image.reduce((fx, fy))
+        left, top = round(left / fx), round(top / fy)
+        canvas_width = max(image.width + left, -(-canvas_width // fx))
+        canvas_height = max(image.height + top, -(-canvas_height // fy))
+    array = np.asarray(image, dtype=np.uint8)
+    right = canvas_width - image.width - left
+    bottom = canvas_height - image.height - top
     padded = np.pad(array, ((top, bottom), (left, right), (0, 0)), mode="edge")
     resized = Image.fromarray(padded, "RGB").resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return np.asarray(resized, dtype=np.uint8), placement
 
 
 def from_model_output(array: np.ndarray, placement: Placement) -> Image.Image:
-    """(size, size, 3) uint8 decoder output -> RGB image of the original width and height."""
-    canvas = Image.fromarray(array, "RGB").resize((placement.padded_width, placement.padded_height),
-                                                  Image.Resampling.BICUBIC)
+    """(size, size, 3) uint8 decoder output -> RGB image of the original width and height.
+
+    A canvas above ``CANVAS_LIMIT`` pixels is never made: the picture's own region is resized directly.
+    """
+    picture = Image.fromarray(array, "RGB")
     left, top = placement.offset
+    if placement.padded_width * placement.padded_height > CANVAS_LIMIT:
+        sx, sy = picture.width / placement.padded_width, picture.height / placement.padded_height
+        box = (left * sx, top * sy, (left + placement.width) * sx, (top + placement.height) * sy)
+        return picture.resize((placement.width, placement.height), Image.Resampling.BICUBIC, box=box)
+    canvas = picture.resize((placement.padded_width, placement.padded_height), Image.Resampling.BICUBIC)
     return canvas.crop((left, top, left + placement.width, top + placement.height))

@@ -29,7 +29,8 @@ from tokkit.codecs.shape.io import (
 )
 from tokkit.codecs.shape.model import ShapeCodecModel
 from tokkit.core.atomic import atomic_write_bytes, check_writable
-from tokkit.core.tokenizer import Tokenizer
+from tokkit.core.meta import Float, Int
+from tokkit.core.tokenizer import Option, Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 from tokkit.quant.truncation import check_keep_length
@@ -51,6 +52,15 @@ class ShapeTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = SHAPE_SUFFIXES
     output_suffix: ClassVar[str] = ".obj"
+    meta_schema: ClassVar[dict] = {
+        "scale": Float(0.0, 1e30, required=True), "num_latents": Int(1), "depth": Int(1), "max_tokens": Int(1),
+    }
+    uses_device: ClassVar[bool] = True
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("tokens", int, None, "keep the first K tokens of each shape (level-major: fewer latents below "
+               "the latent count, fewer residual levels above; coarser shape, smaller file); default: all N",
+               low=1, high="max_tokens", metavar="K"),
+    )
 
     def __init__(self, model: ShapeCodecModel, *, device: str = "auto", resolution: int = DEFAULT_RESOLUTION) -> None:
         from tokkit.core.device import resolve_device
@@ -162,8 +172,23 @@ class ShapeTokenizer(Tokenizer):
         return facts
 
     # -- internals --------------------------------------------------------------------------
-    def _check_codes(self, tokens: Tokens) -> tuple[np.ndarray, Placement]:
-        self.check_tokens(tokens)
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[Any]:
+        """``count`` small synthetic shapes: boxes of different proportions and places as (vertices, faces)."""
+        import trimesh
+
+        rng = np.random.default_rng(seed)
+        shapes = []
+        for _ in range(count):
+            mesh = trimesh.creation.box(extents=rng.uniform(0.2, 2.0, 3))
+            mesh.apply_translation(rng.uniform(-3, 3, 3))
+            shapes.append((np.asarray(mesh.vertices), np.asarray(mesh.faces)))
+        return shapes
+
+    def _check_codes(self, tokens: Tokens | np.ndarray) -> tuple[np.ndarray, Placement]:
+        codes, meta = self.codes_and_meta(tokens)
+        if not isinstance(tokens, Tokens):  # bare ids: the unit cube
+            meta = {**meta, "center": [0.0, 0.0, 0.0], "scale": 1.0}
+        tokens = Tokens(np.asarray(codes), meta)
         codes = np.asarray(tokens.codes)
         if codes.ndim != 1 or not 1 <= codes.size <= self.max_tokens:
             raise InputError(f"shape tokens must be a 1-D array of 1 to {self.max_tokens} codes, got shape {codes.shape}")
