@@ -69,6 +69,8 @@ def _plain(value: object) -> object:
         return (value.mode, value.size, np.asarray(value).tolist())
     if isinstance(value, np.ndarray):
         return (value.dtype.str, value.shape, value.tolist())
+    if hasattr(value, "vertices") and hasattr(value, "faces"):  # a mesh (trimesh)
+        return {"vertices": _plain(np.asarray(value.vertices)), "faces": _plain(np.asarray(value.faces))}
     return value
 
 

@@ -33,3 +33,18 @@ def test_causal_mask_hides_later_positions() -> None:
 def test_heads_must_divide_dim() -> None:
     with pytest.raises(ValueError, match="divisible"):
         TransformerBlock(dim=10, heads=3)
+
+
+def test_cross_attention_block_reads_the_context_and_reuses_its_keys() -> None:
+    from tokkit.nn.transformer import CrossAttentionBlock
+
+    torch.manual_seed(0)
+    block = CrossAttentionBlock(dim=16, heads=4).eval()
+    queries, context = torch.randn(2, 5, 16), torch.randn(2, 9, 16)
+    out = block(queries, context)
+    assert out.shape == (2, 5, 16)
+    torch.testing.assert_close(block(queries, kv=block.keys_values(context)), out)
+    torch.testing.assert_close(block(queries[:, :2], context), out[:, :2])  # queries do not see each other
+    assert not torch.allclose(block(queries, context.flip(0)), out)
+    # the context is a set: permuting it changes nothing
+    torch.testing.assert_close(block(queries, context[:, torch.randperm(9)]), out, rtol=1e-5, atol=1e-5)

@@ -115,3 +115,18 @@ def test_bad_input() -> None:
         rvq.decode(torch.full((2, 3), 8))
     with pytest.raises(InputError, match="quantizer_dropout"):
         RVQConfig(quantizer_dropout=1.5)
+
+
+def test_missing_levels_decode_as_shallower_vectors() -> None:
+    torch.manual_seed(2)
+    rvq = RVQ(RVQConfig(depth=3, codebook_size=16, dim=4, kmeans_init=False)).eval()
+    codes = rvq.encode(torch.randn(5, 4))
+    ragged = codes.clone()
+    ragged[:2, 2] = -1  # the first two vectors sent only two levels
+    ragged[4, 1:] = -1
+    out = rvq.decode(ragged, missing_ok=True)
+    torch.testing.assert_close(out[:2], rvq.decode(codes[:2, :2]))
+    torch.testing.assert_close(out[2:4], rvq.decode(codes[2:4]))
+    torch.testing.assert_close(out[4:], rvq.decode(codes[4:, :1]))
+    with pytest.raises(InputError, match="must lie in"):
+        rvq.decode(ragged)

@@ -62,3 +62,14 @@ def test_errors() -> None:
         drop_tail(torch.randn(5, 4), dim=0)
     with pytest.raises(ValueError, match="batch_size"):
         sample_keep_lengths(4, 0)
+
+
+def test_check_keep_length() -> None:
+    from tokkit.errors import InputError
+    from tokkit.quant.truncation import check_keep_length
+
+    assert check_keep_length(None, 7) == 7
+    assert check_keep_length(3, 7) == 3
+    for bad in (0, 8, -1, 2.0, True, "3"):
+        with pytest.raises(InputError, match="from 1 to 7"):
+            check_keep_length(bad, 7)

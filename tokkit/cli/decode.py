@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def _item_name(meta: dict, index: int, suffix: str) -> str:
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
+@click.option("--resolution", type=int, metavar="R",
+              help="Shape tokenizers: marching-cubes grid size (8..512; finer surface, slower). Default: 64.")
 def decode(token_file: str, output: str | None, tokenizer_spec: str | None, trust: bool, force: bool,
-           device: str | None) -> None:
+           device: str | None, resolution: int | None) -> None:
     """Decode a token file made by `tokkit encode`.
 
     The file records which tokenizer made it (name and config hash); decoding with any other
@@ -50,6 +53,13 @@ def decode(token_file: str, output: str | None, tokenizer_spec: str | None, trus
     for tokens in items:
         tokenizer.check_tokens(tokens)
     suffix = tokenizer.output_suffix
+    if resolution is not None:
+        if "resolution" not in inspect.signature(tokenizer.decode).parameters:
+            raise InputError(f"--resolution applies to shape tokenizers; {tokenizer.name or tokenizer.kind} "
+                             f"is a {tokenizer.modality} tokenizer")
+        from tokkit.codecs.shape.tokenizer import check_resolution
+
+        tokenizer.resolution = check_resolution(resolution)
 
     if len(items) == 1:
         if output is None and tokenizer.modality == "text":

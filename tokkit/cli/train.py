@@ -148,3 +148,33 @@ def video(data: str, config_file: str | None, out: str, resume: bool, max_minute
                            clip_frames=clip_frames, photo_batch=photo_batch)
     final = run(config, options, resume=resume)
     click.echo(str(final))
+
+
+@train.command("shape")
+@run_options(data="Folder of cached shape targets (*.npz, searched recursively), made by scripts/shape_data.py.",
+             config="Tokenizer config JSON (num_latents, depth, codebook_size, widths, depths); default: the shipped recipe.",
+             max_minutes=60.0, batch_size=8, seed="Random seed for initialisation, batches and kept prefixes.")
+@click.option("--queries", default=1024, show_default=True, help="Labelled occupancy query points per shape and step.")
+def shape(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
+          queries: int, lr: float, device: str, threads: int, seed: int) -> None:
+    """Train the 3D shape tokenizer (surface points -> latent set -> RVQ tokens -> occupancy field).
+
+    Every step keeps a random prefix of the latents (all of them half of the time) and a random number
+    of residual levels per shape, so any token prefix decodes.
+
+    \b
+    Example:
+      python scripts/shape_data.py /data/shapes     # cache/ (training targets) and heldout/
+      tokkit train shape --data /data/shapes/cache -o runs/shape --max-minutes 90
+      tokkit train shape --data /data/shapes/cache -o runs/shape --resume --max-minutes 180
+    """
+    from tokkit.codecs.shape.config import ShapeCodecConfig
+    from tokkit.codecs.shape.train import TrainOptions
+    from tokkit.codecs.shape.train import train as run
+    from tokkit.core.device import resolve_device
+
+    config = ShapeCodecConfig.from_file(config_file) if config_file else ShapeCodecConfig()
+    options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, queries=queries,
+                           lr=lr, device=resolve_device(device), threads=threads, seed=seed)
+    final = run(config, options, resume=resume)
+    click.echo(str(final))

@@ -39,6 +39,7 @@ def _iso_brand(*brands: bytes) -> Signature:
 
 
 _NETPBM = re.compile(rb"P[1-7]\s+(?:#[^\n]*\n\s*)*\d+\s")
+_OFF = re.compile(rb"(?:ST)?C?N?4?OFF\s")
 
 
 def _bmp(head: bytes) -> bool:
@@ -75,6 +76,9 @@ FORMATS: dict[str, InputFormat] = {
     "video": InputFormat("video", (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".y4m"), [
         _iso_brand(b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"M4V ", b"qt  ", b"dash"), _riff(b"AVI "),
         _prefix(b"\x1a\x45\xdf\xa3", b"YUV4MPEG2"),
+    ]),
+    "shape": InputFormat("shape", (".obj", ".ply", ".stl", ".off", ".glb", ".gltf", ".xyz"), [
+        _prefix(b"ply\n", b"ply\r", b"glTF"), lambda head: bool(_OFF.match(head)),
     ]),
     "text": InputFormat("text", (".txt", ".md", ".text")),
 }

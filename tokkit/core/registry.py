@@ -24,6 +24,7 @@ KIND_LOADERS: dict[str, str] = {
     "audio.codec": "tokkit.codecs.audio.tokenizer:load_saved",
     "image.titok": "tokkit.codecs.image.tokenizer:load_saved",
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
+    "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -33,6 +34,7 @@ KIND_CLASSES: dict[str, str] = {
     "audio.codec": "tokkit.codecs.audio.tokenizer:AudioTokenizer",
     "image.titok": "tokkit.codecs.image.tokenizer:ImageTokenizer",
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
+    "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -47,6 +49,7 @@ BUILTINS: dict[str, str] = {
     "audio": "codecs/audio/default",
     "image": "codecs/image/default",
     "video": "codecs/video/default",
+    "shape": "codecs/shape/default",
 }
 
 

@@ -160,3 +160,13 @@ def restore(start: RunStart, model: torch.nn.Module, optimizer: torch.optim.Opti
     model.load_state_dict(start.state["model"])
     optimizer.load_state_dict(start.state["optimizer"])
     log(f"resumed at step {start.step}, {start.elapsed / 60:.1f} min trained")
+
+
+def prepare_run(options: TrainOptions, config: Any, build: Callable[[Any], torch.nn.Module], *, resume: bool,
+                betas: tuple[float, float] = (0.9, 0.99)) -> tuple[RunStart, torch.nn.Module, torch.optim.Optimizer]:
+    """:func:`start_run`, then ``build(config)`` on the run's device, its AdamW optimiser, and :func:`restore`."""
+    start = start_run(options, config, resume=resume)
+    model = build(start.config).to(start.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=betas, weight_decay=options.weight_decay)
+    restore(start, model, optimizer)
+    return start, model, optimizer

@@ -122,12 +122,27 @@ class RVQ(Quantizer):
         return torch.stack(indices, -1)
 
     @torch.no_grad()
-    def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Indices (..., k) for the first k <= depth levels -> reconstruction (..., dim)."""
-        indices = self._check_indices(indices, self.levels[0].codebook.device)
+    def decode(self, indices: torch.Tensor | np.ndarray, *, missing_ok: bool = False) -> torch.Tensor:
+        """Indices (..., k) for the first k <= depth levels -> reconstruction (..., dim).
+
+        With ``missing_ok``, an index of -1 (as ``forward`` reports for levels past a kept prefix) adds
+        nothing, so vectors quantized to different depths decode in one call.
+        """
+        device = self.levels[0].codebook.device
+        present = None
+        if missing_ok:
+            raw = torch.as_tensor(indices)
+            present = (raw >= 0).to(device)
+            indices = torch.where(raw >= 0, raw, 0)
+        indices = self._check_indices(indices, device)
         if indices.ndim < 1 or not 1 <= indices.shape[-1] <= self.depth:
             raise InputError(f"RVQ indices must have shape (..., k) with 1 <= k <= {self.depth}, got {tuple(indices.shape)}")
-        total = sum(vq.codebook[indices[..., level]] for level, vq in enumerate(self.levels[: indices.shape[-1]]))
+        total = 0
+        for level, vq in enumerate(self.levels[: indices.shape[-1]]):
+            code = vq.codebook[indices[..., level]]
+            if present is not None:
+                code = code * present[..., level, None].to(code.dtype)
+            total = total + code
         return self.project_out(total)
 
     def _keep_mask(self, x: torch.Tensor) -> torch.Tensor | None:

@@ -7,7 +7,7 @@ plus N itself), then mask every position >= k.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import torch
@@ -83,3 +83,16 @@ def drop_tail(
     shape = [x.shape[0]] + [1] * (x.ndim - 1)
     shape[dim] = x.shape[dim]
     return x * mask.reshape(shape).to(x.dtype), lengths
+
+
+def check_keep_length(value: Any, total: int, what: str = "tokens") -> int:
+    """A user's kept prefix length: ``total`` when None, else an integer in 1..total (InputError otherwise)."""
+    import numbers
+
+    from tokkit.errors import InputError
+
+    if value is None:
+        return total
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= total:
+        raise InputError(f"{what} must be an integer from 1 to {total} (this model's N), got {value!r}")
+    return int(value)

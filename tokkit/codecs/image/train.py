@@ -19,7 +19,7 @@ from tokkit.codecs.image.config import ImageCodecConfig
 from tokkit.codecs.image.data import PhotoCropSampler
 from tokkit.codecs.image.model import ImageCodecModel
 from tokkit.nn.training import TrainOptions as BaseOptions
-from tokkit.nn.training import fit, log, restore, start_run
+from tokkit.nn.training import fit, log, prepare_run
 from tokkit.quant.truncation import sample_keep_lengths
 
 
@@ -44,11 +44,8 @@ def image_gradient_l1(predicted: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 def train(config: ImageCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) an image tokenizer; returns the folder of the exported final model."""
-    start = start_run(options, config, resume=resume)
+    start, model, optimizer = prepare_run(options, config, ImageCodecModel, resume=resume)
     config, step, elapsed, device = start.config, start.step, start.elapsed, start.device
-    model = ImageCodecModel(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.99), weight_decay=options.weight_decay)
-    restore(start, model, optimizer)
     log(f"loading photos from {options.data} ...")
     sampler = PhotoCropSampler(options.data, config.image_size, seed=options.seed + step)
     log(f"{sampler.photos} photos, {len(sampler.views)} scaled views; model "

@@ -1,0 +1,365 @@
+"""Shape tokenizer quality against payload bytes on the held-out shapes, beside classic mesh coders at
+equal bytes, all in one run on the same inputs.
+
+    python scripts/shape_data.py DATA                # once: DATA/heldout/{cgal,furniture} (never trained on)
+    python benchmarks/shape_quality.py --data DATA/heldout [--model shape|DIR] [--tokens 64,128,...]
+                                       [--resolution 64] [--plot shapes.png] [--json out.json]
+
+Metrics (tokkit.analysis.shape_metrics): Chamfer-L1 and F-score at 0.01 / 0.02 from 30 000 area-weighted
+surface samples per shape, both shapes in the reference's frame scaled to longest side 1.
+
+tokkit: the shape is encoded once into all N tokens; every K in ``--tokens`` decodes the K-token prefix
+(marching cubes at ``--resolution``). Its payload is the packed tokens, ceil(K * bits / 8), plus 16 bytes
+of placement (bounding-box centre and scale as 4 float32), which the token file keeps in its header.
+
+Classic anchors, each with an oracle search per shape and budget: of the candidates whose bytes fit, the 3
+largest (1 for raw storage and point samples, where more bytes is always better) are scored and the best
+F@0.02 is kept:
+- quadric decimation (fast-simplification) to a ladder of face counts, stored raw (float32 vertices,
+  uint16 or uint32 indices) and with Draco (DracoPy, compression level 10, 6-12 quantization bits);
+- vertex clustering on a grid of 4-64 cells per side, then Draco;
+- farthest-point samples of the surface, stored as float16 xyz (scored as points, without normals).
+"best classic" is the best of these per shape. Budgets a method cannot reach count as F = 0 for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import tokkit  # noqa: E402
+from tokkit.analysis.shape_metrics import ReferenceSurface  # noqa: E402
+from tokkit.codecs.shape.io import Shape, normalise, read_shape, sample_surface  # noqa: E402
+from tokkit.core.tokens import Tokens  # noqa: E402
+
+ANCHOR = ("Anchor (issue 16), best classic per shape: at 512 B CGAL F@0.02 0.98, furniture 0.86; at 256 B 0.76 / 0.63. "
+          "Targets: <= 512 B F@0.02 >= 0.93 over all 54 held-out shapes; <= 256 B F@0.02 > 0.70.")
+PLACEMENT_BYTES = 16
+FACE_LADDER = (12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+DRACO_BITS = (6, 7, 8, 9, 10, 12)
+CLASSIC_METHODS = ("decimation raw", "decimation + draco", "clustering + draco", "farthest points")
+CLUSTER_GRIDS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
+
+
+def held_out_shapes(folder: Path) -> list[tuple[str, str, Path]]:
+    """(group, name, path) of every held-out shape: cgal/*.off and furniture/NAME/NAME.obj."""
+    shapes = [("cgal", p.stem, p) for p in sorted((folder / "cgal").glob("*.off"))]
+    shapes += [("furniture", d.name, d / f"{d.name}.obj") for d in sorted((folder / "furniture").iterdir()) if d.is_dir()]
+    if not shapes:
+        sys.exit(f"no held-out shapes under {folder}: run python scripts/shape_data.py DATA first")
+    return shapes
+
+
+def raw_bytes(vertices: np.ndarray, faces: np.ndarray) -> int:
+    """float32 xyz per vertex and uint16 (or uint32) indices per face."""
+    return 12 * len(vertices) + 3 * (2 if len(vertices) < 65536 else 4) * len(faces)
+
+
+def draco(vertices: np.ndarray, faces: np.ndarray | None, bits: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """Draco-encode and decode: (bytes, decoded vertices, decoded faces)."""
+    import DracoPy
+
+    data = DracoPy.encode(np.asarray(vertices, dtype=np.float32), None if faces is None else np.asarray(faces, dtype=np.uint32),
+                          quantization_bits=bits, compression_level=10)
+    decoded = DracoPy.decode(data)
+    out_faces = np.asarray(decoded.faces, dtype=np.int64).reshape(-1, 3) if faces is not None else np.zeros((0, 3), np.int64)
+    return len(data), np.asarray(decoded.points, dtype=np.float64).reshape(-1, 3), out_faces
+
+
+def decimations(vertices: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Quadric decimations of the mesh to each face count of the ladder (below its own)."""
+    import fast_simplification
+
+    out = []
+    for count in FACE_LADDER:
+        if count >= len(faces):
+            out.append((vertices, faces))
+            break
+        try:
+            v, f = fast_simplification.simplify(vertices.astype(np.float32), faces.astype(np.int32), target_count=count)
+        except Exception:  # noqa: BLE001 - a mesh the decimator cannot handle just has no rung here
+            continue
+        if len(f):
+            out.append((np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64)))
+    return out
+
+
+def cluster(vertices: np.ndarray, faces: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex clustering: vertices in one of cells^3 grid cells merge to their mean; collapsed and
+    duplicate faces are dropped."""
+    low, high = vertices.min(0), vertices.max(0)
+    size = (high - low).max() / cells
+    keys = np.minimum(((vertices - low) / size).astype(np.int64), cells - 1)
+    _, label, counts = np.unique(keys[:, 0] * cells * cells + keys[:, 1] * cells + keys[:, 2], return_inverse=True, return_counts=True)
+    merged = np.zeros((len(counts), 3))
+    np.add.at(merged, label, vertices)
+    merged /= counts[:, None]
+    f = label[faces]
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+    f = np.unique(np.sort(f, axis=1), axis=0) if len(f) else f
+    return merged, f
+
+
+def farthest_points(points: np.ndarray, count: int) -> np.ndarray:
+    """Greedy farthest-point subset of ``count`` points."""
+    chosen = [0]
+    distance = np.linalg.norm(points - points[0], axis=1)
+    for _ in range(1, min(count, len(points))):
+        chosen.append(int(distance.argmax()))
+        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[-1]], axis=1))
+    return points[chosen]
+
+
+def classic_candidates(shape: Shape) -> dict[str, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """Every anchor's (bytes, vertices, faces) candidates for one shape (in its unit-cube frame)."""
+    v, f = shape.vertices, shape.faces
+    out: dict[str, list] = {"decimation raw": [], "decimation + draco": [], "clustering + draco": [], "farthest points": []}
+    for dv, df in decimations(v, f):
+        out["decimation raw"].append((raw_bytes(dv, df), dv, df))
+        for bits in DRACO_BITS:
+            out["decimation + draco"].append(draco(dv, df, bits))
+    for cells in CLUSTER_GRIDS:
+        cv, cf = cluster(v, f, cells)
+        if len(cf):
+            for bits in DRACO_BITS:
+                out["clustering + draco"].append(draco(cv, cf, bits))
+    surface, _ = sample_surface(shape, 20_000, np.random.default_rng(0))
+    for count in (16, 24, 32, 42, 64, 85, 128, 170, 256):
+        points = farthest_points(surface, count).astype(np.float16).astype(np.float64)
+        out["farthest points"].append((6 * len(points), points, np.zeros((0, 3), np.int64)))
+    return out
+
+
+def best_within(candidates, budget: int, reference, cache: dict, top: int) -> dict | None:
+    """The best-F@0.02 of the ``top`` largest candidates whose bytes fit ``budget`` (scores cached by candidate)."""
+    fitting = sorted((c for c in candidates if c[0] <= budget), key=lambda c: -c[0])
+    best = None
+    for candidate in fitting[:top]:
+        key = id(candidate[1])
+        if key not in cache:
+            cache[key] = reference.score(candidate[1], candidate[2]).as_dict()
+        scores = dict(cache[key], bytes=candidate[0])
+        if best is None or scores["f@0.02"] > best["f@0.02"]:
+            best = scores
+    return best
+
+
+#: how many of the largest candidates that fit a budget are scored: one where more bytes is always better
+ORACLE_TOP = {"decimation raw": 1, "decimation + draco": 3, "clustering + draco": 3, "farthest points": 1}
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(settings: tuple) -> None:
+    """Per-process state: one torch thread and the tokenizer."""
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER["settings"] = settings
+    _WORKER["tokenizer"] = tokkit.load(settings[0], device="cpu")
+
+
+def _evaluate(job: tuple) -> tuple[dict, float]:
+    """Every figure for one held-out shape: tokkit at each K (with timings) and the classic anchors
+    (computed unless ``cached`` has them)."""
+    group, name, path, cached = job
+    model, token_counts, budgets, resolution, no_tokkit, no_classic = _WORKER["settings"]
+    tokenizer = _WORKER["tokenizer"]
+    bits = tokenizer.config.bits_per_token
+    started = time.monotonic()
+    shape = read_shape(path)
+    row: dict = {"group": group, "name": name, "tokkit": {}, "classic": {}}
+    if not no_tokkit:
+        reference = ReferenceSurface(shape.vertices, shape.faces)
+        t0, c0 = time.perf_counter(), time.process_time()
+        full = tokenizer.encode(shape)
+        encode_s, encode_cpu = time.perf_counter() - t0, time.process_time() - c0
+        for k in token_counts:
+            t0, c0 = time.perf_counter(), time.process_time()
+            mesh = tokenizer.decode(Tokens(full.codes[:k], full.meta), resolution=resolution)
+            decode_s, decode_cpu = time.perf_counter() - t0, time.process_time() - c0
+            scores = reference.score(np.asarray(mesh.vertices), np.asarray(mesh.faces)).as_dict()
+            scores.update(bytes=math.ceil(k * bits / 8) + PLACEMENT_BYTES, decode_s=decode_s, decode_cpu=decode_cpu)
+            row["tokkit"][k] = scores
+        last = row["tokkit"][token_counts[-1]]
+        row["timing"] = (encode_s, last["decode_s"], encode_cpu, last["decode_cpu"])
+    if not no_classic and all(str(b) in cached.get(m, {}) for m in CLASSIC_METHODS for b in budgets):
+        row["classic"] = {m: {b: cached[m][str(b)] for b in budgets} for m in CLASSIC_METHODS}
+    elif not no_classic and shape.is_mesh:
+        unit, _ = normalise(shape)
+        unit_reference = ReferenceSurface(unit.vertices, unit.faces)
+        candidates = classic_candidates(unit)
+        cache: dict = {}
+        for method, options in candidates.items():
+            row["classic"][method] = {b: best_within(options, b, unit_reference, cache, ORACLE_TOP[method]) for b in budgets}
+        row["classic_computed"] = True
+    return row, time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the held-out folder (cgal/, furniture/)")
+    parser.add_argument("--model", default="shape", help="tokenizer: built-in name or saved folder")
+    parser.add_argument("--tokens", default="32,64,128,192,256,384,512", help="K values (comma-separated)")
+    parser.add_argument("--budgets", default="256,512", help="byte budgets for the classic anchors")
+    parser.add_argument("--resolution", type=int, default=64, help="marching-cubes grid for tokkit")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N shapes of each group (quick runs)")
+    parser.add_argument("--no-classic", action="store_true", help="skip the classic anchors")
+    parser.add_argument("--no-tokkit", action="store_true", help="only the classic anchors (e.g. to fill --classic-cache)")
+    parser.add_argument("--classic-cache", type=Path,
+                        help="JSON of classic results per shape and budget: read when it has them, else computed "
+                             "and written (the anchors do not depend on the model)")
+    parser.add_argument("--plot", type=Path, help="write a PNG of held-out shapes decoded at a few K")
+    parser.add_argument("--plot-tokens", default="64,192,384,512", help="K values in the --plot picture")
+    parser.add_argument("--json", type=Path, help="write every per-shape figure to this JSON file")
+    parser.add_argument("--workers", type=int, default=1, help="processes, one shape each at a time (one torch thread each)")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    tokenizer = tokkit.load(args.model, device="cpu")
+    token_counts = [int(k) for k in args.tokens.split(",") if int(k) <= tokenizer.max_tokens]
+    budgets = [int(b) for b in args.budgets.split(",")]
+    bits = tokenizer.config.bits_per_token
+    shapes = held_out_shapes(args.data)
+    if args.limit:
+        shapes = [s for g in ("cgal", "furniture") for s in [x for x in shapes if x[0] == g][: args.limit]]
+    print(ANCHOR)
+    print(f"{len(shapes)} held-out shapes; tokkit {args.model} ({tokenizer.max_tokens} tokens x {bits} bits), "
+          f"resolution {args.resolution}, one torch thread; payload = ceil(K*{bits}/8) + {PLACEMENT_BYTES} B placement")
+    rows = []
+    timings = []
+    classic_cache = json.loads(args.classic_cache.read_text()) if args.classic_cache and args.classic_cache.is_file() else {}
+    classic_used = [k for k in classic_cache if k in {f"{g}/{n}" for g, n, _ in shapes}]
+    jobs = [(group, name, path, classic_cache.get(f"{group}/{name}", {})) for group, name, path in shapes]
+    settings = (args.model, token_counts, budgets, args.resolution, args.no_tokkit, args.no_classic)
+    with multiprocessing.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(settings,)) as pool:
+        for row, elapsed in pool.imap(_evaluate, jobs):
+            if row.pop("classic_computed", False):
+                classic_cache[f"{row['group']}/{row['name']}"] = {m: {str(b): v for b, v in per.items()} for m, per in row["classic"].items()}
+                if args.classic_cache:
+                    args.classic_cache.write_text(json.dumps(classic_cache, indent=1))
+            if "timing" in row:
+                timings.append(row.pop("timing"))
+            rows.append(row)
+            best512 = max([m[512]["f@0.02"] for m in row["classic"].values() if m.get(512)] or [float("nan")])
+            fitting = [k for k in token_counts if row["tokkit"].get(k, {}).get("bytes", 1e9) <= 512]
+            ours = row["tokkit"][max(fitting)]["f@0.02"] if fitting else float("nan")
+            print(f"  {row['group']:9s} {row['name']:24s} tokkit<=512B F@0.02 {ours:.3f}  best classic<=512B "
+                  f"{best512:.3f}  ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+    if args.classic_cache and classic_used:
+        print(f"classic anchors: {len(classic_used)} shapes read from {args.classic_cache} (made by this script "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(args.classic_cache.stat().st_mtime))}), the rest computed now")
+    if args.no_tokkit:
+        return
+    report(rows, token_counts, budgets, timings)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    if args.plot:
+        plot(tokenizer, shapes, [int(k) for k in args.plot_tokens.split(",")], args.resolution, args.plot)
+
+
+def report(rows: list[dict], token_counts: list[int], budgets: list[int], timings: list[tuple[float, ...]]) -> None:
+    """Print the tables: tokkit per K, classic per budget, per group and overall, and the verdicts."""
+    groups = {"cgal": [r for r in rows if r["group"] == "cgal"], "furniture": [r for r in rows if r["group"] == "furniture"], "all": rows}
+    mean = lambda values: float(np.mean(values)) if values else float("nan")  # noqa: E731
+    print("\ntokkit (prefix of K tokens): bytes, then Chamfer-L1 x100 / F@0.01 / F@0.02 / normal consistency per group")
+    for k in token_counts:
+        cells = []
+        for label, members in groups.items():
+            s = [r["tokkit"][k] for r in members]
+            cells.append(f"{label} {mean([x['chamfer_l1'] for x in s]) * 100:.2f}/{mean([x['f@0.01'] for x in s]):.3f}/"
+                         f"{mean([x['f@0.02'] for x in s]):.3f}/{mean([x['normal_consistency'] for x in s]):.3f}")
+        print(f"  K={k:4d} {rows[0]['tokkit'][k]['bytes']:4d} B  " + "  ".join(cells))
+    methods = sorted({m for r in rows for m in r["classic"]})
+    if methods:
+        print("\nclassic anchors (oracle per shape and budget): Chamfer-L1 x100 / F@0.02 per group; [n fit] when some shapes cannot fit")
+        for budget in budgets:
+            for method in methods + ["best classic"]:
+                cells = []
+                for label, members in groups.items():
+                    picks = []
+                    for r in members:
+                        options = [r["classic"][m][budget] for m in (methods if method == "best classic" else [method])
+                                   if r["classic"].get(m, {}).get(budget)]
+                        picks.append(max(options, key=lambda s: s["f@0.02"]) if options else None)
+                    fit = [p for p in picks if p]
+                    f02 = mean([p["f@0.02"] if p else 0.0 for p in picks])
+                    note = f" [{len(fit)}/{len(picks)} fit]" if len(fit) < len(picks) else ""
+                    cells.append(f"{label} {mean([p['chamfer_l1'] for p in fit]) * 100:.2f}/{f02:.3f}{note}")
+                print(f"  {budget:5d} B {method:20s} " + "  ".join(cells))
+    print("\nverdicts (F@0.02 averaged over all shapes; a method that cannot fit a shape scores 0 on it):")
+    for budget, target in ((512, 0.93), (256, 0.70)):
+        fitting = [k for k in token_counts if rows[0]["tokkit"][k]["bytes"] <= budget]
+        if not fitting:
+            continue
+        k = max(fitting)
+        ours = mean([r["tokkit"][k]["f@0.02"] for r in rows])
+        best = [max([r["classic"][m][budget]["f@0.02"] for m in r["classic"] if r["classic"][m].get(budget)] or [0.0]) for r in rows]
+        print(f"  <= {budget} B: tokkit K={k} F@0.02 {ours:.3f} vs target {target:.2f} ({'met' if ours >= target else f'missed by {target - ours:.3f}'}); "
+              f"best classic {mean(best):.3f} (ratio tokkit/classic {ours / max(mean(best), 1e-9):.2f})")
+    curve = [mean([r["tokkit"][k]["f@0.02"] for r in rows]) for k in token_counts]
+    rises = all(b > a for a, b in zip(curve, curve[1:]))
+    print(f"  mean F@0.02 by K: {' '.join(f'{v:.3f}' for v in curve)} -> {'rises with every K' if rises else 'NOT monotonic'}")
+    for label, (e, d) in (("wall", (0, 1)), ("CPU (process time)", (2, 3))):
+        enc, dec = [t[e] for t in timings], [t[d] for t in timings]
+        total = [t[e] + t[d] for t in timings]
+        print(f"  {label} per shape, one torch thread: encode {mean(enc):.2f} s (max {max(enc):.2f}), decode all "
+              f"tokens {mean(dec):.2f} s (max {max(dec):.2f}); encode + decode {mean(total):.2f} s (max {max(total):.2f})")
+
+
+def plot(tokenizer, shapes, token_counts: list[int], resolution: int, path: Path) -> None:
+    """Render a few held-out shapes and their decodes at several K (matplotlib, offscreen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    picks = [s for s in shapes if s[0] == "cgal"][:3] + [s for s in shapes if s[0] == "furniture"][:3]
+    columns = ["original"] + [f"K={k} ({math.ceil(k * tokenizer.config.bits_per_token / 8) + PLACEMENT_BYTES} B)" for k in token_counts]
+    figure = plt.figure(figsize=(2.2 * len(columns), 2.2 * len(picks)))
+    for row, (_, name, source) in enumerate(picks):
+        shape = read_shape(source)
+        unit, _ = normalise(shape)
+        full = tokenizer.encode(shape)
+        meshes = [(unit.vertices, unit.faces)]
+        for k in token_counts:
+            codes = full.codes[:k]
+            meshes.append(tokenizer.extract(codes, resolution))
+        for column, (vertices, faces) in enumerate(meshes):
+            axis = figure.add_subplot(len(picks), len(columns), row * len(columns) + column + 1, projection="3d")
+            if len(faces) > 40_000:
+                faces = faces[np.random.default_rng(0).choice(len(faces), 40_000, replace=False)]
+            if len(faces):
+                triangles = vertices[faces][:, :, [0, 2, 1]]  # y up
+                normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+                normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+                shade = 0.3 + 0.7 * np.abs(normals @ np.array([0.4, -0.5, 0.77]))
+                colors = np.clip(np.array([0.80, 0.83, 0.90]) * shade[:, None], 0, 1)
+                axis.add_collection3d(Poly3DCollection(triangles, facecolors=colors, linewidths=0))
+            axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.set_zlim(-0.5, 0.5)
+            axis.view_init(elev=20, azim=-60)
+            axis.set_axis_off()
+            if row == 0:
+                axis.set_title(columns[column], fontsize=8)
+            if column == 0:
+                axis.text2D(0.0, 0.5, name, transform=axis.transAxes, fontsize=7, rotation=90, va="center")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    print(f"picture written to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

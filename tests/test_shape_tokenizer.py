@@ -1,0 +1,92 @@
+"""The shape tokenizer's contract with a tiny untrained model: prefixes, placement, formats, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tokkit
+from tokkit.errors import InputError, TokkitError
+
+from shape_helpers import box_mesh, tiny_tokenizer, write_obj
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return tiny_tokenizer()
+
+
+def test_token_prefixes_equal_truncated_full_encoding(tokenizer) -> None:
+    full = tokenizer.encode(box_mesh())
+    assert full.codes.shape == (tokenizer.max_tokens,) == (24,)
+    for k in (1, 5, 8, 9, 17, 24):
+        assert np.array_equal(tokenizer.encode(box_mesh(), tokens=k).codes, full.codes[:k])
+
+
+def test_every_prefix_decodes_to_a_mesh_in_the_original_placement(tokenizer) -> None:
+    tokens = tokenizer.encode(box_mesh())
+    for k in (1, 7, 8, 12, 24):
+        prefix = tokkit.Tokens(tokens.codes[:k], tokens.meta)
+        mesh = tokenizer.decode(prefix, resolution=16)
+        if len(mesh.vertices):  # an untrained field may have no surface; when it has, it sits in the box's cube
+            assert np.all(mesh.vertices.min(0) >= np.array([3, -1, 0]) - 1.05)
+            assert np.all(mesh.vertices.max(0) <= np.array([3, -1, 0]) + 1.05)
+
+
+def test_fewer_levels_change_only_the_tail_latents_depth(tokenizer) -> None:
+    """Level-major order: dropping the last level's tokens is the same as encoding at depth - 1."""
+    import torch
+
+    tokens = tokenizer.encode(box_mesh())
+    m, depth = tokenizer.config.num_latents, tokenizer.config.depth
+    grid = tokens.codes.reshape(depth, m).T  # (latents, levels)
+    direct = tokenizer.model.quantizer.decode(torch.from_numpy(grid[:, : depth - 1]))
+    padded = np.concatenate([grid[:, : depth - 1], -np.ones((m, 1), dtype=np.int64)], axis=1)
+    masked = tokenizer.model.quantizer.decode(torch.from_numpy(padded), missing_ok=True)
+    assert torch.allclose(direct, masked)
+
+
+def test_encoding_is_deterministic_and_placement_is_recorded(tokenizer) -> None:
+    a, b = tokenizer.encode(box_mesh()), tokenizer.encode(box_mesh())
+    assert a == b
+    assert a.meta["center"] == pytest.approx([3.0, -1.0, 0.0]) and a.meta["scale"] == pytest.approx(2.0)
+
+
+def test_point_clouds_and_files_encode(tokenizer, tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(500, 3))
+    assert len(tokenizer.encode(points, tokens=4)) == 4
+    np.savetxt(tmp_path / "cloud.xyz", np.hstack([points, points / np.linalg.norm(points, axis=1, keepdims=True)]))
+    assert len(tokenizer.encode_file(tmp_path / "cloud.xyz")) == 24
+    write_obj(tmp_path / "box.obj", *box_mesh())
+    assert tokenizer.encode_file(tmp_path / "box.obj") == tokenizer.encode(box_mesh())
+
+
+def test_flat_sheet_encodes_as_a_thin_shape(tokenizer) -> None:
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
+    tokens = tokenizer.encode((vertices, np.array([[0, 1, 2], [0, 2, 3]])))
+    assert tokens.meta["scale"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("k", [0, 25, -1, 2.5, True])
+def test_token_count_out_of_range_is_refused(tokenizer, k) -> None:
+    with pytest.raises(InputError, match="tokens must be an integer from 1 to 24"):
+        tokenizer.encode(box_mesh(), tokens=k)
+
+
+def test_corrupted_codes_and_placement_are_refused(tokenizer) -> None:
+    tokens = tokenizer.encode(box_mesh())
+    with pytest.raises(TokkitError, match="corrupted"):
+        tokenizer.decode(tokkit.Tokens(np.full(4, 99), tokens.meta))
+    meta = dict(tokens.meta, scale=-1.0)
+    with pytest.raises(TokkitError, match="placement"):
+        tokenizer.decode(tokkit.Tokens(tokens.codes, meta))
+    with pytest.raises(InputError, match="resolution"):
+        tokenizer.decode(tokens, resolution=4)
+
+
+def test_saved_folder_round_trips(tokenizer, tmp_path) -> None:
+    tokenizer.save(tmp_path / "model")
+    loaded = tokkit.load(tmp_path / "model", device="cpu")
+    assert loaded.identity["hash"] == tokenizer.identity["hash"]
+    assert loaded.encode(box_mesh()).codes.tolist() == tokenizer.encode(box_mesh()).codes.tolist()
