@@ -38,7 +38,8 @@ def test_device_is_accepted_for_images(run_cli, model_dir, tmp_path) -> None:
     Image.fromarray(picture(30, 50)).save(src)
     code, out, err = run_cli("encode", src, "-t", model_dir, "--device", "cpu", "--tokens", "4")
     assert code == 0, err
-    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png", "--device", "cpu")
+    code, _, err = run_cli("decode", tmp_path / "photo.tok", "-o", tmp_path / "back.png", "-t", model_dir,
+                           "--device", "cpu")
     assert code == 0, err
     assert Image.open(tmp_path / "back.png").size == (50, 30)
     assert tokkit.load(model_dir, device="cpu").device == "cpu"
