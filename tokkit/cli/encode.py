@@ -24,14 +24,21 @@ def _read_stdin_item(tokenizer, options: dict) -> Tokens:
     return tokenizer.encode(data, **options)
 
 
-def _encode_options(tokenizer, tokens: int | None) -> dict:
-    """Options passed to the tokenizer's encode calls; --tokens needs one whose encode takes ``tokens``."""
-    if tokens is None:
-        return {}
-    if "tokens" not in inspect.signature(tokenizer.encode_file).parameters:
-        raise InputError(f"--tokens applies to tokenizers with a chosen token count (image); "
-                         f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer")
-    return {"tokens": tokens}
+def _encode_options(tokenizer, tokens: int | None, codebooks: int | None = None,
+                    bandwidth: float | None = None) -> dict:
+    """Options passed to the tokenizer's encode calls; each needs a tokenizer whose encode takes it."""
+    given = {name: value for name, value in (("tokens", tokens), ("codebooks", codebooks),
+                                             ("bandwidth", bandwidth)) if value is not None}
+    accepted = inspect.signature(tokenizer.encode_file).parameters
+    for name in given:
+        if name not in accepted:
+            applies = "tokenizers with a chosen token count (image)" if name == "tokens" else \
+                "RVQ audio codecs with several bitrates (published codecs such as EnCodec)"
+            raise InputError(f"--{name} applies to {applies}; "
+                             f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer without it")
+    if "codebooks" in given or "bandwidth" in given:
+        tokenizer.codebooks_for(given.get("codebooks"), given.get("bandwidth"))  # refuse before any work
+    return given
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -65,6 +72,11 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
 @click.option("--tokens", "token_count", type=int, metavar="K",
               help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
                    "picture, smaller file). Default: all N.")
+@click.option("--codebooks", type=int, metavar="N",
+              help="RVQ audio codecs (EnCodec): keep the first N codebooks (fewer: lower bitrate). Default: all.")
+@click.option("--bandwidth", type=float, metavar="KBPS",
+              help="RVQ audio codecs (EnCodec): keep as many codebooks as KBPS allows (EnCodec 24 kHz: "
+                   "1.5, 3, 6, 12 or 24). Default: all codebooks.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
@@ -82,7 +94,8 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
               help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
                    "listed in the manifest) instead of stopping at the first one.")
 def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
-           dynamic_merges: str | None, token_count: int | None, device: str | None, out_dir: str | None, shard_size: int | None, workers: int | None,
+           dynamic_merges: str | None, token_count: int | None, codebooks: int | None, bandwidth: float | None,
+           device: str | None, out_dir: str | None, shard_size: int | None, workers: int | None,
            engine: str | None, skip_errors: bool) -> None:
     """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
@@ -97,6 +110,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         if output is not None or as_json:
             raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
         unsupported = [name for name, value in (("--tokens", token_count), ("--dynamic-merges", dynamic_merges),
+                                                 ("--codebooks", codebooks), ("--bandwidth", bandwidth),
                                                  ("--device", device)) if value is not None]
         if unsupported:
             raise InputError(f"{', '.join(unsupported)} cannot be combined with --out-dir (folder mode) yet")
@@ -121,7 +135,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("encoding standard input needs -o OUT or --json")
     max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs, **loader_options(device))
-    options = _encode_options(tokenizer, token_count)
+    options = _encode_options(tokenizer, token_count, codebooks, bandwidth)
 
     if output is not None:
         targets = [output]
