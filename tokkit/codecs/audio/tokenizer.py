@@ -8,7 +8,6 @@ context on each side that the result matches whole-file processing (bounded memo
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from tokkit.codecs.audio.chunking import windows
 from tokkit.codecs.audio.config import KIND
-from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, check_audio, load_audio, resample, write_wav
+from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, as_audio, load_audio, resample, restore_audio, write_wav
 from tokkit.codecs.audio.model import CodecModel
 from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
@@ -63,13 +62,8 @@ class AudioTokenizer(Tokenizer):
     # -- encode / decode --------------------------------------------------------------------
     def encode(self, item: Audio | np.ndarray | bytes) -> Tokens:
         """Encode :class:`Audio` (any rate), a mono float array at the model rate, or audio file bytes."""
-        if isinstance(item, (bytes, bytearray)):
-            item = load_audio(io.BytesIO(item), "the input bytes")
-        audio = item if isinstance(item, Audio) else Audio(np.asarray(item, dtype=np.float32), self.config.sample_rate)
-        samples = np.asarray(audio.samples, dtype=np.float32)
-        if samples.ndim != 1:
-            raise InputError(f"audio must be mono (one dimension), got shape {samples.shape}")
-        samples = check_audio(samples, "the audio")
+        audio = as_audio(item, self.config.sample_rate)
+        samples = audio.samples
         return self._encode(resample(samples, audio.sample_rate, self.config.sample_rate), audio.sample_rate, samples.size)
 
     def encode_file(self, path: str | os.PathLike) -> Tokens:
@@ -87,15 +81,7 @@ class AudioTokenizer(Tokenizer):
             raise InputError(f"this codec's tokens must be a non-empty array of shape {expected}, got {codes.shape}")
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
-        samples = self._run_decoder(codes)
-        meta = tokens.meta
-        n = int(meta.get("n_samples", samples.size))
-        samples = samples[:n]
-        rate = int(meta.get("original_sample_rate", self.config.sample_rate))
-        if rate != self.config.sample_rate:
-            samples = resample(samples, self.config.sample_rate, rate)
-            samples = samples[:int(meta.get("original_n_samples", samples.size))]
-        return Audio(samples, rate)
+        return restore_audio(self._run_decoder(codes), tokens.meta, self.config.sample_rate)
 
     def write_decoded(self, item: Audio, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded audio as a 16-bit wav (or flac/ogg by suffix) at its own rate, atomically."""

@@ -10,7 +10,6 @@ keep an RVQ prefix. Tokens record the checkpoint's identity (config + float32 we
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, check_audio, load_audio, resample, write_wav
+from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, as_audio, load_audio, resample, restore_audio, write_wav
 from tokkit.core.tokenizer import Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -87,13 +86,8 @@ class PublishedCodecTokenizer(Tokenizer):
                bandwidth: float | None = None) -> Tokens:
         """Encode :class:`Audio` (any rate), a mono float array at the model rate, or audio file bytes."""
         n_q = self.codebooks_for(codebooks, bandwidth)
-        if isinstance(item, (bytes, bytearray)):
-            item = load_audio(io.BytesIO(item), "the input bytes")
-        audio = item if isinstance(item, Audio) else Audio(np.asarray(item, dtype=np.float32), self.config.sample_rate)
-        samples = np.asarray(audio.samples, dtype=np.float32)
-        if samples.ndim != 1:
-            raise InputError(f"audio must be mono (one dimension), got shape {samples.shape}")
-        samples = check_audio(samples, "the audio")
+        audio = as_audio(item, self.config.sample_rate)
+        samples = audio.samples
         resampled = resample(samples, audio.sample_rate, self.config.sample_rate)
         codes = self.encode_samples(resampled, n_q)
         meta = self.base_meta()
@@ -120,13 +114,8 @@ class PublishedCodecTokenizer(Tokenizer):
             raise InputError(f"these tokens have {codes.shape[0]} codebooks; this checkpoint has {n_q}")
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
-        samples = self.decode_codes(codes)
-        meta = tokens.meta
-        samples = samples[:int(meta.get("n_samples", samples.size))]
-        rate = int(meta.get("original_sample_rate", self.config.sample_rate))
-        if rate != self.config.sample_rate:
-            samples = resample(samples, self.config.sample_rate, rate)[:int(meta.get("original_n_samples", samples.size))]
-        return Audio(np.clip(samples, -1.0, 1.0), rate)
+        audio = restore_audio(self.decode_codes(codes), tokens.meta, self.config.sample_rate)
+        return Audio(np.clip(audio.samples, -1.0, 1.0), audio.sample_rate)
 
     def write_decoded(self, item: Audio, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded audio as a 16-bit wav (or flac/ogg by suffix) at its own rate, atomically."""
