@@ -43,18 +43,21 @@ def speech(seconds: float):
 
 
 def reference_model():
-    """The reference EnCodec 24 kHz with seeded random weights and speech-initialised codebooks."""
+    """The reference EnCodec 24 kHz with seeded random weights and speech-initialised codebooks: random
+    residuals of each level plus 5% noise (exact copies of frames would leave zero residuals and ties)."""
     import torch
     import encodec
 
     torch.manual_seed(0)
     model = encodec.EncodecModel.encodec_model_24khz(pretrained=False).eval()
     with torch.no_grad():
-        residual = model.encoder(torch.from_numpy(speech(30.0))[None, None]).transpose(1, 2).reshape(-1, 128)
+        residual = model.encoder(torch.from_numpy(speech(8.0))[None, None]).transpose(1, 2).reshape(-1, 128)
         generator = torch.Generator().manual_seed(1)
         for layer in model.quantizer.vq.layers:
             book = layer._codebook
-            book.embed.copy_(residual[torch.randperm(residual.shape[0], generator=generator)[:1024]])
+            picks = residual[torch.randperm(residual.shape[0], generator=generator)[:1024]]
+            noise = torch.randn(picks.shape, generator=generator) * 0.05 * float(residual.std())
+            book.embed.copy_(picks + noise)
             book.inited.fill_(1.0)
             residual = residual - book.embed[book.quantize(residual)]
     return model

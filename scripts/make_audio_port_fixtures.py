@@ -165,9 +165,90 @@ def hf_snapshot(model) -> None:
           f"{(ref - theirs_latents).abs().max().item():.2e}")
 
 
+VOCOS_SMALL = dict(dim=32, intermediate_dim=64, num_layers=2)
+
+
+def vocos_fixtures() -> None:
+    """Vocos, mel and EnCodec variants, small, random weights (spread wider than the 0.02 init so the
+    outputs are not near-constant), saved as the authors' snapshot folders: config.yaml + pytorch_model.bin."""
+    import encodec
+    import yaml
+    import vocos.feature_extractors as features
+    from vocos.pretrained import Vocos
+
+    small_encodec = encodec_from_fixture()
+    features.EncodecModel.encodec_model_24khz = staticmethod(lambda pretrained=True: small_encodec)
+    per_q = math.log2(SMALL["bins"]) * 75 / 1000
+    bandwidths = [per_q * n for n in (2, 4, 8)]
+    variants = {
+        "vocos_mel_small": {
+            "feature_extractor": {"class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
+                                  "init_args": {"sample_rate": 24000, "n_fft": 256, "hop_length": 64, "n_mels": 24,
+                                                "padding": "center"}},
+            "backbone": {"class_path": "vocos.models.VocosBackbone",
+                         "init_args": {"input_channels": 24, **VOCOS_SMALL}},
+            "head": {"class_path": "vocos.heads.ISTFTHead",
+                     "init_args": {"dim": VOCOS_SMALL["dim"], "n_fft": 256, "hop_length": 64, "padding": "same"}}},
+        "vocos_encodec_small": {
+            "feature_extractor": {"class_path": "vocos.feature_extractors.EncodecFeatures",
+                                  "init_args": {"encodec_model": "encodec_24khz", "bandwidths": bandwidths}},
+            "backbone": {"class_path": "vocos.models.VocosBackbone",
+                         "init_args": {"input_channels": SMALL["dimension"], **VOCOS_SMALL,
+                                       "adanorm_num_embeddings": len(bandwidths)}},
+            "head": {"class_path": "vocos.heads.ISTFTHead",
+                     "init_args": {"dim": VOCOS_SMALL["dim"], "n_fft": 1280, "hop_length": 320, "padding": "same"}}},
+    }
+    from safetensors.numpy import load_file, save_file
+
+    golden = load_file(str(OUT / "encodec_small_outputs.safetensors"))
+    audio = torch.from_numpy(golden["audio"])[None]
+    outputs = {}
+    for name, hparams in variants.items():
+        folder = OUT / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        (folder / "config.yaml").write_text(yaml.safe_dump(hparams))
+        torch.manual_seed(2)
+        model = Vocos.from_hparams(str(folder / "config.yaml")).eval()
+        with torch.no_grad():
+            for pname, param in model.named_parameters():
+                if pname.startswith("backbone.") or pname.startswith("head."):
+                    param.add_(torch.randn_like(param) * 0.1)
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("feature_extractor.encodec.")}
+        torch.save(state, folder / "pytorch_model.bin")
+        with torch.no_grad():
+            if name == "vocos_mel_small":
+                mel = model.feature_extractor(audio)
+                outputs["mel"] = mel[0].numpy().copy()
+                outputs["mel_audio"] = model.decode(mel)[0].numpy()
+            else:
+                codes = torch.from_numpy(golden["codes"][:4])  # 4 codebooks: bandwidth id 1
+                feats = model.codes_to_features(codes)
+                outputs["encodec_features"] = feats[0].numpy().copy()
+                outputs["encodec_audio"] = model.decode(feats, bandwidth_id=torch.tensor([1]))[0].numpy()
+    save_file(outputs, str(OUT / "vocos_small_outputs.safetensors"))
+    print("vocos: " + ", ".join(f"{k} {v.shape} max {abs(v).max():.3g}" for k, v in outputs.items()))
+
+
+def encodec_from_fixture():
+    """The small reference EnCodec saved by :func:`encodec_fixtures`."""
+    import encodec
+    from encodec.modules import SEANetDecoder, SEANetEncoder
+    from encodec.quantization import ResidualVectorQuantizer
+
+    enc = SEANetEncoder(channels=1, dimension=SMALL["dimension"], n_filters=SMALL["n_filters"], causal=True)
+    dec = SEANetDecoder(channels=1, dimension=SMALL["dimension"], n_filters=SMALL["n_filters"], causal=True)
+    quantizer = ResidualVectorQuantizer(dimension=SMALL["dimension"], n_q=SMALL["n_q"], bins=SMALL["bins"])
+    model = encodec.EncodecModel(enc, dec, quantizer, [0.75 * SMALL["n_q"] * math.log2(SMALL["bins"]) / 10],
+                                 24000, 1, normalize=False)
+    model.load_state_dict(torch.load(OUT / "encodec_small.th", weights_only=True))
+    return model.eval()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     encodec_fixtures()
+    vocos_fixtures()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixtures in {OUT}: {total / 1e6:.2f} MB")
 

@@ -33,9 +33,7 @@ FILE_LOADERS: dict[str, str] = {
     # published checkpoints, recognised by their tensors (no code is run)
     ".th": "tokkit.codecs.audio.published:load_checkpoint",
     ".pth": "tokkit.codecs.audio.published:load_checkpoint",
-    ".pt": "tokkit.codecs.audio.published:load_checkpoint",
     ".ckpt": "tokkit.codecs.audio.published:load_checkpoint",
-    ".bin": "tokkit.codecs.audio.published:load_checkpoint",
     ".safetensors": "tokkit.codecs.audio.published:load_checkpoint",
 }
 
