@@ -48,13 +48,43 @@ def test_decode_restores_original_rate_and_length(tok) -> None:
         assert np.isfinite(decoded.samples).all() and np.abs(decoded.samples).max() <= 1.0
 
 
-def test_batch_equals_single(tok) -> None:
+def test_batch_equals_single(tok, monkeypatch) -> None:
+    """encode_batch / decode_batch pad and mask clips of different lengths into one forward pass; each result
+    equals the clip alone (codes exactly, audio within float rounding: the stem convolution's sums depend on
+    the padded length)."""
     items = [speechlike(s, 8000, seed=i) for i, s in enumerate([0.3, 1.0, 0.01])]
-    batch = tok.encode_batch(items)
     singles = [tok.encode(x) for x in items]
-    assert all(np.array_equal(a.codes, b.codes) for a, b in zip(batch, singles))
-    for a, b in zip(tok.decode_batch(batch), [tok.decode(t) for t in singles]):
-        assert np.array_equal(a.samples, b.samples)
+    alone = [tok.decode(t) for t in singles]
+    calls = []
+    for name in ("encode", "decode"):
+        original = getattr(tok.model, name)
+        monkeypatch.setattr(tok.model, name, lambda x, lengths=None, _f=original, _n=name: calls.append(
+            (_n, tuple(x.shape[:1]), lengths is not None)) or _f(x, lengths))
+    batch = tok.encode_batch(items)
+    assert all(np.array_equal(a.codes, b.codes) and a.meta == b.meta for a, b in zip(batch, singles))
+    together = tok.decode_batch(batch)
+    assert calls == [("encode", (3,), True), ("decode", (3,), True)]  # one padded pass each, not a loop
+    for a, b in zip(together, alone):
+        assert a.sample_rate == b.sample_rate and a.samples.shape == b.samples.shape
+        assert np.allclose(a.samples, b.samples, rtol=0, atol=1e-5)
+
+
+def test_padding_cannot_leak_into_a_batch() -> None:
+    """The masked ConvNeXt stack gives a padded item exactly what it gives alone (the check above relies on it)."""
+    import torch
+
+    from tokkit.nn.convnext import ConvNeXtStack
+
+    torch.manual_seed(0)
+    stack = ConvNeXtStack(6, 8, 2, 16, kernel=5).eval()
+    short, long = torch.randn(1, 6, 9), torch.randn(1, 6, 14)
+    padded = torch.cat([torch.cat([short, torch.full((1, 6, 5), 3.0)], 2), long])
+    mask = torch.arange(14)[None] < torch.tensor([[9], [14]])
+    with torch.inference_mode():
+        out = stack(padded, mask)
+        assert torch.allclose(out[0, :9], stack(short)[0], atol=1e-5) and torch.allclose(out[1], stack(long)[0], atol=1e-6)
+        unmasked = stack(padded)[0, :9]
+        assert not torch.allclose(unmasked, stack(short)[0], atol=1e-3)  # without the mask the padding leaks
 
 
 def test_windows_tile_the_sequence_exactly() -> None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokkit.quant.bitpack import _CHUNK, bits_for, pack_bits, unpack_bits
+from tokkit.core.bitpack import _CHUNK, bits_for, pack_bits, unpack_bits
 
 
 def test_bits_for() -> None:

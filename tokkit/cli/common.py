@@ -10,8 +10,8 @@ from typing import Iterable, Iterator, TypeVar
 import click
 from tqdm import tqdm
 
-from tokkit.core.registry import default_tokenizer_name, load
-from tokkit.core.tokenizer import Tokenizer
+from tokkit.core.registry import default_tokenizer_name, load, tokenizer_classes
+from tokkit.core.tokenizer import Option, Tokenizer
 from tokkit.errors import InputError
 
 T = TypeVar("T")
@@ -46,6 +46,56 @@ def choose_tokenizer(spec: str | None, inputs: list[str], **options: object) -> 
     if len(names) > 1:
         raise InputError(f"the inputs mix modalities ({', '.join(sorted(names))}); encode each kind in its own call")
     return load(names.pop(), **options)
+
+
+def declared_options() -> dict[str, list[tuple[type[Tokenizer], Option]]]:
+    """Every encode option the registered tokenizer classes declare: name -> [(class, option), ...]."""
+    found: dict[str, list[tuple[type[Tokenizer], Option]]] = {}
+    for cls in tokenizer_classes().values():
+        for option in cls.options:
+            found.setdefault(option.name, []).append((cls, option))
+    return found
+
+
+def _option_flag(name: str, owners: list[tuple[type[Tokenizer], Option]]) -> click.Option:
+    """One click flag for a declared option (values are checked later by the chosen tokenizer's Option)."""
+    first = owners[0][1]
+    flag = first.flag
+    helps = "; ".join(f"{cls.modality} ({cls.kind}): {option.help} [{option.describe_range()}]"
+                      for cls, option in owners)
+    if all(option.type is bool for _, option in owners):
+        negative = "--no-" + flag[2:]
+        return click.Option([f"{flag}/{negative}", name], default=None, help=helps)
+    return click.Option([flag, name], default=None, metavar=first.metavar or first.type.__name__.upper(), help=helps)
+
+
+class TokenizerOptionsCommand(click.Command):
+    """A command that adds one flag per encode option the registered tokenizers declare (read from their
+    ``options`` when the command is parsed or its help shown); the callback gets them as ``**options``,
+    None where not given."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        taken = {opt for param in params for opt in getattr(param, "opts", [])}
+        extra = [_option_flag(name, owners) for name, owners in sorted(declared_options().items())
+                 if owners[0][1].flag not in taken]
+        help_option = self.get_help_option(ctx)
+        if help_option is not None and params and params[-1] is help_option:
+            return params[:-1] + extra + [help_option]
+        return params + extra
+
+
+def check_tokenizer_options(tokenizer: Tokenizer, given: dict[str, object]) -> dict[str, object]:
+    """The flags given on the command line (None: not given), checked against the chosen tokenizer's options."""
+    given = {name: value for name, value in given.items() if value is not None}
+    for name in given:
+        if tokenizer.option(name) is None:
+            owners = [cls.modality for cls, _ in declared_options().get(name, [])]
+            flag = "--" + name.replace("_", "-")
+            applies = f"applies to {', '.join(sorted(set(owners)))} tokenizers" if owners else "is not an option"
+            raise InputError(f"{flag} {applies}; {tokenizer.name or tokenizer.kind} is a "
+                             f"{tokenizer.modality} tokenizer ({tokenizer.kind})")
+    return tokenizer.check_options(given)
 
 
 def progress(items: Iterable[T], total: int | None, desc: str) -> Iterator[T]:

@@ -11,8 +11,8 @@ from tokkit.cli.common import loader_options
 from tokkit.core.atomic import check_writable
 from tokkit.core.container import read_container
 from tokkit.core.registry import load_for_tokens
+from tokkit.core.tokens import expand_tokens
 from tokkit.errors import InputError
-from tokkit.text.dynamic_merge import unmerge_tokens
 
 
 def _item_name(meta: dict, index: int, suffix: str) -> str:
@@ -38,8 +38,8 @@ def decode(token_file: str, output: str | None, tokenizer_spec: str | None, forc
     tokenizer is refused.
     """
     header, items = read_container(token_file)
-    items = [unmerge_tokens(tokens) for tokens in items]
     tokenizer = load_for_tokens(header.get("tokenizer") or {}, tokenizer_spec, **loader_options(device))
+    items = [expand_tokens(tokens) for tokens in items]  # e.g. dynamic merges, registered by tokkit.text
     for tokens in items:
         tokenizer.check_tokens(tokens)
     suffix = tokenizer.output_suffix

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from tokkit.cli.common import STDIN, check_input_file, choose_tokenizer, loader_options, progress
+from tokkit.cli.common import (STDIN, TokenizerOptionsCommand, check_input_file, check_tokenizer_options,
+                               choose_tokenizer, loader_options, progress)
 from tokkit.core.atomic import check_writable
+from tokkit.core.bitpack import bits_for
 from tokkit.core.container import save_tokens
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
-from tokkit.quant.bitpack import bits_for
 
 
 def _read_stdin_item(tokenizer, options: dict) -> Tokens:
@@ -22,23 +22,6 @@ def _read_stdin_item(tokenizer, options: dict) -> Tokens:
     if not data:
         raise InputError("standard input is empty: nothing to encode")
     return tokenizer.encode(data, **options)
-
-
-def _encode_options(tokenizer, tokens: int | None, codebooks: int | None = None,
-                    bandwidth: float | None = None) -> dict:
-    """Options passed to the tokenizer's encode calls; each needs a tokenizer whose encode takes it."""
-    given = {name: value for name, value in (("tokens", tokens), ("codebooks", codebooks),
-                                             ("bandwidth", bandwidth)) if value is not None}
-    accepted = inspect.signature(tokenizer.encode_file).parameters
-    for name in given:
-        if name not in accepted:
-            applies = "tokenizers with a chosen token count (image)" if name == "tokens" else \
-                "RVQ audio codecs with several bitrates (published codecs such as EnCodec)"
-            raise InputError(f"--{name} applies to {applies}; "
-                             f"{tokenizer.name or tokenizer.kind} is a {tokenizer.modality} tokenizer without it")
-    if "codebooks" in given or "bandwidth" in given:
-        tokenizer.codebooks_for(given.get("codebooks"), given.get("bandwidth"))  # refuse before any work
-    return given
 
 
 def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
@@ -52,7 +35,7 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
     }
 
 
-@click.command()
+@click.command(cls=TokenizerOptionsCommand)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-t", "--tokenizer", "tokenizer_spec", metavar="TOKENIZER",
               help="Tokenizer: a built-in name (text, audio, ...), a saved folder, a tokenizer.json "
@@ -69,14 +52,6 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
                    "frequent adjacent token pairs within pre-tokens into new ids (or 'all': until every "
                    "pre-token is one token). The files keep the merge table, so decode restores the bytes; "
                    "lengths before and after are printed per input and in total.")
-@click.option("--tokens", "token_count", type=int, metavar="K",
-              help="Image tokenizers: keep the first K tokens of each picture (1..N; fewer tokens, coarser "
-                   "picture, smaller file). Default: all N.")
-@click.option("--codebooks", type=int, metavar="N",
-              help="RVQ audio codecs (EnCodec): keep the first N codebooks (fewer: lower bitrate). Default: all.")
-@click.option("--bandwidth", type=float, metavar="KBPS",
-              help="RVQ audio codecs (EnCodec): keep as many codebooks as KBPS allows (EnCodec 24 kHz: "
-                   "1.5, 3, 6, 12 or 24). Default: all codebooks.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where torch models run (audio codec): auto uses CUDA when present. Default: auto.")
 @click.option("--out-dir", type=click.Path(file_okay=False), metavar="OUT",
@@ -94,13 +69,13 @@ def _summary(source: str, target: str | None, tokens: Tokens) -> dict:
               help="With --out-dir: leave out inputs that cannot be read or encoded (each is reported and "
                    "listed in the manifest) instead of stopping at the first one.")
 def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | None, force: bool, as_json: bool,
-           dynamic_merges: str | None, token_count: int | None, codebooks: int | None, bandwidth: float | None,
-           device: str | None, out_dir: str | None, shard_size: int | None, workers: int | None,
-           engine: str | None, skip_errors: bool) -> None:
+           dynamic_merges: str | None, device: str | None, out_dir: str | None, shard_size: int | None,
+           workers: int | None, engine: str | None, skip_errors: bool, **tokenizer_options: object) -> None:
     """Encode INPUT files (or - for standard input) into tokens, or a folder into shards (--out-dir).
 
     Every output is checked before any work and written atomically, so a failed run leaves
-    no partial file. A summary line per input goes to stdout, progress to stderr.
+    no partial file. A summary line per input goes to stdout, progress to stderr. The flags after
+    --skip-errors are the encode options the tokenizers declare; each applies to its modality only.
 
     \b
     Folder mode:  tokkit encode corpus/ --out-dir shards/ --workers 2
@@ -109,9 +84,9 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
     if out_dir is not None:
         if output is not None or as_json:
             raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
-        unsupported = [name for name, value in (("--tokens", token_count), ("--dynamic-merges", dynamic_merges),
-                                                 ("--codebooks", codebooks), ("--bandwidth", bandwidth),
-                                                 ("--device", device)) if value is not None]
+        unsupported = ["--" + name.replace("_", "-") for name, value in tokenizer_options.items() if value is not None]
+        unsupported += [name for name, value in (("--dynamic-merges", dynamic_merges), ("--device", device))
+                        if value is not None]
         if unsupported:
             raise InputError(f"{', '.join(unsupported)} cannot be combined with --out-dir (folder mode) yet")
         from tokkit.cli.encode_shards import encode_directory
@@ -135,7 +110,7 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
         raise InputError("encoding standard input needs -o OUT or --json")
     max_merges = _parse_merges(dynamic_merges)
     tokenizer = choose_tokenizer(tokenizer_spec, inputs, **loader_options(device))
-    options = _encode_options(tokenizer, token_count, codebooks, bandwidth)
+    options = check_tokenizer_options(tokenizer, tokenizer_options)
 
     if output is not None:
         targets = [output]

@@ -9,7 +9,7 @@ import click
 
 from tokkit.core.container import MAGIC, read_container
 from tokkit.core.registry import load
-from tokkit.quant.bitpack import bits_for
+from tokkit.core.bitpack import bits_for
 
 
 def _is_token_file(path: str) -> bool:

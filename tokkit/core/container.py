@@ -31,7 +31,7 @@ from typing import Sequence
 from tokkit.core.atomic import atomic_write_bytes
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, TokenFileError
-from tokkit.quant.bitpack import bits_for, pack_bits, unpack_bits
+from tokkit.core.bitpack import bits_for, pack_bits, unpack_bits
 
 MAGIC = b"TOKKIT"
 VERSION = 1

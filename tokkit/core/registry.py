@@ -26,6 +26,15 @@ KIND_LOADERS: dict[str, str] = {
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
 }
 
+#: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
+#: the contract tests run it); the modules are imported only when asked for
+KIND_CLASSES: dict[str, str] = {
+    "text.bpe": "tokkit.text.bpe:BPETokenizer",
+    "audio.codec": "tokkit.codecs.audio.tokenizer:AudioTokenizer",
+    "image.titok": "tokkit.codecs.image.tokenizer:ImageTokenizer",
+    "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
+}
+
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
 FILE_LOADERS: dict[str, str] = {
     ".json": "tokkit.text.loader:load_file",
@@ -48,9 +57,20 @@ BUILTINS: dict[str, str] = {
 }
 
 
-def register_kind(kind: str, loader: str) -> None:
-    """Make ``tokkit.load`` understand saved folders whose config says ``"kind": kind``."""
+def register_kind(kind: str, loader: str, tokenizer_class: str | None = None) -> None:
+    """Make ``tokkit.load`` understand saved folders whose config says ``"kind": kind``.
+
+    ``loader`` and ``tokenizer_class`` are "module:attribute" strings; give the class so that
+    ``tokkit encode`` offers its declared options and the contract tests run it.
+    """
     KIND_LOADERS[kind] = loader
+    if tokenizer_class is not None:
+        KIND_CLASSES[kind] = tokenizer_class
+
+
+def tokenizer_classes() -> dict[str, type[Tokenizer]]:
+    """Registered kind -> Tokenizer class (imports each class's module)."""
+    return {kind: _resolve(target) for kind, target in KIND_CLASSES.items()}
 
 
 def _resolve(target: str) -> Callable:

@@ -1,13 +1,48 @@
-"""The one interface every tokenizer implements, whatever its modality."""
+"""The one contract every tokenizer follows, whatever its modality.
+
+A tokenizer is a :class:`Tokenizer` subclass that
+
+- sets ``modality`` and ``kind`` (the registry key written into saved configs; register it with
+  :func:`tokkit.core.registry.register_kind`, giving its class so the CLI and the contract tests see it);
+- implements ``encode(item, **options) -> Tokens`` for one item. Its keyword options are DECLARED in the
+  class attribute ``options`` (a tuple of :class:`Option`: name, type, default, help, valid range or
+  choices), and the method takes exactly those as keyword-only parameters with the same defaults. The
+  base class checks every call of ``encode``, ``encode_batch`` and ``encode_file`` against the
+  declaration: an undeclared name or an invalid value raises :class:`~tokkit.errors.InputError`, the
+  same message for every tokenizer. ``tokkit encode`` builds one flag per declared option
+  (``--name-with-dashes``) from these declarations; nothing is discovered by reflection;
+- implements ``decode(tokens)`` accepting :class:`Tokens` (checked with :meth:`Tokenizer.check_tokens`)
+  or a bare integer array / list of ids, which decodes with the model's defaults where Tokens would
+  carry more (the model's sample rate, the model's picture size); :meth:`Tokenizer.codes_and_meta`
+  does both; ``decode_batch`` takes a list of either;
+- if it runs a torch model, sets ``uses_device = True``, takes ``device`` ("auto", "cpu", "cuda" or
+  "cuda:N"; resolved with :func:`tokkit.core.device.resolve_device`) in its constructor AND in its
+  registry loader, and keeps the resolved device in ``self.device``; tokenizers without a model refuse
+  a ``device`` option with an InputError;
+- batches for real in ``encode_batch`` / ``decode_batch`` where its model allows it (padding and masking
+  or grouping); each result equals encoding or decoding that item alone. The defaults here loop;
+- raises a :class:`~tokkit.errors.TokkitError` subclass (``InputError`` for a bad item, value or
+  option) for every mistake a user can make, never a bare ValueError/TypeError;
+- implements ``save(directory)`` such that ``tokkit.load(directory)`` gives a tokenizer with the same
+  identity (config hash) that encodes identically;
+- implements :meth:`Tokenizer.example_inputs` (a few small, valid, synthetic items) so that the shared
+  contract suite ``tests/test_contract.py`` can run it: every built-in name and every registered kind
+  whose class has a classmethod ``example_tokenizer()`` (a small working instance, e.g. random weights)
+  go through the same checks automatically.
+"""
 
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Sequence
+
+import numpy as np
 
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, TokenizerMismatchError
@@ -23,15 +58,129 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class Tokenizer(abc.ABC):
-    """Encode items of one modality to integer codes and back.
+def json_hash(obj: Any) -> str:
+    """Short sha256 (16 hex digits) of ``obj`` as canonical JSON: equal objects, equal hashes."""
+    return config_hash(canonical_json(obj))
 
-    Subclasses set ``modality`` and ``kind`` (the registry key written into saved configs),
-    and implement ``encode``, ``decode``, ``save`` and ``fingerprint``.
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One keyword option of a tokenizer's ``encode``, declared on its class.
+
+    ``type`` is bool, int, float or str; ``low``/``high`` bound numbers (inclusive; ``high`` may name an
+    attribute of the tokenizer, e.g. "max_tokens", when the bound depends on the model); ``choices``
+    lists the allowed strings. ``metavar`` names the value in ``--help``.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | str | None = None
+    choices: tuple[str, ...] = ()
+    metavar: str = ""
+
+    @property
+    def flag(self) -> str:
+        """The CLI flag: ``--`` and the name with dashes."""
+        return "--" + self.name.replace("_", "-")
+
+    def bounds(self, tokenizer: object | None = None) -> tuple[Any, Any]:
+        """(low, high) with a named ``high`` read from ``tokenizer`` (None when unknown)."""
+        high = self.high
+        if isinstance(high, str):
+            high = getattr(tokenizer, high, None) if tokenizer is not None else None
+        return self.low, high
+
+    def describe_range(self, tokenizer: object | None = None) -> str:
+        """The valid values in words, for error messages and ``--help``."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        low, high = self.bounds(tokenizer)
+        if isinstance(self.high, str) and high is None:
+            high = f"the tokenizer's {self.high}"
+        words = _TYPE_NAMES.get(self.type, self.type.__name__)
+        if low is not None and high is not None:
+            return f"{words} from {low} to {high}"
+        if low is not None:
+            return f"{words} >= {low}"
+        if high is not None:
+            return f"{words} <= {high}"
+        return words
+
+    def check(self, value: Any, tokenizer: object | None = None) -> Any:
+        """``value`` converted to ``type`` (strings from the command line are parsed) and checked against
+        the range; an InputError that names the option and its valid values otherwise. None means default."""
+        if value is None:
+            return self.default
+        owner = f"{getattr(tokenizer, 'kind', '')} option {self.name}".strip()
+        try:
+            converted = self._convert(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{owner} must be {self.describe_range(tokenizer)}, got {value!r}") from None
+        low, high = self.bounds(tokenizer)
+        if (self.choices and converted not in self.choices) or (low is not None and converted < low) \
+                or (high is not None and converted > high) or (self.type is float and converted != converted):
+            raise InputError(f"{owner} must be {self.describe_range(tokenizer)}, got {value!r}")
+        return converted
+
+    def _convert(self, value: Any) -> Any:
+        if self.type is bool:
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE
+            raise ValueError(value)
+        if self.type is int:
+            if isinstance(value, (bool, np.bool_)) or isinstance(value, float):
+                raise TypeError(value)
+            if isinstance(value, str):
+                return int(value.strip())
+            if isinstance(value, (int, np.integer)):
+                return int(value)
+            raise TypeError(value)
+        if self.type is float:
+            if isinstance(value, (bool, np.bool_)):
+                raise TypeError(value)
+            if isinstance(value, (str, int, float, np.integer, np.floating)):
+                return float(value)
+            raise TypeError(value)
+        if self.type is str:
+            if not isinstance(value, str):
+                raise TypeError(value)
+            return value
+        return self.type(value)
+
+
+def _checks_options(method: Callable) -> Callable:
+    """Wrap a subclass's encode / encode_batch / encode_file so its keyword options are checked first."""
+
+    @functools.wraps(method)
+    def checked(self: "Tokenizer", item: Any, /, **options: Any) -> Any:
+        return method(self, item, **self.check_options(options))
+
+    checked.__tokkit_checked__ = True  # type: ignore[attr-defined]
+    return checked
+
+
+class Tokenizer(abc.ABC):
+    """Encode items of one modality to integer codes and back (the contract is in the module docstring).
+
+    Subclasses set ``modality``, ``kind`` and ``options``, and implement ``encode``, ``decode``, ``save``,
+    ``fingerprint`` and ``example_inputs``.
     """
 
     modality: ClassVar[str]
     kind: ClassVar[str]
+    #: the keyword options of ``encode`` / ``encode_batch`` / ``encode_file`` (see :class:`Option`)
+    options: ClassVar[tuple[Option, ...]] = ()
+    #: True for tokenizers that run a torch model: they take ``device`` when built and loaded
+    uses_device: ClassVar[bool] = False
     #: file suffixes this tokenizer reads with ``encode_file`` (lowercase, with the dot)
     input_suffixes: ClassVar[tuple[str, ...]] = ()
     #: suffix of files ``write_decoded`` makes (".txt", ".wav", ".png", ...)
@@ -39,6 +188,33 @@ class Tokenizer(abc.ABC):
 
     #: how this tokenizer was named when loaded (a built-in name or a path); recorded in token files
     name: str = ""
+    #: the torch device the model runs on ("cpu", "cuda", ...); "cpu" for tokenizers without a model
+    device: str = "cpu"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method in ("encode", "encode_batch", "encode_file"):
+            function = cls.__dict__.get(method)
+            if function is not None and not getattr(function, "__tokkit_checked__", False):
+                setattr(cls, method, _checks_options(function))
+
+    # -- options --------------------------------------------------------------------------
+    @classmethod
+    def option(cls, name: str) -> Option | None:
+        """The declared encode option called ``name``, or None."""
+        return next((option for option in cls.options if option.name == name), None)
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the declaration and converted; InputError for an unknown name or a
+        bad value. Only the options given are returned (None values mean "the default")."""
+        checked: dict[str, Any] = {}
+        for name, value in options.items():
+            declared = self.option(name)
+            if declared is None:
+                known = ", ".join(option.name for option in self.options) or "none"
+                raise InputError(f"{self.kind} tokenizers have no encode option {name!r} (their options: {known})")
+            checked[name] = declared.check(value, self)
+        return checked
 
     # -- identity -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -69,6 +245,20 @@ class Tokenizer(abc.ABC):
                 f"these are {modality} tokens; {self.name or self.kind} is a {self.modality} tokenizer"
             )
 
+    def codes_and_meta(self, tokens: Tokens | np.ndarray | Sequence[int]) -> tuple[np.ndarray, dict[str, Any]]:
+        """What ``decode`` works on: checked Tokens -> (codes, meta); an integer array or id list ->
+        (the array, :meth:`base_meta`). Anything else is an InputError."""
+        if isinstance(tokens, Tokens):
+            self.check_tokens(tokens)
+            return tokens.codes, tokens.meta
+        try:
+            codes = np.asarray(tokens)
+        except (TypeError, ValueError):
+            codes = None
+        if codes is None or codes.dtype == object or (codes.size and codes.dtype.kind not in "iu"):
+            raise InputError(f"{self.kind} tokenizers decode Tokens or an integer array, not {type(tokens).__name__}")
+        return codes.astype(np.int64, copy=False), self.base_meta()
+
     def base_meta(self) -> dict[str, Any]:
         """Metadata every Tokens from this tokenizer carries."""
         return {"modality": self.modality, "tokenizer": dict(self.identity), "codebook_size": self.codebook_size}
@@ -80,27 +270,32 @@ class Tokenizer(abc.ABC):
         """Size of the code alphabet: codes lie in [0, codebook_size)."""
 
     @abc.abstractmethod
-    def encode(self, item: Any) -> Tokens:
-        """Encode one item."""
+    def encode(self, item: Any, **options: Any) -> Tokens:
+        """Encode one item with the declared ``options``."""
 
     @abc.abstractmethod
-    def decode(self, tokens: Tokens) -> Any:
-        """Decode one item's tokens."""
+    def decode(self, tokens: Tokens | np.ndarray | Sequence[int]) -> Any:
+        """Decode one item's Tokens (or bare codes)."""
 
-    def encode_batch(self, items: Sequence[Any] | Iterable[Any]) -> list[Tokens]:
-        """Encode many items; subclasses batch internally, results are per item."""
-        return [self.encode(item) for item in items]
+    def encode_batch(self, items: Sequence[Any] | Iterable[Any], **options: Any) -> list[Tokens]:
+        """Encode many items, one Tokens each (equal to encoding each alone); subclasses batch for real."""
+        return [self.encode(item, **options) for item in items]
 
-    def decode_batch(self, batch: Sequence[Tokens]) -> list[Any]:
-        """Decode many items' tokens."""
+    def decode_batch(self, batch: Sequence[Tokens | np.ndarray]) -> list[Any]:
+        """Decode many items' tokens (each result equal to decoding it alone)."""
         return [self.decode(tokens) for tokens in batch]
 
     @abc.abstractmethod
     def save(self, directory: str | os.PathLike) -> Path:
         """Write this tokenizer to ``directory`` (config.json plus its weights or vocabulary)."""
 
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[Any]:
+        """``count`` small, valid, synthetic items (of different sizes) this tokenizer encodes: for the
+        contract tests, examples and benchmarks."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement example_inputs")
+
     # -- files ----------------------------------------------------------------------------
-    def encode_file(self, path: str | os.PathLike) -> Tokens:
+    def encode_file(self, path: str | os.PathLike, **options: Any) -> Tokens:
         """Read one input file of this modality and encode it."""
         raise InputError(f"{self.modality} tokenizers cannot read {path}")
 

@@ -48,3 +48,25 @@ class Tokens:
         if not isinstance(other, Tokens):
             return NotImplemented
         return np.array_equal(self.codes, other.codes) and self.meta == other.meta
+
+
+#: meta key -> "module:function" turning Tokens that carry that key back into their tokenizer's own codes
+#: (e.g. "dynamic_merges", registered by tokkit.text); packages register on import, lazily by name
+EXPANSIONS: dict[str, str] = {}
+
+
+def register_expansion(meta_key: str, target: str) -> None:
+    """Make :func:`expand_tokens` undo a transform whose Tokens carry ``meta[meta_key]``; ``target`` is
+    "module:function", imported only when such tokens are met."""
+    EXPANSIONS[meta_key] = target
+
+
+def expand_tokens(tokens: Tokens) -> Tokens:
+    """``tokens`` with every registered transform in its meta undone (unchanged if none applies)."""
+    import importlib
+
+    for key, target in EXPANSIONS.items():
+        if key in tokens.meta:
+            module_name, _, attribute = target.partition(":")
+            tokens = getattr(importlib.import_module(module_name), attribute)(tokens)
+    return tokens

@@ -70,9 +70,16 @@ class ConvNeXtStack(torch.nn.Module):
         """Frames of context on each side that can influence one output frame."""
         return (self.kernel // 2) * (self.depth + 1)
 
-    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, in, T) -> (B, T, width); ``condition`` (B,) selects the AdaLayerNorm rows when built with ``conditions``."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                condition: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, in, T) -> (B, T, width). ``mask`` (B, T) bool marks the real frames of a padded batch: the
+        padding is zero (as for a sequence alone, whose convolutions see zeros past its end) and is kept
+        zero before every convolution, so each item's real frames equal its result alone. ``condition``
+        (B,) selects the AdaLayerNorm rows when the stack was built with ``conditions``."""
+        if mask is not None:
+            keep = mask[:, None, :].to(x.dtype)
+            x = x * keep
         x = _apply_norm(self.stem_norm, self.stem(x).transpose(1, 2), condition).transpose(1, 2)
         for block in self.blocks:
-            x = block(x, condition)
+            x = block(x * keep if mask is not None else x, condition)
         return self.norm(x.transpose(1, 2))

@@ -6,6 +6,7 @@ and restored to the dtype the freshly built model uses; other tensors keep their
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,10 +15,27 @@ from typing import TypeVar
 import torch
 
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text
+from tokkit.core.tokenizer import canonical_json
 from tokkit.errors import InputError
 
 WEIGHTS = "model.safetensors"
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+
+
+def stored_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict as written to disk: floating-point tensors as float16, others as they are (on CPU)."""
+    return {name: (value.half() if value.is_floating_point() else value).detach().cpu().contiguous()
+            for name, value in model.state_dict().items()}
+
+
+def model_fingerprint(model: torch.nn.Module) -> bytes:
+    """sha256 of a model's config (canonical JSON) and of its tensors as saved: equal for a model and its
+    saved-and-reloaded copy, whatever device or dtype it runs in."""
+    digest = hashlib.sha256(canonical_json(model.config.to_dict()))
+    for name, tensor in sorted(stored_tensors(model).items()):
+        digest.update(name.encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.digest()
 
 
 def save_weights(model: torch.nn.Module, directory: str | os.PathLike) -> Path:
@@ -26,9 +44,7 @@ def save_weights(model: torch.nn.Module, directory: str | os.PathLike) -> Path:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {name: (value.half() if value.is_floating_point() else value).detach().cpu().contiguous()
-               for name, value in model.state_dict().items()}
-    atomic_write_bytes(directory / WEIGHTS, save(tensors))
+    atomic_write_bytes(directory / WEIGHTS, save(stored_tensors(model)))
     atomic_write_text(directory / "config.json", json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n")
     return directory
 

@@ -6,13 +6,11 @@ Nothing is cached by datasets (the shard files and the manifest are the resumabl
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Callable
 
-from tokkit.errors import InputError, TokkitError
+from tokkit.errors import InputError
 from tokkit.pipelines.shard_job import ShardJob
-from tokkit.pipelines.threads import limit_threads
+from tokkit.pipelines.threads import limit_threads, thread_share
 
 
 class ShardBatchWriter:
@@ -25,14 +23,8 @@ class ShardBatchWriter:
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         if self.threads is not None:  # a worker process: keep to its share of the cores
             limit_threads(self.threads)
-        out: dict[str, list] = {"facts": [], "error": []}
-        for index in batch["shard"]:
-            try:
-                facts, error = json.dumps(self.job.write(int(index))), ""
-            except TokkitError as exc:  # a user-caused failure travels back as data
-                facts, error = "", str(exc)
-            out["facts"].append(facts)
-            out["error"].append(error)
+        out = self.job.write_batch(batch["shard"])
+        del out["shard"]  # the input column, removed by the map
         return out
 
 
@@ -47,7 +39,7 @@ def run_datasets(job: ShardJob, pending: list[int], workers: int,
     except ImportError:
         raise InputError("--engine datasets needs HF datasets: pip install datasets") from None
     workers = max(1, min(workers, len(pending)))
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    threads = thread_share(workers) if workers > 1 else None
     bars_were_off = datasets.are_progress_bars_disabled()
     datasets.disable_progress_bars()
     try:
@@ -59,9 +51,7 @@ def run_datasets(job: ShardJob, pending: list[int], workers: int,
             datasets.enable_progress_bars()
     done: dict[int, dict[str, Any]] = {}
     for row in written:
-        if row["error"]:
-            raise InputError(row["error"])
-        facts = json.loads(row["facts"])
+        facts = job.read_row(row)
         done[int(facts["shard"])] = facts
         on_shard(facts)
     return done

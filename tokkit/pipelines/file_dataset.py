@@ -13,7 +13,7 @@ from tokkit.core.tokenizer import Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.pipelines.plan import list_inputs
 from tokkit.pipelines.reader import finished_manifest, iter_shard_file
-from tokkit.pipelines.threads import limit_threads
+from tokkit.pipelines.threads import limit_threads, thread_share
 from tokkit.pipelines.tokenize_fn import TokenizeFn
 
 
@@ -41,7 +41,7 @@ class EncodedFiles(torch.utils.data.IterableDataset):
         worker = torch.utils.data.get_worker_info()
         paths = self.paths
         if worker is not None:
-            limit_threads(max(1, (os.cpu_count() or 1) // worker.num_workers))
+            limit_threads(thread_share(worker.num_workers))
             paths = paths[worker.id :: worker.num_workers]
         for path in paths:
             result = self.fn.encode_values([path])[0]

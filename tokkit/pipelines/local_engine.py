@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable
 
 from tokkit.pipelines.shard_job import ShardJob
-from tokkit.pipelines.threads import limit_threads
+from tokkit.pipelines.threads import limit_threads, thread_share
 
 _JOB: ShardJob | None = None
 
@@ -42,7 +41,7 @@ def run_local(job: ShardJob, pending: list[int], workers: int,
             on_shard(done[index])
         return done
     workers = min(workers, len(pending))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = thread_share(workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, threads)) as pool:
         futures = {pool.submit(_write, index): index for index in pending}

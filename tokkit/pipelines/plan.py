@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from tokkit.core.registry import default_tokenizer_name
+from tokkit.core.tokenizer import json_hash
 from tokkit.errors import InputError
 
 
@@ -20,10 +19,6 @@ class InputFile:
     relative: str
     path: Path
     size: int
-
-
-def _hash(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
 def list_inputs(directory: str | os.PathLike) -> tuple[list[InputFile], list[tuple[str, str]]]:
@@ -93,11 +88,11 @@ class ShardPlan:
 
     def shard_hash(self, index: int) -> str:
         """Fingerprint of one shard's inputs (relative paths and sizes)."""
-        return _hash([[f.relative, f.size] for f in self.shards[index]])
+        return json_hash([[f.relative, f.size] for f in self.shards[index]])
 
     def plan_hash(self) -> str:
         """Fingerprint of the whole plan: every input, its size and the shard size."""
-        return _hash({"shard_size": self.shard_size, "files": [[f.relative, f.size] for f in self.files]})
+        return json_hash({"shard_size": self.shard_size, "files": [[f.relative, f.size] for f in self.files]})
 
     def source_index(self) -> dict[str, int]:
         """Each input's relative path -> the index of the shard that holds it."""

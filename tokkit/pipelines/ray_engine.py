@@ -7,13 +7,12 @@ those of the local engine. Needs the optional extra: ``pip install "tokkit[ray]"
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from typing import Any, Callable
 
-from tokkit.errors import InputError, TokkitError
+from tokkit.errors import InputError
 from tokkit.pipelines.shard_job import ShardJob
 from tokkit.pipelines.threads import limit_threads
 
@@ -26,16 +25,7 @@ class ShardWriterActor:
         self.job = job
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        out: dict[str, list] = {"shard": [], "facts": [], "error": []}
-        for index in batch["shard"]:
-            try:
-                facts, error = json.dumps(self.job.write(int(index))), ""
-            except TokkitError as exc:  # a user-caused failure travels back as data, not as a Ray exception
-                facts, error = "", str(exc)
-            out["shard"].append(int(index))
-            out["facts"].append(facts)
-            out["error"].append(error)
-        return out
+        return self.job.write_batch(batch["shard"])
 
 
 def _import_ray():
@@ -81,9 +71,7 @@ def run_ray(job: ShardJob, pending: list[int], workers: int,
         written = dataset.map_batches(ShardWriterActor, fn_constructor_args=(job,), batch_size=1,
                                       concurrency=max(1, min(workers, len(pending))), num_cpus=1)
         for row in written.iter_rows():
-            if row["error"]:
-                raise InputError(row["error"])
-            done[int(row["shard"])] = json.loads(row["facts"])
+            done[int(row["shard"])] = job.read_row(row)
             on_shard(done[int(row["shard"])])
     finally:
         if started_here:

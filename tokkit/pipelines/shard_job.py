@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+from tokkit.errors import InputError, TokkitError
 from tokkit.pipelines.manifest import FORMAT, FORMAT_VERSION
 from tokkit.pipelines.plan import ShardPlan
 from tokkit.pipelines.records import to_record
@@ -47,6 +49,27 @@ class ShardJob:
         }
         write_shard(self.shard_path(index), sources, records, self.codebook_size, facts)
         return facts
+
+    def write_batch(self, indices: Iterable[int]) -> dict[str, list]:
+        """Write several shards for a data engine (Ray Data, HF datasets): columns ``shard``, ``facts`` (JSON)
+        and ``error``. A user-caused failure travels back as data (its message), not as an engine exception."""
+        out: dict[str, list] = {"shard": [], "facts": [], "error": []}
+        for index in indices:
+            try:
+                facts, error = json.dumps(self.write(int(index))), ""
+            except TokkitError as exc:
+                facts, error = "", str(exc)
+            out["shard"].append(int(index))
+            out["facts"].append(facts)
+            out["error"].append(error)
+        return out
+
+    @staticmethod
+    def read_row(row: dict[str, Any]) -> dict[str, Any]:
+        """The facts of one row :meth:`write_batch` made; its error, if any, raised again as an InputError."""
+        if row["error"]:
+            raise InputError(row["error"])
+        return json.loads(row["facts"])
 
     def finished(self, index: int) -> dict[str, Any] | None:
         """The facts of shard ``index`` if a previous run finished it for this same plan and tokenizer."""

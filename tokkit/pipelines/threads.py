@@ -11,6 +11,11 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "RAYON_NUM_THREADS", "TOKKIT_THREADS")
 
 
+def thread_share(workers: int) -> int:
+    """Threads each of ``workers`` processes may use so that together they fill the cores once (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 def limit_threads(threads: int = 1) -> None:
     """Worker initializer: cap every thread pool of this process at ``threads``.
 

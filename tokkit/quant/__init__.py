@@ -25,9 +25,9 @@ _EXPORTS = {
     "drop_tail": "tokkit.quant.truncation",
     "prefix_mask": "tokkit.quant.truncation",
     "sample_keep_lengths": "tokkit.quant.truncation",
-    "pack_bits": "tokkit.quant.bitpack",
-    "unpack_bits": "tokkit.quant.bitpack",
-    "bits_for": "tokkit.quant.bitpack",
+    "pack_bits": "tokkit.core.bitpack",
+    "unpack_bits": "tokkit.core.bitpack",
+    "bits_for": "tokkit.core.bitpack",
 }
 
 __all__ = [

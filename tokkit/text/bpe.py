@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text, check_writable
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Option, Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.text.engines import ID_DTYPE, HFEngine, TiktokenEngine
@@ -55,6 +55,10 @@ class BPETokenizer(Tokenizer):
     kind = "text.bpe"
     input_suffixes = (".txt", ".md", ".text")
     output_suffix = ".txt"
+    options = (
+        Option("special", bool, False, "special-token text becomes its id and the post-processor's tokens "
+               "(e.g. a BOS) are added, as HF's default encode; default: every byte is plain text"),
+    )
 
     def __init__(self, *, tokenizer_json: str | None = None, ranks: dict[bytes, int] | None = None,
                  pattern: str | None = None, special_tokens: dict[str, int] | None = None,
@@ -277,7 +281,10 @@ class BPETokenizer(Tokenizer):
             self.check_tokens(tokens)
             tokens = tokens.codes
         table = self._layout.token_bytes
-        ids = tokens.tolist() if isinstance(tokens, np.ndarray) else list(tokens)
+        try:
+            ids = tokens.tolist() if isinstance(tokens, np.ndarray) else list(tokens)
+        except TypeError:
+            raise InputError(f"text tokenizers decode Tokens or a list of ids, not {type(tokens).__name__}") from None
         try:
             data = b"".join([table[index] for index in ids])
         except (TypeError, IndexError):
@@ -289,10 +296,17 @@ class BPETokenizer(Tokenizer):
         return data
 
     def decode_batch(self, batch: Sequence[Tokens | Sequence[int]]) -> list[bytes]:
+        """The bytes of each item's tokens."""
         return [self.decode(tokens) for tokens in batch]
 
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[bytes]:
+        """``count`` short texts of growing length: ASCII, accented Unicode, digits and punctuation."""
+        rng = np.random.default_rng(seed)
+        words = ["the", "tokenizer", "café", "naïve", "Straße", "42", "x = y + 1;", "hello,", "world!", "\n"]
+        return [" ".join(rng.choice(words, size=4 + 6 * index)).encode("utf-8") for index in range(count)]
+
     # -- files -------------------------------------------------------------------------------
-    def encode_file(self, path: str | os.PathLike) -> Tokens:
+    def encode_file(self, path: str | os.PathLike, *, special: bool = False) -> Tokens:
         """Encode a file's bytes (any encoding; byte-level tokenizers take any bytes)."""
         try:
             data = Path(path).read_bytes()
@@ -300,7 +314,7 @@ class BPETokenizer(Tokenizer):
             raise InputError(f"{path} is a directory; pass files") from None
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return self.encode(data)
+        return self.encode(data, special=special)
 
     def write_decoded(self, item: bytes, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded bytes to ``path`` atomically (refusing an existing file unless ``force``)."""

@@ -93,8 +93,13 @@ def as_audio(item: "Audio | np.ndarray | bytes", model_rate: int) -> Audio:
     array at ``model_rate``, or the bytes of an audio file."""
     if isinstance(item, (bytes, bytearray)):
         item = load_audio(io.BytesIO(item), "the input bytes")
-    audio = item if isinstance(item, Audio) else Audio(np.asarray(item, dtype=np.float32), model_rate)
-    samples = np.asarray(audio.samples, dtype=np.float32)
+    if not isinstance(item, Audio):
+        item = Audio(item, model_rate)
+    try:
+        samples = np.asarray(item.samples, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InputError(f"audio must be Audio, a float array or audio file bytes, not {type(item.samples).__name__}") from None
+    audio = item
     if samples.ndim != 1:
         raise InputError(f"audio must be mono (one dimension), got shape {samples.shape}")
     return Audio(check_audio(samples, "the audio"), audio.sample_rate)

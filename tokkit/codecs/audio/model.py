@@ -46,9 +46,20 @@ class Encoder(torch.nn.Module):
         """Tokens of context on each side that influence one token (rounded up)."""
         return -(-(self.stack.reach + 4) // 2)
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        features = torch.log1p(self.stft(audio).abs() * 10.0)
-        x = self.stack(features)  # (B, 2T, width)
+    def forward(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, N) audio, N a multiple of hop -> (B, N // hop, width). ``lengths`` (B,) in samples (multiples of
+        hop): a padded batch whose items each give what they give alone (their padding's latents are junk)."""
+        if lengths is None:
+            features = torch.log1p(self.stft(audio).abs() * 10.0)
+            x = self.stack(features)  # (B, 2T, width)
+        else:
+            frames = lengths // self.stft.hop
+            spectra = torch.zeros(audio.shape[0], self.stft.bins, audio.shape[1] // self.stft.hop,
+                                  dtype=torch.complex64, device=audio.device)
+            for index, count in enumerate(frames.tolist()):  # each item's STFT reflects at its own ends
+                spectra[index, :, :count] = self.stft(audio[index:index + 1, :count * self.stft.hop])[0]
+            mask = torch.arange(spectra.shape[-1], device=audio.device)[None] < frames[:, None]
+            x = self.stack(torch.log1p(spectra.abs() * 10.0), mask)
         b, t2, c = x.shape
         return self.merge(x.reshape(b, t2 // 2, 2 * c))
 
@@ -68,11 +79,19 @@ class Decoder(torch.nn.Module):
         """Tokens of context on each side that influence one token's samples (backbone + iSTFT overlap)."""
         return self.stack.reach + 2
 
-    def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        x = self.head(self.stack(latents.transpose(1, 2))).transpose(1, 2)
+    def forward(self, latents: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, dim) latents -> (B, T * hop) audio. ``lengths`` (B,) in tokens: a padded batch whose items
+        each give what they give alone, followed by zeros."""
+        mask = None if lengths is None else torch.arange(latents.shape[1], device=latents.device)[None] < lengths[:, None]
+        x = self.head(self.stack(latents.transpose(1, 2), mask)).transpose(1, 2)
         log_magnitude, phase = x.chunk(2, dim=1)
-        magnitude = torch.exp(log_magnitude.clamp(max=7.0))
-        return self.istft.inverse(torch.polar(magnitude, phase))
+        spectra = torch.polar(torch.exp(log_magnitude.clamp(max=7.0)), phase)
+        if lengths is None:
+            return self.istft.inverse(spectra)
+        audio = torch.zeros(latents.shape[0], latents.shape[1] * self.istft.hop, device=latents.device)
+        for index, count in enumerate(lengths.tolist()):  # each item's overlap-add ends at its own end
+            audio[index, :count * self.istft.hop] = self.istft.inverse(spectra[index:index + 1, :, :count].contiguous())[0]
+        return audio
 
 
 class CodecModel(torch.nn.Module):
@@ -105,10 +124,12 @@ class CodecModel(torch.nn.Module):
         quantized, _, losses = self.quantizer(self.encoder(audio))
         return self.decoder(quantized), losses
 
-    def encode(self, audio: torch.Tensor) -> torch.Tensor:
-        """(B, N) audio -> (B, N // hop) int64 codes, or (B, N // hop, depth) for residual quantizers."""
-        return self.quantizer.encode(self.encoder(audio))
+    def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, N) audio -> (B, N // hop) int64 codes, or (B, N // hop, depth) for residual quantizers;
+        ``lengths`` (B,) in samples for a zero-padded batch (codes past an item's length are junk)."""
+        return self.quantizer.encode(self.encoder(audio, lengths))
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """(B, T) codes, or (B, T, k <= depth) for residual quantizers -> (B, T * hop) audio."""
-        return self.decoder(self.quantizer.decode(codes))
+    def decode(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T) codes, or (B, T, k <= depth) for residual quantizers -> (B, T * hop) audio; ``lengths``
+        (B,) in tokens for a padded batch (audio past an item's length is zero)."""
+        return self.decoder(self.quantizer.decode(codes), lengths)

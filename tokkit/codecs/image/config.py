@@ -7,7 +7,7 @@ import math
 from typing import Any, ClassVar
 
 from tokkit.core.config import JsonConfig
-from tokkit.quant.bitpack import bits_for
+from tokkit.core.bitpack import bits_for
 from tokkit.errors import InputError
 
 KIND = "image.titok"

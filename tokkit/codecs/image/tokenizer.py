@@ -7,22 +7,23 @@ the tokens record the original width and height, and ``decode`` returns a pictur
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 
 from tokkit.codecs.image.config import KIND
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, Placement, from_array, from_model_output, read_rgb, to_model_input, to_rgb
-from tokkit.codecs.image.model import ImageCodecModel
 from tokkit.core.atomic import atomic_open, check_writable
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Option, Tokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
+
+if TYPE_CHECKING:  # the model (torch) is imported when a tokenizer is built, not when its options are read
+    from tokkit.codecs.image.model import ImageCodecModel
 
 #: Pillow format for each output suffix write_decoded accepts
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
@@ -40,6 +41,11 @@ class ImageTokenizer(Tokenizer):
     kind: ClassVar[str] = KIND
     input_suffixes: ClassVar[tuple[str, ...]] = IMAGE_SUFFIXES
     output_suffix: ClassVar[str] = ".png"
+    uses_device: ClassVar[bool] = True
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("tokens", int, None, "keep the first K tokens of each picture (fewer tokens, coarser picture, "
+               "smaller file); default: all N", low=1, high="max_tokens", metavar="K"),
+    )
 
     def __init__(self, model: ImageCodecModel, *, device: str = "auto") -> None:
         from tokkit.core.device import resolve_device
@@ -50,11 +56,10 @@ class ImageTokenizer(Tokenizer):
 
     # -- identity ---------------------------------------------------------------------------
     def fingerprint(self) -> bytes:
-        digest = hashlib.sha256(canonical_json(self.config.to_dict()))
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().to("cpu").half().numpy().tobytes())
-        return digest.digest()
+        """The config and the weights as saved (see :func:`tokkit.nn.weights.model_fingerprint`)."""
+        from tokkit.nn.weights import model_fingerprint
+
+        return model_fingerprint(self.model)
 
     @property
     def codebook_size(self) -> int:
@@ -91,11 +96,12 @@ class ImageTokenizer(Tokenizer):
         return out
 
     # -- decode -----------------------------------------------------------------------------
-    def decode(self, tokens: Tokens) -> Image.Image:
-        """Tokens (any prefix length 1..N) -> an RGB picture of the original width and height."""
+    def decode(self, tokens: Tokens | np.ndarray | Sequence[int]) -> Image.Image:
+        """Tokens (any prefix length 1..N) -> an RGB picture of the original width and height; bare codes
+        (K,) -> a square picture at the model size."""
         return self.decode_batch([tokens])[0]
 
-    def decode_batch(self, batch: Sequence[Tokens]) -> list[Image.Image]:
+    def decode_batch(self, batch: Sequence[Tokens | np.ndarray]) -> list[Image.Image]:
         """Decode many token sequences, batching those of equal length."""
         import torch
 
@@ -125,6 +131,18 @@ class ImageTokenizer(Tokenizer):
         from tokkit.nn.weights import save_weights
 
         return save_weights(self.model, directory)
+
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[Image.Image]:
+        """``count`` synthetic RGB pictures of different sizes and aspect ratios (gradients, a disc, noise)."""
+        rng = np.random.default_rng(seed)
+        pictures = []
+        for index in range(count):
+            height, width = 24 + 8 * index, 40 - 6 * index
+            y, x = np.mgrid[0:height, 0:width] / max(height, width)
+            disc = ((x - rng.random()) ** 2 + (y - rng.random()) ** 2 < 0.1)[..., None]
+            array = np.stack([x, y, 1 - x * y], axis=-1) * 0.7 + 0.3 * disc + 0.05 * rng.random((height, width, 3))
+            pictures.append(Image.fromarray((np.clip(array, 0, 1) * 255).astype(np.uint8), "RGB"))
+        return pictures
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
@@ -157,19 +175,26 @@ class ImageTokenizer(Tokenizer):
         meta.update(placement.to_meta(), model_size=self.config.image_size, max_tokens=self.max_tokens)
         return Tokens(codes.astype(np.int64), meta)
 
-    def _check_codes(self, tokens: Tokens) -> tuple[np.ndarray, Placement]:
-        self.check_tokens(tokens)
-        codes = np.asarray(tokens.codes)
+    def _check_codes(self, tokens: Tokens | np.ndarray | Sequence[int]) -> tuple[np.ndarray, Placement]:
+        codes, meta = self.codes_and_meta(tokens)
         if codes.ndim != 1 or not 1 <= codes.size <= self.max_tokens:
             raise InputError(f"image tokens must be a 1-D array of 1 to {self.max_tokens} codes, got shape {codes.shape}")
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"image codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
-        return codes.astype(np.int64), Placement.from_meta(tokens.meta)
+        if not isinstance(tokens, Tokens):  # bare codes: the picture at the model's own size
+            size = self.config.image_size
+            return codes.astype(np.int64), Placement(size, size, size, size)
+        return codes.astype(np.int64), Placement.from_meta(meta)
 
 
-def load_saved(directory: str | os.PathLike, config: dict) -> ImageTokenizer:
-    """Registry loader for saved "image.titok" folders."""
+def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto") -> ImageTokenizer:
+    """Registry loader for saved "image.titok" folders; ``device`` is "auto", "cpu" or "cuda"."""
     from tokkit.codecs.image.config import ImageCodecConfig
+    from tokkit.codecs.image.model import ImageCodecModel
     from tokkit.nn.weights import load_weights
 
-    return ImageTokenizer(load_weights(ImageCodecModel(ImageCodecConfig.from_dict(config)), directory))
+    from tokkit.core.device import resolve_device
+
+    device = resolve_device(device)  # refuse a bad device before reading the weights
+    model = load_weights(ImageCodecModel(ImageCodecConfig.from_dict(config)), directory)
+    return ImageTokenizer(model, device=device)

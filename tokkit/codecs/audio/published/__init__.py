@@ -25,6 +25,9 @@ def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "aut
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from tokkit.core.device import resolve_device
+
+    device = resolve_device(device)  # a bad device fails before any weights are read
     from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel, load_checked
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
     from tokkit.nn.weights import WEIGHTS
@@ -41,6 +44,9 @@ def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "aut
 
 def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
     """A published codec's checkpoint file or HF snapshot folder -> its tokkit port (no code is run)."""
+    from tokkit.core.device import resolve_device
+
+    device = resolve_device(device)
     from tokkit.codecs.audio.published import encodec
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
     from tokkit.nn.weights import read_state_dict

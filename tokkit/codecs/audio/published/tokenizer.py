@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, as_audio, load_audio, resample, restore_audio, write_wav
-from tokkit.core.tokenizer import Tokenizer, canonical_json
+from tokkit.core.tokenizer import Option, Tokenizer, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -34,6 +34,14 @@ class PublishedCodecTokenizer(Tokenizer):
     """
 
     modality: ClassVar[str] = "audio"
+    kind: ClassVar[str] = "audio.encodec"
+    uses_device: ClassVar[bool] = True
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("codebooks", int, None, "RVQ codecs (EnCodec): keep the first N codebooks (fewer: lower bitrate); "
+               "default: all", low=1, high="n_codebooks", metavar="N"),
+        Option("bandwidth", float, None, "RVQ codecs (EnCodec): keep as many codebooks as KBPS allows (EnCodec "
+               "24 kHz: 1.5, 3, 6, 12 or 24); default: all", low=0.0, metavar="KBPS"),
+    )
     input_suffixes: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
     output_suffix: ClassVar[str] = ".wav"
 
@@ -43,7 +51,7 @@ class PublishedCodecTokenizer(Tokenizer):
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.config = model.config
-        self.kind = self.config.kind
+        self.n_codebooks = self.config.n_q
         hop = self.config.hop
         self.chunk_samples = max(1, round(CHUNK_SECONDS * self.config.sample_rate / hop)) * hop
 
@@ -103,10 +111,10 @@ class PublishedCodecTokenizer(Tokenizer):
         """Read a wav/flac/ogg file (any rate and channel count) and encode it."""
         return self.encode(load_audio(path), codebooks=codebooks, bandwidth=bandwidth)
 
-    def decode(self, tokens: Tokens) -> Audio:
-        """Tokens -> :class:`Audio` at the original sample rate and length."""
-        self.check_tokens(tokens)
-        codes = np.asarray(tokens.codes)
+    def decode(self, tokens: Tokens | np.ndarray) -> Audio:
+        """Tokens -> :class:`Audio` at the original sample rate and length; bare (q, T) codes -> audio at the
+        model rate."""
+        codes, meta = self.codes_and_meta(tokens)
         n_q = self.config.n_q
         if codes.ndim != 2 or codes.size == 0:
             raise InputError(f"this codec's tokens must be a non-empty (q, T) array, got shape {codes.shape}")
@@ -114,7 +122,7 @@ class PublishedCodecTokenizer(Tokenizer):
             raise InputError(f"these tokens have {codes.shape[0]} codebooks; this checkpoint has {n_q}")
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
-        audio = restore_audio(self.decode_codes(codes), tokens.meta, self.config.sample_rate)
+        audio = restore_audio(self.decode_codes(codes), meta, self.config.sample_rate)
         return Audio(np.clip(audio.samples, -1.0, 1.0), audio.sample_rate)
 
     def write_decoded(self, item: Audio, path: str | os.PathLike, *, force: bool = False) -> None:
@@ -135,6 +143,32 @@ class PublishedCodecTokenizer(Tokenizer):
                      kbps_per_codebook=round(c.kbps_per_codebook, 6),
                      parameters=sum(p.numel() for p in self.model.parameters()))
         return facts
+
+    def example_inputs(self, count: int = 3, seed: int = 0) -> list[Audio]:
+        """``count`` short noisy tones of different lengths and rates."""
+        rng = np.random.default_rng(seed)
+        items = []
+        for index in range(count):
+            rate = (16000, 24000, 22050)[index % 3]
+            t = np.arange(int(rate * (0.05 + 0.03 * index))) / rate
+            tone = 0.3 * np.sin(2 * np.pi * (150 + 50 * index) * t) + 0.01 * rng.standard_normal(t.size)
+            items.append(Audio(tone.astype(np.float32), rate))
+        return items
+
+    @classmethod
+    def example_tokenizer(cls) -> "PublishedCodecTokenizer":
+        """A tiny random-weight EnCodec (for the contract tests)."""
+        import torch
+
+        from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel
+        from tokkit.nn.seanet import SEANetConfig
+
+        torch.manual_seed(0)
+        model = EncodecModel(EncodecConfig(n_q=4, codebook_size=16, seanet=SEANetConfig(n_filters=2, dimension=8, lstm=1)))
+        with torch.no_grad():
+            for level in model.quantizer.levels:
+                level.codebook.normal_()
+        return cls(model, device="cpu")
 
     # -- the streamed network ---------------------------------------------------------------
     def encode_samples(self, samples: np.ndarray, n_q: int) -> np.ndarray:

@@ -83,7 +83,7 @@ class VocosModel(nn.Module):
 
     def vocode(self, features: torch.Tensor, bandwidth_id: torch.Tensor | None = None) -> torch.Tensor:
         """Features (B, C, T) -> audio (B, T * head_hop) through the backbone and the iSTFT head."""
-        x = self.out(self.backbone(features, bandwidth_id)).transpose(1, 2)
+        x = self.out(self.backbone(features, condition=bandwidth_id)).transpose(1, 2)
         magnitude, phase = x.chunk(2, dim=1)
         magnitude = torch.clip(torch.exp(magnitude), max=1e2)
         return self.istft.inverse(magnitude * (torch.cos(phase) + 1j * torch.sin(phase)))
