@@ -55,7 +55,7 @@ def reference_model():
         generator = torch.Generator().manual_seed(1)
         for layer in model.quantizer.vq.layers:
             book = layer._codebook
-            picks = residual[torch.randperm(residual.shape[0], generator=generator)[:1024]]
+            picks = residual[torch.randint(residual.shape[0], (1024,), generator=generator)]
             noise = torch.randn(picks.shape, generator=generator) * 0.05 * float(residual.std())
             book.embed.copy_(picks + noise)
             book.inited.fill_(1.0)
