@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "encode": "tokkit.cli.encode:encode",
     "decode": "tokkit.cli.decode:decode",
     "info": "tokkit.cli.info:info",
+    "convert": "tokkit.cli.convert:convert",
     "train": "tokkit.cli.train:train",
     "train-bpe": "tokkit.cli.train_bpe:train_bpe_command",
     "infer-mixture": "tokkit.cli.infer_mixture:infer_mixture",

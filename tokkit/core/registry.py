@@ -25,6 +25,7 @@ KIND_LOADERS: dict[str, str] = {
     "image.titok": "tokkit.codecs.image.tokenizer:load_saved",
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
+    "audio.encodec": "tokkit.codecs.audio.published:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -35,13 +36,22 @@ KIND_CLASSES: dict[str, str] = {
     "image.titok": "tokkit.codecs.image.tokenizer:ImageTokenizer",
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
+    "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
 FILE_LOADERS: dict[str, str] = {
     ".json": "tokkit.text.loader:load_file",
     ".tiktoken": "tokkit.text.loader:load_file",
+    # published checkpoints, recognised by their tensors (no code is run)
+    ".th": "tokkit.codecs.audio.published:load_checkpoint",
+    ".pth": "tokkit.codecs.audio.published:load_checkpoint",
+    ".ckpt": "tokkit.codecs.audio.published:load_checkpoint",
+    ".safetensors": "tokkit.codecs.audio.published:load_checkpoint",
 }
+
+#: loader(folder) for folders whose config.json has no "kind": the authors' own snapshots (HF layout)
+SNAPSHOT_LOADER = "tokkit.codecs.audio.published:load_checkpoint"
 
 #: built-in name -> folder under the package holding a saved tokenizer (config.json + weights)
 BUILTINS: dict[str, str] = {
@@ -131,10 +141,22 @@ def load_directory(directory: Path, name: str, **options: object) -> Tokenizer:
     return tokenizer
 
 
+def _is_snapshot(directory: Path) -> bool:
+    """A folder with model weights whose config.json has no "kind" (an authors' snapshot, not a tokkit folder)."""
+    if not any((directory / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")):
+        return False
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and "kind" not in config
+
+
 def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
     """Load a tokenizer from a built-in name ("text", "audio", ...), a saved folder or a tokenizer file.
 
-    Files: HF ``tokenizer.json`` (BPE) and ``.tiktoken`` rank files. ``options`` go to the loader
+    Files: HF ``tokenizer.json`` (BPE), ``.tiktoken`` rank files, published codec checkpoints
+    (``.th``/``.pth``/``.ckpt``/``.safetensors``, or a HF snapshot folder), recognised by content. ``options`` go to the loader
     (e.g. ``pattern=`` for an unknown ``.tiktoken`` file, ``device=`` for torch models).
     """
     text = os.fspath(path_or_name)
@@ -148,6 +170,10 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
     name = str(path.resolve())
     if path.is_dir():
         if (path / "config.json").is_file():
+            if _is_snapshot(path):
+                tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)
+                tokenizer.name = name
+                return tokenizer
             return load_directory(path, name, **options)
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"

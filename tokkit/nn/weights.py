@@ -64,3 +64,64 @@ def load_weights(model: ModelT, directory: str | os.PathLike) -> ModelT:
         raise InputError(f"{path} does not match its config.json (different tensors or shapes)")
     model.load_state_dict({name: value.to(expected[name].dtype) for name, value in state.items()})
     return model.eval()
+
+
+def save_weights_exact(model: torch.nn.Module, directory: str | os.PathLike) -> Path:
+    """As :func:`save_weights` but keeping every tensor's dtype (ported checkpoints stay bit-exact)."""
+    from safetensors.torch import save
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
+    atomic_write_bytes(directory / WEIGHTS, save(tensors))
+    atomic_write_text(directory / "config.json", json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n")
+    return directory
+
+
+def fold_weight_norm(g: torch.Tensor, v: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """The plain weight ``g * v / ||v||`` (norm over every axis but ``dim``) that torch's weight norm computes."""
+    return torch._weight_norm(v.float(), g.float(), dim)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a checkpoint file without running code: safetensors directly, pickles only through
+    ``torch.load(weights_only=True)``; nested dicts (``{"state_dict": ...}``) are flattened with dots.
+
+    Every failure (truncated file, refused pickle, no tensors) is an InputError naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such checkpoint file: {path}")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if len(head) < 8:
+        raise InputError(f"{path} is too short to be a checkpoint (truncated?)")
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        try:
+            loaded = torch.load(str(path), map_location="cpu", weights_only=True, mmap=head[:2] == b"PK")
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for refused or broken pickles
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+                reason = "it holds Python objects that a safe load (weights_only=True) refuses"
+            raise InputError(f"cannot read the checkpoint {path}: {reason}") from None
+    else:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            loaded = load_file(str(path))
+        except (OSError, SafetensorError, ValueError) as exc:
+            raise InputError(f"cannot read the checkpoint {path}: not a readable safetensors or torch file ({exc})") from None
+    tensors: dict[str, torch.Tensor] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            tensors[prefix] = value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+
+    walk("", loaded)
+    if not tensors:
+        raise InputError(f"{path} holds no tensors: not a model checkpoint")
+    return tensors

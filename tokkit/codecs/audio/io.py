@@ -115,3 +115,29 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *, f
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1.0, 1.0), int(sample_rate), format=fmt, subtype=subtype)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def as_audio(item: "Audio | np.ndarray | bytes", model_rate: int) -> Audio:
+    """What a codec's ``encode`` accepts -> checked mono :class:`Audio`: Audio (any rate), a mono float
+    array at ``model_rate``, or the bytes of an audio file."""
+    if isinstance(item, (bytes, bytearray)):
+        item = load_audio(io.BytesIO(item), "the input bytes")
+    if not isinstance(item, Audio):
+        item = Audio(item, model_rate)
+    try:
+        samples = np.asarray(item.samples, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InputError(f"audio must be Audio, a float array or audio file bytes, not {type(item.samples).__name__}") from None
+    audio = item
+    if samples.ndim != 1:
+        raise InputError(f"audio must be mono (one dimension), got shape {samples.shape}")
+    return Audio(check_audio(samples, "the audio"), audio.sample_rate)
+
+
+def restore_audio(samples: np.ndarray, meta: dict, model_rate: int) -> Audio:
+    """Decoded samples at ``model_rate`` -> :class:`Audio` at the rate and length the tokens' ``meta`` recorded."""
+    samples = samples[:int(meta.get("n_samples", samples.size))]
+    rate = int(meta.get("original_sample_rate", model_rate))
+    if rate != model_rate:
+        samples = resample(samples, model_rate, rate)[:int(meta.get("original_n_samples", samples.size))]
+    return Audio(samples, rate)

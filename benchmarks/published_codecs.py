@@ -1,0 +1,203 @@
+"""Speed and memory of tokkit's published-codec ports against the authors' code, same model, same speech.
+
+    PYTHONPATH=. /work/venvs/audioports/bin/python benchmarks/published_codecs.py [--seconds 20]
+        [--threads 1 2] [--long-seconds 600] [--json]
+
+Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
+does not. Model: the full-size EnCodec 24 kHz architecture with seeded random weights, codebooks
+re-initialised from latents of the speech (random codebooks would make every code the same).
+Speech: samples/speech.wav (the project's own espeak sample), resampled to 24 kHz and repeated to
+``--seconds``. Each (implementation, operation, threads) runs in a fresh process: real-time factor =
+wall time / audio duration (best of ``--repeats``), peak memory = the process's peak RSS growth over
+its state after loading the model. Encode runs at 24 kbps (all 32 codebooks), decode on those codes.
+``--long-seconds``: a long file encoded by tokkit's stream (10 s pieces) against the reference's
+whole-file pass, counting differing codes (the reference's own float32 near-ties flip; see the note).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def speech(seconds: float):
+    import numpy as np
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    audio, rate = sf.read(ROOT / "samples" / "speech.wav", dtype="float32", always_2d=True)
+    g = math.gcd(rate, 24000)
+    mono = resample_poly(audio.mean(axis=1), 24000 // g, rate // g).astype(np.float32)
+    reps = math.ceil(seconds * 24000 / mono.size)
+    return np.tile(mono, reps)[: int(seconds * 24000)]
+
+
+def reference_model():
+    """The reference EnCodec 24 kHz with seeded random weights and speech-initialised codebooks: random
+    residuals of each level plus 5% noise (exact copies of frames would leave zero residuals and ties)."""
+    import torch
+    import encodec
+
+    torch.manual_seed(0)
+    model = encodec.EncodecModel.encodec_model_24khz(pretrained=False).eval()
+    with torch.no_grad():
+        residual = model.encoder(torch.from_numpy(speech(8.0))[None, None]).transpose(1, 2).reshape(-1, 128)
+        generator = torch.Generator().manual_seed(1)
+        for layer in model.quantizer.vq.layers:
+            book = layer._codebook
+            picks = residual[torch.randint(residual.shape[0], (1024,), generator=generator)]
+            noise = torch.randn(picks.shape, generator=generator) * 0.05 * float(residual.std())
+            book.embed.copy_(picks + noise)
+            book.inited.fill_(1.0)
+            residual = residual - book.embed[book.quantize(residual)]
+    return model
+
+
+def port_of(model):
+    from tokkit.codecs.audio.published.encodec import from_reference
+    from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
+
+    return PublishedCodecTokenizer(from_reference(model.state_dict(), "benchmark"), device="cpu")
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> float:
+    """Reset this process's peak RSS (Linux: write 5 to /proc/self/clear_refs); returns the current RSS in MB."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    return _status_mb("VmHWM")
+
+
+def worker(impl: str, op: str, threads: int, seconds: float, repeats: int) -> dict:
+    """One measurement in this process: returns {rtf, peak_mb}."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    model = reference_model()
+    audio = speech(seconds)
+    frames = math.ceil(audio.size / 320)
+    codes = np.random.default_rng(0).integers(0, 1024, (32, frames))  # decode speed does not depend on the values
+    if impl == "tokkit":
+        port = port_of(model)
+        del model
+        run = (lambda: port.encode_samples(audio, 32)) if op == "encode" else (lambda: port.decode_codes(codes))
+    else:
+        x = torch.from_numpy(audio)[None, None]
+        frame = (torch.from_numpy(codes)[None], None)
+
+        def run():
+            with torch.no_grad():
+                return model.encode(x) if op == "encode" else model.decode([frame])
+    import gc
+
+    gc.collect()
+    base = reset_peak()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"rtf": min(times) / seconds, "peak_mb": max(0.0, peak_rss_mb() - base)}
+
+
+def long_file(seconds: float, threads: int) -> dict:
+    """Codes of tokkit's stream vs the reference's whole-file encode on one long file."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    model = reference_model()
+    port = port_of(model)
+    audio = speech(seconds)
+    base = reset_peak()
+    start = time.perf_counter()
+    ours = port.encode_samples(audio, 32)
+    ours_s = time.perf_counter() - start
+    ours_peak = peak_rss_mb() - base
+    base = reset_peak()
+    start = time.perf_counter()
+    with torch.no_grad():
+        theirs = model.encode(torch.from_numpy(audio)[None, None])[0][0][0].numpy()
+    theirs_s = time.perf_counter() - start
+    reference_peak = peak_rss_mb() - base
+    differ = ours != theirs
+    first_level = differ.argmax(0)[differ.any(0)]
+    return {"seconds": seconds, "codes": int(ours.size), "differing_codes": int(differ.sum()),
+            "frames_with_a_difference": int(differ.any(0).sum()), "frames": int(ours.shape[1]),
+            "first_differing_level_median": float(np.median(first_level)) if first_level.size else None,
+            "tokkit_s": ours_s, "reference_s": theirs_s, "tokkit_peak_mb": ours_peak, "reference_peak_mb": reference_peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--long-seconds", type=float, default=0.0)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        impl, op, threads = args.worker
+        print(json.dumps(worker(impl, op, int(threads), args.seconds, args.repeats)))
+        return
+    try:
+        import encodec  # noqa: F401
+    except ImportError:
+        sys.exit("the reference package `encodec` is not installed: run this in the scratch venv (see the docstring)")
+    rows = []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    print(f"EnCodec 24 kHz, random weights, {args.seconds:g} s of samples/speech.wav at 24 kHz, 24 kbps; "
+          f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    for threads in args.threads:
+        for op in ("encode", "decode"):
+            result = {}
+            for impl in ("reference", "tokkit"):
+                out = subprocess.run([sys.executable, __file__, "--worker", impl, op, str(threads), "--seconds",
+                                      str(args.seconds), "--repeats", str(args.repeats)], env=env, check=True,
+                                     capture_output=True, text=True).stdout
+                result[impl] = json.loads(out.strip().splitlines()[-1])
+            row = {"codec": "encodec_24khz", "op": op, "threads": threads,
+                   "reference_rtf": result["reference"]["rtf"], "tokkit_rtf": result["tokkit"]["rtf"],
+                   "speedup": result["reference"]["rtf"] / result["tokkit"]["rtf"],
+                   "reference_peak_mb": result["reference"]["peak_mb"], "tokkit_peak_mb": result["tokkit"]["peak_mb"]}
+            rows.append(row)
+            if not args.json:
+                print(f"{op:6s} threads={threads}: RTF reference {row['reference_rtf']:.3f}  tokkit {row['tokkit_rtf']:.3f}"
+                      f"  -> {row['speedup']:.2f}x (target >= 1.5x); peak memory reference "
+                      f"{row['reference_peak_mb']:.0f} MB  tokkit {row['tokkit_peak_mb']:.0f} MB", flush=True)
+    report = {"rows": rows, "load_average_after": os.getloadavg()[0]}
+    if args.long_seconds:
+        report["long_file"] = long_file(args.long_seconds, args.threads[-1])
+        if not args.json:
+            lf = report["long_file"]
+            print(f"long file {lf['seconds']:g} s: tokkit stream (10 s pieces) vs reference whole file: "
+                  f"{lf['differing_codes']} of {lf['codes']} codes differ, in {lf['frames_with_a_difference']} of "
+                  f"{lf['frames']} frames (median first differing level {lf['first_differing_level_median']}); "
+                  f"time tokkit {lf['tokkit_s']:.1f} s, reference {lf['reference_s']:.1f} s; peak memory growth "
+                  f"tokkit {lf['tokkit_peak_mb']:.0f} MB, reference {lf['reference_peak_mb']:.0f} MB")
+    print(json.dumps(report) if args.json else f"load average after: {report['load_average_after']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

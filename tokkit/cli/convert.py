@@ -1,0 +1,38 @@
+"""``tokkit convert``: a published checkpoint (or any loadable tokenizer) -> a tokkit folder, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tokkit.core.registry import load
+from tokkit.errors import InputError, OutputExistsError
+
+
+@click.command()
+@click.argument("source", metavar="SRC")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder to write (config.json + model.safetensors).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite DIR's config.json and weights if they exist.")
+def convert(source: str, output: str, force: bool) -> None:
+    """Convert SRC (an EnCodec .th / .pth / .ckpt / .safetensors file or HF snapshot folder, as its
+    authors distribute it) into a tokkit folder DIR, so later loads read safetensors and need no pickle.
+
+    The folder keeps float32 weights and has the same identity hash as SRC: tokens made with either
+    decode with the other.
+
+    \b
+    Example:  tokkit convert encodec_24khz-d7cc33bc.th -o encodec24/
+              tokkit encode speech.wav -t encodec24/ --bandwidth 6
+    """
+    target = Path(output)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{output} is a file; pass a folder")
+    if not force and any((target / name).exists() for name in ("config.json", "model.safetensors")):
+        raise OutputExistsError(f"{output} already holds a tokenizer; pass --force to overwrite it")
+    tokenizer = load(source, device="cpu")
+    if getattr(tokenizer, "modality", None) != "audio" or not hasattr(tokenizer, "config"):
+        raise InputError(f"{source} is already a tokkit tokenizer; there is nothing to convert")
+    tokenizer.save(target)
+    click.echo(f"{source} -> {target} ({tokenizer.config.name}, hash {tokenizer.identity['hash']})")

@@ -1,0 +1,284 @@
+"""SEANet convolutional encoder/decoder (EnCodec, Mimi, WavTokenizer's encoder) with streaming.
+
+Plain convolutions (weight norm is folded into the weights at load time, see
+:func:`tokkit.nn.weights.fold_weight_norm`) with the SEANet padding rules: a conv pads ``(k-1)*d - (s-1)``
+samples (all on the left when causal, split otherwise) plus what makes its last window full; a
+transposed conv trims ``k - s`` samples. Causal stacks also run as streams: :meth:`SEANet.stream` takes
+audio in pieces, keeps each layer's unconsumed input, and gives the same frames as one whole-file
+pass, so long files need bounded memory and have no seams.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tokkit.core.config import JsonConfig
+from tokkit.errors import InputError
+
+
+def pad1d(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
+    """F.pad on (B, C, T) that also reflects inputs shorter than the padding (zeros appended first).
+
+    Reflection is written as flipped slices into one new tensor (the same values as F.pad's reflect,
+    in about half its time on CPU)."""
+    if mode != "reflect":
+        return F.pad(x, (left, right), mode=mode)
+    length, widest = x.shape[-1], max(left, right)
+    extra = widest - length + 1 if length <= widest else 0
+    if extra:
+        x = F.pad(x, (0, extra))
+    if not left and not right:
+        return x[..., :x.shape[-1] - extra] if extra else x
+    n = x.shape[-1]
+    out = x.new_empty(*x.shape[:-1], left + n + right)
+    out[..., left:left + n] = x
+    if left:
+        out[..., :left] = x[..., 1:left + 1].flip(-1)
+    if right:
+        out[..., left + n:] = x[..., n - 1 - right:n - 1].flip(-1)
+    return out[..., :out.shape[-1] - extra] if extra else out
+
+
+class PaddedConv1d(nn.Conv1d):
+    """Conv1d with SEANet padding: (B, C_in, T) -> (B, C_out, ceil(T / stride)).
+
+    ``stream`` (causal only) consumes pieces of the input and returns the frames they complete.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, dilation: int = 1,
+                 *, causal: bool = False, pad_mode: str = "reflect", groups: int = 1, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, kernel, stride, dilation=dilation, groups=groups, bias=bias)
+        self.causal, self.pad_mode = causal, pad_mode
+        self.span = (kernel - 1) * dilation + 1
+        self.padding_total = self.span - stride
+
+    def _extra(self, length: int) -> int:
+        stride = self.stride[0]
+        frames = math.ceil((length - self.span + self.padding_total) / stride + 1)
+        return (frames - 1) * stride + self.span - self.padding_total - length
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, ceil(T / stride)), whole sequence at once."""
+        extra = self._extra(x.shape[-1])
+        if self.causal:
+            left, right = self.padding_total, extra
+        else:
+            right = self.padding_total // 2
+            left, right = self.padding_total - right, right + extra
+        return super().forward(pad1d(x, left, right, self.pad_mode))
+
+    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+        """Next piece (B, C_in, t) -> the frames it completes (B, C_out, t'); ``final`` flushes the end."""
+        buffer = state.get("buffer")
+        if buffer is None:
+            pending = state.pop("pending", None)
+            x = x if pending is None else torch.cat([pending, x], dim=-1)
+            if x.shape[-1] <= self.padding_total and not final:
+                state["pending"] = x  # the left reflection needs more samples than the padding
+                return x.new_zeros(x.shape[0], self.out_channels, 0)
+            buffer = pad1d(x, self.padding_total, 0, self.pad_mode)
+        else:
+            buffer = torch.cat([buffer, x], dim=-1)
+        stride = self.stride[0]
+        if final:  # as forward: pad the end so that the last window is full
+            buffer = pad1d(buffer, 0, (self.span - buffer.shape[-1]) % stride, self.pad_mode)
+        frames = (buffer.shape[-1] - self.span) // stride + 1 if buffer.shape[-1] >= self.span else 0
+        used = (frames - 1) * stride + self.span if frames else 0
+        out = super().forward(buffer[..., :used]) if frames else buffer.new_zeros(x.shape[0], self.out_channels, 0)
+        state["buffer"] = buffer[..., frames * stride:]
+        return out
+
+
+class PaddedConvTranspose1d(nn.ConvTranspose1d):
+    """ConvTranspose1d that trims ``kernel - stride`` samples: (B, C_in, T) -> (B, C_out, T * stride).
+
+    Causal: trims ``ceil(trim * (k - s))`` on the right and the rest on the left; otherwise splits it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, *,
+                 causal: bool = False, trim_right_ratio: float = 1.0, groups: int = 1, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, kernel, stride, groups=groups, bias=bias)
+        total = kernel - stride
+        self.right = math.ceil(total * trim_right_ratio) if causal else total // 2
+        self.left = total - self.right
+        self.causal = causal
+        # input frames of left context that reach the first output sample of a new piece
+        self.context = math.ceil((kernel - stride) / stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, T * stride)."""
+        y = super().forward(x)
+        return y[..., self.left:y.shape[-1] - self.right]
+
+    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+        """Causal, fully right-trimmed only: next frames (B, C_in, t) -> their samples (B, C_out, t * stride)."""
+        if self.left:
+            raise InputError("only causal transposed convs trimmed fully on the right can run as a stream")
+        if x.shape[-1] == 0:
+            return x.new_zeros(x.shape[0], self.out_channels, 0)
+        previous = state.get("frames")
+        buffer = x if previous is None else torch.cat([previous, x], dim=-1)
+        skip = 0 if previous is None else previous.shape[-1]
+        stride = self.stride[0]
+        y = super().forward(buffer)
+        state["frames"] = buffer[..., max(0, buffer.shape[-1] - self.context):]
+        return y[..., skip * stride:buffer.shape[-1] * stride]
+
+
+class SkipLSTM(nn.Module):
+    """Multi-layer LSTM over the time axis with a residual connection: (B, C, T) -> (B, C, T)."""
+
+    def __init__(self, channels: int, layers: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(channels, channels, layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) -> (B, C, T)."""
+        steps = x.permute(2, 0, 1)
+        y, _ = self.lstm(steps)
+        return (y + steps).permute(1, 2, 0)
+
+    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+        """Next piece (B, C, t) -> (B, C, t), carrying the hidden state across pieces."""
+        steps = x.permute(2, 0, 1)
+        if steps.shape[0] == 0:
+            return x
+        y, state["hidden"] = self.lstm(steps, state.get("hidden"))
+        return (y + steps).permute(1, 2, 0)
+
+
+class ResidualUnit(nn.Module):
+    """SEANet residual block: act, conv(k, dilation), act, conv(1) plus a (1x1-conv or identity) skip."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, compress: int, true_skip: bool,
+                 causal: bool, pad_mode: str) -> None:
+        super().__init__()
+        hidden = channels // compress
+        self.block = nn.Sequential(
+            nn.ELU(), PaddedConv1d(channels, hidden, kernel, dilation=dilation, causal=causal, pad_mode=pad_mode),
+            nn.ELU(), PaddedConv1d(hidden, channels, 1, causal=causal, pad_mode=pad_mode),
+        )
+        self.shortcut = nn.Identity() if true_skip else PaddedConv1d(channels, channels, 1, causal=causal,
+                                                                     pad_mode=pad_mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T) -> (B, C, T)."""
+        return self.shortcut(x) + self.block(x)
+
+    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+        """Next piece (B, C, t) -> (B, C, t) (stride-1 causal convs emit one frame per input frame)."""
+        return _stream_layer(self.shortcut, x, state.setdefault("skip", {}), final) + \
+            _stream_sequence(self.block, x, state.setdefault("block", {}), final)
+
+
+def _stream_layer(layer: nn.Module, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+    stream = getattr(layer, "stream", None)
+    return stream(x, state, final) if stream is not None else layer(x)
+
+
+def _stream_sequence(layers: nn.Sequential, x: torch.Tensor, state: dict[int, Any], final: bool) -> torch.Tensor:
+    for index, layer in enumerate(layers):
+        x = _stream_layer(layer, x, state.setdefault(index, {}), final)
+    return x
+
+
+@dataclasses.dataclass
+class SEANetConfig(JsonConfig):
+    """Shape of a SEANet encoder/decoder pair (EnCodec's field names and defaults).
+
+    ``ratios`` are the decoder's upsampling factors (the encoder uses them reversed); ``hop`` is their product.
+    """
+
+    channels: int = 1
+    dimension: int = 128
+    n_filters: int = 32
+    n_residual_layers: int = 1
+    ratios: tuple[int, ...] = (8, 5, 4, 2)
+    kernel_size: int = 7
+    last_kernel_size: int = 7
+    residual_kernel_size: int = 3
+    dilation_base: int = 2
+    causal: bool = True
+    pad_mode: str = "reflect"
+    true_skip: bool = False
+    compress: int = 2
+    lstm: int = 2
+    trim_right_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.ratios = tuple(int(r) for r in self.ratios)
+        if not self.ratios or min(self.ratios) < 1 or self.n_filters < 1 or self.dimension < 1:
+            raise InputError(f"SEANet needs positive ratios, n_filters and dimension, got {self}")
+        if self.pad_mode not in ("reflect", "constant", "replicate"):
+            raise InputError(f"SEANet pad_mode must be reflect, constant or replicate, got {self.pad_mode!r}")
+
+    @property
+    def hop(self) -> int:
+        return math.prod(self.ratios)
+
+
+class SEANet(nn.Module):
+    """A stack of SEANet layers in ``layers`` (indices as in the reference, activations included)."""
+
+    layers: nn.Sequential
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T_in) -> (B, C_out, T_out), whole sequence."""
+        return self.layers(x)
+
+    @property
+    def streamable(self) -> bool:
+        return all(getattr(m, "causal", True) for m in self.modules()
+                   if isinstance(m, (PaddedConv1d, PaddedConvTranspose1d)))
+
+    def stream(self, x: torch.Tensor, state: dict[int, Any], final: bool) -> torch.Tensor:
+        """Next piece (B, C_in, t) -> what it completes; pieces stitched equal ``forward`` of the whole."""
+        if not self.streamable:
+            raise InputError("only causal SEANet stacks can run as a stream")
+        return _stream_sequence(self.layers, x, state, final)
+
+
+class SEANetEncoder(SEANet):
+    """Audio (B, channels, N) -> latents (B, dimension, ceil(N / hop))."""
+
+    def __init__(self, config: SEANetConfig) -> None:
+        super().__init__()
+        c, width = config, config.n_filters
+        conv = dict(causal=c.causal, pad_mode=c.pad_mode)
+        layers: list[nn.Module] = [PaddedConv1d(c.channels, width, c.kernel_size, **conv)]
+        for ratio in reversed(c.ratios):
+            layers += [ResidualUnit(width, c.residual_kernel_size, c.dilation_base ** j, c.compress, c.true_skip,
+                                    c.causal, c.pad_mode) for j in range(c.n_residual_layers)]
+            layers += [nn.ELU(), PaddedConv1d(width, width * 2, ratio * 2, ratio, **conv)]
+            width *= 2
+        if c.lstm:
+            layers.append(SkipLSTM(width, c.lstm))
+        layers += [nn.ELU(), PaddedConv1d(width, c.dimension, c.last_kernel_size, **conv)]
+        self.layers = nn.Sequential(*layers)
+
+
+class SEANetDecoder(SEANet):
+    """Latents (B, dimension, T) -> audio (B, channels, T * hop)."""
+
+    def __init__(self, config: SEANetConfig) -> None:
+        super().__init__()
+        c = config
+        width = c.n_filters * 2 ** len(c.ratios)
+        conv = dict(causal=c.causal, pad_mode=c.pad_mode)
+        layers: list[nn.Module] = [PaddedConv1d(c.dimension, width, c.kernel_size, **conv)]
+        if c.lstm:
+            layers.append(SkipLSTM(width, c.lstm))
+        for ratio in c.ratios:
+            layers += [nn.ELU(), PaddedConvTranspose1d(width, width // 2, ratio * 2, ratio, causal=c.causal,
+                                                       trim_right_ratio=c.trim_right_ratio)]
+            width //= 2
+            layers += [ResidualUnit(width, c.residual_kernel_size, c.dilation_base ** j, c.compress, c.true_skip,
+                                    c.causal, c.pad_mode) for j in range(c.n_residual_layers)]
+        layers += [nn.ELU(), PaddedConv1d(width, c.channels, c.last_kernel_size, **conv)]
+        self.layers = nn.Sequential(*layers)
