@@ -20,7 +20,7 @@ from tokkit.codecs.audio.config import KIND
 from tokkit.codecs.audio.io import (AUDIO_SUFFIXES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Audio, check_audio,
                                     check_sample_rate, load_audio, resample, write_wav)
 from tokkit.core.meta import Float, Int, bad_field
-from tokkit.core.tokenizer import Tokenizer
+from tokkit.codecs.model_tokenizer import ModelTokenizer
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -32,7 +32,7 @@ BATCH_TOKENS = 4000  # padded tokens per forward pass in encode_batch / decode_b
 MIN_FILL = 0.8  # a window joins a batch only if it is at least this share of the batch's longest window
 
 
-class AudioTokenizer(Tokenizer):
+class AudioTokenizer(ModelTokenizer):
     """Neural speech codec: ``encode`` audio -> (T,) codes (FSQ) or (depth, T) codes (RVQ),
     T = ceil(samples / hop); ``decode`` the reverse.
 
@@ -48,23 +48,12 @@ class AudioTokenizer(Tokenizer):
         "original_sample_rate": Int(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE), "original_n_samples": Int(1),
         "duration": Float(0),
     }
-    uses_device: ClassVar[bool] = True
 
     def __init__(self, model: CodecModel, *, device: str = "auto", chunk_seconds: float = 20.0) -> None:
-        from tokkit.core.device import resolve_device
-
-        self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
-        self.config = model.config
+        super().__init__(model, device=device)
         self.chunk_tokens = max(1, round(chunk_seconds * self.config.frame_rate))
 
     # -- identity ---------------------------------------------------------------------------
-    def fingerprint(self) -> bytes:
-        """The config and the weights as saved (see :func:`tokkit.nn.weights.model_fingerprint`)."""
-        from tokkit.nn.weights import model_fingerprint
-
-        return model_fingerprint(self.model)
-
     @property
     def codebook_size(self) -> int:
         return self.model.codebook_size

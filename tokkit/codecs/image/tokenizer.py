@@ -19,7 +19,8 @@ from tokkit.codecs.image.config import KIND
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, MAX_PIXELS, MIN_SIDE, Placement, place, from_array, from_model_output, read_rgb, to_model_input, to_rgb
 from tokkit.core.atomic import atomic_open, check_writable
 from tokkit.core.meta import Int, IntList, bad_field
-from tokkit.core.tokenizer import Option, Tokenizer
+from tokkit.codecs.model_tokenizer import ModelTokenizer
+from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -32,7 +33,7 @@ OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP
 BATCH = 32  # images per forward pass in encode_batch / decode_batch
 
 
-class ImageTokenizer(Tokenizer):
+class ImageTokenizer(ModelTokenizer):
     """ViT tokenizer: ``encode`` a picture -> (K,) codes; ``decode`` any prefix -> a picture.
 
     ``device`` is "auto", "cpu" or "cuda".
@@ -47,29 +48,13 @@ class ImageTokenizer(Tokenizer):
         "padded_size": IntList(2, MIN_SIDE, MAX_PIXELS, required=True),
         "model_size": Int(1), "max_tokens": Int(1),
     }
-    uses_device: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("tokens", int, None, "keep the first K tokens of each picture (fewer tokens, coarser picture, "
                "smaller file); default: all N", low=1, high="max_tokens", metavar="K"),
     )
 
     def __init__(self, model: ImageCodecModel, *, device: str = "auto") -> None:
-        from tokkit.core.device import resolve_device
-
-        self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
-        self.config = model.config
-
-    # -- identity ---------------------------------------------------------------------------
-    def fingerprint(self) -> bytes:
-        """The config and the weights as saved (see :func:`tokkit.nn.weights.model_fingerprint`)."""
-        from tokkit.nn.weights import model_fingerprint
-
-        return model_fingerprint(self.model)
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
+        super().__init__(model, device=device)
 
     @property
     def max_tokens(self) -> int:

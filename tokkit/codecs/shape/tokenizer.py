@@ -30,7 +30,8 @@ from tokkit.codecs.shape.io import (
 from tokkit.codecs.shape.model import ShapeCodecModel
 from tokkit.core.atomic import atomic_write_bytes, check_writable
 from tokkit.core.meta import Float, Int
-from tokkit.core.tokenizer import Option, Tokenizer
+from tokkit.codecs.model_tokenizer import ModelTokenizer
+from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 from tokkit.quant.truncation import check_keep_length
@@ -42,7 +43,7 @@ QUERY_CHUNK = 32768
 SAMPLING_SEED = 0  # fixed: encoding the same shape twice gives the same tokens
 
 
-class ShapeTokenizer(Tokenizer):
+class ShapeTokenizer(ModelTokenizer):
     """3DShape2VecSet-style tokenizer: ``encode`` a shape -> (K,) codes; ``decode`` any prefix -> a mesh.
 
     ``device`` is "auto", "cpu" or "cuda"; ``resolution`` is the default marching-cubes grid size.
@@ -55,7 +56,6 @@ class ShapeTokenizer(Tokenizer):
     meta_schema: ClassVar[dict] = {
         "scale": Float(0.0, 1e30, required=True), "num_latents": Int(1), "depth": Int(1), "max_tokens": Int(1),
     }
-    uses_device: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("tokens", int, None, "keep the first K tokens of each shape (level-major: fewer latents below "
                "the latent count, fewer residual levels above; coarser shape, smaller file); default: all N",
@@ -63,22 +63,8 @@ class ShapeTokenizer(Tokenizer):
     )
 
     def __init__(self, model: ShapeCodecModel, *, device: str = "auto", resolution: int = DEFAULT_RESOLUTION) -> None:
-        from tokkit.core.device import resolve_device
-
-        self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
-        self.config = model.config
+        super().__init__(model, device=device)
         self.resolution = check_resolution(resolution)
-
-    # -- identity ---------------------------------------------------------------------------
-    def fingerprint(self) -> bytes:
-        from tokkit.nn.weights import model_fingerprint
-
-        return model_fingerprint(self.model)
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
 
     @property
     def max_tokens(self) -> int:

@@ -27,7 +27,8 @@ from tokkit.codecs.video.config import KIND
 from tokkit.codecs.video.io import OUTPUT_SUFFIXES, VIDEO_SUFFIXES, probe, read_frames, write_video
 from tokkit.core.atomic import check_writable
 from tokkit.core.meta import Float, Int, IntList
-from tokkit.core.tokenizer import Option, Tokenizer
+from tokkit.codecs.model_tokenizer import ModelTokenizer
+from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -85,7 +86,7 @@ class DecodedVideo:
     __hash__ = None  # type: ignore[assignment]
 
 
-class VideoTokenizer(Tokenizer):
+class VideoTokenizer(ModelTokenizer):
     """Causal video tokenizer: ``encode`` a clip -> per-frame codes; ``decode`` -> :class:`DecodedVideo`.
 
     ``device`` is "auto", "cpu" or "cuda".
@@ -100,7 +101,6 @@ class VideoTokenizer(Tokenizer):
         "fps": Float(0.01, 1000.0), "model_fps": Float(0.01, 1000.0), "frames": Int(1, MAX_FRAMES),
         "source_frames": Int(1, 1 << 31), "model_size": Int(1), "max_tokens": Int(1),
     }
-    uses_device: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("tokens", int, None, "keep the first K tokens of every frame (fewer tokens, coarser frames, "
                "smaller file); default: all N", low=1, high="max_tokens", metavar="K"),
@@ -109,21 +109,7 @@ class VideoTokenizer(Tokenizer):
     )
 
     def __init__(self, model: "VideoCodecModel", *, device: str = "auto") -> None:
-        from tokkit.core.device import resolve_device
-
-        self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
-        self.config = model.config
-
-    def fingerprint(self) -> bytes:
-        """The config and the weights as saved (see :func:`tokkit.nn.weights.model_fingerprint`)."""
-        from tokkit.nn.weights import model_fingerprint
-
-        return model_fingerprint(self.model)
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
+        super().__init__(model, device=device)
 
     @property
     def max_tokens(self) -> int:

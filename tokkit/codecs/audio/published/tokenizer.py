@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, as_audio, load_audio, resample, restore_audio, write_wav
-from tokkit.core.tokenizer import Option, Tokenizer, canonical_json
+from tokkit.codecs.model_tokenizer import ModelTokenizer
+from tokkit.core.tokenizer import Option, canonical_json
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -26,7 +27,7 @@ from tokkit.errors import InputError
 CHUNK_SECONDS = 10.0
 
 
-class PublishedCodecTokenizer(Tokenizer):
+class PublishedCodecTokenizer(ModelTokenizer):
     """A published RVQ codec: ``encode`` audio -> (q, T) codes, T = ceil(samples / hop); ``decode`` back.
 
     ``codebooks`` (or ``bandwidth`` in kbps) given to ``encode`` keeps the first q of the model's
@@ -35,7 +36,6 @@ class PublishedCodecTokenizer(Tokenizer):
 
     modality: ClassVar[str] = "audio"
     kind: ClassVar[str] = "audio.encodec"
-    uses_device: ClassVar[bool] = True
     options: ClassVar[tuple[Option, ...]] = (
         Option("codebooks", int, None, "RVQ codecs (EnCodec): keep the first N codebooks (fewer: lower bitrate); "
                "default: all", low=1, high="n_codebooks", metavar="N"),
@@ -46,11 +46,7 @@ class PublishedCodecTokenizer(Tokenizer):
     output_suffix: ClassVar[str] = ".wav"
 
     def __init__(self, model: Any, *, device: str = "auto") -> None:
-        from tokkit.core.device import resolve_device
-
-        self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
-        self.config = model.config
+        super().__init__(model, device=device)
         self.n_codebooks = self.config.n_q
         hop = self.config.hop
         self.chunk_samples = max(1, round(CHUNK_SECONDS * self.config.sample_rate / hop)) * hop
@@ -65,10 +61,6 @@ class PublishedCodecTokenizer(Tokenizer):
             digest.update(name.encode())
             digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
         return digest.digest()
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
 
     def codebooks_for(self, codebooks: int | None = None, bandwidth: float | None = None) -> int:
         """How many RVQ levels to keep: ``codebooks``, or as many as ``bandwidth`` kbps allows; default all."""
