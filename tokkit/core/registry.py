@@ -26,6 +26,8 @@ KIND_LOADERS: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
+    "audio.wavtokenizer": "tokkit.codecs.audio.published:load_saved",
+    "audio.encodec_vocos": "tokkit.codecs.audio.published:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -37,6 +39,8 @@ KIND_CLASSES: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
     "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
+    "audio.wavtokenizer": "tokkit.codecs.audio.published.tokenizer:WavTokenizerTokenizer",
+    "audio.encodec_vocos": "tokkit.codecs.audio.published.tokenizer:EncodecVocosTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -177,6 +181,10 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
             return load_directory(path, name, **options)
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"
+        elif (path / "config.yaml").is_file() or any(path.glob("*.ckpt")):  # Vocos / WavTokenizer as published
+            tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)
+            tokenizer.name = name
+            return tokenizer
         else:
             raise InputError(f"{path} is a folder without config.json or tokenizer.json")
     loader = FILE_LOADERS.get(path.suffix.lower())
