@@ -222,40 +222,30 @@ class WavTokenizerTokenizer(PublishedCodecTokenizer):
         """Read a wav/flac/ogg file (any rate and channel count) and encode it."""
         return self.encode(load_audio(path))
 
-    def _windows(self, frames: int) -> list[tuple[int, int, int, int]]:
-        """(start, stop) of each window's kept frames and (start, stop) of the frames it codes, context included."""
-        if frames <= self.window_frames + 2 * self.context_frames:
-            return [(0, frames, 0, frames)]
-        return [(start, min(start + self.window_frames, frames), max(0, start - self.context_frames),
-                 min(frames, start + self.window_frames + self.context_frames))
-                for start in range(0, frames, self.window_frames)]
-
     def encode_samples(self, samples: np.ndarray, n_q: int = 1) -> np.ndarray:
         """Mono float32 samples at the model rate -> codes (1, ceil(N / hop)), window by window."""
         import torch
 
+        from tokkit.nn.windows import overlapped
+
         hop = self.config.hop
-        frames = -(-samples.size // hop)
-        pieces = []
         with torch.inference_mode():
-            for keep0, keep1, code0, code1 in self._windows(frames):
-                piece = torch.from_numpy(samples[code0 * hop:code1 * hop]).to(self.device)[None]
-                codes = self.model.encode(piece)[0]
-                pieces.append(codes[:, keep0 - code0:keep1 - code0].cpu().numpy())
-        return np.concatenate(pieces, axis=-1).astype(np.int64)
+            x = torch.from_numpy(samples).to(self.device)[None]
+            codes = overlapped(lambda piece: self.model.encode(piece)[:, 0], x, window=self.window_frames * hop,
+                               context=self.context_frames * hop, ratio=(hop, 1), align=hop)
+        return codes.cpu().numpy().astype(np.int64)
 
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
         """Codes (1, T) -> mono float32 samples (T * hop), window by window."""
         import torch
 
-        hop = self.config.hop
-        out = []
+        from tokkit.nn.windows import overlapped
+
         with torch.inference_mode():
-            for keep0, keep1, code0, code1 in self._windows(codes.shape[-1]):
-                piece = torch.from_numpy(np.ascontiguousarray(codes[:, code0:code1], dtype=np.int64)).to(self.device)
-                audio = self.model.decode(piece[None])[0]
-                out.append(audio[(keep0 - code0) * hop:(keep1 - code0) * hop].float().cpu().numpy())
-        return np.concatenate(out)
+            x = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.int64)).to(self.device)[None]
+            audio = overlapped(self.model.decode, x, window=self.window_frames, context=self.context_frames,
+                               ratio=(1, self.config.hop))
+        return audio[0].float().cpu().numpy()
 
     @classmethod
     def example_tokenizer(cls) -> "WavTokenizerTokenizer":
@@ -321,16 +311,14 @@ class EncodecVocosTokenizer(PublishedCodecTokenizer):
                              f"these have {codes.shape[0]}")
         codes = codes[:usable[-1]]  # an RVQ prefix: the codebooks beyond what Vocos was trained on are dropped
         condition = torch.tensor([self.vocos.bandwidth_id(codes.shape[0])], device=self.device)
-        step, hop, frames = self.chunk_samples // self.config.hop, self.config.hop, codes.shape[-1]
-        out = []
+        from tokkit.nn.windows import overlapped
+
         with torch.inference_mode():
-            for start in range(0, frames, step):
-                low, high = max(0, start - self.context), min(frames, start + step + self.context)
-                piece = torch.from_numpy(np.ascontiguousarray(codes[:, low:high], dtype=np.int64)).to(self.device)
-                audio = self.vocos.vocode(self.vocos.embed(piece[None]), condition)[0]
-                keep = min(step, frames - start)
-                out.append(audio[(start - low) * hop:(start - low + keep) * hop].float().cpu().numpy())
-        return np.concatenate(out)
+            x = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.int64)).to(self.device)[None]
+            audio = overlapped(lambda piece: self.vocos.vocode(self.vocos.embed(piece), condition), x,
+                               window=self.chunk_samples // self.config.hop, context=self.context,
+                               ratio=(1, self.config.hop))
+        return audio[0].float().cpu().numpy()
 
     def save(self, directory: str | os.PathLike) -> Path:
         """config.json {"kind", "encodec", "vocos"} + model.safetensors ("encodec.*", "vocos.*"), float32."""
