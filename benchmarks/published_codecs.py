@@ -87,7 +87,16 @@ def wavtokenizer_reference(codec: str):
     model = WavTokenizer.from_hparams0802(str(Path(ref, "configs", WAVTOKENIZER_YAML[codec]))).eval()
     encodec_model = model.feature_extractor.encodec
     with torch.no_grad():
-        latents = encodec_model.encoder(torch.from_numpy(speech(8.0))[None, None]).transpose(1, 2).reshape(-1, 512)
+        # random weights give latents ~1e-3 that barely move from frame to frame; trained ones are O(1): the last
+        # conv is rescaled to zero-mean, unit-spread latents so that float32 distances separate codes
+        x = torch.from_numpy(speech(8.0))[None, None]
+        before = encodec_model.encoder(x)
+        last = encodec_model.encoder.model[-1].conv.conv
+        mean = before.mean(dim=(0, 2))
+        gain = 1.0 / float((before - mean[:, None]).std())
+        last.weight_g.mul_(gain)
+        last.bias.sub_(mean).mul_(gain)
+        latents = encodec_model.encoder(x).transpose(1, 2).reshape(-1, 512)
         generator = torch.Generator().manual_seed(1)
         book = encodec_model.quantizer.vq.layers[0]._codebook
         picks = latents[torch.randint(latents.shape[0], (book.codebook_size,), generator=generator)]
@@ -144,6 +153,37 @@ def wavtokenizer_worker(codec: str, impl: str, op: str, seconds: float):
                 return model.encode_infer(x, bandwidth_id=bandwidth)
             return model.decode(model.codes_to_features(torch.from_numpy(codes)), bandwidth_id=bandwidth)
     return model, run
+
+
+def wavtokenizer_parity(codec: str, seconds: float) -> dict:
+    """The full-size model, reference vs port on the same speech: equal codes (the reference's top-2 distance
+    gap counted as a near-tie at <= 1e-3) and decoded audio on the reference's codes."""
+    import torch
+
+    from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+    from tokkit.codecs.audio.published.wavtokenizer import from_reference
+
+    model = wavtokenizer_reference(codec)
+    port = WavTokenizerTokenizer(from_reference(model.state_dict(), "benchmark"), device="cpu")
+    audio = speech(seconds)
+    bandwidth = torch.tensor([0])
+    with torch.inference_mode():
+        latents = model.feature_extractor.encodec.encoder(torch.from_numpy(audio)[None, None])
+        _, theirs = model.encode_infer(torch.from_numpy(audio)[None], bandwidth_id=bandwidth)
+        theirs_audio = model.decode(model.codes_to_features(theirs), bandwidth_id=bandwidth)[0].numpy()
+        embed = model.feature_extractor.encodec.quantizer.vq.layers[0]._codebook.embed
+        flat = latents[0].t()
+        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ embed.t() + embed.pow(2).sum(1)[None]
+        best = dist.topk(2, largest=False).values
+        gaps = (best[:, 1] - best[:, 0]).numpy()
+    ours = port.encode_samples(audio)[0]
+    theirs = theirs[0, 0].numpy()
+    ours_audio = port.decode_codes(theirs[None])
+    decided = gaps > 1e-3
+    return {"frames": int(theirs.size), "near_ties": int((~decided).sum()),
+            "codes_differing_where_decided": int((ours != theirs)[decided].sum()),
+            "codes_differing_at_near_ties": int((ours != theirs)[~decided].sum()),
+            "audio_max_rel_diff": float(abs(ours_audio - theirs_audio).max() / abs(theirs_audio).max())}
 
 
 def worker(impl: str, op: str, threads: int, seconds: float, repeats: int, codec: str = "encodec_24khz") -> dict:
@@ -228,6 +268,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         impl, op, threads = args.worker
+        if op == "parity":
+            import torch
+
+            torch.set_num_threads(int(threads))
+            print(json.dumps(wavtokenizer_parity(args.worker_codec, min(args.seconds, 10.0))))
+            return
         print(json.dumps(worker(impl, op, int(threads), args.seconds, args.repeats, args.worker_codec)))
         return
     if "encodec_24khz" in args.codecs:
@@ -256,6 +302,17 @@ def main() -> None:
                   f"  -> {row['speedup']:.2f}x (target >= 1.5x); peak memory reference "
                   f"{row['reference_peak_mb']:.0f} MB  tokkit {row['tokkit_peak_mb']:.0f} MB", flush=True)
     report = {"rows": rows, "load_average_after": os.getloadavg()[0]}
+    for codec in (c for c in args.codecs if c in WAVTOKENIZER_YAML):
+        out = subprocess.run([sys.executable, __file__, "--worker", "both", "parity", str(args.threads[-1]),
+                              "--seconds", str(args.seconds), "--worker-codec", codec], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        parity = report.setdefault("parity", {})[codec] = json.loads(out.strip().splitlines()[-1])
+        if not args.json:
+            print(f"{codec} full size, {min(args.seconds, 10.0):g} s: {parity['frames']} codes, "
+                  f"{parity['codes_differing_where_decided']} differ where the reference's top-2 gap > 1e-3 "
+                  f"({parity['near_ties']} near-ties, {parity['codes_differing_at_near_ties']} of them differ); decoded "
+                  f"audio on the reference's codes: max |diff| / max |audio| = {parity['audio_max_rel_diff']:.2e}",
+                  flush=True)
     if args.long_seconds and "encodec_24khz" in args.codecs:
         report["long_file"] = long_file(args.long_seconds, args.threads[-1])
         if not args.json:
