@@ -209,3 +209,13 @@ def test_bad_checkpoints_fail_in_one_line_and_write_nothing(run_cli, tmp_path, c
     code, out, err = run_cli("encode", SPEECH, "-t", path, "-o", tmp_path / "out.tok")
     assert code != 0 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out.tok").exists()
+
+
+def test_shards_with_a_wavtokenizer_checkpoint(run_cli, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SPEECH, inputs / "a.wav")
+    code, out, err = run_cli("encode", inputs, "-t", CKPT, "--out-dir", tmp_path / "shards")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "shards" / "manifest.json").read_text())
+    assert manifest["tokenizer"]["hash"] == tokkit.load(CKPT, device="cpu").identity["hash"]
