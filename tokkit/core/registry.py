@@ -161,7 +161,9 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
 
     Files: HF ``tokenizer.json`` (BPE), ``.tiktoken`` rank files, published codec checkpoints
     (``.th``/``.pth``/``.ckpt``/``.safetensors``, or a HF snapshot folder), recognised by content. ``options`` go to the loader
-    (e.g. ``pattern=`` for an unknown ``.tiktoken`` file, ``device=`` for torch models).
+    (e.g. ``pattern=`` for an unknown ``.tiktoken`` file, ``device=`` for torch models, ``encodec=`` to pair a
+    Vocos folder with the EnCodec checkpoint whose codes it decodes). A folder without config.json that holds a
+    ``config.yaml`` or a ``.ckpt`` (Vocos, WavTokenizer as their authors publish them) goes to the codec loader.
     """
     text = os.fspath(path_or_name)
     folder = builtin_path(text)
