@@ -10,6 +10,7 @@ The report files (index.html, results.json, rd.png, rd.svg) are written at the e
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -256,8 +257,15 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _finite_or_none(value: Any) -> Any:
+    """JSON has no NaN or infinity: those become null (e.g. the Chamfer distance of an empty decoded mesh)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def results_json(comparison: Comparison) -> dict[str, Any]:
-    """Everything results.json holds."""
+    """Everything results.json holds (non-finite figures as null)."""
     import torch
 
     return {
@@ -276,7 +284,7 @@ def results_json(comparison: Comparison) -> dict[str, Any]:
                                      if isinstance(v, (str, int, float, bool, type(None)))}}
                        for s in comparison.tokenizers],
         "classic": {codec: {"skipped": note} if note else {"skipped": None} for codec, note in comparison.classic.items()},
-        "cells": [{k: v for k, v in cell.items() if k != "preview"} for cell in comparison.cells],
+        "cells": [{k: _finite_or_none(v) for k, v in cell.items() if k != "preview"} for cell in comparison.cells],
         "cells_reused": comparison.reused,
         "cells_computed": comparison.computed,
         "notes": comparison.notes,

@@ -129,6 +129,8 @@ def preview(modality: str, decoded: Any) -> tuple[bytes, str]:
         strip = np.concatenate([part for i in picks for part in (clip[i], gap)][:-1], axis=1)
         Image.fromarray(strip).save(buffer, format="PNG", optimize=True)
         return buffer.getvalue(), "image/png"
+    if hasattr(decoded, "vertices"):  # the reference Shape
+        decoded = (decoded.vertices, decoded.faces)
     return render_shape(*decoded), "image/png"
 
 
