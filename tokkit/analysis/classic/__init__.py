@@ -10,6 +10,7 @@ note by callers, never a crash.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +18,13 @@ from typing import Any
 @dataclass
 class Coded:
     """One classic setting applied to one input: its size in bytes (whole file or stream, headers
-    included), the decoded result (same form as the reference), a label and the seconds it took."""
+    included), the decoded result (same form as the reference), a label and the seconds it took
+    (NaN where a coder does not measure them)."""
 
     bytes: float
     decoded: Any
     setting: str
-    encode_s: float = 0.0
-    decode_s: float = 0.0
+    encode_s: float = math.nan  # NaN where not measured
+    decode_s: float = math.nan
     #: the setting's parameters (e.g. {"quality": 30, "scale": 48})
     params: dict = field(default_factory=dict)

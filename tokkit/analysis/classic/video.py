@@ -4,6 +4,7 @@ tokenizers: the whole clip as one GOP (one key frame), 4:2:0, a CRF sweep at ful
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -99,7 +100,8 @@ def ladder(name: str, clip: np.ndarray, scales: tuple[float, ...] = SCALES) -> I
             payload, decoded = coded
             if (w, h) != (width, height):
                 decoded = _resize(decoded, width, height, Image.Resampling.BICUBIC)
-            yield Coded(payload, decoded, f"crf {quality} at {w}x{h}", time.perf_counter() - started, 0.0,
+            # code_clip encodes and decodes in one go: the time is both together (encode_s), decode_s is unknown
+            yield Coded(payload, decoded, f"crf {quality} at {w}x{h}", time.perf_counter() - started, math.nan,
                         {"scale": w, "quality": quality})
 
 

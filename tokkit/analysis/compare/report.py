@@ -43,6 +43,14 @@ def curves(comparison: Any, key: str) -> dict[str, list[tuple[float, float]]]:
     return {system: sorted(set(out[system])) for system in order if out.get(system)}
 
 
+def _minor_label(value: float, _: Any) -> str:
+    """Minor log ticks labelled at 2x and 5x a power of ten only (the others stay unlabelled)."""
+    if value <= 0:
+        return ""
+    lead = value / 10 ** math.floor(math.log10(value) + 1e-9)
+    return f"{value:g}" if round(lead, 6) in (2.0, 5.0) else ""
+
+
 def rd_figure(comparison: Any) -> Any:
     """A matplotlib Figure: one panel per metric, quality against rate (log x), one line per tokenizer
     and per classic codec (solid and dashed); each line's gid is ``rd-METRIC-SYSTEM``."""
@@ -63,9 +71,8 @@ def rd_figure(comparison: Any) -> Any:
             line, = axis.plot(xs, ys, "--s" if system in classic else "-o", label=system, markersize=4)
             line.set_gid(f"rd-{key}-{system}")
         axis.set_xscale("log")
-        plain = FuncFormatter(lambda value, _: f"{value:g}")
-        axis.xaxis.set_major_formatter(plain)
-        axis.xaxis.set_minor_formatter(plain)
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
         axis.tick_params(axis="x", which="minor", labelsize=7)
         axis.set_xlabel(rate_label)
         axis.set_ylabel(label + ("" if higher else " (lower is better)"))
@@ -149,6 +156,8 @@ def _media(data: bytes, mime: str, alt: str) -> str:
 def _fmt(value: Any) -> str:
     if not _finite(value):
         return "" if value is None else html.escape(str(value))
+    if isinstance(value, int):
+        return str(value)
     value = float(value)
     if value == 0 or abs(value) >= 100:
         return f"{value:.0f}"
@@ -157,17 +166,19 @@ def _fmt(value: Any) -> str:
 
 def _table(comparison: Any, shown: list) -> str:
     rate = RATES[comparison.modality][0]
-    columns = [("input", "t"), ("system", "t"), ("budget", "t"), ("bytes", "num"), (rate, "num")]
+    with_rate = rate != "bytes"  # shapes: the rate is the byte count itself
+    columns = [("input", "t"), ("system", "t"), ("budget", "t"), ("bytes", "num")] + ([(rate, "num")] if with_rate else [])
     columns += [(label, "num") for _, label, _ in shown] + [("encode ms", "num"), ("decode ms", "num"), ("setting", "t")]
     head = "".join(f'<th data-type="{kind}"{" class=t" if kind == "t" else ""}>{html.escape(name)}</th>' for name, kind in columns)
     rows = []
     for cell in comparison.cells:
         if "bytes" not in cell:
             continue
-        values = [(cell["input"], "t"), (cell["system"], "t"), (cell["budget"], "t"), (cell["bytes"], "num"),
-                  (cell.get("rate"), "num")]
+        values = [(cell["input"], "t"), (cell["system"], "t"), (cell["budget"], "t"), (cell["bytes"], "num")]
+        values += [(cell.get("rate"), "num")] if with_rate else []
         values += [(cell.get(key), "num") for key, _, _ in shown]
-        values += [(1000 * cell["encode_s"], "num"), (1000 * cell["decode_s"], "num"), (cell.get("setting", ""), "t")]
+        values += [(1000 * cell["encode_s"] if _finite(cell.get("encode_s")) else None, "num"), (1000 * cell["decode_s"] if _finite(cell.get("decode_s")) else None, "num"),
+                   (cell.get("setting", ""), "t")]
         tds = []
         for value, kind in values:
             if kind == "num":
