@@ -293,3 +293,30 @@ def test_interrupted_run_resumes(files, tmp_path, run_cli, monkeypatch):
     assert code == 0, err
     results = _results(out)
     assert (results["cells_reused"], results["cells_computed"]) == (2, 2)
+
+
+def test_pesq_is_scored_when_the_user_installed_it(files, tmp_path, monkeypatch):
+    """The ``pesq`` package is optional (not a dependency): a stand-in module checks the wiring, i.e. that
+    compare calls it on the 16 kHz reference and decoded signals and reports and plots what it returns."""
+    import importlib.machinery
+    import sys
+    import types
+
+    from tokkit.analysis.compare.report import rd_figure
+    from tokkit.analysis.compare.run import run_comparison
+
+    calls = []
+    fake = types.ModuleType("pesq")
+    fake.__spec__ = importlib.machinery.ModuleSpec("pesq", None)
+
+    def pesq(rate, reference, degraded, mode):
+        calls.append((rate, reference.shape, degraded.shape, mode))
+        return 1.0 + float(np.mean(np.abs(degraded)))
+
+    fake.pesq = pesq
+    monkeypatch.setitem(sys.modules, "pesq", fake)
+    comparison = run_comparison([files["speech"]], [str(files["tok-audio"])], tmp_path / "r", progress=False)
+    assert calls == [(16000, (16000,), (16000,), "wb")]
+    cell = next(c for c in comparison.cells if c["kind"] == "tokenizer")
+    assert cell["pesq"] > 1.0
+    assert [a.get_ylabel() for a in rd_figure(comparison).axes][-1] == "PESQ (wideband)"

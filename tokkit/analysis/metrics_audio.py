@@ -3,6 +3,9 @@ aligning the decoded signal to the reference by cross-correlation (at most 40 ms
 
 from __future__ import annotations
 
+import importlib.util
+import math
+
 import numpy as np
 
 #: the rate every signal is resampled to before scoring
@@ -13,11 +16,12 @@ MAX_LAG = 640
 
 def stoi_available() -> bool:
     """True when ``pystoi`` is installed (STOI is then part of :func:`audio_scores`)."""
-    try:
-        import pystoi  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("pystoi") is not None
+
+
+def pesq_available() -> bool:
+    """True when the ``pesq`` package is installed (wideband PESQ is then part of :func:`audio_scores`)."""
+    return importlib.util.find_spec("pesq") is not None
 
 
 def mel_distance(reference: np.ndarray, decoded: np.ndarray) -> float:
@@ -50,13 +54,21 @@ def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int = MAX_LAG) ->
     return np.roll(np.pad(decoded, (max_lag, max_lag)), -lag)[max_lag:max_lag + n]
 
 
-def audio_scores(reference: np.ndarray, decoded: np.ndarray, *, stoi: bool = True) -> dict[str, float]:
+def audio_scores(reference: np.ndarray, decoded: np.ndarray, *, stoi: bool = True, pesq: bool = False) -> dict[str, float]:
     """STOI (when ``stoi`` and pystoi is installed), mel distance and SI-SDR of ``decoded`` against
-    ``reference``, both mono (N,) at :data:`EVAL_RATE`; ``decoded`` is aligned first."""
+    ``reference``, both mono (N,) at :data:`EVAL_RATE`; ``decoded`` is aligned first. With ``pesq`` and
+    the ``pesq`` package installed, also wideband PESQ (NaN where PESQ finds no speech)."""
     decoded = align(reference, decoded)
     scores = {"mel": mel_distance(reference, decoded), "si_sdr": si_sdr(reference, decoded)}
     if stoi and stoi_available():
         from pystoi import stoi as pystoi_stoi
 
         scores = {"stoi": float(pystoi_stoi(reference, decoded, EVAL_RATE, extended=False)), **scores}
+    if pesq and pesq_available():
+        from pesq import pesq as wideband_pesq
+
+        try:
+            scores["pesq"] = float(wideband_pesq(EVAL_RATE, reference, decoded, "wb"))
+        except Exception:  # noqa: BLE001 - pesq raises its own errors for inputs without speech
+            scores["pesq"] = math.nan
     return scores

@@ -51,7 +51,7 @@ def compare(inputs: tuple[str, ...], tokenizers: tuple[str, ...], classic: bool,
 
     Writes OUT/index.html (one self-contained page: the rate-distortion plot, a sortable table, every
     decoded result to look at or listen to), OUT/results.json (every figure, versions, tokenizer hashes)
-    and OUT/rd.png + rd.svg. Metrics: audio STOI (if pystoi is installed), mel distance, SI-SDR at 16 kHz;
+    and OUT/rd.png + rd.svg. Metrics: audio STOI (pystoi), mel distance, SI-SDR at 16 kHz (and PESQ if you installed pesq);
     images and video PSNR, SSIM (video also flicker); 3D Chamfer-L1 and F-score. Finished cells are kept
     in OUT/.cells: rerunning (after an interruption, or with more tokenizers) reuses them.
 

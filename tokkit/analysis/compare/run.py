@@ -147,6 +147,7 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
     total = sum(len(s.budgets) for s in systems) * len(items) + len(runnable) * len(items)
     bar = tqdm(total=total, desc="compare", unit="cell", file=sys.stderr, disable=not progress or None)
     warmed: set[str] = set()
+    metric_keys = [key for key, _, _ in metrics(modality)]  # a metric installed later (pesq) recomputes cells
 
     def add(record: dict, reused: bool) -> None:
         for result in record["results"]:
@@ -164,7 +165,7 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
             for system in systems:
                 for budget in system.budgets:
                     key = json_hash({"v": CELL_VERSION, "input": item.sha256, "tokenizer": system.hash,
-                                     "option": system.option, "budget": budget})
+                                     "option": system.option, "budget": budget, "metrics": metric_keys})
                     bar.set_postfix_str(f"{item.label} {system.label} {system.budget_label(budget)}", refresh=False)
                     record = store.get(key)
                     if record is not None:
@@ -180,7 +181,7 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
             targets = classic_targets([int(c["bytes"]) for c in comparison.cells
                                        if c["input"] == item.label and c["kind"] == "tokenizer"])
             for codec in runnable:
-                key = json_hash({"v": CELL_VERSION, "input": item.sha256, "codec": codec,
+                key = json_hash({"v": CELL_VERSION, "input": item.sha256, "codec": codec, "metrics": metric_keys,
                                  "settings": _classic_settings_hash(modality), "targets": targets})
                 bar.set_postfix_str(f"{item.label} {codec}", refresh=False)
                 record = store.get(key)
@@ -245,7 +246,7 @@ def versions() -> dict[str, str]:
     import tokkit
 
     out = {"tokkit": tokkit.__version__, "python": platform.python_version(), "platform": platform.platform()}
-    for package in ("numpy", "torch", "Pillow", "av", "scipy", "pystoi", "DracoPy", "fast-simplification",
+    for package in ("numpy", "torch", "Pillow", "av", "scipy", "pystoi", "pesq", "DracoPy", "fast-simplification",
                     "matplotlib", "trimesh"):
         try:
             out[package] = importlib.metadata.version(package)

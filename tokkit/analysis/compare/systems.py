@@ -17,7 +17,8 @@ from tokkit.errors import InputError
 
 #: per modality: (key, label, higher is better); the first available one ranks classic settings and is plotted first
 METRICS: dict[str, list[tuple[str, str, bool]]] = {
-    "audio": [("stoi", "STOI", True), ("mel", "mel distance", False), ("si_sdr", "SI-SDR (dB)", True)],
+    "audio": [("stoi", "STOI", True), ("mel", "mel distance", False), ("si_sdr", "SI-SDR (dB)", True),
+              ("pesq", "PESQ (wideband)", True)],
     "image": [("psnr", "PSNR (dB)", True), ("ssim", "SSIM", True)],
     "video": [("psnr", "PSNR (dB)", True), ("ssim", "SSIM", True), ("flicker", "flicker", False)],
     "shape": [("f@0.02", "F-score @0.02", True), ("chamfer_l1", "Chamfer-L1", False), ("f@0.01", "F-score @0.01", True)],
@@ -47,10 +48,12 @@ CLASSIC: dict[str, tuple[str, ...]] = {
 
 
 def metrics(modality: str) -> list[tuple[str, str, bool]]:
-    """The metrics this machine can compute for ``modality`` (STOI only where pystoi is installed)."""
-    from tokkit.analysis.metrics_audio import stoi_available
+    """The metrics this machine can compute for ``modality`` (STOI only where pystoi is installed, PESQ
+    only where the user installed the ``pesq`` package)."""
+    from tokkit.analysis.metrics_audio import pesq_available, stoi_available
 
-    return [m for m in METRICS[modality] if m[0] != "stoi" or stoi_available()]
+    present = {"stoi": stoi_available(), "pesq": pesq_available()}
+    return [m for m in METRICS[modality] if present.get(m[0], True)]
 
 
 def primary(modality: str) -> tuple[str, str, bool]:
@@ -71,7 +74,7 @@ def score(item: Input, decoded: Any) -> dict[str, float]:
     if item.modality == "audio":
         from tokkit.analysis.metrics_audio import audio_scores
 
-        return audio_scores(item.reference, np.asarray(decoded, dtype=np.float32))
+        return audio_scores(item.reference, np.asarray(decoded, dtype=np.float32), pesq=True)
     if item.modality == "image":
         from tokkit.analysis.image_metrics import psnr, ssim
 
