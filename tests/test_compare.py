@@ -159,8 +159,9 @@ def test_plot_figure_objects(files, tmp_path):
 def test_video_and_shape_reports(files, tmp_path, run_cli, modality):
     source = files["clip"] if modality == "video" else files["box"]
     out = tmp_path / "report"
+    workers = ("--workers", "2") if modality == "video" else ()  # video: classic cells in two processes
     code, _, err = run_cli("compare", source, "-t", files[f"tok-{modality}"], "--classic", "--tokens", "2,8",
-                           "-o", out)
+                           "-o", out, *workers)
     assert code == 0, err
     results = _results(out)
     keys = {"video": ("psnr", "ssim", "flicker"), "shape": ("chamfer_l1", "f@0.02", "f@0.01")}[modality]

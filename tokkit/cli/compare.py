@@ -43,8 +43,11 @@ def _budgets(text: str | None) -> list[int] | None:
               help="Video: compare the first N frames (read at 16 fps) of each input.")
 @click.option("--max-side", type=click.IntRange(min=8, max=8192), default=256, show_default=True,
               help="Images and video: reduce (Lanczos) inputs whose longer side exceeds this many pixels first.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Run the classic codecs' cells in this many processes (tokenizers run in this one, on torch's "
+                   "threads).")
 def compare(inputs: tuple[str, ...], tokenizers: tuple[str, ...], classic: bool, budgets: str | None, out: str,
-            force: bool, seconds: float, frames: int, max_side: int) -> None:
+            force: bool, seconds: float, frames: int, max_side: int, workers: int) -> None:
     """Compare tokenizers on your own INPUT files (audio, images, video or 3D; one modality per run):
     quality against payload bytes and speed, at every budget each tokenizer offers, beside the classic
     codecs with --classic.
@@ -67,7 +70,7 @@ def compare(inputs: tuple[str, ...], tokenizers: tuple[str, ...], classic: bool,
     limits = Limits(seconds=seconds, frames=frames, side=max_side)
     try:
         result = run_comparison(list(inputs), list(tokenizers), out, classic=classic, budgets=_budgets(budgets),
-                                limits=limits, force=force)
+                                limits=limits, force=force, workers=workers)
     except KeyboardInterrupt:
         click.echo(f"tokkit: interrupted; finished cells are kept in {out}: rerun the same command to resume",
                    err=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tokkit.analysis.compare.inputs import Input, Limits, read_inputs
+from tokkit.analysis.compare.inputs import Input, Limits, read_input, read_inputs
 from tokkit.analysis.compare.systems import (CLASSIC, RATES, TokenizerSystem, classic_notes, metrics, preview,
                                              run_classic, run_tokenizer, tokenizer_system)
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text
@@ -113,10 +113,11 @@ def _classic_settings_hash(modality: str) -> str:
 
 def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: str | os.PathLike, *,
                    classic: bool = False, budgets: list[int] | None = None, limits: Limits = Limits(),
-                   force: bool = False, progress: bool = True,
+                   force: bool = False, progress: bool = True, workers: int = 1,
                    on_cell: Callable[[dict], None] | None = None) -> Comparison:
     """Compare ``tokenizers`` (and with ``classic`` the classic codecs) on ``inputs`` of one modality and
-    write the report into ``out``; returns the :class:`Comparison`. ``on_cell`` sees each new cell."""
+    write the report into ``out``; returns the :class:`Comparison`. ``on_cell`` sees each new cell.
+    ``workers`` > 1 runs the classic cells in that many processes (tokenizers run here, on torch's threads)."""
     from tqdm import tqdm
 
     from tokkit.analysis.compare.report import write_report
@@ -149,7 +150,7 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
     warmed: set[str] = set()
     metric_keys = [key for key, _, _ in metrics(modality)]  # a metric installed later (pesq) recomputes cells
 
-    def add(record: dict, reused: bool) -> None:
+    def add(record: dict, reused: bool, counted: bool = True) -> None:
         for result in record["results"]:
             comparison.cells.append({**result, "reused": reused})
         if reused:
@@ -158,10 +159,11 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
             comparison.computed += 1
             if on_cell is not None:
                 on_cell(record)
-        bar.update(1)
+        if counted:
+            bar.update(1)
 
     try:
-        for item in items:
+        for item in items:  # tokenizers first: their payloads set the classic codecs' targets
             for system in systems:
                 for budget in system.budgets:
                     key = json_hash({"v": CELL_VERSION, "input": item.sha256, "tokenizer": system.hash,
@@ -178,27 +180,23 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
                     figures.update(input=item.label, system=system.label, kind="tokenizer",
                                    budget=system.budget_label(budget), budget_value=budget)
                     add(store.put(key, [figures], [preview(modality, decoded)]), False)
+        jobs = []  # (key, item, codec, targets) of every classic cell, in report order
+        for item in items:
             targets = classic_targets([int(c["bytes"]) for c in comparison.cells
                                        if c["input"] == item.label and c["kind"] == "tokenizer"])
             for codec in runnable:
-                key = json_hash({"v": CELL_VERSION, "input": item.sha256, "codec": codec, "metrics": metric_keys,
-                                 "settings": _classic_settings_hash(modality), "targets": targets})
-                bar.set_postfix_str(f"{item.label} {codec}", refresh=False)
-                record = store.get(key)
-                if record is not None:
-                    add(record, True)
-                    continue
-                results, previews = [], []
-                for target, figures, decoded in run_classic(codec, item, targets):
-                    base = {"input": item.label, "system": codec, "kind": "classic", "budget": f"<= {target} B",
-                            "budget_value": target}
-                    if figures is None:
-                        results.append({**base, "fits": False})
-                        previews.append(None)
-                    else:
-                        results.append({**base, **figures, "fits": True})
-                        previews.append(preview(modality, decoded))
-                add(store.put(key, results, previews), False)
+                jobs.append((json_hash({"v": CELL_VERSION, "input": item.sha256, "codec": codec, "metrics": metric_keys,
+                                        "settings": _classic_settings_hash(modality), "targets": targets}),
+                             item, codec, targets))
+        done = {key: record for key, *_ in jobs if (record := store.get(key)) is not None}
+        todo = [job for job in jobs if job[0] not in done]
+        for key, item, codec, pairs in _classic_results(todo, limits, workers):
+            bar.set_postfix_str(f"{item.label} {codec}", refresh=False)
+            done[key] = store.put(key, [figures for figures, _ in pairs], [shown for _, shown in pairs])
+            bar.update(1)
+        computed = {job[0] for job in todo}
+        for key, *_ in jobs:  # in report order, whatever order the workers finished in
+            add(done[key], reused=key not in computed, counted=key not in computed)
     finally:
         bar.close()
     for item in items:
@@ -209,6 +207,52 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
     comparison.notes.extend(_cannot_fit(comparison))
     write_report(comparison, out, store)
     return comparison
+
+
+def classic_cell(item: Input, codec: str, targets: list[int]) -> list[tuple[dict, tuple[bytes, str] | None]]:
+    """One classic cell: per target, the figures of the best setting that fits and its preview (or a
+    "does not fit" record and no preview)."""
+    out = []
+    for target, figures, decoded in run_classic(codec, item, targets):
+        base = {"input": item.label, "system": codec, "kind": "classic", "budget": f"<= {target} B",
+                "budget_value": target}
+        if figures is None:
+            out.append(({**base, "fits": False}, None))
+        else:
+            out.append(({**base, **figures, "fits": True}, preview(item.modality, decoded)))
+    return out
+
+
+def _classic_worker(path: str, modality: str, limits: Limits, codec: str, targets: list[int]) -> list:
+    """A worker process's job: read the input again (same caps) and run one classic cell."""
+    return classic_cell(read_input(Path(path), modality, limits), codec, targets)
+
+
+def _one_thread() -> None:
+    """Worker processes use one thread each (set before torch, if a metric needs it, is imported)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def _classic_results(todo: list, limits: Limits, workers: int) -> Any:
+    """(key, item, codec, [(figures, preview)]) for each job, here or in ``workers`` processes (spawned)."""
+    if workers <= 1 or len(todo) <= 1:
+        for key, item, codec, targets in todo:
+            yield key, item, codec, classic_cell(item, codec, targets)
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_one_thread) as pool:
+        futures = {pool.submit(_classic_worker, str(item.path), item.modality, limits, codec, targets): (key, item, codec)
+                   for key, item, codec, targets in todo}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                key, item, codec = futures[future]
+                yield key, item, codec, future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def classic_targets(tokenizer_bytes: list[int]) -> list[int]:
