@@ -178,6 +178,10 @@ def test_video_and_shape_reports(files, tmp_path, run_cli, modality):
     classic = [c for c in results["cells"] if c["kind"] == "classic" and c["fits"]]
     assert classic, results["notes"]
     assert all(math.isfinite(c[k]) for c in classic for k in keys)
+    primary = {"video": "psnr", "shape": "f@0.02"}[modality]
+    for codec in {c["system"] for c in classic}:  # a larger budget is never worse
+        curve = [c[primary] for c in sorted(classic, key=lambda c: c["budget_value"]) if c["system"] == codec]
+        assert curve == sorted(curve)
     html = (out / "index.html").read_text()
     assert html.count("<img ") == 1 + len(cells) + len(classic)
 

@@ -61,8 +61,9 @@ def compare(inputs: tuple[str, ...], tokenizers: tuple[str, ...], classic: bool,
     \b
     Examples:
       tokkit compare samples/speech.wav -t audio -t encodec_24khz.th --classic -o report/
-      tokkit compare photo.jpg -t image --tokens 4,8,16,32 --classic -o report/
-      tokkit compare clip.mp4 -t video --frames 16 --classic -o video-report/
+      tokkit compare samples/shapes.png photo.jpg -t image --tokens 4,8,16,32 --classic -o images/
+      tokkit compare samples/clip.mp4 -t video --frames 16 --classic -o video/
+      tokkit compare samples/house.obj -t shape -t my-trained-shape/ --classic -o shapes/
     """
     from tokkit.analysis.compare.inputs import Limits
     from tokkit.analysis.compare.run import run_comparison

@@ -298,14 +298,15 @@ def run_classic(codec: str, item: Input, targets: list[int]) -> list[tuple[int, 
 
 
 def _classic_shape(module: Any, codec: str, item: Input, targets: list[int]) -> list:
-    """Shapes: of the candidates that fit each target, the ORACLE_TOP largest are scored (as the benchmark does)."""
+    """Shapes: of the candidates that fit each target, the ORACLE_TOP largest are scored (as the benchmark
+    does), beside the choice for the next smaller target."""
     if not item.reference.is_mesh:
         return [(t, None, None) for t in targets]
     candidates = sorted(module.ladder(codec, item.reference), key=lambda c: -c.bytes)
     scored: dict[int, dict] = {}
     out = []
-    for target in targets:
-        chosen = None
+    chosen = None  # what fits a smaller target fits this one too: a larger budget is never worse
+    for target in sorted(targets):
         for coded in [c for c in candidates if c.bytes <= target][:module.ORACLE_TOP[codec]]:
             if id(coded) not in scored:
                 scored[id(coded)] = score(item, coded.decoded)
