@@ -48,7 +48,9 @@ def test_png_and_svg_written_with_content(tmp_path):
     svg = rd_plot(CURVES, tmp_path / "rd.svg", xlabel="bytes", ylabel="PSNR (dB)").read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     for label in ("tokkit image", "WebP", "JPEG"):
-        assert f'id="{label.replace(" ", "_")}"' in svg or f'id="{label}"' in svg
+        assert svg.count(f'<g id="{label}">') == 1  # one line per curve
+        assert f">{label}</text>" in svg  # and its legend entry, as text
+    assert ">bytes</text>" in svg and ">PSNR (dB)</text>" in svg
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
 
 

@@ -89,7 +89,12 @@ def rd_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, title: str =
                 axis.annotate(note, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
                               color=line.get_color())
     if logx:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
         axis.set_xscale("log")
+        axis.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if title:
@@ -129,9 +134,12 @@ def bar_figure(labels: Sequence[str], series: Mapping[str, Sequence[float]], *, 
 
 
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
-    """The figure encoded as ``"png"`` or ``"svg"`` (for embedding in a page), without closing it."""
+    """The figure encoded as ``"png"`` or ``"svg"`` (SVG text kept as text), without closing it."""
+    import matplotlib
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, dpi=_PNG_DPI, metadata={"Software": None} if fmt == "png" else {"Date": None})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: small, searchable, selectable
+        figure.savefig(buffer, format=fmt, dpi=_PNG_DPI, metadata={"Software": None} if fmt == "png" else {"Date": None})
     return buffer.getvalue()
 
 
