@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import tokkit
 from bytelm_support import tokenizer_json
@@ -181,3 +182,40 @@ def test_existing_output_needs_force_and_suffix_is_html(files, run_cli):
     assert out.read_text().startswith("<!DOCTYPE html>")
     code, _, err = run_cli("show", files / "a.txt", "-o", files / "tokens.png")
     assert code != 0 and "name it *.html" in err
+
+
+def test_page_renders_in_headless_chromium(files, run_cli, tmp_path):
+    """The page in a real browser: every token is a visible span with its id and title, partial bytes are
+    boxes, the tokenizers' panels sit side by side, the merge chart is drawn; a screenshot is saved."""
+    from browser_helpers import Browser, chromium_or_skip
+
+    binary = chromium_or_skip()
+    out = files / "merged.html"
+    tiny = files / "tokenizer.json"
+    code, _, err = run_cli("show", files / "a.txt", files / "b.txt", "-t", tiny, "-t", "text",
+                           "--dynamic-merges", "3", "-o", out)
+    assert code == 0, err
+    expected = [[int(i) for i in span_ids] for span_ids in
+                ([s["id"] for s in panel] for _, panel in Page(out.read_text(encoding="utf-8")).panels)]
+    with Browser(binary, tmp_path) as browser:
+        browser.open(out)
+        found = browser.evaluate("""[...document.querySelectorAll('.panel')].map(panel => {
+            const spans = [...panel.querySelectorAll('span.tok')];
+            const box = panel.getBoundingClientRect();
+            return {ids: spans.map(s => Number(s.dataset.id)),
+                    titled: spans.every(s => s.title.startsWith('id ' + s.dataset.id + ' ')),
+                    visible: spans.filter(s => s.getClientRects().length > 0).length,
+                    boxes: panel.querySelectorAll('.partial .byte').length,
+                    left: box.left, top: box.top};
+        })""")
+        chart = browser.evaluate("""(() => { const svg = document.querySelector('#merge-chart svg');
+            return svg ? [svg.getBoundingClientRect().width, svg.querySelectorAll('path, rect, use').length] : null; })()""")
+        shot = browser.screenshot(tmp_path / "show.png")
+    assert [panel["ids"] for panel in found] == expected
+    assert all(panel["titled"] and panel["visible"] == len(panel["ids"]) > 0 for panel in found)
+    assert found[0]["boxes"] > 0  # the toy tokenizer splits é and — into byte tokens
+    assert found[0]["top"] == found[1]["top"] and found[0]["left"] < found[1]["left"]  # side by side
+    assert chart is not None and chart[0] > 100 and chart[1] > 10
+    with Image.open(shot) as image:
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    assert image.size[0] >= 1000 and len(np.unique(pixels, axis=0)) > 50  # coloured tokens, text, the chart
