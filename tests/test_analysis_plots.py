@@ -94,3 +94,19 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(InputError, match=re.escape("pip install 'tokkit[plots]'")):
         plots.require_matplotlib()
+
+
+def test_draw_rd_fills_panels_of_a_larger_figure():
+    plt = plots.require_matplotlib()
+    figure, (left, right) = plt.subplots(1, 2)
+    try:
+        plots.draw_rd(left, CURVES[:2], xlabel="bytes", ylabel="PSNR (dB)", gid_prefix="rd-psnr-")
+        plots.draw_rd(right, CURVES[1:], xlabel="bytes", ylabel="SSIM", legend=False, gid_prefix="rd-ssim-")
+        assert [line.get_gid() for line in left.get_lines()] == ["rd-psnr-tokkit image", "rd-psnr-WebP"]
+        assert [line.get_gid() for line in right.get_lines()] == ["rd-ssim-WebP", "rd-ssim-JPEG"]
+        assert right.get_legend() is None and right.get_ylabel() == "SSIM"
+        svg = plots.figure_bytes(figure, "svg").decode()
+        assert svg == plots.figure_bytes(figure, "svg").decode()  # reproducible ids
+        assert '<g id="rd-ssim-JPEG">' in svg
+    finally:
+        plt.close(figure)

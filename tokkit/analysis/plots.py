@@ -61,29 +61,28 @@ def require_matplotlib() -> Any:
     return plt
 
 
-def rd_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, title: str = "", logx: bool = False) -> Figure:
-    """A rate–distortion figure: exactly one line per curve (its ``gid`` is the curve's label), labelled
-    axes, a legend and a grid. Curves without a single finite point are refused."""
-    plt = require_matplotlib()
+def draw_rd(axis: Any, curves: Sequence[Curve], *, xlabel: str, ylabel: str, title: str = "", logx: bool = False,
+            legend: bool = True, gid_prefix: str = "") -> None:
+    """Draw rate–distortion curves onto an existing matplotlib Axes (e.g. one panel of several): exactly
+    one line per curve, whose ``gid`` is ``gid_prefix`` + the curve's label; labelled axes, grid, legend."""
     if not curves:
         raise InputError("a rate-distortion plot needs at least one curve")
     labels = [curve.label for curve in curves]
     if len(set(labels)) != len(labels):
         raise InputError(f"curve labels must differ, got {labels}")
-    figure, axis = plt.subplots(figsize=(6.4, 4.4))
-    classic_markers = "osD^v<>ph*"
-    for index, curve in enumerate(curves):
-        points = curve.points()
+    drawn = [(curve, curve.points()) for curve in curves]
+    for curve, points in drawn:
         if not points:
-            plt.close(figure)
             raise InputError(f"curve {curve.label!r} has no finite point to draw")
-        xs, ys, notes = zip(*points)
+    classic_markers = "osD^v<>ph*"
+    for index, (curve, points) in enumerate(drawn):
+        xs, ys, _ = zip(*points)
         if curve.ours:
             (line,) = axis.plot(xs, ys, "-o", linewidth=2.2, markersize=6, label=curve.label, zorder=3)
         else:
             (line,) = axis.plot(xs, ys, "--", marker=classic_markers[index % len(classic_markers)], linewidth=1.4,
                                 markersize=6, markerfacecolor="none", label=curve.label, zorder=2)
-        line.set_gid(curve.label)
+        line.set_gid(gid_prefix + curve.label)
         for x, y, note in points:
             if note:
                 axis.annotate(note, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
@@ -100,7 +99,20 @@ def rd_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, title: str =
     if title:
         axis.set_title(title, fontsize=10)
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=8, loc="best")
+    if legend:
+        axis.legend(fontsize=8, loc="best")
+
+
+def rd_figure(curves: Sequence[Curve], *, xlabel: str, ylabel: str, title: str = "", logx: bool = False) -> Figure:
+    """A one-panel rate–distortion figure (see :func:`draw_rd`). Curves without a single finite point
+    are refused."""
+    plt = require_matplotlib()
+    figure, axis = plt.subplots(figsize=(6.4, 4.4))
+    try:
+        draw_rd(axis, curves, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx)
+    except BaseException:
+        plt.close(figure)
+        raise
     figure.tight_layout()
     return figure
 
@@ -138,7 +150,8 @@ def figure_bytes(figure: Figure, fmt: str) -> bytes:
     import matplotlib
 
     buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: small, searchable, selectable
+    # SVG text stays text (small, searchable, selectable); a fixed hash salt makes the SVG's ids reproducible
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tokkit"}):
         figure.savefig(buffer, format=fmt, dpi=_PNG_DPI, metadata={"Software": None} if fmt == "png" else {"Date": None})
     return buffer.getvalue()
 
