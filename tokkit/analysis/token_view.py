@@ -50,6 +50,7 @@ class TokenRow:
 
     @property
     def tokens(self) -> int:
+        """How many tokens the row holds (after merging, when merged)."""
         return len(self.ids)
 
 
