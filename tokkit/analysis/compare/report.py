@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from collections import defaultdict
@@ -43,68 +42,46 @@ def curves(comparison: Any, key: str) -> dict[str, list[tuple[float, float]]]:
     return {system: sorted(set(out[system])) for system in order if out.get(system)}
 
 
-def _minor_label(value: float, _: Any) -> str:
-    """Minor log ticks labelled at 2x and 5x a power of ten only (the others stay unlabelled)."""
-    if value <= 0:
-        return ""
-    lead = value / 10 ** math.floor(math.log10(value) + 1e-9)
-    return f"{value:g}" if round(lead, 6) in (2.0, 5.0) else ""
-
-
 def rd_figure(comparison: Any) -> Any:
     """A matplotlib Figure: one panel per metric, quality against rate (log x), one line per tokenizer
-    and per classic codec (solid and dashed); each line's gid is ``rd-METRIC-SYSTEM``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    and per classic codec (:func:`tokkit.analysis.plots.draw_rd`); each line's gid is ``rd-METRIC-SYSTEM``."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
+    from tokkit.analysis.plots import Curve, draw_rd, require_matplotlib
+
+    require_matplotlib()
     shown = metrics(comparison.modality)
     figure = Figure(figsize=(4.6 * len(shown), 3.8), dpi=100)
     rate_label = RATES[comparison.modality][0]
-    classic = set(comparison.classic)
     for index, (key, label, higher) in enumerate(shown):
         axis = figure.add_subplot(1, len(shown), index + 1)
-        for system, points in curves(comparison, key).items():
-            xs, ys = zip(*points)
-            line, = axis.plot(xs, ys, "--s" if system in classic else "-o", label=system, markersize=4)
-            line.set_gid(f"rd-{key}-{system}")
-        axis.set_xscale("log")
-        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        axis.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
-        axis.tick_params(axis="x", which="minor", labelsize=7)
-        axis.set_xlabel(rate_label)
-        axis.set_ylabel(label + ("" if higher else " (lower is better)"))
-        axis.grid(True, which="both", alpha=0.3)
-        if index == 0:
-            axis.legend(fontsize=8)
+        ylabel = label + ("" if higher else " (lower is better)")
+        found = curves(comparison, key)
+        if not found:  # e.g. SSIM of pictures smaller than its window: nothing to draw
+            axis.set_xlabel(rate_label)
+            axis.set_ylabel(ylabel)
+            axis.text(0.5, 0.5, "no data", ha="center", va="center", transform=axis.transAxes)
+            continue
+        draw_rd(axis, [Curve(system, [x for x, _ in points], [y for _, y in points],
+                             ours=system not in comparison.classic) for system, points in found.items()],
+                xlabel=rate_label, ylabel=ylabel, logx=True, legend=index == 0, gid_prefix=f"rd-{key}-")
     inputs = len(comparison.inputs)
     figure.suptitle(f"tokkit compare: {comparison.modality}, mean over {inputs} input{'s' * (inputs != 1)}", fontsize=10)
     figure.tight_layout()
     return figure
 
 
-def _svg(figure: Any) -> bytes:
-    import matplotlib
-
-    buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tokkit"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
-
-
 def write_report(comparison: Any, out: Path, store: Any) -> None:
     """Write results.json, rd.png, rd.svg and index.html into ``out`` (each atomically)."""
     from tokkit.analysis.compare.run import results_json
 
+    from tokkit.analysis.plots import figure_bytes
+
     results = results_json(comparison)
     figure = rd_figure(comparison)
-    png = io.BytesIO()
-    figure.savefig(png, format="png")
-    svg = _svg(figure)
+    svg = figure_bytes(figure, "svg")
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=str) + "\n")
-    atomic_write_bytes(out / "rd.png", png.getvalue())
+    atomic_write_bytes(out / "rd.png", figure_bytes(figure, "png"))
     atomic_write_bytes(out / "rd.svg", svg)
     atomic_write_text(out / "index.html", page(comparison, results, svg, store))
 

@@ -138,33 +138,18 @@ def preview(modality: str, decoded: Any) -> tuple[bytes, str]:
 
 
 def render_shape(vertices: np.ndarray, faces: np.ndarray, size: float = 2.2, dpi: int = 72) -> bytes:
-    """A shaded PNG of a mesh (or a point cloud when ``faces`` is empty) in the unit cube, y up."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """A shaded PNG of a mesh (or a point cloud when ``faces`` is empty), scaled into the unit cube, y up."""
     from matplotlib.figure import Figure
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
-    vertices, faces = np.asarray(vertices, dtype=np.float64).reshape(-1, 3), np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    figure = Figure(figsize=(size, size), dpi=dpi)
-    axis = figure.add_subplot(projection="3d")
+    from tokkit.analysis.plots import draw_mesh, require_matplotlib
+
+    require_matplotlib()
+    vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
     if len(vertices):
         low, high = vertices.min(0), vertices.max(0)
         vertices = (vertices - (low + high) / 2) / max(float((high - low).max()), 1e-12)
-    if len(faces) > 20_000:
-        faces = faces[np.random.default_rng(0).choice(len(faces), 20_000, replace=False)]
-    if len(faces):
-        triangles = vertices[faces][:, :, [0, 2, 1]]
-        normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-        shade = 0.3 + 0.7 * np.abs(normals @ np.array([0.4, -0.5, 0.77]))
-        axis.add_collection3d(Poly3DCollection(triangles, facecolors=np.clip(np.array([0.8, 0.83, 0.9]) * shade[:, None], 0, 1),
-                                               linewidths=0))
-    elif len(vertices):
-        axis.scatter(vertices[:, 0], vertices[:, 2], vertices[:, 1], s=2, c="#4a6fa5")
-    axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.set_zlim(-0.5, 0.5)
-    axis.view_init(elev=20, azim=-60)
-    axis.set_axis_off()
+    figure = Figure(figsize=(size, size), dpi=dpi)
+    draw_mesh(figure.add_subplot(projection="3d"), vertices, faces, max_faces=20_000)
     figure.subplots_adjust(0, 0, 1, 1)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
