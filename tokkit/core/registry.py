@@ -26,6 +26,7 @@ KIND_LOADERS: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
+    "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -37,6 +38,7 @@ KIND_CLASSES: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
     "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
+    "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
