@@ -46,10 +46,16 @@ SNAC_SMALL = {
     "snac_small": dict(sampling_rate=24000, encoder_dim=4, encoder_rates=[2, 4, 8, 8], decoder_dim=64,
                        decoder_rates=[8, 8, 4, 2], attn_window_size=None, codebook_size=64, codebook_dim=8,
                        vq_strides=[4, 2, 1], noise=True, depthwise=True),
-    "snac_small_attn": dict(sampling_rate=32000, encoder_dim=8, encoder_rates=[2, 3, 8, 8], decoder_dim=128,
+    "snac_small_attn": dict(sampling_rate=32000, encoder_dim=4, encoder_rates=[2, 3, 8, 8], decoder_dim=64,
                             decoder_rates=[8, 8, 3, 2], attn_window_size=8, codebook_size=64, codebook_dim=8,
                             vq_strides=[8, 4, 2, 1], noise=True, depthwise=True),
 }
+
+#: the released 24 kHz speech model's config.json (hubertsiuzdak/snac_24khz): only its tensor names and shapes
+#: are recorded, so the tests check the port builds the full architecture from the published layout
+SNAC_24KHZ = dict(sampling_rate=24000, encoder_dim=48, encoder_rates=[2, 4, 8, 8], decoder_dim=1024,
+                  decoder_rates=[8, 8, 4, 2], attn_window_size=None, codebook_size=4096, codebook_dim=8,
+                  vq_strides=[4, 2, 1], noise=True, depthwise=True)
 
 
 def speech(rate: int, seconds: float, offset: float = 0.0) -> np.ndarray:
@@ -77,6 +83,18 @@ def reinit_codebook(quantizer, residual: torch.Tensor, generator: torch.Generato
     projected = quantizer.in_proj(residual.t()[None])[0].t()
     picks = farthest_points(torch.nn.functional.normalize(projected), quantizer.codebook_size, generator)
     quantizer.codebook.weight.copy_(projected[picks])
+
+
+def realistic_gains(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Unit-norm rows for every weight-normed conv and small random biases. The authors' inits (DAC: std 0.02 and
+    zero biases) make the signal vanish within a few layers, silence give exactly zero latents and the codes tie;
+    a trained model has O(1) gains and nonzero biases."""
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            g = module.weight_g if hasattr(module, "weight_g") else module.parametrizations.weight.original0
+            g.fill_(1.0)
+            if module.bias is not None:
+                module.bias.normal_(0.0, 0.01, generator=generator)
 
 
 def unsaturate(decoder: torch.nn.Sequential, run) -> None:
@@ -107,12 +125,8 @@ def dac_fixtures() -> None:
         model = dac.DAC(**kwargs).eval()
         rate, hop = kwargs["sample_rate"], model.hop_length
         generator = torch.Generator().manual_seed(20 + index)
-        with torch.no_grad():  # DAC's init (std 0.02, zero biases) makes the signal vanish within a few layers and
-            # silence give exactly zero latents; a trained model has O(1) gains and nonzero biases: unit-norm rows
-            for module in model.modules():
-                if isinstance(module, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
-                    module.weight_g.fill_(1.0)
-                    module.bias.normal_(0.0, 0.01, generator=generator)
+        with torch.no_grad():
+            realistic_gains(model, generator)
             train = torch.from_numpy(speech(rate, 6.0, offset=0.013))[None, None]
             residual = model.encoder(model.preprocess(train, rate))[0].t()
             for quantizer in model.quantizer.quantizers:
@@ -152,6 +166,8 @@ def snac_fixtures() -> None:
         rate = config["sampling_rate"]
         generator = torch.Generator().manual_seed(40 + index)
         with torch.no_grad():
+            realistic_gains(model, generator)
+            unsaturate(model.decoder.model, lambda: model(torch.from_numpy(speech(rate, 1.5))[None, None]))
             train = torch.from_numpy(speech(rate, 6.0, offset=0.013))[None, None]
             residual = model.encoder(model.preprocess(train))
             for quantizer in model.quantizer.quantizers:
@@ -184,6 +200,9 @@ def snac_fixtures() -> None:
         print(f"{name}: latents {tuple(latents.shape)}, codes {[tuple(c.shape) for c in codes]}, distinct per level "
               f"{[len(np.unique(c.numpy())) for c in codes]}, near-ties {sum(int((g <= 1e-3).sum()) for g in gaps)}, "
               f"decoded {tuple(decoded.shape)}")
+    full = {key: list(value.shape) for key, value in SNAC(**SNAC_24KHZ).state_dict().items()}
+    (OUT / "snac_24khz_shapes.json").write_text(json.dumps({"config": SNAC_24KHZ, "shapes": full}, indent=0,
+                                                           sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

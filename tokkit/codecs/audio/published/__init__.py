@@ -3,7 +3,8 @@
 Recognised by content, never by running code: a safetensors file, a torch pickle read with
 ``torch.load(weights_only=True)``, or a HF snapshot folder (config.json + model.safetensors or
 pytorch_model.bin). Supported so far: EnCodec 24 kHz (both the ``encodec`` package's ``.th`` and the
-HF ``facebook/encodec_24khz`` layout), DAC 16/24/44.1 kHz (the authors' ``weights_*.pth``). ``tokkit convert`` writes any of them as a tokkit folder.
+HF ``facebook/encodec_24khz`` layout), DAC 16/24/44.1 kHz (the authors' ``weights_*.pth``), SNAC (the authors' HF
+snapshot folders: config.json + pytorch_model.bin). ``tokkit convert`` writes any of them as a tokkit folder.
 """
 
 from __future__ import annotations
@@ -55,15 +56,19 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
     if encodec.looks_like(set(state)):
         model = encodec.from_reference(state, str(weights), hf_config=hf_config)
         return PublishedCodecTokenizer(model, device=device)
-    from tokkit.codecs.audio.published import dac
+    from tokkit.codecs.audio.published import dac, snac
 
+    if snac.looks_like(set(state), hf_config):
+        from tokkit.codecs.audio.published.windowed import SNACTokenizer
+
+        return SNACTokenizer(snac.from_reference(state, str(weights), hf_config=hf_config), device=device)
     if dac.looks_like(set(state)):
         from tokkit.codecs.audio.published.windowed import DACTokenizer
 
         return DACTokenizer(dac.from_reference(state, str(weights), extras=extras), device=device)
     sample = ", ".join(sorted(state)[:3])
     raise UnsupportedFormatError(f"{weights}: unknown checkpoint layout (first tensors: {sample}); "
-                                 f"tokkit loads EnCodec 24 kHz and DAC checkpoints and its own folders")
+                                 f"tokkit loads EnCodec 24 kHz, DAC and SNAC checkpoints and its own folders")
 
 
 def load_port(directory: str | os.PathLike, model, tokenizer_class, *, device: str = "auto"):

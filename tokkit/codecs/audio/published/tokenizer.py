@@ -139,8 +139,9 @@ class PublishedCodecTokenizer(ModelTokenizer):
         c = self.config
         facts.update(codec=c.name, sample_rate=c.sample_rate, hop=c.hop, tokens_per_s=c.frame_rate,
                      codebooks=c.n_q, kbps=round(self.kbps(c.n_q), 6),
-                     kbps_per_codebook=round(c.kbps_per_codebook, 6),
                      parameters=sum(p.numel() for p in self.model.parameters()))
+        if hasattr(c, "kbps_per_codebook"):  # RVQ codecs whose levels all run at one rate
+            facts["kbps_per_codebook"] = round(c.kbps_per_codebook, 6)
         return facts
 
     def example_inputs(self, count: int = 3, seed: int = 0) -> list[Audio]:
