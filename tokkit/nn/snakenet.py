@@ -70,7 +70,10 @@ class Snake1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
         alpha = self.alpha
-        return torch.addcmul(x, (alpha + 1e-9).reciprocal(), torch.sin(alpha * x).square())
+        wave = alpha * x
+        if torch.is_inference_mode_enabled():  # no autograd: reuse one buffer (fewer allocations, same values)
+            return torch.addcmul(x, (alpha + 1e-9).reciprocal(), wave.sin_().square_(), out=wave)
+        return torch.addcmul(x, (alpha + 1e-9).reciprocal(), torch.sin(wave).square())
 
 
 def conv(in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, dilation: int = 1, groups: int = 1,
