@@ -4,6 +4,8 @@
         [--threads 1 2] [--long-seconds 600] [--json]
     WAVTOKENIZER_REF=/path/to/WavTokenizer PYTHONPATH=. /work/venvs/wavtok/bin/python \
         benchmarks/published_codecs.py --codecs wavtokenizer40 wavtokenizer75 [--seconds 20] [--threads 1 2]
+    PYTHONPATH=. /work/venvs/dacsnac/bin/python benchmarks/published_codecs.py --codecs dac_44khz snac_24khz \
+        [--seconds 3] [--threads 1 2]     (DAC and SNAC: see benchmarks/published_dac_snac.py)
 
 Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
 does not. Model: the full-size EnCodec 24 kHz architecture with seeded random weights, codebooks
@@ -34,6 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import published_dac_snac as dac_snac  # noqa: E402  (DAC and SNAC rows)
+
+DAC_SNAC = dac_snac.CODECS
 
 
 def speech(seconds: float):
@@ -192,6 +198,9 @@ def worker(impl: str, op: str, threads: int, seconds: float, repeats: int, codec
     import torch
 
     torch.set_num_threads(threads)
+    if codec in DAC_SNAC:
+        keep, run = dac_snac.worker(codec, impl, op, seconds)
+        return _timed(run, seconds, repeats)
     if codec in WAVTOKENIZER_YAML:
         keep, run = wavtokenizer_worker(codec, impl, op, seconds)
         return _timed(run, seconds, repeats)
@@ -262,7 +271,7 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=0.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--codecs", nargs="+", default=["encodec_24khz"],
-                        choices=["encodec_24khz", *WAVTOKENIZER_YAML])
+                        choices=["encodec_24khz", *WAVTOKENIZER_YAML, *DAC_SNAC])
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-codec", default="encodec_24khz", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -272,7 +281,8 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(int(threads))
-            print(json.dumps(wavtokenizer_parity(args.worker_codec, min(args.seconds, 10.0))))
+            check = dac_snac.parity if args.worker_codec in DAC_SNAC else wavtokenizer_parity
+            print(json.dumps(check(args.worker_codec, min(args.seconds, 10.0))))
             return
         print(json.dumps(worker(impl, op, int(threads), args.seconds, args.repeats, args.worker_codec)))
         return
@@ -302,6 +312,16 @@ def main() -> None:
                   f"  -> {row['speedup']:.2f}x (target >= 1.5x); peak memory reference "
                   f"{row['reference_peak_mb']:.0f} MB  tokkit {row['tokkit_peak_mb']:.0f} MB", flush=True)
     report = {"rows": rows, "load_average_after": os.getloadavg()[0]}
+    for codec in (c for c in args.codecs if c in DAC_SNAC):
+        out = subprocess.run([sys.executable, __file__, "--worker", "both", "parity", str(args.threads[-1]),
+                              "--seconds", str(args.seconds), "--worker-codec", codec], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        parity = report.setdefault("parity", {})[codec] = json.loads(out.strip().splitlines()[-1])
+        if not args.json:
+            print(f"{codec} full size, {min(args.seconds, 10.0):g} s: {parity['codes_compared']} codes compared, "
+                  f"{parity['codes_differing_where_decided']} differ ({parity['codes_after_near_ties']} at or after a "
+                  f"near-tie, gap <= 1e-3, not compared); decoded audio on the reference's codes: max |diff| / "
+                  f"max |audio| = {parity['audio_max_rel_diff']:.2e}", flush=True)
     for codec in (c for c in args.codecs if c in WAVTOKENIZER_YAML):
         out = subprocess.run([sys.executable, __file__, "--worker", "both", "parity", str(args.threads[-1]),
                               "--seconds", str(args.seconds), "--worker-codec", codec], env=env, check=True,

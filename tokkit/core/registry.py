@@ -28,6 +28,8 @@ KIND_LOADERS: dict[str, str] = {
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
     "audio.wavtokenizer": "tokkit.codecs.audio.published:load_saved",
     "audio.encodec_vocos": "tokkit.codecs.audio.published:load_saved",
+    "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
+    "audio.snac": "tokkit.codecs.audio.published.snac:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -41,6 +43,8 @@ KIND_CLASSES: dict[str, str] = {
     "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
     "audio.wavtokenizer": "tokkit.codecs.audio.published.tokenizer:WavTokenizerTokenizer",
     "audio.encodec_vocos": "tokkit.codecs.audio.published.tokenizer:EncodecVocosTokenizer",
+    "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
+    "audio.snac": "tokkit.codecs.audio.published.windowed:SNACTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders

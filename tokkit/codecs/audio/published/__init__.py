@@ -3,9 +3,10 @@
 Recognised by content, never by running code: a safetensors file, a torch pickle read with
 ``torch.load(weights_only=True)``, or a HF snapshot folder (config.json + model.safetensors or
 pytorch_model.bin). Supported so far: EnCodec 24 kHz (both the ``encodec`` package's ``.th`` and the
-HF ``facebook/encodec_24khz`` layout), WavTokenizer (the authors' Lightning ``.ckpt``, alone or in a folder
-with their yaml), and Vocos (``config.yaml`` + ``pytorch_model.bin``). ``tokkit convert`` writes any of
-them as a tokkit folder.
+HF ``facebook/encodec_24khz`` layout), DAC 16/24/44.1 kHz (the authors' ``weights_*.pth``), SNAC (the authors' HF
+snapshot folders: config.json + pytorch_model.bin), WavTokenizer (the authors' Lightning ``.ckpt``, alone or in
+a folder with their yaml) and Vocos (``config.yaml`` + ``pytorch_model.bin``, paired with an EnCodec checkpoint).
+``tokkit convert`` writes any of them as a tokkit folder.
 """
 
 from __future__ import annotations
@@ -24,32 +25,18 @@ CHECKPOINT_SUFFIXES = (".th", ".pth", ".pt", ".ckpt", ".bin", ".safetensors")
 
 def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto"):
     """Registry loader for tokkit folders of a ported codec (config.json "kind": "audio.encodec")."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from tokkit.core.device import resolve_device
-
-    device = resolve_device(device)  # a bad device fails before any weights are read
-    from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel, load_checked
+    from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
-    from tokkit.nn.weights import WEIGHTS
 
-    path = Path(directory) / WEIGHTS
     if config.get("kind") == "audio.encodec_vocos":
-        return _load_saved_pair(path, config, device)
+        return _load_saved_pair(directory, config, device)
     if config.get("kind") == "audio.wavtokenizer":
         from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
         from tokkit.codecs.audio.published.wavtokenizer import WavTokenizerConfig, WavTokenizerModel
 
-        model, tokenizer_class = WavTokenizerModel(WavTokenizerConfig.from_dict(config)), WavTokenizerTokenizer
-    else:
-        model, tokenizer_class = EncodecModel(EncodecConfig.from_dict(config)), PublishedCodecTokenizer
-    try:
-        state = load_file(str(path))
-    except (OSError, SafetensorError) as exc:
-        raise InputError(f"cannot read the model weights {path}: {exc}") from None
-    load_checked(model, state, str(path))
-    return tokenizer_class(model, device=device)
+        return load_port(directory, WavTokenizerModel(WavTokenizerConfig.from_dict(config)), WavTokenizerTokenizer,
+                         device=device)
+    return load_port(directory, EncodecModel(EncodecConfig.from_dict(config)), PublishedCodecTokenizer, device=device)
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: str | os.PathLike | None = None):
@@ -81,7 +68,8 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: s
                                          f"(supported: encodec)")
     else:
         weights = path
-    state = read_state_dict(weights)
+    extras: dict = {}
+    state = read_state_dict(weights, extras)
     from tokkit.codecs.audio.published import wavtokenizer
 
     if wavtokenizer.looks_like(set(state)):
@@ -91,9 +79,40 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: s
     if encodec_port.looks_like(set(state)):
         model = encodec_port.from_reference(state, str(weights), hf_config=hf_config)
         return PublishedCodecTokenizer(model, device=device)
+    from tokkit.codecs.audio.published import dac, snac
+
+    if snac.looks_like(set(state), hf_config):
+        from tokkit.codecs.audio.published.windowed import SNACTokenizer
+
+        return SNACTokenizer(snac.from_reference(state, str(weights), hf_config=hf_config), device=device)
+    if dac.looks_like(set(state)):
+        from tokkit.codecs.audio.published.windowed import DACTokenizer
+
+        return DACTokenizer(dac.from_reference(state, str(weights), extras=extras), device=device)
     sample = ", ".join(sorted(state)[:3])
-    raise UnsupportedFormatError(f"{weights}: unknown checkpoint layout (first tensors: {sample}); "
-                                 f"tokkit loads EnCodec 24 kHz and WavTokenizer checkpoints, Vocos folders and its own folders")
+    raise UnsupportedFormatError(f"{weights}: unknown checkpoint layout (first tensors: {sample}); tokkit loads "
+                                 f"EnCodec 24 kHz, DAC, SNAC and WavTokenizer checkpoints, Vocos folders and its own "
+                                 f"folders")
+
+
+def load_port(directory: str | os.PathLike, model, tokenizer_class, *, device: str = "auto"):
+    """A tokkit folder of a ported codec: ``model`` (built from its config.json) filled from model.safetensors,
+    behind ``tokenizer_class``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.core.device import resolve_device
+    from tokkit.nn.weights import WEIGHTS
+
+    device = resolve_device(device)  # a bad device fails before any weights are read
+    path = Path(directory) / WEIGHTS
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise InputError(f"cannot read the model weights {path}: {exc}") from None
+    load_checked(model, state, str(path))
+    return tokenizer_class(model, device=device)
 
 
 def _read_json(path: Path) -> dict:
@@ -158,11 +177,16 @@ def _load_pair(vocos_folder: Path, encodec_source: str | os.PathLike, device: st
     return EncodecVocosTokenizer(encodec.model, vocos, device=device)
 
 
-def _load_saved_pair(path: Path, config: dict, device: str):
+def _load_saved_pair(directory: str | os.PathLike, config: dict, device: str):
     """A tokkit folder of kind audio.encodec_vocos (written by ``tokkit convert VOCOS --encodec ENCODEC``)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from tokkit.core.device import resolve_device
+    from tokkit.nn.weights import WEIGHTS
+
+    device = resolve_device(device)  # a bad device fails before any weights are read
+    path = Path(directory) / WEIGHTS
     from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel, load_checked
     from tokkit.codecs.audio.published.tokenizer import EncodecVocosTokenizer
     from tokkit.codecs.audio.published.vocos import VocosConfig, VocosModel
