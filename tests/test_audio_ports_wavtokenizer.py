@@ -113,9 +113,9 @@ def test_long_items_are_coded_in_windows_with_context(port, golden):
         port.window_frames, port.context_frames = WindowDefaults.frames(port)
     assert windowed.shape == whole.shape == (1, -(-audio.size // port.config.hop))
     assert decoded.shape == (whole.shape[1] * port.config.hop,)
-    # windows see 20 frames of context each side: most codes agree with one whole pass (not all: the
-    # encoder's LSTM starts afresh in each window)
-    assert (windowed == whole).mean() > 0.5
+    # windows see 20 frames of context each side: nearly all codes agree with one whole pass (measured 336 of
+    # 338; not all: the encoder's LSTM starts afresh in each window)
+    assert (windowed == whole).mean() > 0.95
 
 
 class WindowDefaults:

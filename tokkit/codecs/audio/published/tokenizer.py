@@ -208,10 +208,13 @@ CONTEXT_SECONDS = 2.0
 
 class WavTokenizerTokenizer(PublishedCodecTokenizer):
     """WavTokenizer: ``encode`` audio -> (1, T) codes of one 4096-code VQ, T = ceil(samples / hop) (40 or 75
-    tokens/s); ``decode`` back. Non-causal (its encoder convs look ahead, its decoder attends over the whole
-    pass): items up to ``WINDOW_SECONDS`` are coded in one pass, exactly as the reference; longer ones in
-    windows of that length on a fixed grid, each with ``CONTEXT_SECONDS`` of context on both sides that is
-    coded and dropped (memory stays bounded; frames near a window edge can differ from a whole-file pass)."""
+    tokens/s); ``decode`` back. Not causal (its encoder convs look ahead and run an LSTM; its decoder's
+    GroupNorms and attention span the whole input): items up to ``WINDOW_SECONDS`` are coded in one pass,
+    exactly as the reference; longer ones in windows of that length on a fixed grid, each with
+    ``CONTEXT_SECONDS`` of context on both sides that is coded and dropped, so memory stays bounded. Windowed
+    codes near a window edge can differ from a whole-file pass (the LSTM starts afresh), and windowed audio
+    differs from a whole-file decode throughout (each window's GroupNorm statistics and attention are its own).
+    """
 
     kind: ClassVar[str] = "audio.wavtokenizer"
     options: ClassVar[tuple[Option, ...]] = ()
