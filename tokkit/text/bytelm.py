@@ -177,6 +177,7 @@ class ByteLM(ByteSampler):
         self.lookback_pieces = lookback_pieces
         self.validate_end = validate_end
         self.vocab_size = int(tokenizer.vocab_size)
+        self._encoder = None  # tokenizer.encode_ids with invalid="runs" where it takes that option
         excluded = special_token_ids(tokenizer) | {self.eos_token_id}
         self._bytes = [b"" if i in excluded else self._token_bytes(i) for i in range(self.vocab_size)]
         self._usable = np.array([i for i, b in enumerate(self._bytes) if b], dtype=np.int64)
@@ -214,10 +215,13 @@ class ByteLM(ByteSampler):
 
     def _encode(self, text: bytes) -> list[int] | None:
         """The tokenizer's encoding of ``text``, or None where it cannot encode those bytes."""
-        encode = self.tokenizer.encode_ids
-        if "invalid" in inspect.signature(encode).parameters:
-            # covers are local only if invalid bytes stay pieces of their own (BPETokenizer's "runs")
-            encode = functools.partial(encode, invalid="runs")
+        encode = self._encoder
+        if encode is None:
+            encode = self.tokenizer.encode_ids
+            if "invalid" in inspect.signature(encode).parameters:
+                # covers are local only if invalid bytes stay pieces of their own (BPETokenizer's "runs")
+                encode = functools.partial(encode, invalid="runs")
+            self._encoder = encode
         try:
             return [int(t) for t in encode(text)]
         except (UnicodeError, ValueError, TokkitError):
