@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from tokkit.text.merges import byte_pair_split
+
 
 class MergeTable:
     """The last merge of every token (its split), and the adjacent-pair test, for a rank BPE.
@@ -59,6 +61,14 @@ class MergeTable:
                 if self._survives(a, b, v):
                     left[v], right[v], regular[v] = a, b, True
                     found = True
+        #: v is BPE's encoding of its own bytes by merges alone (no whole-piece lookup): regular tokens,
+        #: and the irregular ones the merge loop still builds. Only these can end an encoding with other
+        #: bytes before them in the same pre-token.
+        self.formable = regular.copy()
+        for v in np.flatnonzero(~regular).tolist():
+            data = self.token_bytes[v]
+            if data and by_bytes[data] == v:
+                self.formable[v] = byte_pair_split(by_bytes, data) == [data]
         # every pair of tokens whose concatenation is a token, sorted by (left, right): rows per left token
         order = np.argsort(np.array(pair_keys, dtype=np.int64), kind="stable")
         self._pair_keys = np.array(pair_keys, dtype=np.int64)[order]

@@ -35,6 +35,9 @@ END_OF_TEXT = 256
 #: cache sizes (entries) above which the re-encoding caches are dropped
 _TAIL_CACHE_LIMIT = 200_000
 _MASK_CACHE_LIMIT = 32
+_BY_RANK_LIMIT = 64
+#: arrays at least this long are exponentiated by torch
+_TORCH_EXP_MIN = 4096
 #: split points whose candidate tokens are more than this many are read off the tables, not re-encoded
 _FAST_SPLIT_MIN = 64
 
@@ -118,6 +121,16 @@ def utf8_completions(text: bytes) -> list[bytes]:
     return out
 
 
+def _exp(values: np.ndarray) -> np.ndarray:
+    """np.exp; long float64 arrays go through torch, whose vectorized exp is several times faster on
+    CPU (within 1 ulp, as numpy's)."""
+    if values.size < _TORCH_EXP_MIN:
+        return np.exp(values)
+    import torch
+
+    return torch.exp(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))).numpy()
+
+
 def _grouped_logsumexp(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """out[g] = logsumexp(values[groups == g]) for g in range(size), -inf for empty groups.
 
@@ -132,7 +145,7 @@ def _grouped_logsumexp(groups: np.ndarray, values: np.ndarray, size: int) -> np.
         for g in np.unique(groups):
             out[g] = _logsumexp(values[groups == g])
         return out
-    sums = np.bincount(groups, weights=np.exp(values - top), minlength=size)
+    sums = np.bincount(groups, weights=_exp(values - top), minlength=size)
     good = sums > 1e-280
     out[good] = top + np.log(sums[good])
     if not good.all():
@@ -199,7 +212,10 @@ class ByteLM(ByteSampler):
         self._rows: dict[tuple[int, ...], np.ndarray] = {}
         self._tails: dict[tuple[bytes, bytes], list[int] | None] = {}
         self._masks: dict[tuple[bytes, bytes], dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]] = {}
-        self._by_rank: dict[tuple[bytes, bytes], dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]] = {}
+        #: covers by split point, (context text, tail text) -> (the bytes their last tokens start with,
+        #: context -> (last tokens, their ranks in the byte order)), for the current and previous window
+        self._by_rank: dict[tuple[bytes, bytes], tuple[bytes, dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]]] = {}
+        self._prev_window: tuple[bytes, int, tuple[int, ...]] | None = None  # (context text, b, head) of the last call
         self._checked: dict[tuple[bytes, bytes], dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]] = {}
         self.lm_calls = 0
         self.lm_rows = 0
@@ -260,9 +276,14 @@ class ByteLM(ByteSampler):
         self._rows = {key: self._rows[key] for key in needed}
         if len(self._tails) > _TAIL_CACHE_LIMIT:
             self._tails.clear()
-        for cache in (self._masks, self._checked, self._by_rank):
+        for cache in (self._masks, self._checked):
             if len(cache) > _MASK_CACHE_LIMIT:
                 cache.clear()
+        # split-point covers: those of this window (the next byte reads them) and, when it moves, they are
+        # carried over (see _CoverState._carried); at most the newest _BY_RANK_LIMIT of them
+        kept = [key for key in self._by_rank if key[0] == state.ctx_text][-_BY_RANK_LIMIT:]
+        self._by_rank = {key: self._by_rank[key] for key in kept}
+        self._prev_window = (state.ctx_text, state.b, tuple(state.head))
         return logp
 
     def _fetch_rows(self, needed: list[tuple[int, ...]]) -> None:
@@ -428,28 +449,27 @@ class _CoverState:
         of prefix + one byte."""
         owner = self.owner
         n = len(self.stream)
-        groups: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
+        groups: dict[tuple[int, ...], tuple[list, list]] = {}
         for i in range(self.head_stream_len, n):
             reused = self._reused_covers(i)
             if reused is not None:
                 for context, tokens, next_bytes in reused:
                     group = groups.setdefault(context, ([], []))
-                    group[0].extend(tokens.tolist())
-                    group[1].extend(next_bytes.tolist())
+                    group[0].append(tokens)
+                    group[1].append(next_bytes)
                 continue
             for v in self._candidates(i):
                 context = self._cover_context(i, v)
                 if context is not None:
                     tokens, next_bytes = groups.setdefault(context, ([], []))
-                    tokens.append(v)
-                    next_bytes.append(owner._bytes[v][n - i])
-        out = {key: (np.array(t, dtype=np.int64), np.array(nb, dtype=np.int64)) for key, (t, nb) in groups.items()}
+                    tokens.append(np.array([v], dtype=np.int64))
+                    next_bytes.append(np.array([owner._bytes[v][n - i]], dtype=np.int64))
         for context, (tokens, next_bytes) in self._end_covers().items():
-            if context in out:
-                tokens = np.concatenate([out[context][0], tokens])
-                next_bytes = np.concatenate([out[context][1], next_bytes])
-            out[context] = (tokens, next_bytes)
-        return out
+            group = groups.setdefault(context, ([], []))
+            group[0].append(tokens)
+            group[1].append(next_bytes)
+        return {key: (t[0], nb[0]) if len(t) == 1 else (np.concatenate(t), np.concatenate(nb))
+                for key, (t, nb) in groups.items()}
 
     def _reused_covers(self, i: int) -> list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] | None:
         """The covers of split point i read off the validated end covers of the prefix cut at i, when
@@ -464,24 +484,31 @@ class _CoverState:
             return None
         rest = self.stream[i:]
         lo, hi = owner._prefix_range(rest)
+        if lo == hi:
+            return []
         key = (self.ctx_text, self.text[self.b:i])
         entry = owner._by_rank.get(key)  # (the head its tokens start with, context -> tokens and ranks)
         if entry is None or not rest.startswith(entry[0]):
-            head = b""
+            entry = self._carried(i, rest)
+            if entry is not None:
+                owner._by_rank[key] = entry
+        if entry is None or not rest.startswith(entry[0]):
+            # only the tokens that start with the rest of the prefix: the rest grows by a byte per
+            # generated byte, so these serve every later byte too
             cached = owner._validated().get(key)
             if cached is None and hi - lo > _FAST_SPLIT_MIN:
-                # only the tokens that start with the rest of the prefix (the rest grows by a byte per
-                # generated byte, so these serve every later byte too)
-                head = rest
-                cached = owner._fast_end(self.ctx_text, self.ctx_ids, self.text[self.b:i], head)
+                cached = owner._fast_end(self.ctx_text, self.ctx_ids, self.text[self.b:i], rest)
             if cached is None:
                 return None
             by_rank = {}
             for context, (tokens, _) in cached.items():
                 rank = owner._rank[tokens]
-                order = np.argsort(rank, kind="stable")  # the tables give runs already in rank order
-                by_rank[context] = (tokens[order], rank[order])
-            entry = owner._by_rank[key] = (head, by_rank)
+                inside = (rank >= lo) & (rank < hi)
+                tokens, rank = tokens[inside], rank[inside]
+                if tokens.size:
+                    order = np.argsort(rank, kind="stable")
+                    by_rank[context] = (tokens[order], rank[order])
+            entry = owner._by_rank[key] = (rest, by_rank)
         by_rank = entry[1]
         out = []
         k = len(rest)
@@ -496,6 +523,32 @@ class _CoverState:
                     next_bytes = np.array([owner._bytes[v][k] for v in chosen.tolist()], dtype=np.int64)
                 out.append((context, chosen, next_bytes))
         return out
+
+    def _carried(self, i: int, rest: bytes):
+        """The covers of split point i found under the previous call's window, when the window has moved
+        on since (a pre-token ended): by_rank entry, else None.
+
+        Covers are encodings of prefix[:i] + v; both windows assume a token boundary at their start b,
+        so a cover is head_old + context_old + [v] = head_new + context_new + [v] with head_new =
+        head_old + mid: context_new is context_old less its first tokens mid (else: not carried).
+        """
+        owner = self.owner
+        prev = owner._prev_window
+        if prev is None:
+            return None
+        ctx_text, b, head = prev
+        if b >= self.b or i < self.b or tuple(self.head[:len(head)]) != head:
+            return None
+        entry = owner._by_rank.get((ctx_text, self.text[b:i]))
+        if entry is None or not rest.startswith(entry[0]):
+            return None
+        mid = tuple(self.head[len(head):])
+        out = {}
+        for context, tokens in entry[1].items():
+            if context[:len(mid)] != mid:
+                return None
+            out[context[len(mid):]] = tokens
+        return entry[0], out
 
     def _end_covers(self) -> dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]]:
         """Covers whose last token starts right after the prefix (every token is a candidate); cached.

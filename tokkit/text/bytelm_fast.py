@@ -75,6 +75,7 @@ class VocabIndex:
         self.flat = np.array(flat, dtype=np.int64)
         self._offsets: dict[int, np.ndarray] = {}
         self._kinds: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._runs: dict[bytes, tuple | None] = {}
         # tokens that are one pre-token and their own encoding (valid right after a finished pre-token)
         whole = self.offsets(1) == self.n_chars
         solo = np.zeros(n, dtype=bool)
@@ -105,6 +106,32 @@ class VocabIndex:
         o_lo, o_hi = prefix_span(self.other_bytes, head)
         return np.arange(lo, hi), self.raw_ids[r_lo:r_hi], self.other_ids[o_lo:o_hi]
 
+    def after_run(self, run: bytes, encode: Callable[[bytes], list[int] | None]):
+        """For an undecodable run of bytes c: (encode(c), {context: tokens v that are not UTF-8, leave c
+        undecodable and end encode(c + v), context = the tokens of encode(c + v) before v}, the tokens
+        that are not UTF-8 and complete c's character); None where c cannot be encoded. Cached per c."""
+        if run in self._runs:
+            return self._runs[run]
+        if len(self._runs) >= _STATE_CACHE_LIMIT:
+            self._runs.clear()
+        alone = encode(run)
+        out = None
+        if alone is not None:
+            groups: dict[tuple[int, ...], list[int]] = {}
+            completing = []
+            for v, data in zip(self.other_ids.tolist(), self.other_bytes):
+                text = (run + data).decode("utf-8", "surrogateescape")
+                if not all(0xDC80 <= ord(c) <= 0xDCFF for c in text[:len(run)]):
+                    completing.append(v)
+                    continue
+                ids = encode(run + data)
+                if ids and ids[-1] == v:
+                    groups.setdefault(tuple(ids[:-1]), []).append(v)
+            out = (tuple(alone), {k: np.array(v, dtype=np.int64) for k, v in groups.items()},
+                   np.array(completing, dtype=np.int64))
+        self._runs[run] = out
+        return out
+
     def kinds(self, state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """From the automaton state after a pre-token P, over all UTF-8 tokens: those that start a new
         pre-token and are valid alone, those that join P (P + v is one pre-token), and the rows (positions
@@ -132,14 +159,15 @@ class VocabIndex:
 
 
 def _after_cut_character(index: VocabIndex, before: bytes, tail: list[int], usable_mask: np.ndarray | None,
-                         check_one: Callable[[int], tuple[int, ...] | None],
-                         head: bytes) -> dict[tuple[int, ...], np.ndarray] | None:
-    """Valid last tokens after a text that is UTF-8 but for its last bytes (a character cut off).
+                         check_one: Callable[[int], tuple[int, ...] | None], head: bytes,
+                         encode: Callable[[bytes], list[int] | None]) -> dict[tuple[int, ...], np.ndarray] | None:
+    """Valid last tokens after a text T + c that is UTF-8 but for its last bytes c (a character cut off).
 
-    Those bytes are a pre-token of their own (the tokenizer encodes undecodable runs apart), so a UTF-8
-    token after them starts a new run: valid when it is one pre-token and its own encoding. A token
-    that is not UTF-8 may join or complete the cut character: it is re-encoded (about 1% of a
-    vocabulary).
+    c is a pre-token of its own (the tokenizer encodes undecodable runs apart), so a UTF-8 token after
+    it starts a new run: valid when it is one pre-token and its own encoding. A token v that is not
+    UTF-8 and leaves c undecodable is encoded apart from T too: encode(T + c + v) = encode(T) +
+    encode(c + v), so it is decided once per c (``VocabIndex.after_run``). A token that completes the
+    cut character is re-encoded (a few hundred of a large vocabulary).
     """
     decoded = before.decode("utf-8", "surrogateescape")
     cut = len(decoded)
@@ -147,6 +175,7 @@ def _after_cut_character(index: VocabIndex, before: bytes, tail: list[int], usab
         cut -= 1
     if not tail or any(0xDC80 <= ord(c) <= 0xDCFF for c in decoded[:cut]):
         return None
+    run = decoded[cut:].encode("utf-8", "surrogateescape")
     groups: dict[tuple[int, ...], list[np.ndarray]] = {}
     keep = np.ones(len(index.token_bytes), dtype=bool) if usable_mask is None else usable_mask
     rows, _, others = index.starting_with(head)
@@ -154,7 +183,20 @@ def _after_cut_character(index: VocabIndex, before: bytes, tail: list[int], usab
     solo = utf8[index.solo[utf8] & keep[utf8]]
     if solo.size:
         groups[tuple(tail)] = [solo]
-    for v in others[keep[others]].tolist():
+    wanted = np.zeros(len(index.token_bytes), dtype=bool)
+    wanted[others[keep[others]]] = True
+    apart = index.after_run(run, encode)
+    if apart is None or len(tail) < len(apart[0]) or tuple(tail[len(tail) - len(apart[0]):]) != apart[0]:
+        rechecked = others[wanted[others]]
+    else:
+        before_run = tuple(tail[:len(tail) - len(apart[0])])
+        for context, tokens in apart[1].items():
+            tokens = tokens[wanted[tokens]]
+            if tokens.size:
+                groups.setdefault(before_run + context, []).append(tokens)
+        # c and the completed character are one pre-token: v must be built by merges (as for joiners)
+        rechecked = apart[2][wanted[apart[2]] & index.merges.formable[apart[2]]]
+    for v in rechecked.tolist():
         context = check_one(v)
         if context is not None:
             groups.setdefault(context, []).append(np.array([v], dtype=np.int64))
@@ -209,7 +251,7 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
     try:
         text = before.decode("utf-8")
     except UnicodeDecodeError:
-        return _after_cut_character(index, before, tail, usable_mask, check_one, head)
+        return _after_cut_character(index, before, tail, usable_mask, check_one, head, encode)
     start_rows, raw_ids, _ = index.starting_with(head) if head else (None, index.raw_ids, None)
     if not text and not ids:  # the empty text: a token is valid when it is one pre-token and its own encoding
         solo = np.concatenate([index.utf8_ids if start_rows is None else index.utf8_ids[start_rows], raw_ids])
@@ -274,6 +316,9 @@ def end_groups(index: VocabIndex, before: bytes, ctx_ids: list[int], ids: list[i
                 odd = join[~merges.regular[join]]
             else:
                 odd = join
+            # P + v is one pre-token: v ends its encoding only if BPE builds v from its bytes by merges
+            # (no merge crossed into v, so v's side merged as it would alone)
+            odd = odd[merges.formable[odd]]
             for v in odd.tolist():
                 found = check_one(v)
                 if found is not None:
