@@ -37,7 +37,7 @@ _TAIL_CACHE_LIMIT = 200_000
 _MASK_CACHE_LIMIT = 32
 _BY_RANK_LIMIT = 64
 #: arrays at least this long are exponentiated by torch
-_TORCH_EXP_MIN = 4096
+_TORCH_EXP_MIN = 16384
 #: split points whose candidate tokens are more than this many are read off the tables, not re-encoded
 _FAST_SPLIT_MIN = 64
 
@@ -126,9 +126,15 @@ def _exp(values: np.ndarray) -> np.ndarray:
     CPU (within 1 ulp, as numpy's)."""
     if values.size < _TORCH_EXP_MIN:
         return np.exp(values)
+    torch = _torch()
+    return torch.exp(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))).numpy()
+
+
+@functools.lru_cache(maxsize=1)
+def _torch():
     import torch
 
-    return torch.exp(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64))).numpy()
+    return torch
 
 
 def _grouped_logsumexp(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -311,6 +317,8 @@ class ByteLM(ByteSampler):
                     self.tokenizer, lambda: [b"" if i in specials else self._token_bytes(i) for i in range(self.vocab_size)],
                     self._encode)
             if self._index is not None:
+                if self.vocab_size >= _TORCH_EXP_MIN:
+                    _torch()  # imported with the tables (a one-time cost), not during the first bytes
                 tables = np.concatenate([self._index.utf8_ids, self._index.raw_ids, self._index.other_ids])
                 self._table_mask = None if self._usable_mask[tables].all() else self._usable_mask
         return self._index
