@@ -8,6 +8,9 @@ by walking back through the two merge trees: the rightmost token of ``a``'s side
 ``b``'s side change only when a merge on the right spine of ``a`` or the left spine of ``b`` happens, and
 the pair is broken exactly when some cross-boundary concatenation is a token whose rank comes before the
 merge that ends that state. Ranks are the token ids (tiktoken files, and HF files expressible as ranks).
+For one left token a, the right tokens b it breaks are read off at once: the tokens whose left spine passes
+through a given token form one run of a pre-order numbering of the left-spine forest, so the pairs a
+breaks are a few runs of that numbering (``MergeTable._broken_runs``), cached per left token.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Sequence
 import numpy as np
 
 from tokkit.text.merges import byte_pair_split
+
+#: left tokens whose broken runs are kept (a few kB each)
+_FOLLOWERS_LIMIT = 1024
 
 
 class MergeTable:
@@ -194,59 +200,10 @@ class MergeTable:
             s, e = s[order], np.maximum.accumulate(e[order])
         else:
             s = e = np.zeros(0, dtype=np.int64)
-        if len(self._followers) >= 4096:
+        if len(self._followers) >= _FOLLOWERS_LIMIT:
             self._followers.clear()
         hit = self._followers[a] = (s, e)
         return hit
-
-    def _adjacent_to_many_walk(self, a: int, candidates: np.ndarray) -> np.ndarray:
-        """``adjacent(a, b)`` for every regular b in ``candidates`` (ids), vectorized over the candidates.
-
-        The walk of ``_survives`` run for all candidates at once, one level of a's right spine at a time
-        (the left token only moves down its spine, so each level is visited once).
-        """
-        candidates = np.asarray(candidates, dtype=np.int64)
-        out = np.zeros(len(candidates), dtype=bool)
-        if not self.regular[a] or not len(candidates):
-            return out
-        spine = [a]
-        while self.right[spine[-1]] != spine[-1]:
-            spine.append(int(self.right[spine[-1]]))
-        rows = np.flatnonzero(self.regular[candidates])
-        q = candidates[rows]
-        never = np.iinfo(np.int64).max
-        limit = np.full(len(rows), never)
-        left = self.left
-        merged = np.full(len(self.token_bytes), never)  # rank of bytes(p) + bytes(q), per q; reset per level
-        for level, p in enumerate(spine):
-            keys, ranks = self._partners(p)
-            merged[keys] = ranks
-            p_leaf = level == len(spine) - 1
-            down_rows, down_q = [], []
-            while rows.size:
-                if len(keys):
-                    ok = merged[q] >= limit
-                    rows, q, limit = rows[ok], q[ok], limit[ok]
-                q_leaf = left[q] == q
-                if p_leaf:
-                    done = q_leaf
-                    out[rows[done]] = True
-                    move_p = np.zeros(len(rows), dtype=bool)
-                else:
-                    done = np.zeros(len(rows), dtype=bool)
-                    move_p = q_leaf | (p > q)
-                if move_p.any():
-                    down_rows.append(rows[move_p])
-                    down_q.append(q[move_p])
-                stay = ~done & ~move_p
-                rows, q, limit = rows[stay], q[stay], q[stay] + 1
-                q = left[q]
-            merged[keys] = never
-            if not down_rows:
-                break
-            rows, q = np.concatenate(down_rows), np.concatenate(down_q)
-            limit = np.full(len(rows), p)
-        return out
 
     def _partners(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """Sorted ids b such that bytes(p) + bytes(b) is a token, and those tokens' ranks."""

@@ -12,9 +12,14 @@ with a regex pre-tokenizer that is decided in two steps, both vectorized over th
 2. BPE. Inside one pre-token, BPE(P) + [v] is the encoding of P + v exactly when the pair
    (last token of BPE(P), v) can be adjacent (``bpe_pairs``; Vieira et al., 2025).
 
-Tokens whose bytes are not UTF-8 are decided by the same rules of the tokenizer (an undecodable run is
-its own pre-token), and the few tokens the pair test does not cover are re-encoded. Anything else this
-module does not model returns None, and ByteLM re-encodes as before.
+Tokens whose bytes are not UTF-8 are decided by the same rules of the tokenizer: an undecodable run c is
+its own pre-token, so after a cut character the tokens that leave c undecodable are decided once per c
+(encode(T + c + v) = encode(T) + encode(c + v)) and only those that complete the character are
+re-encoded. Irregular tokens (ranked before one of their parts: the pair test does not cover them) that
+BPE's merge loop never builds from their bytes can only be a whole pre-token, so they never join one;
+the few the loop builds are re-encoded. ``head`` restricts the work to the tokens that start with given
+bytes (a byte-trie range: covers at an earlier split point of the prefix). Anything else this module
+does not model returns None, and ByteLM re-encodes as before.
 """
 
 from __future__ import annotations
