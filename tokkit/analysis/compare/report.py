@@ -194,14 +194,21 @@ def _grid(comparison: Any, item: Any, store: Any, shown: list) -> str:
         row = [f"<td class=t>{html.escape(system)}</td>"]
         if not any(s == system for s, _ in placed):
             continue
+        shown_at: dict[tuple[float, str], int] = {}  # a classic setting chosen for several targets is shown once
         for target in targets:
             cell = placed.get((system, target))
             if cell is None or "preview" not in cell:
                 row.append("<td class=note>" + ("cannot fit" if cell is not None else "") + "</td>")
                 continue
-            data = store.read(cell["preview"]["file"])
             caption = f"{cell['budget']}: {int(cell['bytes'])} B, {label} {_fmt(cell.get(key))}"
             mark = ' class="best"' if _finite(cell.get(key)) and cell.get(key) == best.get(target) else ""
+            same = (cell["bytes"], cell.get("setting", ""))
+            if cell["kind"] == "classic" and same in shown_at:
+                row.append(f"<td{mark}><figcaption>{html.escape(caption)}: the same file as at &le; "
+                           f"{shown_at[same]} B</figcaption></td>")
+                continue
+            shown_at[same] = target
+            data = store.read(cell["preview"]["file"])
             row.append(f"<td{mark}><figure>{_media(data, cell['preview']['mime'], system + ' ' + caption)}"
                        f"<figcaption>{html.escape(caption)}</figcaption></figure></td>")
         parts.append("<tr>" + "".join(row) + "</tr>")

@@ -27,7 +27,7 @@ from tokkit.core.tokenizer import json_hash
 from tokkit.errors import InputError, OutputExistsError
 
 #: bump when a cell's figures would change for the same inputs and systems (old cells are then recomputed)
-CELL_VERSION = 2
+CELL_VERSION = 3
 MARKER = ".tokkit-compare"
 CELLS = ".cells"
 REPORT_FILES = ("index.html", "results.json", "rd.png", "rd.svg")
