@@ -183,7 +183,7 @@ def _grid(comparison: Any, item: Any, store: Any, shown: list) -> str:
         if _finite(value) and (column not in best or (value > best[column] if higher else value < best[column])):
             best[column] = value
     original, mime = preview(comparison.modality, item.reference)
-    facts = ", ".join(f"{k} {_fmt(v)}" for k, v in item.facts.items() if not k.startswith("_"))
+    facts = ", ".join(f"{k} {_fmt(v)}" for k, v in item.facts.items())
     parts = [f'<h2 id="input-{html.escape(item.label)}">{html.escape(item.label)}</h2>',
              f'<figure>{_media(original, mime, "original " + item.label)}<figcaption>original ({html.escape(facts)})'
              f'</figcaption></figure>',

@@ -88,13 +88,11 @@ def score(item: Input, decoded: Any) -> dict[str, float]:
         if min(item.reference.shape[1:3]) >= 11:
             return clip_scores(item.reference, decoded)
         return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(item.reference, decoded)]))}
-    surface = item.facts.get("_surface")
-    if surface is None:
+    if "surface" not in item.cache:
         from tokkit.analysis.shape_metrics import ReferenceSurface
 
-        surface = ReferenceSurface(item.reference.vertices, item.reference.faces)
-        item.facts["_surface"] = surface
-    return surface.score(*decoded).as_dict()
+        item.cache["surface"] = ReferenceSurface(item.reference.vertices, item.reference.faces)
+    return item.cache["surface"].score(*decoded).as_dict()
 
 
 def is_better(modality: str, new: dict, old: dict | None) -> bool:
