@@ -225,8 +225,12 @@ def _classic_worker(path: str, modality: str, limits: Limits, codec: str, target
 
 
 def _one_thread() -> None:
-    """Worker processes use one thread each (set before torch, if a metric needs it, is imported)."""
+    """Worker processes use one thread each (set before torch, if a metric needs it, is imported) and leave
+    Ctrl-C to the main process, which stops handing out cells and reports the interruption in one line."""
+    import signal
+
     os.environ["OMP_NUM_THREADS"] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _classic_results(todo: list, limits: Limits, workers: int) -> Any:
