@@ -93,7 +93,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f0f0f0;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \\25B2"}
 th[aria-sort=descending]::after{content:" \\25BC"}td.t,th.t{text-align:left}
-.grid td{vertical-align:top;text-align:center}.grid figure{margin:0}.grid figcaption{font-size:12px}
+.grid td{vertical-align:top;text-align:center;min-width:9em}.grid figure{margin:0}.grid figcaption{font-size:12px}
 .grid img{max-width:260px;image-rendering:pixelated}.grid audio{width:220px}
 .best{outline:3px solid #2a9d4a}.note{color:#8a5a00}.plot svg{max-width:100%;height:auto}
 """
