@@ -16,8 +16,9 @@ from tokkit.errors import InputError, OutputExistsError
               help="Folder to write (config.json + model.safetensors).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite DIR's config.json and weights if they exist.")
 def convert(source: str, output: str, force: bool) -> None:
-    """Convert SRC (an EnCodec .th / .pth / .ckpt / .safetensors file or HF snapshot folder, as its
-    authors distribute it) into a tokkit folder DIR, so later loads read safetensors and need no pickle.
+    """Convert SRC (an EnCodec, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors file or HF
+    snapshot folder, as its authors distribute it) into a tokkit folder DIR, so later loads read
+    safetensors and need no pickle.
 
     The folder keeps float32 weights and has the same identity hash as SRC: tokens made with either
     decode with the other.
@@ -25,6 +26,8 @@ def convert(source: str, output: str, force: bool) -> None:
     \b
     Example:  tokkit convert encodec_24khz-d7cc33bc.th -o encodec24/
               tokkit encode speech.wav -t encodec24/ --bandwidth 6
+              tokkit convert One-D-Piece-S-256/ -o odp-s256/
+              tokkit encode photo.png -t odp-s256/ --tokens 32
     """
     target = Path(output)
     if target.exists() and not target.is_dir():
@@ -32,7 +35,9 @@ def convert(source: str, output: str, force: bool) -> None:
     if not force and any((target / name).exists() for name in ("config.json", "model.safetensors")):
         raise OutputExistsError(f"{output} already holds a tokenizer; pass --force to overwrite it")
     tokenizer = load(source, device="cpu")
-    if getattr(tokenizer, "modality", None) != "audio" or not hasattr(tokenizer, "config"):
+    from tokkit.codecs.published import PublishedWeights
+
+    if not isinstance(tokenizer, PublishedWeights):
         raise InputError(f"{source} is already a tokkit tokenizer; there is nothing to convert")
     tokenizer.save(target)
     click.echo(f"{source} -> {target} ({tokenizer.config.name}, hash {tokenizer.identity['hash']})")

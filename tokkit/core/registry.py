@@ -26,6 +26,7 @@ KIND_LOADERS: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
+    "image.published_titok": "tokkit.codecs.image.published:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -37,6 +38,7 @@ KIND_CLASSES: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
     "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
+    "image.published_titok": "tokkit.codecs.image.published.tokenizer:PublishedImageTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -44,14 +46,16 @@ FILE_LOADERS: dict[str, str] = {
     ".json": "tokkit.text.loader:load_file",
     ".tiktoken": "tokkit.text.loader:load_file",
     # published checkpoints, recognised by their tensors (no code is run)
-    ".th": "tokkit.codecs.audio.published:load_checkpoint",
-    ".pth": "tokkit.codecs.audio.published:load_checkpoint",
-    ".ckpt": "tokkit.codecs.audio.published:load_checkpoint",
-    ".safetensors": "tokkit.codecs.audio.published:load_checkpoint",
+    ".th": "tokkit.codecs.published:load_checkpoint",
+    ".pth": "tokkit.codecs.published:load_checkpoint",
+    ".ckpt": "tokkit.codecs.published:load_checkpoint",
+    ".safetensors": "tokkit.codecs.published:load_checkpoint",
+    ".bin": "tokkit.codecs.published:load_checkpoint",
+    ".pt": "tokkit.codecs.published:load_checkpoint",
 }
 
 #: loader(folder) for folders whose config.json has no "kind": the authors' own snapshots (HF layout)
-SNAPSHOT_LOADER = "tokkit.codecs.audio.published:load_checkpoint"
+SNAPSHOT_LOADER = "tokkit.codecs.published:load_checkpoint"
 
 #: built-in name -> folder under the package holding a saved tokenizer (config.json + weights)
 BUILTINS: dict[str, str] = {
@@ -177,6 +181,10 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
             return load_directory(path, name, **options)
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"
+        elif any((path / weights).is_file() for weights in ("model.safetensors", "pytorch_model.bin")):
+            tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)  # weights alone
+            tokenizer.name = name
+            return tokenizer
         else:
             raise InputError(f"{path} is a folder without config.json or tokenizer.json")
     loader = FILE_LOADERS.get(path.suffix.lower())

@@ -78,6 +78,23 @@ def save_weights_exact(model: torch.nn.Module, directory: str | os.PathLike) -> 
     return directory
 
 
+def load_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` (eval mode) after checking names and shapes; the first difference is
+    one InputError line naming ``source``. Tensors are cast to the model's dtypes."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {unexpected[0]}"
+        raise InputError(f"{source} does not match the {type(model).__name__} its config describes: it {what} "
+                         f"({len(missing)} missing, {len(unexpected)} unexpected)")
+    for key, value in expected.items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise InputError(f"{source}: {key} has shape {tuple(state[key].shape)}, but the config needs {tuple(value.shape)}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    model.eval()
+
+
 def fold_weight_norm(g: torch.Tensor, v: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """The plain weight ``g * v / ||v||`` (norm over every axis but ``dim``) that torch's weight norm computes."""
     return torch._weight_norm(v.float(), g.float(), dim)
