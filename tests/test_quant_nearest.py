@@ -165,3 +165,14 @@ def test_mixed_dtypes(x_dtype: torch.dtype, codebook_dtype: torch.dtype) -> None
     codebook = (torch.randn(96, 80, generator=g) + 2).to(codebook_dtype)
     x = near_tie_batch(codebook.float(), 200, 9).to(x_dtype)
     assert torch.equal(nearest(x, codebook), brute_force(x, codebook, "l2"))
+
+
+def test_threaded_search_inside_inference_mode() -> None:
+    """A search big enough for the worker threads, called under torch.inference_mode (as every model's
+    encode is): the workers fill the caller's output in the caller's mode (they used to raise)."""
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(2048, 12, generator=generator)
+    codebook = torch.randn(512, 12, generator=generator)
+    expected = nearest(x, codebook, metric="cos", threads=1)
+    with torch.inference_mode():
+        assert torch.equal(nearest(x, codebook, metric="cos", threads=2, chunk=256), expected)
