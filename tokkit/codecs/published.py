@@ -2,7 +2,8 @@
 
 A published file or folder is read once (:func:`read_checkpoint`: a HF snapshot folder's config.json
 plus ``model.safetensors`` / ``pytorch_model.bin``, or a single ``.th``/``.pth``/``.pt``/``.ckpt``/
-``.bin``/``.safetensors`` file through :func:`tokkit.nn.weights.read_state_dict`), then offered to each
+``.bin``/``.safetensors`` file, or a TorchScript ``.jit`` archive read as data, through
+:func:`tokkit.nn.weights.read_state_dict`), then offered to each
 family in :data:`FAMILIES` in turn; the first whose ``looks_like`` accepts the tensors builds its port.
 A family module exposes ``LABEL`` (what it is, for messages), ``looks_like(keys, hf_config) -> bool``
 and ``load(checkpoint, device) -> Tokenizer``. :class:`PublishedWeights` gives every port the same
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 #: checkpoint files tried in a HF snapshot folder, in order
 SNAPSHOT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 #: suffixes of single checkpoint files
-CHECKPOINT_SUFFIXES = (".th", ".pth", ".pt", ".ckpt", ".bin", ".safetensors")
+CHECKPOINT_SUFFIXES = (".th", ".pth", ".pt", ".ckpt", ".bin", ".safetensors", ".jit")
 #: family modules tried in order (imported only when a checkpoint is read)
 FAMILIES: tuple[str, ...] = (
     "tokkit.codecs.audio.published.encodec",
@@ -72,6 +73,9 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
     for family in families:
         if family.looks_like(keys, checkpoint.hf_config):
             return family.load(checkpoint, device)
+    if any(key.endswith("patcher.wavelets") for key in keys):  # Cosmos's Haar (un)patcher
+        raise UnsupportedFormatError(f"{checkpoint.weights} is an NVIDIA Cosmos tokenizer: tokkit reads its tensors "
+                                     f"(TorchScript read as data, no code run), but the Cosmos port is not written yet")
     sample = ", ".join(sorted(keys)[:3])
     known = ", ".join(family.LABEL for family in families)
     raise UnsupportedFormatError(f"{checkpoint.weights}: unknown checkpoint layout (first tensors: {sample}); "

@@ -52,6 +52,7 @@ FILE_LOADERS: dict[str, str] = {
     ".safetensors": "tokkit.codecs.published:load_checkpoint",
     ".bin": "tokkit.codecs.published:load_checkpoint",
     ".pt": "tokkit.codecs.published:load_checkpoint",
+    ".jit": "tokkit.codecs.published:load_checkpoint",
 }
 
 #: loader(folder) for folders whose config.json has no "kind": the authors' own snapshots (HF layout)

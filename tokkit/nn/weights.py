@@ -102,7 +102,8 @@ def fold_weight_norm(g: torch.Tensor, v: torch.Tensor, dim: int = 0) -> torch.Te
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file without running code: safetensors directly, pickles only through
-    ``torch.load(weights_only=True)``; nested dicts (``{"state_dict": ...}``) are flattened with dots.
+    ``torch.load(weights_only=True)``, TorchScript archives (``.jit``) through the data-only reader of
+    :mod:`tokkit.nn.torchscript`; nested dicts (``{"state_dict": ...}``) are flattened with dots.
 
     Every failure (truncated file, refused pickle, no tensors) is an InputError naming the file.
     """
@@ -113,7 +114,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         head = handle.read(16)
     if len(head) < 8:
         raise InputError(f"{path} is too short to be a checkpoint (truncated?)")
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    from tokkit.nn.torchscript import is_torchscript, read_torchscript_tensors
+
+    if head[:2] == b"PK" and is_torchscript(path):
+        loaded = read_torchscript_tensors(path)  # data only: the archive's TorchScript code is never compiled
+    elif head[:2] == b"PK" or head[:1] == b"\x80":
         try:
             loaded = torch.load(str(path), map_location="cpu", weights_only=True, mmap=head[:2] == b"PK")
         except Exception as exc:  # noqa: BLE001 - torch raises many types for refused or broken pickles
