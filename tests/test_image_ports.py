@@ -237,3 +237,13 @@ def test_titok_prefix_from_the_cli_is_one_line(run_cli, tmp_path):
     assert code != 0 and "decodes only all 16" in err and not (tmp_path / "o.tok").exists()
     with pytest.raises(TokkitError):
         tokkit.load(BIN, device="cpu").encode(photo.read_bytes(), tokens=0)
+
+
+def test_prefixed_keys_and_a_folder_without_config_load(port, tmp_path):
+    """Training exports put the tensors under a prefix ("module."); HF folders may hold only the weights."""
+    state = torch.load(BIN, weights_only=True)
+    prefixed = tmp_path / "ema.bin"
+    torch.save({f"module.{k}": v for k, v in state.items()}, prefixed)
+    assert tokkit.load(prefixed, device="cpu").identity["hash"] == port.identity["hash"]
+    bare = tokkit.load(snapshot(tmp_path / "bare", None), device="cpu")
+    assert bare.identity["hash"] == port.identity["hash"] and bare.config.family == "titok"  # 16 tokens, not 256
