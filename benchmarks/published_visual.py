@@ -9,7 +9,7 @@ scripts/make_visual_port_fixtures.py); tokkit itself does not. Model: a released
 weights (the authors' own init), saved once in the released ``.bin`` layout and read by both sides.
 Pictures: ``--images`` synthetic 256x256 gradients. Each (implementation, operation, threads) runs in a
 fresh process: seconds per picture (best of ``--repeats``), and peak memory = the process's peak RSS growth
-over its state after loading the model. Encode: pictures -> all N codes; decode: those codes -> pixels.
+over its state after loading the model, and the process's whole peak RSS (loading included). Encode: pictures -> all N codes; decode: those codes -> pixels.
 The codes of the two sides are compared (equal except float32 near-ties in the reference's lookup).
 Say what else ran on the machine: timings on a busy machine are only comparable as ratios in one run.
 """
@@ -94,7 +94,7 @@ def worker(args: argparse.Namespace) -> None:
             best = min(best, time.perf_counter() - start)
     if args.op == "encode" and args.save_codes:
         torch.save(out.cpu(), args.save_codes)
-    print(json.dumps({"seconds_per_image": best / args.images, "peak_mb": rss_mb() - base}))
+    print(json.dumps({"seconds_per_image": best / args.images, "peak_mb": rss_mb() - base, "total_mb": rss_mb()}))
 
 
 def run(args: argparse.Namespace, side: str, op: str, threads: int, weights: str, codes: str, save: str = "") -> dict:
@@ -131,14 +131,14 @@ def main() -> None:
         print(f"model {args.model} (random weights), {args.images} pictures of 256x256, best of {args.repeats}; "
               f"load average at start {os.getloadavg()[0]:.1f}")
         print(f"{'op':7} {'threads':>7} {'reference s/img':>16} {'tokkit s/img':>13} {'speed-up':>9} "
-              f"{'ref peak MB':>12} {'tokkit peak MB':>15}")
+              f"{'ref peak MB':>12} {'tokkit peak MB':>15} {'ref max RSS':>12} {'tokkit max RSS':>15}")
         for threads in args.threads:
             for op in ("encode", "decode"):
                 theirs = run(args, "reference", op, threads, weights, ref_codes, ref_codes if op == "encode" else "")
                 ours = run(args, "tokkit", op, threads, weights, ref_codes, port_codes if op == "encode" else "")
                 print(f"{op:7} {threads:>7} {theirs['seconds_per_image']:>16.3f} {ours['seconds_per_image']:>13.3f} "
                       f"{theirs['seconds_per_image'] / ours['seconds_per_image']:>8.2f}x {theirs['peak_mb']:>12.0f} "
-                      f"{ours['peak_mb']:>15.0f}")
+                      f"{ours['peak_mb']:>15.0f} {theirs['total_mb']:>12.0f} {ours['total_mb']:>15.0f}")
             a, b = torch.load(ref_codes), torch.load(port_codes)
             print(f"codes: {int((a == b).sum())} of {a.numel()} equal")
         print(f"load average at end {os.getloadavg()[0]:.1f}")
