@@ -1,14 +1,15 @@
 """Speed and memory of tokkit's TiTok / One-D-Piece port against the authors' code, same weights, same pictures.
 
     PYTHONPATH=. /work/venvs/visual/bin/python benchmarks/published_visual.py \
-        --titok-repo PATH/1d-tokenizer [--model titok_s128] [--images 4] [--threads 1 2] [--repeats 3]
+        --titok-repo PATH/1d-tokenizer [--model titok_s128] [--images 4] [--threads 1 2] [--repeats 3] [--memory]
 
 Needs the authors' code (a checkout of github.com/bytedance/1d-tokenizer and the scratch venv of
 scripts/make_visual_port_fixtures.py); tokkit itself does not. Model: a released architecture
 (``--model`` titok_s128, titok_b64, titok_l32 or one-d-piece_s256/b256/l256, 256 px) with seeded random
 weights (the authors' own init), saved once in the released ``.bin`` layout and read by both sides.
-Pictures: ``--images`` synthetic 256x256 gradients. Each (implementation, operation, threads) runs in a
-fresh process: seconds per picture (best of ``--repeats``), and peak memory = the process's peak RSS growth
+Pictures: ``--images`` synthetic 256x256 gradients. Speed: both models in one process per thread count,
+timed alternately so that both see the same machine load (seconds per picture, best of ``--repeats``).
+With ``--memory``, each (implementation, operation, threads) also runs in a fresh process: its speed, peak memory = the process's peak RSS growth
 over its state after loading the model, and the process's whole peak RSS (loading included). Encode: pictures -> all N codes; decode: those codes -> pixels.
 The codes of the two sides are compared (equal except float32 near-ties in the reference's lookup).
 Say what else ran on the machine: timings on a busy machine are only comparable as ratios in one run.
@@ -97,6 +98,38 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds_per_image": best / args.images, "peak_mb": rss_mb() - base, "total_mb": rss_mb()}))
 
 
+def interleaved(args: argparse.Namespace) -> None:
+    """Both models in one process, timed alternately (reference, tokkit, reference, ...): on a busy
+    machine both sides then see the same load; best of ``--repeats`` per side and operation."""
+    import torch
+
+    import tokkit
+
+    torch.set_num_threads(args.threads)
+    images = pictures(args.images)
+    ref = reference(args.titok_repo, args.model)
+    ref.load_state_dict(torch.load(args.weights, weights_only=True))
+    port = tokkit.load(args.weights, device="cpu").model
+    best = {key: float("inf") for key in ("ref encode", "port encode", "ref decode", "port decode")}
+    with torch.inference_mode():
+        for _ in range(args.repeats):
+            for key, fn in (("ref encode", lambda: ref.encode(images)[1]["min_encoding_indices"].reshape(images.shape[0], -1)),
+                            ("port encode", lambda: port.encode(images * 2 - 1))):
+                start = time.perf_counter()
+                codes = fn()
+                best[key] = min(best[key], time.perf_counter() - start)
+                if key == "ref encode":
+                    ref_codes = codes
+                else:
+                    port_codes = codes
+            for key, fn in (("ref decode", lambda: ref.decode_tokens(ref_codes)), ("port decode", lambda: port.decode(ref_codes))):
+                start = time.perf_counter()
+                fn()
+                best[key] = min(best[key], time.perf_counter() - start)
+    print(json.dumps({**{k: v / args.images for k, v in best.items()},
+                      "equal": int((ref_codes == port_codes).sum()), "total": ref_codes.numel()}))
+
+
 def run(args: argparse.Namespace, side: str, op: str, threads: int, weights: str, codes: str, save: str = "") -> dict:
     command = [sys.executable, __file__, "--worker", "--side", side, "--op", op, "--threads", str(threads),
                "--model", args.model, "--images", str(args.images), "--repeats", str(args.repeats),
@@ -115,13 +148,15 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory", action="store_true", help="also run each side and operation in its own process "
+                        "for peak memory (slow)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--side", "--op", "--weights", "--codes", "--save-codes"):
         parser.add_argument(hidden, default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         args.threads = args.threads[0]
-        return worker(args)
+        return interleaved(args) if args.side == "both" else worker(args)
 
     import torch
 
@@ -130,6 +165,24 @@ def main() -> None:
         torch.save(reference(args.titok_repo, args.model).state_dict(), weights)
         print(f"model {args.model} (random weights), {args.images} pictures of 256x256, best of {args.repeats}; "
               f"load average at start {os.getloadavg()[0]:.1f}")
+        print("speed, both models in one process, timed alternately (seconds per picture):")
+        for threads in args.threads:
+            command = [sys.executable, __file__, "--worker", "--side", "both", "--threads", str(threads), "--model",
+                       args.model, "--images", str(args.images), "--repeats", str(args.repeats), "--titok-repo",
+                       str(args.titok_repo), "--weights", weights]
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
+            done = subprocess.run(command, capture_output=True, text=True, env=env)
+            if done.returncode:
+                raise SystemExit(f"interleaved run failed:\n{done.stderr[-3000:]}")
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            for op in ("encode", "decode"):
+                print(f"  {op} {threads} thread(s): reference {r['ref ' + op]:.3f}, tokkit {r['port ' + op]:.3f}, "
+                      f"speed-up {r['ref ' + op] / r['port ' + op]:.2f}x")
+            print(f"  codes: {r['equal']} of {r['total']} equal")
+        if not args.memory:
+            print(f"load average at end {os.getloadavg()[0]:.1f}")
+            return
+        print("memory (and speed), each side and operation in its own process:")
         print(f"{'op':7} {'threads':>7} {'reference s/img':>16} {'tokkit s/img':>13} {'speed-up':>9} "
               f"{'ref peak MB':>12} {'tokkit peak MB':>15} {'ref max RSS':>12} {'tokkit max RSS':>15}")
         for threads in args.threads:
