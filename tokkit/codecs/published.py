@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 #: checkpoint files tried in a HF snapshot folder, in order
 SNAPSHOT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-#: suffixes of single checkpoint files
-CHECKPOINT_SUFFIXES = (".th", ".pth", ".pt", ".ckpt", ".bin", ".safetensors", ".jit")
 #: family modules tried in order (imported only when a checkpoint is read)
 FAMILIES: tuple[str, ...] = (
     "tokkit.codecs.audio.published.encodec",
