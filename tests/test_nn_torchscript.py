@@ -44,10 +44,17 @@ class CosmosLike(torch.nn.Module):
         return self.conv_in(self.patcher(x))
 
 
-def test_tensors_equal_the_state_dict(tmp_path):
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A TorchScript archive of ``Small`` (scripted once: compiling is the slow part) and its module."""
     model = Small()
-    path = tmp_path / "small.jit"
+    path = tmp_path_factory.mktemp("jit") / "small.jit"
     torch.jit.save(torch.jit.script(model), str(path))
+    return path, model
+
+
+def test_tensors_equal_the_state_dict(small):
+    path, model = small
     assert is_torchscript(path)
     tensors = read_state_dict(path)
     expected = model.state_dict()
@@ -62,10 +69,8 @@ def test_a_pickled_state_dict_is_not_torchscript(tmp_path):
     assert not is_torchscript(path) and set(read_state_dict(path)) == {"w"}
 
 
-def rewritten(tmp_path, name: str, change) -> object:
-    """A copy of a saved TorchScript archive with each member's bytes passed through ``change(name, data)``."""
-    good = tmp_path / "good.jit"
-    torch.jit.save(torch.jit.script(Small()), str(good))
+def rewritten(good, tmp_path, name: str, change) -> object:
+    """A copy of the TorchScript archive ``good`` with each member's bytes passed through ``change(name, data)``."""
     bad = tmp_path / name
     with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
         for info in source.infolist():
@@ -73,16 +78,16 @@ def rewritten(tmp_path, name: str, change) -> object:
     return bad
 
 
-def test_a_global_outside_the_tensor_set_is_refused(tmp_path):
+def test_a_global_outside_the_tensor_set_is_refused(small, tmp_path):
     """An archive whose data.pkl names any other global (here os.system) fails as data, nothing runs."""
     payload = b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."
-    bad = rewritten(tmp_path, "bad.jit", lambda name, data: payload if name.endswith("/data.pkl") else data)
+    bad = rewritten(small[0], tmp_path, "bad.jit", lambda name, data: payload if name.endswith("/data.pkl") else data)
     with pytest.raises(InputError, match="os.system"):
         read_torchscript_tensors(bad)
 
 
-def test_truncated_tensor_data_is_one_line(tmp_path):
-    bad = rewritten(tmp_path, "short.jit", lambda name, data: data[:3] if "/data/" in name and len(data) > 8 else data)
+def test_truncated_tensor_data_is_one_line(small, tmp_path):
+    bad = rewritten(small[0], tmp_path, "short.jit", lambda name, data: data[:3] if "/data/" in name and len(data) > 8 else data)
     with pytest.raises(InputError, match="shorter than its header"):
         read_torchscript_tensors(bad)
 
@@ -96,3 +101,10 @@ def test_a_cosmos_archive_is_named_and_refused_in_one_line(tmp_path, run_cli):
     code, out, err = run_cli("info", path)
     assert code != 0 and "Cosmos" in err and len(err.strip().splitlines()) == 1
 
+
+def test_a_legacy_pickle_is_refused_unread(tmp_path):
+    """The non-zip torch format's loader allocates the sizes its header claims: refused before reading."""
+    path = tmp_path / "old.pt"
+    torch.save({"w": torch.zeros(2)}, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(InputError, match="legacy"):
+        read_state_dict(path)

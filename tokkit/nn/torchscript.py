@@ -82,7 +82,8 @@ def read_torchscript_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]
         raise InputError(f"{path} is not a TorchScript archive (no data.pkl)") from None
     except (OSError, zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
             RuntimeError) as exc:
-        raise InputError(f"cannot read the TorchScript archive {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read the TorchScript archive {path}: {reason}") from None
     tensors: dict[str, torch.Tensor] = {}
     _collect(tree, "", tensors, 0)
     if not tensors:

@@ -102,7 +102,7 @@ def fold_weight_norm(g: torch.Tensor, v: torch.Tensor, dim: int = 0) -> torch.Te
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file without running code: safetensors directly, pickles only through
-    ``torch.load(weights_only=True)``, TorchScript archives (``.jit``) through the data-only reader of
+    ``torch.load(weights_only=True)`` (zip format; the legacy format is refused), TorchScript archives (``.jit``) through the data-only reader of
     :mod:`tokkit.nn.torchscript`; nested dicts (``{"state_dict": ...}``) are flattened with dots.
 
     Every failure (truncated file, refused pickle, no tensors) is an InputError naming the file.
@@ -118,9 +118,14 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
     if head[:2] == b"PK" and is_torchscript(path):
         loaded = read_torchscript_tensors(path)  # data only: the archive's TorchScript code is never compiled
-    elif head[:2] == b"PK" or head[:1] == b"\x80":
+    elif head[:1] == b"\x80":
+        # the pre-2020 (non-zip) torch format: its loader allocates whatever sizes the header claims
+        # (a 500-byte file asked for 1.8 GB under fuzzing), so it is not read at all
+        raise InputError(f"{path} is a legacy (non-zip) torch pickle, which tokkit does not read: re-save it with a "
+                         f"current torch.save, or as safetensors")
+    elif head[:2] == b"PK":
         try:
-            loaded = torch.load(str(path), map_location="cpu", weights_only=True, mmap=head[:2] == b"PK")
+            loaded = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         except Exception as exc:  # noqa: BLE001 - torch raises many types for refused or broken pickles
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "weights_only" in str(exc) or "Unsupported global" in str(exc):
