@@ -9,8 +9,9 @@ scripts/make_visual_port_fixtures.py); tokkit itself does not. Model: a released
 weights (the authors' own init), saved once in the released ``.bin`` layout and read by both sides.
 Pictures: ``--images`` synthetic 256x256 gradients. Speed: both models in one process per thread count,
 timed alternately so that both see the same machine load (seconds per picture, best of ``--repeats``).
-With ``--memory``, each (implementation, operation, threads) also runs in a fresh process: its speed, peak memory = the process's peak RSS growth
-over its state after loading the model, and the process's whole peak RSS (loading included). Encode: pictures -> all N codes; decode: those codes -> pixels.
+With ``--memory``, each (implementation, operation, threads) also runs in a fresh process: its speed,
+peak memory = the process's peak RSS growth over its state after loading the model, and the process's
+whole peak RSS (loading included). Encode: pictures -> all N codes; decode: those codes -> pixels.
 The codes of the two sides are compared (equal except float32 near-ties in the reference's lookup).
 Say what else ran on the machine: timings on a busy machine are only comparable as ratios in one run.
 """
