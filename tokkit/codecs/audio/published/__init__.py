@@ -2,8 +2,9 @@
 
 Recognised by content, never by running code (the shared reader and family dispatch of
 :mod:`tokkit.codecs.published`). Supported so far: EnCodec 24 kHz (both the ``encodec`` package's
-``.th`` and the HF ``facebook/encodec_24khz`` layout). ``tokkit convert`` writes any of them as a
-tokkit folder.
+``.th`` and the HF ``facebook/encodec_24khz`` layout), DAC 16/24/44.1 kHz (the authors'
+``weights_*.pth``), SNAC (the authors' HF snapshot folders: config.json + pytorch_model.bin).
+``tokkit convert`` writes any of them as a tokkit folder.
 """
 
 from __future__ import annotations
@@ -13,15 +14,10 @@ import os
 
 def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto"):
     """Registry loader for tokkit folders of a ported codec (config.json "kind": "audio.encodec")."""
-    from tokkit.core.device import resolve_device
-
-    device = resolve_device(device)  # a bad device fails before any weights are read
     from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
-    from tokkit.codecs.published import load_saved_model
 
-    model = load_saved_model(EncodecModel(EncodecConfig.from_dict(config)), directory)
-    return PublishedCodecTokenizer(model, device=device)
+    return load_port(directory, EncodecModel(EncodecConfig.from_dict(config)), PublishedCodecTokenizer, device=device)
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
@@ -29,3 +25,13 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
     from tokkit.codecs.published import load_checkpoint as load_any
 
     return load_any(path, device=device)
+
+
+def load_port(directory: str | os.PathLike, model, tokenizer_class, *, device: str = "auto"):
+    """A tokkit folder of a ported codec: ``model`` (built from its config.json) filled from model.safetensors,
+    behind ``tokenizer_class``."""
+    from tokkit.codecs.published import load_saved_model
+    from tokkit.core.device import resolve_device
+
+    device = resolve_device(device)  # a bad device fails before any weights are read
+    return tokenizer_class(load_saved_model(model, directory), device=device)

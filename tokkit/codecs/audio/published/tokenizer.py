@@ -36,10 +36,10 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
     modality: ClassVar[str] = "audio"
     kind: ClassVar[str] = "audio.encodec"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("codebooks", int, None, "RVQ codecs (EnCodec): keep the first N codebooks (fewer: lower bitrate); "
-               "default: all", low=1, high="n_codebooks", metavar="N"),
-        Option("bandwidth", float, None, "RVQ codecs (EnCodec): keep as many codebooks as KBPS allows (EnCodec "
-               "24 kHz: 1.5, 3, 6, 12 or 24); default: all", low=0.0, metavar="KBPS"),
+        Option("codebooks", int, None, "RVQ codecs (EnCodec, DAC, SNAC): keep the first N codebooks (fewer: lower "
+               "bitrate); default: all", low=1, high="n_codebooks", metavar="N"),
+        Option("bandwidth", float, None, "RVQ codecs: keep as many codebooks as KBPS allows (EnCodec "
+               "24 kHz: 1.5, 3, 6, 12 or 24; DAC 44.1 kHz: 0.86 per codebook); default: all", low=0.0, metavar="KBPS"),
     )
     label_fields: ClassVar[tuple[str, ...]] = ("name", "target_bandwidths")  # left out of the identity hash
     input_suffixes: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
@@ -70,6 +70,15 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
             raise InputError(f"this checkpoint has {n_q} codebooks; choose 1..{n_q}, not {codebooks}")
         return int(codebooks)
 
+    def kbps(self, n_q: int) -> float:
+        """Bitrate of the first ``n_q`` codebooks."""
+        return n_q * self.config.kbps_per_codebook
+
+    def check_rows(self, rows: int) -> None:
+        """Refuse token arrays whose row count this checkpoint cannot decode (rows = codebooks for RVQ)."""
+        if not 1 <= rows <= self.config.n_q:
+            raise InputError(f"these tokens have {rows} codebooks; this checkpoint has {self.config.n_q}")
+
     # -- encode / decode --------------------------------------------------------------------
     def encode(self, item: Audio | np.ndarray | bytes, *, codebooks: int | None = None,
                bandwidth: float | None = None) -> Tokens:
@@ -82,7 +91,7 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
         meta = self.base_meta()
         c = self.config
         meta.update(codec=c.name, sample_rate=c.sample_rate, n_samples=int(resampled.size), hop=c.hop,
-                    frame_rate=c.frame_rate, codebooks=n_q, kbps=round(n_q * c.kbps_per_codebook, 6),
+                    frame_rate=c.frame_rate, codebooks=n_q, kbps=round(self.kbps(n_q), 6),
                     original_sample_rate=int(audio.sample_rate), original_n_samples=int(samples.size),
                     duration=resampled.size / c.sample_rate)
         return Tokens(codes, meta)
@@ -96,11 +105,9 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
         """Tokens -> :class:`Audio` at the original sample rate and length; bare (q, T) codes -> audio at the
         model rate."""
         codes, meta = self.codes_and_meta(tokens)
-        n_q = self.config.n_q
         if codes.ndim != 2 or codes.size == 0:
             raise InputError(f"this codec's tokens must be a non-empty (q, T) array, got shape {codes.shape}")
-        if not 1 <= codes.shape[0] <= n_q:
-            raise InputError(f"these tokens have {codes.shape[0]} codebooks; this checkpoint has {n_q}")
+        self.check_rows(codes.shape[0])
         if codes.min() < 0 or codes.max() >= self.codebook_size:
             raise InputError(f"audio codes must lie in [0, {self.codebook_size}); these tokens are corrupted")
         audio = restore_audio(self.decode_codes(codes), meta, self.config.sample_rate)
@@ -114,9 +121,10 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
         facts = super().describe()
         c = self.config
         facts.update(codec=c.name, sample_rate=c.sample_rate, hop=c.hop, tokens_per_s=c.frame_rate,
-                     codebooks=c.n_q, kbps=round(c.n_q * c.kbps_per_codebook, 6),
-                     kbps_per_codebook=round(c.kbps_per_codebook, 6),
+                     codebooks=c.n_q, kbps=round(self.kbps(c.n_q), 6),
                      parameters=sum(p.numel() for p in self.model.parameters()))
+        if hasattr(c, "kbps_per_codebook"):  # RVQ codecs whose levels all run at one rate
+            facts["kbps_per_codebook"] = round(c.kbps_per_codebook, 6)
         return facts
 
     def example_inputs(self, count: int = 3, seed: int = 0) -> list[Audio]:
