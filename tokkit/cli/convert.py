@@ -16,9 +16,9 @@ from tokkit.errors import InputError, OutputExistsError
               help="Folder to write (config.json + model.safetensors).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite DIR's config.json and weights if they exist.")
 def convert(source: str, output: str, force: bool) -> None:
-    """Convert SRC (an EnCodec, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors file or HF
-    snapshot folder, as its authors distribute it) into a tokkit folder DIR, so later loads read
-    safetensors and need no pickle.
+    """Convert SRC (an EnCodec, DAC, SNAC, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors
+    file or HF snapshot folder, as its authors distribute it) into a tokkit folder DIR, so later loads
+    read safetensors and need no pickle.
 
     The folder keeps float32 weights and has the same identity hash as SRC: tokens made with either
     decode with the other.
