@@ -247,3 +247,16 @@ def test_prefixed_keys_and_a_folder_without_config_load(port, tmp_path):
     assert tokkit.load(prefixed, device="cpu").identity["hash"] == port.identity["hash"]
     bare = tokkit.load(snapshot(tmp_path / "bare", None), device="cpu")
     assert bare.identity["hash"] == port.identity["hash"] and bare.config.family == "titok"  # 16 tokens, not 256
+
+
+def test_family_rule():
+    """The config's model.type decides; else the relaxed length assertion; else 256 tokens mean One-D-Piece."""
+    from tokkit.codecs.image.published.titok import _family
+
+    plain = {"model": {"vq_model": {"num_latent_tokens": 256}}}
+    assert _family(plain, 256) == "one-d-piece" and _family(None, 256) == "one-d-piece"
+    assert _family(None, 32) == "titok" and _family(plain, 128) == "titok"
+    assert _family({"model": {"type": "titok"}}, 256) == "titok"
+    assert _family({"model": {"type": "one_d_piece"}}, 16) == "one-d-piece"
+    assert _family({"model": {"vq_model": {"strict_length_assertion": False}}}, 16) == "one-d-piece"
+

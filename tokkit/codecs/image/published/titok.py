@@ -258,13 +258,11 @@ def _vq_model(hf_config: dict[str, Any] | None) -> dict[str, Any]:
 
 def _family(hf_config: dict[str, Any] | None, num_tokens: int) -> str:
     """One-D-Piece when its config says so (model.type "one_d_piece", or the relaxed length assertion its
-    decoder needs); without a config, by the token count of its releases (256)."""
+    decoder needs); when nothing says, by the token count of its releases (256)."""
     model = (hf_config or {}).get("model")
     if isinstance(model, dict) and isinstance(model.get("type"), str):
         return "one-d-piece" if model["type"].replace("-", "_") == "one_d_piece" else "titok"
-    if hf_config is not None and _vq_model(hf_config).get("strict_length_assertion") is False:
-        return "one-d-piece"
-    if hf_config is None and num_tokens == ONE_D_PIECE_TOKENS:
+    if _vq_model(hf_config).get("strict_length_assertion") is False or num_tokens == ONE_D_PIECE_TOKENS:
         return "one-d-piece"
     return "titok"
 
