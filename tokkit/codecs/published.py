@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 SNAPSHOT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 #: family modules tried in order (imported only when a checkpoint is read)
 FAMILIES: tuple[str, ...] = (
+    "tokkit.codecs.audio.published.wavtokenizer",
     "tokkit.codecs.audio.published.encodec",
     "tokkit.codecs.audio.published.snac",  # before DAC: SNAC is DAC's layout plus noise blocks
     "tokkit.codecs.audio.published.dac",
@@ -66,11 +67,21 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(state, weights, hf_config, extras)
 
 
-def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
-    """A published checkpoint file or snapshot folder -> the tokkit port of its family (no code is run)."""
+def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: str | os.PathLike | None = None):
+    """A published checkpoint file or snapshot folder -> the tokkit port of its family (no code is run).
+
+    ``encodec`` (a Vocos folder of the EnCodec-token variant + this EnCodec checkpoint) and the authors'
+    folders without config.json but with their yaml or ``.ckpt`` (WavTokenizer, Vocos) are read by
+    :func:`tokkit.codecs.audio.published.load_authors_folder`."""
     from tokkit.core.device import resolve_device
 
     device = resolve_device(device)  # a bad device fails before any weights are read
+    path = Path(path)
+    if encodec is not None or (path.is_dir() and not (path / "config.json").is_file()
+                               and ((path / "config.yaml").is_file() or any(path.glob("*.ckpt")))):
+        from tokkit.codecs.audio.published import load_authors_folder
+
+        return load_authors_folder(path, device, encodec)
     checkpoint = read_checkpoint(path)
     families = [importlib.import_module(name) for name in FAMILIES]
     keys = set(checkpoint.state)
