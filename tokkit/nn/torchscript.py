@@ -53,8 +53,8 @@ def is_torchscript(path: str | os.PathLike) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False
+    except Exception:  # noqa: BLE001 - a corrupt zip raises many types (bad UTF-8 names, unknown versions, ...)
+        return False  # not readable as an archive: the caller's torch reader reports it
     return any(n.endswith("/data.pkl") for n in names) and any("/code/" in n for n in names)
 
 
@@ -80,8 +80,9 @@ def read_torchscript_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]
             tree = _Unpickler(io.BytesIO(archive.read(data_pkl)), storage).load()
     except StopIteration:
         raise InputError(f"{path} is not a TorchScript archive (no data.pkl)") from None
-    except (OSError, zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
-            RuntimeError) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - corrupt archives and pickles raise many types; all are bad input
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read the TorchScript archive {path}: {reason}") from None
     tensors: dict[str, torch.Tensor] = {}
