@@ -210,8 +210,14 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
         k = max(fitting)
         ours = mean([r["tokkit"][k]["f@0.02"] for r in rows])
         best = [max([r["classic"][m][budget]["f@0.02"] for m in r["classic"] if r["classic"][m].get(budget)] or [0.0]) for r in rows]
-        print(f"  <= {budget} B: tokkit K={k} F@0.02 {ours:.3f} vs target {target:.2f} ({'met' if ours >= target else f'missed by {target - ours:.3f}'}); "
-              f"best classic {mean(best):.3f} (ratio tokkit/classic {ours / max(mean(best), 1e-9):.2f})")
+        if not any(r["classic"] for r in rows):
+            anchor = "no classic anchors in this run: no comparison"
+        elif mean(best) == 0:
+            anchor = "no classic file fits this budget: no comparison"
+        else:
+            anchor = f"best classic {mean(best):.3f} (ratio tokkit/classic {ours / mean(best):.2f})"
+        print(f"  <= {budget} B: tokkit K={k} F@0.02 {ours:.3f} vs target {target:.2f} "
+              f"({'met' if ours >= target else f'missed by {target - ours:.3f}'}); {anchor}")
     curve = [mean([r["tokkit"][k]["f@0.02"] for r in rows]) for k in token_counts]
     rises = all(b > a for a, b in zip(curve, curve[1:]))
     print(f"  mean F@0.02 by K: {' '.join(f'{v:.3f}' for v in curve)} -> {'rises with every K' if rises else 'NOT monotonic'}")
