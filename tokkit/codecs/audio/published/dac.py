@@ -30,6 +30,9 @@ KIND = "audio.dac"
 #: (hop, codebooks) -> sample rate of the released checkpoints, for files without metadata
 RELEASED_RATES = {(512, 9): 44100, (512, 18): 44100, (320, 32): 24000, (320, 12): 16000}
 
+#: what this family is, in messages (tokkit.codecs.published)
+LABEL = "DAC"
+
 
 @dataclasses.dataclass
 class DACConfig(JsonConfig):
@@ -116,8 +119,9 @@ def find_prefix(keys: set[str]) -> str | None:
     return None
 
 
-def looks_like(keys: set[str]) -> bool:
-    """True when ``keys`` hold a DAC model (encoder.block / quantizer.quantizers / decoder.model, no SNAC noise blocks)."""
+def looks_like(keys: set[str], hf_config: dict[str, Any] | None = None) -> bool:
+    """True when ``keys`` hold a DAC model (encoder.block / quantizer.quantizers / decoder.model, no SNAC noise
+    blocks); ``hf_config`` is not needed (the family interface of :mod:`tokkit.codecs.published`)."""
     prefix = find_prefix(keys)
     return prefix is not None and not any(".linear." in k for k in keys if k.startswith(prefix + "decoder."))
 
@@ -191,7 +195,7 @@ def infer_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any], source:
 
 def from_reference(state: dict[str, torch.Tensor], source: str, *, extras: dict[str, Any] | None = None) -> DACModel:
     """Build the port from the authors' checkpoint tensors (and its ``metadata.kwargs`` in ``extras``)."""
-    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.nn.weights import load_checked
 
     prefix = find_prefix(set(state))
     if prefix is None:
@@ -201,6 +205,13 @@ def from_reference(state: dict[str, torch.Tensor], source: str, *, extras: dict[
     model = DACModel(infer_config(canonical, kwargs, source))
     load_checked(model, canonical, source)
     return model
+
+
+def load(checkpoint: Any, device: str) -> Any:
+    """A :class:`tokkit.codecs.published.Checkpoint` of DAC -> its tokenizer on ``device``."""
+    from tokkit.codecs.audio.published.windowed import DACTokenizer
+
+    return DACTokenizer(from_reference(checkpoint.state, str(checkpoint.weights), extras=checkpoint.extras), device=device)
 
 
 def load_saved(directory: str, config: dict, *, device: str = "auto"):

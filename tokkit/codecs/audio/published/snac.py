@@ -45,6 +45,9 @@ def depth_first(ratios: tuple[int, ...]) -> list[tuple[int, int]]:
     visit(0, 0)
     return order
 
+#: what this family is, in messages (tokkit.codecs.published)
+LABEL = "SNAC"
+
 
 @dataclasses.dataclass
 class SNACConfig(JsonConfig):
@@ -243,11 +246,19 @@ def config_from_hf(hf: dict[str, Any] | None, source: str) -> SNACConfig:
 def from_reference(state: dict[str, torch.Tensor], source: str, *, hf_config: dict[str, Any] | None) -> SNACModel:
     """Build the port from the authors' tensors and config.json; mismatched shapes raise InputError naming ``source``."""
     from tokkit.codecs.audio.published.dac import canonical_keys, find_prefix
-    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.nn.weights import load_checked
 
     model = SNACModel(config_from_hf(hf_config, source))
     load_checked(model, canonical_keys(state, find_prefix(set(state)) or ""), source)
     return model
+
+
+def load(checkpoint: Any, device: str) -> Any:
+    """A :class:`tokkit.codecs.published.Checkpoint` of SNAC -> its tokenizer on ``device``."""
+    from tokkit.codecs.audio.published.windowed import SNACTokenizer
+
+    return SNACTokenizer(from_reference(checkpoint.state, str(checkpoint.weights), hf_config=checkpoint.hf_config),
+                         device=device)
 
 
 def load_saved(directory: str, config: dict, *, device: str = "auto"):
