@@ -64,6 +64,13 @@ class DACConfig(JsonConfig):
         return math.log2(self.codebook_size) * self.frame_rate / 1000
 
 
+def factorized_rvq(depth: int, codebook_size: int, dim: int, codebook_dim: int) -> RVQ:
+    """The quantizer DAC and SNAC share: ``depth`` levels, each projecting to ``codebook_dim`` and picking the code of
+    highest cosine similarity there (inference only: no EMA, no k-means, no dead-code reset)."""
+    return RVQ(RVQConfig(depth=depth, codebook_size=codebook_size, dim=dim, level_codebook_dim=codebook_dim,
+                         metric="cos", kmeans_init=False, decay=0.0, dead_code_threshold=0.0))
+
+
 class DACModel(RVQCodec):
     """``encode`` audio (B, N) -> codes (B, n_q, ceil(N / hop)); ``decode`` codes (B, q, T) -> audio (B, T * hop)."""
 
@@ -72,9 +79,7 @@ class DACModel(RVQCodec):
         self.config = config
         self.encoder = SnakeEncoder(config.net)
         self.decoder = SnakeDecoder(config.net)
-        self.quantizer = RVQ(RVQConfig(depth=config.n_q, codebook_size=config.codebook_size, dim=config.net.latent_dim,
-                                       level_codebook_dim=config.codebook_dim, metric="cos", kmeans_init=False,
-                                       decay=0.0, dead_code_threshold=0.0))
+        self.quantizer = factorized_rvq(config.n_q, config.codebook_size, config.net.latent_dim, config.codebook_dim)
 
     def latents(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio (B, N) -> pre-quantization latents (B, latent_dim, ceil(N / hop)) (zero-padded to whole frames)."""
