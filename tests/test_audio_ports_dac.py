@@ -167,3 +167,14 @@ def test_bad_dac_files_fail_in_one_line_and_write_nothing(run_cli, tmp_path, cas
     assert code != 0 and message in err and len(err.strip().splitlines()) == 1 and path.name in err
     assert not (tmp_path / "out.tok").exists()
 
+
+
+def test_per_level_codebook_dim_in_metadata_is_accepted(tmp_path):
+    saved = torch.load(PTH, weights_only=True)
+    saved["metadata"]["kwargs"]["codebook_dim"] = [8, 8, 8, 8]  # DAC's constructor takes one width per level
+    torch.save(saved, tmp_path / "listed.pth")
+    assert tokkit.load(tmp_path / "listed.pth", device="cpu").identity["hash"] == tokkit.load(PTH, device="cpu").identity["hash"]
+    saved["metadata"]["kwargs"]["codebook_dim"] = [8, 8, 4, 8]
+    torch.save(saved, tmp_path / "mixed.pth")
+    with pytest.raises(InputError, match="codebook_dim"):
+        tokkit.load(tmp_path / "mixed.pth", device="cpu")

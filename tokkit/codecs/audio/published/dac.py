@@ -183,6 +183,8 @@ def infer_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any], source:
                  codebook_size=codebook.shape[0], codebook_dim=codebook.shape[1])
     for key, value in found.items():
         stated = kwargs.get(key)
+        if key == "codebook_dim" and isinstance(stated, (list, tuple)) and len(set(stated)) == 1:
+            stated = stated[0]  # DAC accepts one width per level; the releases use one for all
         if stated is not None and (list(stated) if isinstance(stated, (list, tuple)) else stated) != value:
             raise InputError(f"{source}: its metadata says {key}={stated} but the weights hold {key}={value}")
     rate = kwargs.get("sample_rate") or RELEASED_RATES.get((net.hop, len(levels)))
