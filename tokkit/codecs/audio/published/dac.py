@@ -67,6 +67,13 @@ class DACConfig(JsonConfig):
         return math.log2(self.codebook_size) * self.frame_rate / 1000
 
 
+def factorized_rvq(depth: int, codebook_size: int, dim: int, codebook_dim: int) -> RVQ:
+    """The quantizer DAC and SNAC share: ``depth`` levels, each projecting to ``codebook_dim`` and picking the code of
+    highest cosine similarity there (inference only: no EMA, no k-means, no dead-code reset)."""
+    return RVQ(RVQConfig(depth=depth, codebook_size=codebook_size, dim=dim, level_codebook_dim=codebook_dim,
+                         metric="cos", kmeans_init=False, decay=0.0, dead_code_threshold=0.0))
+
+
 class DACModel(RVQCodec):
     """``encode`` audio (B, N) -> codes (B, n_q, ceil(N / hop)); ``decode`` codes (B, q, T) -> audio (B, T * hop)."""
 
@@ -75,9 +82,7 @@ class DACModel(RVQCodec):
         self.config = config
         self.encoder = SnakeEncoder(config.net)
         self.decoder = SnakeDecoder(config.net)
-        self.quantizer = RVQ(RVQConfig(depth=config.n_q, codebook_size=config.codebook_size, dim=config.net.latent_dim,
-                                       level_codebook_dim=config.codebook_dim, metric="cos", kmeans_init=False,
-                                       decay=0.0, dead_code_threshold=0.0))
+        self.quantizer = factorized_rvq(config.n_q, config.codebook_size, config.net.latent_dim, config.codebook_dim)
 
     def latents(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio (B, N) -> pre-quantization latents (B, latent_dim, ceil(N / hop)) (zero-padded to whole frames)."""
@@ -182,6 +187,8 @@ def infer_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any], source:
                  codebook_size=codebook.shape[0], codebook_dim=codebook.shape[1])
     for key, value in found.items():
         stated = kwargs.get(key)
+        if key == "codebook_dim" and isinstance(stated, (list, tuple)) and len(set(stated)) == 1:
+            stated = stated[0]  # DAC accepts one width per level; the releases use one for all
         if stated is not None and (list(stated) if isinstance(stated, (list, tuple)) else stated) != value:
             raise InputError(f"{source}: its metadata says {key}={stated} but the weights hold {key}={value}")
     rate = kwargs.get("sample_rate") or RELEASED_RATES.get((net.hop, len(levels)))

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tokkit.codecs.audio.published.dac import factorized_rvq
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.nn.snakenet import SnakeDecoder, SnakeEncoder, SnakeNetConfig
-from tokkit.quant.rvq import RVQ, RVQConfig
 
 KIND = "audio.snac"
 
@@ -114,9 +114,7 @@ class SNACModel(nn.Module):
         self.config = config
         self.encoder = SnakeEncoder(config.net)
         self.decoder = SnakeDecoder(config.net)
-        self.quantizer = RVQ(RVQConfig(depth=config.n_q, codebook_size=config.codebook_size, dim=config.net.latent_dim,
-                                       level_codebook_dim=config.codebook_dim, metric="cos", kmeans_init=False,
-                                       decay=0.0, dead_code_threshold=0.0))
+        self.quantizer = factorized_rvq(config.n_q, config.codebook_size, config.net.latent_dim, config.codebook_dim)
 
     # -- the tokenizer's grid --------------------------------------------------------------------------
     @property
