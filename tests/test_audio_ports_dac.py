@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_audio_ports import NEAR_TIE, compare_codes, one_thread  # noqa: F401  (autouse: one thread)
+from test_audio_ports import NEAR_TIE, compare_codes
 
 import tokkit
 from tokkit.errors import InputError, TokkitError
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: tiny models, one thread
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio_ports"
 SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"

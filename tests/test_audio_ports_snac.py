@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_audio_ports import NEAR_TIE, one_thread  # noqa: F401  (autouse: one thread)
+from test_audio_ports import NEAR_TIE
 
 import tokkit
 from tokkit.errors import InputError, TokkitError
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: tiny models, one thread
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio_ports"
 SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"
