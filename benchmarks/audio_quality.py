@@ -1,6 +1,7 @@
 """Speech codec quality on held-out real speech, side by side with Codec2 1200/3200 and Opus 6 kbps.
 
-    python benchmarks/audio_quality.py [--model audio|DIR] [--threads 2] [--json]
+    python benchmarks/audio_quality.py [--model audio|DIR] [--threads 2] [--json] [--plot rd.png]
+                                       [--codec2-modes 1200,3200] [--opus-kbps 6] [--limit N]
 
 Held-out clips (never used in training): LibriVox excerpts from Debian ``pocketsphinx-testdata`` and the
 spoken channel announcements of ``alsa-utils`` (``apt-get install pocketsphinx-testdata alsa-utils
@@ -81,7 +82,7 @@ def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def codec2(audio: Audio, mode: int, tmp: Path) -> tuple[np.ndarray, float, float, float]:
+def codec2(audio: Audio, mode: int | str, tmp: Path) -> tuple[np.ndarray, float, float, float]:
     """Codec2 at 8 kHz: (decoded at 16 kHz, bits/s, encode RTF, decode RTF)."""
     pcm = np.clip(resample(audio.samples, audio.sample_rate, 8000), -1, 1)
     (tmp / "in.raw").write_bytes((pcm * 32767).astype("<i2").tobytes())
@@ -95,7 +96,7 @@ def codec2(audio: Audio, mode: int, tmp: Path) -> tuple[np.ndarray, float, float
     return resample(out, 8000, EVAL_RATE), bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
 
 
-def opus(audio: Audio, kbps: int, tmp: Path) -> tuple[np.ndarray, float, float, float]:
+def opus(audio: Audio, kbps: int | str, tmp: Path) -> tuple[np.ndarray, float, float, float]:
     """Opus (opus-tools) at ``kbps`` from 16 kHz input: (decoded at 16 kHz, bits/s incl. Ogg, RTFs)."""
     sf.write(tmp / "in.wav", resample(audio.samples, audio.sample_rate, EVAL_RATE), EVAL_RATE, subtype="PCM_16")
     t0 = time.perf_counter()
@@ -125,6 +126,12 @@ def main() -> None:
     parser.add_argument("--model", default="audio", help="tokkit codec: built-in name or saved folder (default: audio)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the tokkit codec")
     parser.add_argument("--json", action="store_true", help="also print per-codec means as JSON")
+    parser.add_argument("--codec2-modes", default="1200,3200",
+                        help="Codec2 modes to run (c2enc's: 3200, 2400, 1600, 1400, 1300, 1200, 700C)")
+    parser.add_argument("--opus-kbps", default="6", help="Opus bitrates to run, kbps (comma-separated, >= 6)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N held-out clips (quick runs)")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (STOI against kbps, tokkit "
+                        "beside Codec2 and Opus) to this .png or .svg")
     args = parser.parse_args()
 
     import torch
@@ -134,15 +141,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     codec = tokkit.load(args.model)
     clips = held_out_clips()
+    if args.limit:
+        clips = clips[:args.limit]
     refs = [load_audio(c) for c in clips]
     total = sum(a.duration for a in refs)
     codec.decode(codec.encode(refs[0]))  # warm-up, so RTF excludes first-call overheads
     systems = {f"tokkit {codec.describe()['kbps']:g} kbps": tokkit_codec(codec)}
     if shutil.which("c2enc"):
-        systems["codec2 1200"] = lambda a, t: codec2(a, 1200, t)
-        systems["codec2 3200"] = lambda a, t: codec2(a, 3200, t)
+        for mode in args.codec2_modes.split(","):
+            systems[f"codec2 {mode}"] = lambda a, t, mode=mode: codec2(a, mode, t)
     if shutil.which("opusenc"):
-        systems["opus 6k"] = lambda a, t: opus(a, 6, t)
+        for kbps in args.opus_kbps.split(","):
+            systems[f"opus {kbps}k"] = lambda a, t, kbps=kbps: opus(a, kbps, t)
     print(f"{len(clips)} held-out clips, {total:.1f} s ({', '.join(sorted({c.parent.name for c in clips}))}); "
           f"model {args.model}, {args.threads} torch threads", file=sys.stderr)
     rows = {}
@@ -176,6 +186,30 @@ def main() -> None:
           "codec2/opus include process start-up).")
     if args.json:
         print(json.dumps(rows, indent=2))
+    if args.plot:
+        plot(rows, f"tokkit {args.model}", f"{len(clips)} held-out clips, {total:.0f} s", args.plot)
+
+
+def rd_curves(rows: dict[str, dict], ours: str = "tokkit") -> list:
+    """One curve per codec family (tokkit, codec2, opus): STOI against kbps, one point per system run."""
+    from tokkit.analysis.plots import Curve
+
+    families: dict[str, list[tuple[str, dict]]] = {}
+    for name, row in rows.items():
+        families.setdefault(name.split()[0], []).append((name, row))
+    labels = {"tokkit": ours, "codec2": "Codec2", "opus": "Opus"}
+    return [Curve(labels.get(family, family), [r["kbps"] for _, r in members], [r["stoi"] for _, r in members],
+                  ours=family == "tokkit", notes=[name.split(maxsplit=1)[1] for name, _ in members])
+            for family, members in families.items()]
+
+
+def plot(rows: dict[str, dict], ours: str, inputs: str, path: Path) -> None:
+    """The rate-distortion figure: STOI against bitrate, tokkit beside Codec2 and Opus."""
+    from tokkit.analysis.plots import rd_plot
+
+    rd_plot(rd_curves(rows, ours), path, xlabel="bitrate (kbps, log scale)", ylabel="STOI (higher is better)", logx=True,
+            title=f"speech: {inputs}\nbitrate = payload bits over duration (Opus: with its Ogg pages)")
+    print(f"figure written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 (Pillow) at equal byte budgets.
 
     python scripts/image_data.py DATA                      # once: DATA/heldout/ holds photos never trained on
-    python benchmarks/image_quality.py --data DATA/heldout [--model image|DIR] [--crops 4] [--json]
+    python benchmarks/image_quality.py --data DATA/heldout [--model image|DIR] [--crops 4] [--json] [--plot rd.png]
 
 Test pictures: from each held-out photo, its centre square and ``crops - 1`` seeded random squares (40 to
 80 % of the shorter side), resized (Lanczos) to the model's S x S. The tokenizer encodes each picture
@@ -132,6 +132,10 @@ def main() -> None:
                         help="token counts K to score (those above the model's N are skipped)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (PSNR against bytes, tokkit "
+                        "beside each classic codec) to this .png or .svg")
+    parser.add_argument("--plot-budgets", default="48,64,96,128,192,256,384,512,768,1024",
+                        help="byte budgets of the classic codecs' points in --plot (besides tokkit's own)")
     args = parser.parse_args()
 
     import torch
@@ -170,6 +174,9 @@ def main() -> None:
                              [bytes_to_match(settings, ours[k][i][0]) for i, settings in enumerate(per_picture)])}
         rows.append(row)
 
+    if args.plot:
+        budgets = sorted({row["bytes"] for row in rows} | {int(b) for b in args.plot_budgets.split(",")})
+        plot(rows, classic, budgets, f"{args.model} ({size}x{size})", len(pictures), args.plot)
     if args.json:
         print(json.dumps({"model": args.model, "size": size, "bits_per_token": bits, "pictures": len(pictures),
                           "rows": rows}, indent=2))
@@ -212,6 +219,38 @@ def main() -> None:
         print(f"K = {row['K']:>2} ({row['bytes']} bytes, ours {row['ours_psnr']:.2f} dB): " + ", ".join(parts))
     monotone = all(a["ours_psnr"] < b["ours_psnr"] for a, b in zip(rows, rows[1:]))
     print(f"quality rises with K (PSNR strictly increasing): {'yes' if monotone else 'NO'}")
+
+
+def rd_curves(rows: list[dict], classic: dict[str, list[list[tuple[int, float, float]]]], budgets: list[int],
+              model: str) -> list:
+    """tokkit's mean PSNR at each K's bytes, and each classic codec's mean best PSNR within each budget,
+    drawn only where every picture fits (a mean over a subset would not be comparable)."""
+    from tokkit.analysis.plots import Curve
+
+    curves = [Curve(f"tokkit {model}", [r["bytes"] for r in rows], [r["ours_psnr"] for r in rows], ours=True,
+                    notes=[f"K={r['K']}" for r in rows])]
+    for name, per_picture in classic.items():
+        xs, ys = [], []
+        for budget in budgets:
+            best = [best_within(settings, budget) for settings in per_picture]
+            if all(b is not None for b in best):
+                xs.append(budget)
+                ys.append(float(np.mean([b[0] for b in best])))
+        if xs:
+            curves.append(Curve(name, xs, ys))
+    return curves
+
+
+def plot(rows: list[dict], classic: dict, budgets: list[int], model: str, pictures: int, path: Path) -> None:
+    """The rate-distortion figure: PSNR against payload bytes, tokkit beside JPEG/WebP/AVIF (oracle settings)."""
+    from tokkit.analysis.plots import rd_plot
+
+    curves = rd_curves(rows, classic, budgets, model)
+    missing = [name for name in classic if name not in {c.label for c in curves}]
+    rd_plot(curves, path, xlabel="payload bytes per picture (log scale)", ylabel="PSNR (dB)", logx=True,
+            title=f"images: {pictures} held-out squares\nclassic = best downscale + quality within the bytes, "
+                  f"where every picture fits" + (f" ({', '.join(missing)}: never)" if missing else ""))
+    print(f"figure written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

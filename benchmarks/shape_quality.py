@@ -3,7 +3,7 @@ equal bytes, all in one run on the same inputs.
 
     python scripts/shape_data.py DATA                # once: DATA/heldout/{cgal,furniture} (never trained on)
     python benchmarks/shape_quality.py --data DATA/heldout [--model shape|DIR] [--tokens 64,128,...]
-                                       [--resolution 64] [--plot shapes.png] [--json out.json]
+                                       [--resolution 64] [--plot rd.png] [--gallery shapes.png] [--json out.json]
 
 Metrics (tokkit.analysis.shape_metrics): Chamfer-L1 and F-score at 0.01 / 0.02 from 30 000 area-weighted
 surface samples per shape, both shapes in the reference's frame scaled to longest side 1.
@@ -219,8 +219,10 @@ def main() -> None:
     parser.add_argument("--classic-cache", type=Path,
                         help="JSON of classic results per shape and budget: read when it has them, else computed "
                              "and written (the anchors do not depend on the model)")
-    parser.add_argument("--plot", type=Path, help="write a PNG of held-out shapes decoded at a few K")
-    parser.add_argument("--plot-tokens", default="64,192,384,512", help="K values in the --plot picture")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (F@0.02 against bytes, tokkit "
+                        "beside each classic coder) to this .png or .svg")
+    parser.add_argument("--gallery", type=Path, help="write a PNG of held-out shapes decoded at a few K")
+    parser.add_argument("--gallery-tokens", default="64,192,384,512", help="K values in the --gallery picture")
     parser.add_argument("--json", type=Path, help="write every per-shape figure to this JSON file")
     parser.add_argument("--workers", type=int, default=1, help="processes, one shape each at a time (one torch thread each)")
     args = parser.parse_args()
@@ -267,7 +269,9 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
     if args.plot:
-        plot(tokenizer, shapes, [int(k) for k in args.plot_tokens.split(",")], args.resolution, args.plot)
+        plot(rows, token_counts, budgets, f"tokkit {args.model}", f"{len(rows)} held-out shapes", args.plot)
+    if args.gallery:
+        gallery(tokenizer, shapes, [int(k) for k in args.gallery_tokens.split(",")], args.resolution, args.gallery)
 
 
 def report(rows: list[dict], token_counts: list[int], budgets: list[int], timings: list[tuple[float, ...]]) -> None:
@@ -319,7 +323,42 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
               f"tokens {mean(dec):.2f} s (max {max(dec):.2f}); encode + decode {mean(total):.2f} s (max {max(total):.2f})")
 
 
-def plot(tokenizer, shapes, token_counts: list[int], resolution: int, path: Path) -> None:
+def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], ours: str) -> list:
+    """tokkit's mean F@0.02 per K against its bytes; each classic coder's (and the best classic per shape)
+    mean F@0.02 at each budget, drawn only where every shape fits it."""
+    from tokkit.analysis.plots import Curve
+
+    curves = [Curve(ours, [rows[0]["tokkit"][k]["bytes"] for k in token_counts],
+                    [float(np.mean([r["tokkit"][k]["f@0.02"] for r in rows])) for k in token_counts], ours=True,
+                    notes=[f"K={k}" for k in token_counts])] if rows and rows[0]["tokkit"] else []
+    methods = sorted({m for r in rows for m in r["classic"]})
+    for method in methods + (["best classic"] if len(methods) > 1 else []):
+        xs, ys = [], []
+        for budget in budgets:
+            picks = []
+            for r in rows:
+                options = [r["classic"][m][budget] for m in (methods if method == "best classic" else [method])
+                           if r["classic"].get(m, {}).get(budget)]
+                picks.append(max(options, key=lambda s: s["f@0.02"]) if options else None)
+            if all(p is not None for p in picks):
+                xs.append(budget)
+                ys.append(float(np.mean([p["f@0.02"] for p in picks])))
+        if xs:
+            curves.append(Curve(method, xs, ys))
+    return curves
+
+
+def plot(rows: list[dict], token_counts: list[int], budgets: list[int], ours: str, inputs: str, path: Path) -> None:
+    """The rate-distortion figure: F@0.02 against payload bytes, tokkit beside the classic coders."""
+    from tokkit.analysis.plots import rd_plot
+
+    rd_plot(rd_curves(rows, token_counts, budgets, ours), path, xlabel="payload bytes per shape (log scale)",
+            ylabel="F-score @ 0.02 (higher is better)", logx=True,
+            title=f"3D: {inputs}\nclassic = best setting within the bytes (oracle), where every shape fits")
+    print(f"figure written to {path}", file=sys.stderr)
+
+
+def gallery(tokenizer, shapes, token_counts: list[int], resolution: int, path: Path) -> None:
     """Render a few held-out shapes and their decodes at several K (matplotlib, offscreen)."""
     import matplotlib
 

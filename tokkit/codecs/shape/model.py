@@ -128,9 +128,12 @@ class ShapeCodecModel(nn.Module):
         x = self.query_in(fourier_features(queries, self.config.fourier_bands))
         distance = torch.cdist(queries, field.anchors).square()  # (B, Q, M)
         bias = -self.log_locality.exp()[None, :, None, None] * distance[:, None]
-        bias = bias.masked_fill(~field.kept[:, None, None, :], float("-inf"))
+        weights = -self.log_plane_locality.exp() * distance
+        if not bool(field.kept.all()):  # masking is a no-op (and a full pass over (B, H, Q, M)) when all are kept
+            bias = bias.masked_fill(~field.kept[:, None, None, :], float("-inf"))
+            weights = weights.masked_fill(~field.kept[:, None, :], float("-inf"))
         learned = self.occupancy_out(self.answer_norm(self.answer(x, kv=(field.keys, field.values), bias=bias))).squeeze(-1)
-        weights = (-self.log_plane_locality.exp() * distance).masked_fill(~field.kept[:, None, :], float("-inf")).softmax(-1)
+        weights = weights.softmax(-1)
         signed = ((field.anchors[:, None] - queries[:, :, None]) * field.normals[:, None]).sum(-1)  # (B, Q, M)
         return learned + self.log_plane_gain.exp() * (weights * signed).sum(-1)
 
