@@ -16,7 +16,7 @@ The paper used 112 languages and 37 code languages plus domains from large corpo
 these 51 categories, so they are comparable in kind; read them with the coverage counts beside them.
 
     python benchmarks/mixture_real.py --tokenizer cl100k --plot cl100k.png
-    python benchmarks/mixture_real.py --tokenizer all --drop en-docs
+    python benchmarks/mixture_real.py --tokenizer all --drop en-docs --plot mixture-{}.png
 """
 
 from __future__ import annotations
@@ -141,10 +141,10 @@ def main() -> None:
     parser.add_argument("--tokenizer", choices=sorted(TOKENIZERS) + ["all"], default="all")
     parser.add_argument("--merges", type=int, default=3000)
     parser.add_argument("--code-bytes", type=float, default=2e6, help="bytes of each on-machine category")
-    parser.add_argument("--top-words", type=int, default=30_000, help="words kept from each frequency table")
+    parser.add_argument("--top-words", type=int, default=10_000, help="words kept from each frequency table")
     parser.add_argument("--drop", action="append", default=[],
                         help="also infer without this category and show how the shares move (repeatable)")
-    parser.add_argument("--plot", help="bar chart of the shares (PNG/SVG/PDF); with --tokenizer all, put {} "
+    parser.add_argument("--plot", help="bar chart of the shares (PNG or SVG); with --tokenizer all, put {} "
                                        "in the name for the tokenizer's")
     args = parser.parse_args()
     names = sorted(TOKENIZERS) if args.tokenizer == "all" else [args.tokenizer]
