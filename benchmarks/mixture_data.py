@@ -248,10 +248,26 @@ def language_stats(lang: str):
     return mean_stats([language_stats(other) for other in STAND_IN])
 
 
+FORMS_VERSION = "1"  # bump when written_forms or language_stats change what a cached table holds
+
+
 @functools.lru_cache(maxsize=None)
 def web_forms(lang: str, top_words: int = 30_000) -> dict[str, float]:
-    """Written forms of ``lang``'s wordfreq table (form -> expected count per word of running text)."""
-    from tokkit.analysis.mixture.frequency import wordfreq_table, written_forms
+    """Written forms of ``lang``'s wordfreq table (form -> expected count per word of running text),
+    cached as JSON under CACHE/wordfreq (they do not depend on the tokenizer)."""
+    import json
+    from importlib.metadata import version
 
-    return written_forms(wordfreq_table(lang, 2 * top_words), language_stats(lang), top_words=top_words,
-                         glued=1.0 if lang in NO_SPACES else None)
+    from tokkit.analysis.mixture.frequency import wordfreq_table, written_forms
+    from tokkit.core.atomic import atomic_write_text
+
+    stamp = f"{DATA_VERSION}/{FORMS_VERSION}/{version('wordfreq')}"
+    path = CACHE / "wordfreq" / f"{lang}-{top_words}.json"
+    if path.exists():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("stamp") == stamp:
+            return cached["forms"]
+    forms = written_forms(wordfreq_table(lang, 2 * top_words), language_stats(lang), top_words=top_words,
+                          glued=1.0 if lang in NO_SPACES else None)
+    atomic_write_text(path, json.dumps({"stamp": stamp, "forms": forms}, ensure_ascii=False))
+    return forms
