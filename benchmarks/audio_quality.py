@@ -5,9 +5,9 @@
 
 Held-out clips (never used in training): LibriVox excerpts from Debian ``pocketsphinx-testdata`` and the
 spoken channel announcements of ``alsa-utils`` (``apt-get install pocketsphinx-testdata alsa-utils
-codec2 opus-tools``; ``pip install pystoi``). Every codec's output is resampled to 16 kHz, aligned to the
-reference by cross-correlation (at most 40 ms) and scored: STOI (pystoi), log-mel L1 distance (80 bands,
-lower is better), SI-SDR (dB), bitrate, and encode/decode real-time factors (wall time / audio duration).
+codec2 opus-tools``, else ffmpeg's libcodec2 / libopus: tokkit.analysis.classic.audio; ``pip install pystoi``).
+Every codec's output is resampled to 16 kHz, aligned to the reference by cross-correlation (at most 40 ms)
+and scored (tokkit.analysis.metrics_audio): STOI (pystoi), log-mel L1 distance (80 bands, lower is better), SI-SDR (dB), bitrate, and encode/decode real-time factors (wall time / audio duration).
 """
 
 from __future__ import annotations
@@ -15,21 +15,19 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tokkit.analysis.classic.audio import available, codec2, opus  # noqa: E402
+from tokkit.analysis.metrics_audio import EVAL_RATE, audio_scores  # noqa: E402
 from tokkit.codecs.audio.io import Audio, load_audio, resample  # noqa: E402
 
-EVAL_RATE = 16000
 HELD_OUT = ["/usr/share/pocketsphinx/test/data/librivox/*.wav", "/usr/share/sounds/alsa/[FRS]*.wav"]
 ANCHORS = "Anchors (issue 6): Codec2-1200 STOI 0.78; Opus-6k STOI 0.90; WavTokenizer 0.9 kbps STOI 0.90 (LibriSpeech); target STOI >= 0.85 and mel distance < Codec2-1200"
 
@@ -39,74 +37,6 @@ def held_out_clips() -> list[Path]:
     if not clips:
         sys.exit("no held-out clips: apt-get install pocketsphinx-testdata alsa-utils")
     return clips
-
-
-def mel_distance(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """Mean absolute difference of natural-log mel power (80 bands, 1024-point FFT, 16 kHz)."""
-    import torch
-
-    from tokkit.nn.mel import LogMel
-
-    mel = LogMel(EVAL_RATE, 1024, 256, 80)
-    with torch.inference_mode():
-        a, b = (mel(torch.from_numpy(x.astype(np.float32))[None]) for x in (reference, decoded))
-    return float((a - b).abs().mean())
-
-
-def si_sdr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    reference, decoded = reference - reference.mean(), decoded - decoded.mean()
-    target = reference * (decoded @ reference) / (reference @ reference + 1e-12)
-    return float(10 * np.log10((target @ target) / ((decoded - target) @ (decoded - target) + 1e-12)))
-
-
-def align(reference: np.ndarray, decoded: np.ndarray, max_lag: int = 640) -> np.ndarray:
-    """``decoded`` shifted by the lag (|lag| <= max_lag samples) that best matches ``reference``, same length."""
-    from scipy.signal import correlate
-
-    n = reference.size
-    decoded = np.pad(decoded[:n], (0, max(0, n - decoded.size)))
-    corr = correlate(decoded, reference, mode="full", method="fft")[n - 1 - max_lag:n + max_lag]
-    lag = int(np.argmax(corr)) - max_lag
-    return np.roll(np.pad(decoded, (max_lag, max_lag)), -lag)[max_lag:max_lag + n]
-
-
-def score(reference: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
-    from pystoi import stoi
-
-    decoded = align(reference, decoded)
-    return {"stoi": float(stoi(reference, decoded, EVAL_RATE, extended=False)),
-            "mel": mel_distance(reference, decoded), "si_sdr": si_sdr(reference, decoded)}
-
-
-def run(cmd: list[str]) -> None:
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-def codec2(audio: Audio, mode: int | str, tmp: Path) -> tuple[np.ndarray, float, float, float]:
-    """Codec2 at 8 kHz: (decoded at 16 kHz, bits/s, encode RTF, decode RTF)."""
-    pcm = np.clip(resample(audio.samples, audio.sample_rate, 8000), -1, 1)
-    (tmp / "in.raw").write_bytes((pcm * 32767).astype("<i2").tobytes())
-    t0 = time.perf_counter()
-    run(["c2enc", str(mode), str(tmp / "in.raw"), str(tmp / "c2.bit")])
-    t1 = time.perf_counter()
-    run(["c2dec", str(mode), str(tmp / "c2.bit"), str(tmp / "out.raw")])
-    t2 = time.perf_counter()
-    out = np.frombuffer((tmp / "out.raw").read_bytes(), dtype="<i2").astype(np.float32) / 32768
-    bits = (tmp / "c2.bit").stat().st_size * 8 / audio.duration
-    return resample(out, 8000, EVAL_RATE), bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
-
-
-def opus(audio: Audio, kbps: int | str, tmp: Path) -> tuple[np.ndarray, float, float, float]:
-    """Opus (opus-tools) at ``kbps`` from 16 kHz input: (decoded at 16 kHz, bits/s incl. Ogg, RTFs)."""
-    sf.write(tmp / "in.wav", resample(audio.samples, audio.sample_rate, EVAL_RATE), EVAL_RATE, subtype="PCM_16")
-    t0 = time.perf_counter()
-    run(["opusenc", "--quiet", "--bitrate", str(kbps), str(tmp / "in.wav"), str(tmp / "o.opus")])
-    t1 = time.perf_counter()
-    run(["opusdec", "--quiet", "--rate", str(EVAL_RATE), str(tmp / "o.opus"), str(tmp / "out.wav")])
-    t2 = time.perf_counter()
-    out, _ = sf.read(tmp / "out.wav", dtype="float32")
-    bits = (tmp / "o.opus").stat().st_size * 8 / audio.duration
-    return out, bits, (t1 - t0) / audio.duration, (t2 - t1) / audio.duration
 
 
 def tokkit_codec(codec):
@@ -147,10 +77,11 @@ def main() -> None:
     total = sum(a.duration for a in refs)
     codec.decode(codec.encode(refs[0]))  # warm-up, so RTF excludes first-call overheads
     systems = {f"tokkit {codec.describe()['kbps']:g} kbps": tokkit_codec(codec)}
-    if shutil.which("c2enc"):
+    classic = available()  # the Debian tools when present, else ffmpeg's libcodec2 / libopus
+    if classic["Codec2"] is None:
         for mode in args.codec2_modes.split(","):
             systems[f"codec2 {mode}"] = lambda a, t, mode=mode: codec2(a, mode, t)
-    if shutil.which("opusenc"):
+    if classic["Opus"] is None:
         for kbps in args.opus_kbps.split(","):
             systems[f"opus {kbps}k"] = lambda a, t, kbps=kbps: opus(a, kbps, t)
     print(f"{len(clips)} held-out clips, {total:.1f} s ({', '.join(sorted({c.parent.name for c in clips}))}); "
@@ -162,7 +93,7 @@ def main() -> None:
             for audio in refs:
                 reference = resample(audio.samples, audio.sample_rate, EVAL_RATE)
                 decoded, b, e, d = system(audio, Path(tmpdir))
-                per_clip.append(score(reference, decoded))
+                per_clip.append(audio_scores(reference, decoded))
                 weights.append(audio.duration)
                 bits.append(b * audio.duration)
                 enc.append(e * audio.duration)

@@ -19,26 +19,24 @@ SSIM: Gaussian window (11 x 11, sigma 1.5; Wang et al. 2004), mean over RGB chan
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, features
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tokkit  # noqa: E402
+from tokkit.analysis.classic.image import best_within, classic_options, codecs  # noqa: E402,F401 (video_quality uses them)
 from tokkit.analysis.image_metrics import psnr, ssim  # noqa: E402
 from tokkit.codecs.image.io import IMAGE_SUFFIXES, read_rgb  # noqa: E402
 from tokkit.core.tokens import Tokens  # noqa: E402
 
 ANCHOR = ("Anchor (issue 7), 384 bytes on a 256x256 photo: WebP (downscaled) 18.6 dB / SSIM 0.51, "
           "JPEG 15.1 dB / 0.31. Target: at equal bytes the default beats WebP for every K <= 64.")
-SCALES = (1.0, 0.75, 0.5, 0.375, 0.25, 0.1875, 0.125)
-QUALITIES = (0, 1, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
 def test_pictures(folder: Path, size: int, crops: int, seed: int = 0) -> list[np.ndarray]:
@@ -59,41 +57,6 @@ def test_pictures(folder: Path, size: int, crops: int, seed: int = 0) -> list[np
             square = photo.crop((left, top, left + side, top + side))
             pictures.append(np.asarray(square.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)))
     return pictures
-
-
-def codecs() -> dict[str, dict]:
-    """Pillow save options per codec (AVIF only where this Pillow has it)."""
-    table = {"JPEG": {"format": "JPEG", "optimize": True}, "WebP": {"format": "WEBP", "method": 6}}
-    if features.check("avif"):
-        table["AVIF"] = {"format": "AVIF", "speed": 4}
-    return table
-
-
-def classic_options(picture: np.ndarray, options: dict) -> list[tuple[int, float, float]]:
-    """(bytes, PSNR, SSIM) of every downscale x quality setting of one codec on one picture."""
-    size = picture.shape[0]
-    image = Image.fromarray(picture)
-    results = []
-    for scale in SCALES:
-        side = max(8, round(size * scale))
-        small = image if side == size else image.resize((side, side), Image.Resampling.LANCZOS)
-        for quality in QUALITIES:
-            if options["format"] == "JPEG" and quality == 0:
-                continue
-            buffer = io.BytesIO()
-            small.save(buffer, quality=quality, **options)
-            decoded = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-            if decoded.size != (size, size):
-                decoded = decoded.resize((size, size), Image.Resampling.BICUBIC)
-            decoded = np.asarray(decoded)
-            results.append((buffer.tell(), psnr(picture, decoded), ssim(picture, decoded)))
-    return results
-
-
-def best_within(settings: list[tuple[int, float, float]], budget: int) -> tuple[float, float] | None:
-    """Best (PSNR, SSIM) among settings whose file fits ``budget`` bytes, or None."""
-    fitting = [(p, s) for n, p, s in settings if n <= budget]
-    return max(fitting) if fitting else None
 
 
 def anchor_check(folder: Path) -> str:

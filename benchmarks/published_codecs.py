@@ -2,6 +2,10 @@
 
     PYTHONPATH=. /work/venvs/audioports/bin/python benchmarks/published_codecs.py [--seconds 20]
         [--threads 1 2] [--long-seconds 600] [--json]
+    WAVTOKENIZER_REF=/path/to/WavTokenizer PYTHONPATH=. /work/venvs/wavtok/bin/python \
+        benchmarks/published_codecs.py --codecs wavtokenizer40 wavtokenizer75 [--seconds 20] [--threads 1 2]
+    PYTHONPATH=. /work/venvs/dacsnac/bin/python benchmarks/published_codecs.py --codecs dac_44khz snac_24khz \
+        [--seconds 3] [--threads 1 2]     (DAC and SNAC: see benchmarks/published_dac_snac.py)
 
 Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
 does not. Model: the full-size EnCodec 24 kHz architecture with seeded random weights, codebooks
@@ -10,7 +14,11 @@ Speech: samples/speech.wav (the project's own espeak sample), resampled to 24 kH
 ``--seconds``. Each (implementation, operation, threads) runs in a fresh process: real-time factor =
 wall time / audio duration (best of ``--repeats``), peak memory = the process's peak RSS growth over
 its state after loading the model. Encode runs at 24 kbps (all 32 codebooks), decode on those codes.
-``--long-seconds``: a long file encoded by tokkit's stream (10 s pieces) against the reference's
+WavTokenizer (``--codecs wavtokenizer40 wavtokenizer75``): the authors' code from a checkout of their
+repository (WAVTOKENIZER_REF) built from their two released yaml configs with seeded random weights, the
+4096-code codebook drawn from latents of the speech plus noise; encode = their ``encode_infer``, decode
+= ``codes_to_features`` + ``decode`` (bandwidth id 0), tokkit's port from the same state dict.
+``--long-seconds`` (EnCodec only): a long file encoded by tokkit's stream (10 s pieces) against the reference's
 whole-file pass, counting differing codes (the reference's own float32 near-ties flip; see the note).
 """
 
@@ -28,6 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import published_dac_snac as dac_snac  # noqa: E402  (DAC and SNAC rows)
+
+DAC_SNAC = dac_snac.CODECS
 
 
 def speech(seconds: float):
@@ -63,6 +75,42 @@ def reference_model():
     return model
 
 
+WAVTOKENIZER_YAML = {"wavtokenizer40": "wavtokenizer_smalldata_frame40_3s_nq1_code4096_dim512_kmeans200_attn.yaml",
+                     "wavtokenizer75": "wavtokenizer_smalldata_frame75_3s_nq1_code4096_dim512_kmeans200_attn.yaml"}
+
+
+def wavtokenizer_reference(codec: str):
+    """The authors' WavTokenizer (their yaml) with seeded random weights and a speech-drawn codebook."""
+    import torch
+
+    ref = os.environ.get("WAVTOKENIZER_REF")
+    if not ref or not Path(ref, "configs", WAVTOKENIZER_YAML[codec]).is_file():
+        sys.exit("set WAVTOKENIZER_REF to a checkout of github.com/jishengpeng/WavTokenizer (with configs/)")
+    sys.path.insert(0, ref)
+    from decoder.pretrained import WavTokenizer
+
+    torch.manual_seed(0)
+    model = WavTokenizer.from_hparams0802(str(Path(ref, "configs", WAVTOKENIZER_YAML[codec]))).eval()
+    encodec_model = model.feature_extractor.encodec
+    with torch.no_grad():
+        # random weights give latents ~1e-3 that barely move from frame to frame; trained ones are O(1): the last
+        # conv is rescaled to zero-mean, unit-spread latents so that float32 distances separate codes
+        x = torch.from_numpy(speech(8.0))[None, None]
+        before = encodec_model.encoder(x)
+        last = encodec_model.encoder.model[-1].conv.conv
+        mean = before.mean(dim=(0, 2))
+        gain = 1.0 / float((before - mean[:, None]).std())
+        last.weight_g.mul_(gain)
+        last.bias.sub_(mean).mul_(gain)
+        latents = encodec_model.encoder(x).transpose(1, 2).reshape(-1, 512)
+        generator = torch.Generator().manual_seed(1)
+        book = encodec_model.quantizer.vq.layers[0]._codebook
+        picks = latents[torch.randint(latents.shape[0], (book.codebook_size,), generator=generator)]
+        book.embed.copy_(picks + torch.randn(picks.shape, generator=generator) * 0.05 * float(latents.std()))
+        book.inited.fill_(1.0)
+    return model
+
+
 def port_of(model):
     from tokkit.codecs.audio.published.encodec import from_reference
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
@@ -87,12 +135,75 @@ def peak_rss_mb() -> float:
     return _status_mb("VmHWM")
 
 
-def worker(impl: str, op: str, threads: int, seconds: float, repeats: int) -> dict:
+def wavtokenizer_worker(codec: str, impl: str, op: str, seconds: float):
+    """(model kept alive, the timed callable) for one WavTokenizer measurement."""
+    import numpy as np
+    import torch
+
+    from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+    from tokkit.codecs.audio.published.wavtokenizer import from_reference
+
+    model = wavtokenizer_reference(codec)
+    audio = speech(seconds)
+    hop = math.prod(model.feature_extractor.encodec.encoder.ratios)
+    codes = np.random.default_rng(0).integers(0, 4096, (1, math.ceil(audio.size / hop)))
+    if impl == "tokkit":
+        port = WavTokenizerTokenizer(from_reference(model.state_dict(), "benchmark"), device="cpu")
+        del model
+        return port, (lambda: port.encode_samples(audio)) if op == "encode" else (lambda: port.decode_codes(codes))
+    x, bandwidth = torch.from_numpy(audio)[None], torch.tensor([0])
+
+    def run():
+        with torch.inference_mode():
+            if op == "encode":
+                return model.encode_infer(x, bandwidth_id=bandwidth)
+            return model.decode(model.codes_to_features(torch.from_numpy(codes)), bandwidth_id=bandwidth)
+    return model, run
+
+
+def wavtokenizer_parity(codec: str, seconds: float) -> dict:
+    """The full-size model, reference vs port on the same speech: equal codes (the reference's top-2 distance
+    gap counted as a near-tie at <= 1e-3) and decoded audio on the reference's codes."""
+    import torch
+
+    from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+    from tokkit.codecs.audio.published.wavtokenizer import from_reference
+
+    model = wavtokenizer_reference(codec)
+    port = WavTokenizerTokenizer(from_reference(model.state_dict(), "benchmark"), device="cpu")
+    audio = speech(seconds)
+    bandwidth = torch.tensor([0])
+    with torch.inference_mode():
+        latents = model.feature_extractor.encodec.encoder(torch.from_numpy(audio)[None, None])
+        _, theirs = model.encode_infer(torch.from_numpy(audio)[None], bandwidth_id=bandwidth)
+        theirs_audio = model.decode(model.codes_to_features(theirs), bandwidth_id=bandwidth)[0].numpy()
+        embed = model.feature_extractor.encodec.quantizer.vq.layers[0]._codebook.embed
+        flat = latents[0].t()
+        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ embed.t() + embed.pow(2).sum(1)[None]
+        best = dist.topk(2, largest=False).values
+        gaps = (best[:, 1] - best[:, 0]).numpy()
+    ours = port.encode_samples(audio)[0]
+    theirs = theirs[0, 0].numpy()
+    ours_audio = port.decode_codes(theirs[None])
+    decided = gaps > 1e-3
+    return {"frames": int(theirs.size), "near_ties": int((~decided).sum()),
+            "codes_differing_where_decided": int((ours != theirs)[decided].sum()),
+            "codes_differing_at_near_ties": int((ours != theirs)[~decided].sum()),
+            "audio_max_rel_diff": float(abs(ours_audio - theirs_audio).max() / abs(theirs_audio).max())}
+
+
+def worker(impl: str, op: str, threads: int, seconds: float, repeats: int, codec: str = "encodec_24khz") -> dict:
     """One measurement in this process: returns {rtf, peak_mb}."""
     import numpy as np
     import torch
 
     torch.set_num_threads(threads)
+    if codec in DAC_SNAC:
+        keep, run = dac_snac.worker(codec, impl, op, seconds)
+        return _timed(run, seconds, repeats)
+    if codec in WAVTOKENIZER_YAML:
+        keep, run = wavtokenizer_worker(codec, impl, op, seconds)
+        return _timed(run, seconds, repeats)
     model = reference_model()
     audio = speech(seconds)
     frames = math.ceil(audio.size / 320)
@@ -108,6 +219,10 @@ def worker(impl: str, op: str, threads: int, seconds: float, repeats: int) -> di
         def run():
             with torch.no_grad():
                 return model.encode(x) if op == "encode" else model.decode([frame])
+    return _timed(run, seconds, repeats)
+
+
+def _timed(run, seconds: float, repeats: int) -> dict:
     import gc
 
     gc.collect()
@@ -155,39 +270,70 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--long-seconds", type=float, default=0.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--codecs", nargs="+", default=["encodec_24khz"],
+                        choices=["encodec_24khz", *WAVTOKENIZER_YAML, *DAC_SNAC])
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker-codec", default="encodec_24khz", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         impl, op, threads = args.worker
-        print(json.dumps(worker(impl, op, int(threads), args.seconds, args.repeats)))
+        if op == "parity":
+            import torch
+
+            torch.set_num_threads(int(threads))
+            check = dac_snac.parity if args.worker_codec in DAC_SNAC else wavtokenizer_parity
+            print(json.dumps(check(args.worker_codec, min(args.seconds, 10.0))))
+            return
+        print(json.dumps(worker(impl, op, int(threads), args.seconds, args.repeats, args.worker_codec)))
         return
-    try:
-        import encodec  # noqa: F401
-    except ImportError:
-        sys.exit("the reference package `encodec` is not installed: run this in the scratch venv (see the docstring)")
+    if "encodec_24khz" in args.codecs:
+        try:
+            import encodec  # noqa: F401
+        except ImportError:
+            sys.exit("the reference package `encodec` is not installed: run this in the scratch venv (see the docstring)")
     rows = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    print(f"EnCodec 24 kHz, random weights, {args.seconds:g} s of samples/speech.wav at 24 kHz, 24 kbps; "
-          f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
-    for threads in args.threads:
-        for op in ("encode", "decode"):
-            result = {}
-            for impl in ("reference", "tokkit"):
-                out = subprocess.run([sys.executable, __file__, "--worker", impl, op, str(threads), "--seconds",
-                                      str(args.seconds), "--repeats", str(args.repeats)], env=env, check=True,
-                                     capture_output=True, text=True).stdout
-                result[impl] = json.loads(out.strip().splitlines()[-1])
-            row = {"codec": "encodec_24khz", "op": op, "threads": threads,
-                   "reference_rtf": result["reference"]["rtf"], "tokkit_rtf": result["tokkit"]["rtf"],
-                   "speedup": result["reference"]["rtf"] / result["tokkit"]["rtf"],
-                   "reference_peak_mb": result["reference"]["peak_mb"], "tokkit_peak_mb": result["tokkit"]["peak_mb"]}
-            rows.append(row)
-            if not args.json:
-                print(f"{op:6s} threads={threads}: RTF reference {row['reference_rtf']:.3f}  tokkit {row['tokkit_rtf']:.3f}"
-                      f"  -> {row['speedup']:.2f}x (target >= 1.5x); peak memory reference "
-                      f"{row['reference_peak_mb']:.0f} MB  tokkit {row['tokkit_peak_mb']:.0f} MB", flush=True)
+    print(f"{', '.join(args.codecs)}; random weights, {args.seconds:g} s of samples/speech.wav at 24 kHz (EnCodec "
+          f"at 24 kbps); load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    for codec, threads, op in ((c, t, o) for c in args.codecs for t in args.threads for o in ("encode", "decode")):
+        result = {}
+        for impl in ("reference", "tokkit"):
+            out = subprocess.run([sys.executable, __file__, "--worker", impl, op, str(threads), "--seconds",
+                                  str(args.seconds), "--repeats", str(args.repeats), "--worker-codec", codec],
+                                 env=env, check=True, capture_output=True, text=True).stdout
+            result[impl] = json.loads(out.strip().splitlines()[-1])
+        row = {"codec": codec, "op": op, "threads": threads,
+               "reference_rtf": result["reference"]["rtf"], "tokkit_rtf": result["tokkit"]["rtf"],
+               "speedup": result["reference"]["rtf"] / result["tokkit"]["rtf"],
+               "reference_peak_mb": result["reference"]["peak_mb"], "tokkit_peak_mb": result["tokkit"]["peak_mb"]}
+        rows.append(row)
+        if not args.json:
+            print(f"{codec:14s} {op:6s} threads={threads}: RTF reference {row['reference_rtf']:.3f}  tokkit {row['tokkit_rtf']:.3f}"
+                  f"  -> {row['speedup']:.2f}x (target >= 1.5x); peak memory reference "
+                  f"{row['reference_peak_mb']:.0f} MB  tokkit {row['tokkit_peak_mb']:.0f} MB", flush=True)
     report = {"rows": rows, "load_average_after": os.getloadavg()[0]}
-    if args.long_seconds:
+    for codec in (c for c in args.codecs if c in DAC_SNAC):
+        out = subprocess.run([sys.executable, __file__, "--worker", "both", "parity", str(args.threads[-1]),
+                              "--seconds", str(args.seconds), "--worker-codec", codec], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        parity = report.setdefault("parity", {})[codec] = json.loads(out.strip().splitlines()[-1])
+        if not args.json:
+            print(f"{codec} full size, {min(args.seconds, 10.0):g} s: {parity['codes_compared']} codes compared, "
+                  f"{parity['codes_differing_where_decided']} differ ({parity['codes_after_near_ties']} at or after a "
+                  f"near-tie, gap <= 1e-3, not compared); decoded audio on the reference's codes: max |diff| / "
+                  f"max |audio| = {parity['audio_max_rel_diff']:.2e}", flush=True)
+    for codec in (c for c in args.codecs if c in WAVTOKENIZER_YAML):
+        out = subprocess.run([sys.executable, __file__, "--worker", "both", "parity", str(args.threads[-1]),
+                              "--seconds", str(args.seconds), "--worker-codec", codec], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        parity = report.setdefault("parity", {})[codec] = json.loads(out.strip().splitlines()[-1])
+        if not args.json:
+            print(f"{codec} full size, {min(args.seconds, 10.0):g} s: {parity['frames']} codes, "
+                  f"{parity['codes_differing_where_decided']} differ where the reference's top-2 gap > 1e-3 "
+                  f"({parity['near_ties']} near-ties, {parity['codes_differing_at_near_ties']} of them differ); decoded "
+                  f"audio on the reference's codes: max |diff| / max |audio| = {parity['audio_max_rel_diff']:.2e}",
+                  flush=True)
+    if args.long_seconds and "encodec_24khz" in args.codecs:
         report["long_file"] = long_file(args.long_seconds, args.threads[-1])
         if not args.json:
             lf = report["long_file"]

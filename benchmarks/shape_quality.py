@@ -14,7 +14,7 @@ of placement (bounding-box centre and scale as 4 float32), which the token file 
 
 Classic anchors, each with an oracle search per shape and budget: of the candidates whose bytes fit, the 3
 largest (1 for raw storage and point samples, where more bytes is always better) are scored and the best
-F@0.02 is kept:
+F@0.02 is kept (the anchors' code: tokkit.analysis.classic.shape):
 - quadric decimation (fast-simplification) to a ladder of face counts, stored raw (float32 vertices,
   uint16 or uint32 indices) and with Draco (DracoPy, compression level 10, 6-12 quantization bits);
 - vertex clustering on a grid of 4-64 cells per side, then Draco;
@@ -37,17 +37,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tokkit  # noqa: E402
+from tokkit.analysis.classic.shape import CLASSIC_METHODS, ORACLE_TOP, best_within, classic_candidates  # noqa: E402
 from tokkit.analysis.shape_metrics import ReferenceSurface  # noqa: E402
-from tokkit.codecs.shape.io import Shape, normalise, read_shape, sample_surface  # noqa: E402
+from tokkit.codecs.shape.io import normalise, read_shape  # noqa: E402
 from tokkit.core.tokens import Tokens  # noqa: E402
 
 ANCHOR = ("Anchor (issue 16), best classic per shape: at 512 B CGAL F@0.02 0.98, furniture 0.86; at 256 B 0.76 / 0.63. "
           "Targets: <= 512 B F@0.02 >= 0.93 over all 54 held-out shapes; <= 256 B F@0.02 > 0.70.")
 PLACEMENT_BYTES = 16
-FACE_LADDER = (12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
-DRACO_BITS = (6, 7, 8, 9, 10, 12)
-CLASSIC_METHODS = ("decimation raw", "decimation + draco", "clustering + draco", "farthest points")
-CLUSTER_GRIDS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 
 
 def held_out_shapes(folder: Path) -> list[tuple[str, str, Path]]:
@@ -57,104 +54,6 @@ def held_out_shapes(folder: Path) -> list[tuple[str, str, Path]]:
     if not shapes:
         sys.exit(f"no held-out shapes under {folder}: run python scripts/shape_data.py DATA first")
     return shapes
-
-
-def raw_bytes(vertices: np.ndarray, faces: np.ndarray) -> int:
-    """float32 xyz per vertex and uint16 (or uint32) indices per face."""
-    return 12 * len(vertices) + 3 * (2 if len(vertices) < 65536 else 4) * len(faces)
-
-
-def draco(vertices: np.ndarray, faces: np.ndarray | None, bits: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """Draco-encode and decode: (bytes, decoded vertices, decoded faces)."""
-    import DracoPy
-
-    data = DracoPy.encode(np.asarray(vertices, dtype=np.float32), None if faces is None else np.asarray(faces, dtype=np.uint32),
-                          quantization_bits=bits, compression_level=10)
-    decoded = DracoPy.decode(data)
-    out_faces = np.asarray(decoded.faces, dtype=np.int64).reshape(-1, 3) if faces is not None else np.zeros((0, 3), np.int64)
-    return len(data), np.asarray(decoded.points, dtype=np.float64).reshape(-1, 3), out_faces
-
-
-def decimations(vertices: np.ndarray, faces: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Quadric decimations of the mesh to each face count of the ladder (below its own)."""
-    import fast_simplification
-
-    out = []
-    for count in FACE_LADDER:
-        if count >= len(faces):
-            out.append((vertices, faces))
-            break
-        try:
-            v, f = fast_simplification.simplify(vertices.astype(np.float32), faces.astype(np.int32), target_count=count)
-        except Exception:  # noqa: BLE001 - a mesh the decimator cannot handle just has no rung here
-            continue
-        if len(f):
-            out.append((np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64)))
-    return out
-
-
-def cluster(vertices: np.ndarray, faces: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """Vertex clustering: vertices in one of cells^3 grid cells merge to their mean; collapsed and
-    duplicate faces are dropped."""
-    low, high = vertices.min(0), vertices.max(0)
-    size = (high - low).max() / cells
-    keys = np.minimum(((vertices - low) / size).astype(np.int64), cells - 1)
-    _, label, counts = np.unique(keys[:, 0] * cells * cells + keys[:, 1] * cells + keys[:, 2], return_inverse=True, return_counts=True)
-    merged = np.zeros((len(counts), 3))
-    np.add.at(merged, label, vertices)
-    merged /= counts[:, None]
-    f = label[faces]
-    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-    f = np.unique(np.sort(f, axis=1), axis=0) if len(f) else f
-    return merged, f
-
-
-def farthest_points(points: np.ndarray, count: int) -> np.ndarray:
-    """Greedy farthest-point subset of ``count`` points."""
-    chosen = [0]
-    distance = np.linalg.norm(points - points[0], axis=1)
-    for _ in range(1, min(count, len(points))):
-        chosen.append(int(distance.argmax()))
-        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[-1]], axis=1))
-    return points[chosen]
-
-
-def classic_candidates(shape: Shape) -> dict[str, list[tuple[int, np.ndarray, np.ndarray]]]:
-    """Every anchor's (bytes, vertices, faces) candidates for one shape (in its unit-cube frame)."""
-    v, f = shape.vertices, shape.faces
-    out: dict[str, list] = {"decimation raw": [], "decimation + draco": [], "clustering + draco": [], "farthest points": []}
-    for dv, df in decimations(v, f):
-        out["decimation raw"].append((raw_bytes(dv, df), dv, df))
-        for bits in DRACO_BITS:
-            out["decimation + draco"].append(draco(dv, df, bits))
-    for cells in CLUSTER_GRIDS:
-        cv, cf = cluster(v, f, cells)
-        if len(cf):
-            for bits in DRACO_BITS:
-                out["clustering + draco"].append(draco(cv, cf, bits))
-    surface, _ = sample_surface(shape, 20_000, np.random.default_rng(0))
-    for count in (16, 24, 32, 42, 64, 85, 128, 170, 256):
-        points = farthest_points(surface, count).astype(np.float16).astype(np.float64)
-        out["farthest points"].append((6 * len(points), points, np.zeros((0, 3), np.int64)))
-    return out
-
-
-def best_within(candidates, budget: int, reference, cache: dict, top: int) -> dict | None:
-    """The best-F@0.02 of the ``top`` largest candidates whose bytes fit ``budget`` (scores cached by candidate)."""
-    fitting = sorted((c for c in candidates if c[0] <= budget), key=lambda c: -c[0])
-    best = None
-    for candidate in fitting[:top]:
-        key = id(candidate[1])
-        if key not in cache:
-            cache[key] = reference.score(candidate[1], candidate[2]).as_dict()
-        scores = dict(cache[key], bytes=candidate[0])
-        if best is None or scores["f@0.02"] > best["f@0.02"]:
-            best = scores
-    return best
-
-
-#: how many of the largest candidates that fit a budget are scored: one where more bytes is always better
-ORACLE_TOP = {"decimation raw": 1, "decimation + draco": 3, "clustering + draco": 3, "farthest points": 1}
 
 
 _WORKER: dict = {}
@@ -311,8 +210,14 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
         k = max(fitting)
         ours = mean([r["tokkit"][k]["f@0.02"] for r in rows])
         best = [max([r["classic"][m][budget]["f@0.02"] for m in r["classic"] if r["classic"][m].get(budget)] or [0.0]) for r in rows]
-        print(f"  <= {budget} B: tokkit K={k} F@0.02 {ours:.3f} vs target {target:.2f} ({'met' if ours >= target else f'missed by {target - ours:.3f}'}); "
-              f"best classic {mean(best):.3f} (ratio tokkit/classic {ours / max(mean(best), 1e-9):.2f})")
+        if not any(r["classic"] for r in rows):
+            anchor = "no classic anchors in this run: no comparison"
+        elif mean(best) == 0:
+            anchor = "no classic file fits this budget: no comparison"
+        else:
+            anchor = f"best classic {mean(best):.3f} (ratio tokkit/classic {ours / mean(best):.2f})"
+        print(f"  <= {budget} B: tokkit K={k} F@0.02 {ours:.3f} vs target {target:.2f} "
+              f"({'met' if ours >= target else f'missed by {target - ours:.3f}'}); {anchor}")
     curve = [mean([r["tokkit"][k]["f@0.02"] for r in rows]) for k in token_counts]
     rises = all(b > a for a, b in zip(curve, curve[1:]))
     print(f"  mean F@0.02 by K: {' '.join(f'{v:.3f}' for v in curve)} -> {'rises with every K' if rises else 'NOT monotonic'}")
@@ -364,7 +269,8 @@ def gallery(tokenizer, shapes, token_counts: list[int], resolution: int, path: P
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    from tokkit.analysis.plots import draw_mesh
 
     picks = [s for s in shapes if s[0] == "cgal"][:3] + [s for s in shapes if s[0] == "furniture"][:3]
     columns = ["original"] + [f"K={k} ({math.ceil(k * tokenizer.config.bits_per_token / 8) + PLACEMENT_BYTES} B)" for k in token_counts]
@@ -379,18 +285,7 @@ def gallery(tokenizer, shapes, token_counts: list[int], resolution: int, path: P
             meshes.append(tokenizer.extract(codes, resolution))
         for column, (vertices, faces) in enumerate(meshes):
             axis = figure.add_subplot(len(picks), len(columns), row * len(columns) + column + 1, projection="3d")
-            if len(faces) > 40_000:
-                faces = faces[np.random.default_rng(0).choice(len(faces), 40_000, replace=False)]
-            if len(faces):
-                triangles = vertices[faces][:, :, [0, 2, 1]]  # y up
-                normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-                normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-                shade = 0.3 + 0.7 * np.abs(normals @ np.array([0.4, -0.5, 0.77]))
-                colors = np.clip(np.array([0.80, 0.83, 0.90]) * shade[:, None], 0, 1)
-                axis.add_collection3d(Poly3DCollection(triangles, facecolors=colors, linewidths=0))
-            axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.set_zlim(-0.5, 0.5)
-            axis.view_init(elev=20, azim=-60)
-            axis.set_axis_off()
+            draw_mesh(axis, vertices, faces)
             if row == 0:
                 axis.set_title(columns[column], fontsize=8)
             if column == 0:

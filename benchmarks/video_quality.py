@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import shutil
 import subprocess
 import sys
@@ -38,10 +37,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1: errors only
 
 import tokkit  # noqa: E402
-from tokkit.analysis.image_metrics import psnr, ssim  # noqa: E402
+from tokkit.analysis.classic.video import CODECS, best_within  # noqa: E402
+from tokkit.analysis.classic.video import classic as classic_settings  # noqa: E402
+from tokkit.analysis.image_metrics import clip_scores, psnr, ssim  # noqa: E402
 from tokkit.codecs.video.io import read_frames  # noqa: E402
 
 ANCHOR = ("Anchor (issue 15), 64x64 at 16 fps, 5 clips: x264 20.4 / 25.6 / 28.5 / 31.6 dB at 24 / 48 / 96 / 192 B/frame; "
@@ -50,15 +50,6 @@ ANCHOR = ("Anchor (issue 15), 64x64 at 16 fps, 5 clips: x264 20.4 / 25.6 / 28.5 
 OPENCV = Path("/usr/share/doc/opencv-doc")
 BUDGETS = (12, 18, 24, 36, 48, 60, 96, 192)
 SCALES = (64, 48, 32)
-CODECS = {  # name: (encoder, decoder, CRF values, encoder options) -- FFmpeg's libraries through PyAV
-    "x264": ("libx264", "h264", (18, 24, 28, 32, 36, 40, 44, 48, 51),
-             {"preset": "slow", "x264-params": "keyint=infinite:scenecut=0"}),
-    "x265": ("libx265", "hevc", (18, 24, 28, 32, 36, 40, 44, 48, 51),
-             {"preset": "medium", "x265-params": "keyint=-1:scenecut=0:log-level=none"}),
-    "VP9": ("libvpx-vp9", "vp9", (20, 30, 38, 44, 50, 54, 58, 63), {"b": "0", "cpu-used": "4", "row-mt": "0"}),
-    "SVT-AV1": ("libsvtav1", "libdav1d", (20, 30, 38, 44, 50, 54, 58, 63), {"preset": "8"}),
-}
-
 
 def heldout_clips(cache: Path) -> dict[str, Path]:
     """Name -> file of each held-out evaluation clip."""
@@ -99,67 +90,9 @@ def load_clip(path: Path, size: int, fps: float, frames: int) -> np.ndarray:
     return np.stack(out)
 
 
-def scores(clip: np.ndarray, decoded: np.ndarray) -> dict[str, float]:
-    """Mean per-frame PSNR and SSIM, and flicker (mean absolute frame-difference error)."""
-    diff_error = np.abs(np.diff(decoded.astype(np.float64), axis=0) - np.diff(clip.astype(np.float64), axis=0))
-    return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(clip, decoded)])),
-            "ssim": float(np.mean([ssim(a, b) for a, b in zip(clip, decoded)])),
-            "flicker": float(diff_error.mean()) if len(clip) > 1 else 0.0}
-
-
-def code_clip(frames: np.ndarray, encoder: str, decoder: str, crf: int, options: dict) -> tuple[int, np.ndarray] | None:
-    """Encode (T, h, w, 3) uint8 as one GOP in 4:2:0 at ``crf``; (payload bytes, decoded frames) or None."""
-    import av
-    from fractions import Fraction
-
-    try:
-        enc = av.CodecContext.create(encoder, "w")
-        enc.width, enc.height, enc.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        enc.time_base, enc.framerate, enc.gop_size = Fraction(1, 16), Fraction(16), 100000
-        enc.thread_count = 1
-        enc.options = {"crf": str(crf), **options}
-        packets = []
-        for index, array in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            packets.extend(enc.encode(frame))
-        packets.extend(enc.encode(None))
-        payload = sum(packet.size for packet in packets) + len(enc.extradata or b"")
-        dec = av.CodecContext.create(decoder, "r")
-        if enc.extradata:
-            dec.extradata = enc.extradata
-        decoded = []
-        for packet in packets:
-            decoded.extend(dec.decode(packet))
-        decoded.extend(dec.decode(None))
-    except (av.error.FFmpegError, ValueError) as exc:
-        print(f"  {encoder} crf {crf} at {frames.shape[2]} px failed: {exc}", file=sys.stderr)
-        return None
-    if len(decoded) != len(frames):
-        return None
-    return payload, np.stack([f.to_ndarray(format="rgb24") for f in decoded])
-
-
 def classic(clip: np.ndarray, name: str) -> list[dict]:
-    """Every (scale, quality) setting of one codec on one clip: bytes per frame and scores."""
-    encoder, decoder, qualities, options = CODECS[name]
-    size, frames = clip.shape[1], clip.shape[0]
-    results = []
-    for scale in SCALES:
-        if name == "x265" and scale == 48:  # libx265 corrupts its heap on 48x48 input here (glibc aborts)
-            continue
-        small = clip if scale == size else np.stack(
-            [np.asarray(Image.fromarray(f).resize((scale, scale), Image.Resampling.LANCZOS)) for f in clip])
-        for quality in qualities:
-            coded = code_clip(small, encoder, decoder, quality, options)
-            if coded is None:
-                continue
-            payload, decoded = coded
-            if scale != size:
-                decoded = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.BICUBIC))
-                                    for f in decoded])
-            results.append({"bytes": payload / frames, "scale": scale, "quality": quality, **scores(clip, decoded)})
-    return results
+    """Every (scale, quality) setting of one codec on one clip at the SCALES pixel sides."""
+    return classic_settings(clip, name, tuple(side / clip.shape[1] for side in SCALES))
 
 
 def classic_all(clips: dict[str, np.ndarray], cache: Path | None) -> dict[str, dict[str, list[dict]]]:
@@ -185,11 +118,6 @@ def classic_all(clips: dict[str, np.ndarray], cache: Path | None) -> dict[str, d
     return settings
 
 
-def best_within(settings: list[dict], budget: float) -> dict | None:
-    fitting = [s for s in settings if s["bytes"] <= budget]
-    return max(fitting, key=lambda s: s["psnr"]) if fitting else None
-
-
 def tokkit_runs(tok, clip: np.ndarray, ks: list[int]) -> dict[int, dict]:
     """Per K: scores, encode and decode milliseconds per frame."""
     out = {}
@@ -200,7 +128,7 @@ def tokkit_runs(tok, clip: np.ndarray, ks: list[int]) -> dict[int, dict]:
         started = time.perf_counter()
         decoded = np.stack(list(tok.decode(tokens).model_frames()))
         decode_ms = 1000 * (time.perf_counter() - started) / len(clip)
-        out[k] = {**scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms}
+        out[k] = {**clip_scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms}
     return out
 
 
@@ -210,7 +138,7 @@ def per_frame_image(image_tok, clip: np.ndarray, k: int) -> dict:
 
     coded = image_tok.encode_batch([Image.fromarray(f) for f in clip], tokens=k)
     decoded = np.stack([np.asarray(d) for d in image_tok.decode_batch([Tokens(t.codes, t.meta) for t in coded])])
-    return scores(clip, decoded)
+    return clip_scores(clip, decoded)
 
 
 def image_section(tok, folder: Path, crops: int) -> None:

@@ -4,7 +4,14 @@ Run in the scratch venv that has the reference packages (never a tokkit dependen
 
     python -m venv --system-site-packages /work/venvs/audioports
     /work/venvs/audioports/bin/pip install --no-deps encodec==0.1.1
-    PYTHONPATH=. /work/venvs/audioports/bin/python scripts/make_audio_port_fixtures.py
+    PYTHONPATH=. /work/venvs/audioports/bin/python scripts/make_audio_port_fixtures.py [encodec] [vocos]
+
+WavTokenizer (reference: a checkout of github.com/jishengpeng/WavTokenizer, not a package)::
+
+    python -m venv --system-site-packages /work/venvs/wavtok
+    /work/venvs/wavtok/bin/pip install --no-deps torchaudio==2.9.0   # then delete its *.so (pure-Python mode)
+    WAVTOKENIZER_REF=/path/to/WavTokenizer PYTHONPATH=. /work/venvs/wavtok/bin/python \
+        scripts/make_audio_port_fixtures.py wavtokenizer
 
 EnCodec: the reference model at a reduced width (random weights; the full 24 kHz architecture's tensor
 names and shapes are recorded separately so the tests check the port accepts them), codebooks
@@ -245,10 +252,136 @@ def encodec_from_fixture():
     return model.eval()
 
 
+#: WavTokenizer's reference code: its public repository (github jishengpeng/WavTokenizer, MIT), a checkout
+#: of which (the decoder/, encoder/ and configs/ folders) is named by WAVTOKENIZER_REF; it imports
+#: torchaudio, which runs in pure-Python mode in the scratch venv (see the module docstring)
+WAVTOK_SMALL = dict(n_filters=2, dimension=32, bins=256, dim=32, intermediate_dim=64, num_layers=2,
+                    dowmsamples=[8, 5, 4, 2], n_fft=640)
+WAVTOK_GAIN = 1e4  # the narrow random encoder's latents are ~3e-3 in size; scaled so that float32 distances separate codes
+WAVTOK_CONFIGS = {"40": "wavtokenizer_smalldata_frame40_3s_nq1_code4096_dim512_kmeans200_attn.yaml",
+                  "75": "wavtokenizer_smalldata_frame75_3s_nq1_code4096_dim512_kmeans200_attn.yaml"}
+
+
+def wavtokenizer_reference():
+    """Import the authors' WavTokenizer modules from the checkout WAVTOKENIZER_REF names."""
+    import os
+    import sys
+
+    ref = os.environ.get("WAVTOKENIZER_REF")
+    if not ref or not Path(ref, "decoder", "pretrained.py").is_file():
+        raise SystemExit("set WAVTOKENIZER_REF to a checkout of github.com/jishengpeng/WavTokenizer")
+    sys.path.insert(0, ref)
+    return Path(ref)
+
+
+def wavtokenizer_small(ref: Path):
+    """The authors' WavTokenizer classes at a reduced width (random weights): EncodecFeatures with its
+    EnCodec swapped for a narrow one (the class hard-codes 512-wide latents), VocosBackbone with the
+    attention pos_net, ISTFTHead; the yaml the authors' loader reads, with the same reduced numbers."""
+    import yaml
+    from decoder.feature_extractors import EncodecFeatures
+    from decoder.heads import ISTFTHead
+    from decoder.models import VocosBackbone
+    from decoder.pretrained import WavTokenizer
+    from encoder import EncodecModel
+    from encoder.modules import SEANetDecoder, SEANetEncoder
+    from encoder.quantization import ResidualVectorQuantizer
+
+    w = WAVTOK_SMALL
+    hparams = yaml.safe_load((ref / "configs" / WAVTOK_CONFIGS["75"]).read_text())
+    args = hparams["model"]["init_args"]
+    args["feature_extractor"]["init_args"].update(dowmsamples=w["dowmsamples"], vq_bins=w["bins"])
+    args["backbone"]["init_args"].update(input_channels=w["dimension"], dim=w["dim"],
+                                         intermediate_dim=w["intermediate_dim"], num_layers=w["num_layers"])
+    args["head"]["init_args"].update(dim=w["dim"], n_fft=w["n_fft"], hop_length=math.prod(w["dowmsamples"]))
+    torch.manual_seed(3)
+    features = EncodecFeatures(**args["feature_extractor"]["init_args"])
+    common = dict(causal=False, n_residual_layers=1, norm="weight_norm", pad_mode="reflect", lstm=2,
+                  dimension=w["dimension"], channels=1, n_filters=w["n_filters"], activation="ELU")
+    features.encodec = EncodecModel(
+        encoder=SEANetEncoder(ratios=w["dowmsamples"], **common),
+        decoder=SEANetDecoder(ratios=[8, 5, 4, 2], **{**common, "lstm": 0}),  # unused by WavTokenizer
+        quantizer=ResidualVectorQuantizer(dimension=w["dimension"], n_q=1, bins=w["bins"], kmeans_init=True),
+        target_bandwidths=[6.6] * 4, sample_rate=24000, channels=1)
+    model = WavTokenizer(features, VocosBackbone(**args["backbone"]["init_args"]), ISTFTHead(**args["head"]["init_args"]))
+    return model.eval(), hparams
+
+
+def wavtokenizer_fixtures() -> None:
+    """WavTokenizer (75 tokens/s layout, reduced width): a Lightning-style ``.ckpt`` + the yaml in a folder,
+    golden latents / codes / gaps / decoded audio, and the tensor shapes of both full released configurations."""
+    ref = wavtokenizer_reference()
+    import yaml
+    from decoder.pretrained import WavTokenizer
+
+    shapes = {}
+    for rate, name in WAVTOK_CONFIGS.items():  # the full architectures: names and shapes only
+        full = WavTokenizer.from_hparams0802(str(ref / "configs" / name))
+        shapes[rate] = {k: list(v.shape) for k, v in full.state_dict().items()}
+        del full
+    (OUT / "wavtokenizer_shapes.json").write_text(json.dumps(shapes, indent=0, sort_keys=True) + "\n")
+
+    model, hparams = wavtokenizer_small(ref)
+    encodec_model = model.feature_extractor.encodec
+    with torch.no_grad():  # random-weight latents are tiny; trained ones are O(1): scale the last conv
+        last = encodec_model.encoder.model[-1].conv.conv
+        last.weight_g.mul_(WAVTOK_GAIN)
+        # less a constant offset (the mean latent), which would otherwise dwarf the frame-to-frame
+        # differences and leave float32 distances unable to tell codes apart
+        offset = encodec_model.encoder(torch.from_numpy(speech_24k(6.5))[None, None]).mean(dim=(0, 2))
+        last.bias.sub_(offset)
+        generator = torch.Generator().manual_seed(4)
+        for pname, param in model.named_parameters():  # spread the decoder wider than its 0.02 init
+            if pname.startswith(("backbone.", "head.")):
+                param.add_(torch.randn(param.shape, generator=generator) * 0.1)
+    reinit_codebooks(encodec_model, torch.from_numpy(speech_24k(6.5))[None], seed=5)
+    audio = torch.from_numpy(speech_24k(1.5))[None]
+    with torch.no_grad():
+        latents = encodec_model.encoder(audio[:, None])
+        features, codes = model.encode_infer(audio, bandwidth_id=torch.tensor([0]))
+        from_codes = model.codes_to_features(codes)
+        decoded = model.decode(features, bandwidth_id=torch.tensor([0]))
+    if not torch.equal(features, from_codes):
+        raise SystemExit("the reference's encode features differ from codes_to_features of its codes")
+    gaps = top2_gaps(encodec_model, latents, 1)
+    folder = OUT / "wavtokenizer_small"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    state = dict(model.state_dict())
+    # the rest of a Lightning checkpoint's state_dict (discriminators, loss buffers): a few tensors under
+    # their real names stand for them, so the port is seen to skip what it does not use
+    generator = torch.Generator().manual_seed(6)
+    for name, shape in (("multiperioddisc.discriminators.0.convs.0.bias", (32,)),
+                        ("multiresddisc.discriminators.0.convs.0.bias", (32,)),
+                        ("dac.discriminators.0.convs.0.bias", (32,)),
+                        ("melspec_loss.mel_spec.mel_scale.fb", (8, 4))):
+        state[name] = torch.randn(shape, generator=generator)
+    checkpoint = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": "1.8.6", "state_dict": state,
+                  "hyper_parameters": {"sample_rate": 24000, "initial_learning_rate": 2e-4, "mel_loss_coeff": 45},
+                  "loops": {}, "callbacks": {}, "optimizer_states": [], "lr_schedulers": []}
+    torch.save(checkpoint, folder / "wavtokenizer_small.ckpt")
+    (folder / "wavtokenizer_small.yaml").write_text(yaml.safe_dump(hparams, sort_keys=False))
+    from safetensors.numpy import save_file
+
+    arrays = {"audio": audio[0], "latents": latents[0], "codes": codes[:, 0].long(), "gaps": torch.from_numpy(gaps),
+              "features": features[0], "decoded": decoded[0]}  # features is a transposed view: copied contiguous
+    save_file({k: np.ascontiguousarray(v.numpy()) for k, v in arrays.items()}, str(OUT / "wavtokenizer_small_outputs.safetensors"))
+    print(f"wavtokenizer: latents {tuple(latents.shape)}, codes {tuple(codes.shape)} "
+          f"({len(np.unique(codes.numpy()))} distinct), near-ties (gap <= 1e-3): {(gaps <= 1e-3).sum()}, "
+          f"decoded {tuple(decoded.shape)} max {decoded.abs().max():.3g}")
+
+
 def main() -> None:
+    import sys
+
     OUT.mkdir(parents=True, exist_ok=True)
-    encodec_fixtures()
-    vocos_fixtures()
+    parts = sys.argv[1:] or ["encodec", "vocos", "wavtokenizer"]
+    if "encodec" in parts:
+        encodec_fixtures()
+    if "vocos" in parts:
+        vocos_fixtures()
+    if "wavtokenizer" in parts:
+        wavtokenizer_fixtures()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"fixtures in {OUT}: {total / 1e6:.2f} MB")
 

@@ -57,3 +57,87 @@ def test_bad_vocos_folders_are_refused(tmp_path):
     (tmp_path / "config.yaml").write_text("feature_extractor: 3\n")
     with pytest.raises(InputError, match="not a Vocos config.yaml"):
         load_vocos(tmp_path)
+
+
+# -- Vocos as the decoder of an EnCodec tokenizer --------------------------------------------------
+VOCOS_ENCODEC = FIXTURES / "vocos_encodec_small"
+TH = FIXTURES / "encodec_small.th"
+SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"
+
+
+@pytest.fixture(scope="module")
+def pair():
+    import tokkit
+
+    return tokkit.load(VOCOS_ENCODEC, encodec=TH, device="cpu")
+
+
+def test_paired_tokenizer_decodes_encodec_codes_as_the_reference_vocos(pair, golden):
+    audio = pair.decode_codes(golden["codes"][:4])
+    np.testing.assert_allclose(audio, golden["encodec_audio"], rtol=0, atol=1e-5)
+
+
+def test_paired_decode_in_windows_equals_one_pass(pair, golden):
+    codes = np.tile(golden["codes"][:8], 3)
+    whole = pair.decode_codes(codes)
+    saved = pair.chunk_samples
+    pair.chunk_samples = 40 * pair.config.hop  # windows of 40 frames, each with its context on both sides
+    try:
+        windowed = pair.decode_codes(codes)
+    finally:
+        pair.chunk_samples = saved
+    assert windowed.shape == whole.shape == (codes.shape[1] * pair.config.hop,)
+    np.testing.assert_allclose(windowed, whole, rtol=0, atol=1e-5 * np.abs(whole).max())
+
+
+def test_paired_tokenizer_shares_the_encodec_identity_and_codes(pair, golden):
+    import tokkit
+
+    encodec = tokkit.load(TH, device="cpu")
+    assert pair.identity["hash"] == encodec.identity["hash"]
+    tokens = encodec.encode(golden["audio"])  # all 8 codebooks: Vocos decodes them (its top bandwidth)
+    np.testing.assert_array_equal(pair.encode(golden["audio"]).codes, tokens.codes)
+    assert pair.decode(tokens).samples.shape == golden["audio"].shape
+    three = encodec.encode(golden["audio"], codebooks=3)  # decoded from its 2-codebook prefix
+    np.testing.assert_allclose(pair.decode_codes(three.codes), pair.decode_codes(three.codes[:2]), rtol=0, atol=0)
+    with pytest.raises(InputError, match="2, 4, 8"):
+        pair.encode(golden["audio"], codebooks=3)
+    assert pair.describe()["decoder"] == "vocos"
+
+
+def test_a_vocos_folder_alone_is_not_a_tokenizer():
+    import tokkit
+
+    with pytest.raises(InputError, match="no encoder: pair it with an EnCodec"):
+        tokkit.load(VOCOS_ENCODEC)
+    with pytest.raises(InputError, match="mel vocoder"):
+        tokkit.load(FIXTURES / "vocos_mel_small")
+    with pytest.raises(InputError, match="only its EnCodec variant"):
+        tokkit.load(FIXTURES / "vocos_mel_small", encodec=TH)
+    with pytest.raises(InputError, match="not an EnCodec checkpoint"):
+        tokkit.load(VOCOS_ENCODEC, encodec="audio")
+
+
+def test_pair_from_the_cli(run_cli, tmp_path):
+    import json
+
+    import tokkit
+
+    folder = tmp_path / "encodec_vocos"
+    code, out, err = run_cli("convert", VOCOS_ENCODEC, "--encodec", TH, "-o", folder)
+    assert code == 0, err
+    paired = tokkit.load(folder, device="cpu")
+    assert paired.kind == "audio.encodec_vocos" and paired.identity["hash"] == tokkit.load(TH).identity["hash"]
+    tok = tmp_path / "speech.tok"
+    assert run_cli("encode", SPEECH, "-t", TH, "--codebooks", "4", "-o", tok)[0] == 0  # plain EnCodec tokens
+    wav = tmp_path / "vocos.wav"
+    code, out, err = run_cli("decode", tok, "-t", folder, "-o", wav)
+    assert code == 0, err
+    import soundfile as sf
+
+    assert sf.info(str(wav)).frames == sf.info(str(SPEECH)).frames
+    code, out, err = run_cli("info", folder, "--json")
+    assert code == 0 and json.loads(out)["decoder"] == "vocos"
+    code, out, err = run_cli("encode", SPEECH, "-t", VOCOS_ENCODEC, "-o", tmp_path / "x.tok")
+    assert code != 0 and "no encoder" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.tok").exists()

@@ -165,3 +165,17 @@ def test_mixed_dtypes(x_dtype: torch.dtype, codebook_dtype: torch.dtype) -> None
     codebook = (torch.randn(96, 80, generator=g) + 2).to(codebook_dtype)
     x = near_tie_batch(codebook.float(), 200, 9).to(x_dtype)
     assert torch.equal(nearest(x, codebook), brute_force(x, codebook, "l2"))
+
+
+def test_nearest_on_worker_threads_under_inference_mode():
+    """Worker threads do not inherit torch.inference_mode; the search must still write its result (found by
+    the WavTokenizer port, whose encode runs under inference_mode)."""
+    import torch
+
+    from tokkit.quant.nearest import nearest
+
+    generator = torch.Generator().manual_seed(0)
+    x, codebook = torch.randn(3000, 64, generator=generator), torch.randn(1024, 64, generator=generator)
+    with torch.inference_mode():
+        inside = nearest(x, codebook, threads=2)
+    assert torch.equal(inside, nearest(x, codebook, threads=2))

@@ -130,3 +130,24 @@ def test_missing_levels_decode_as_shallower_vectors() -> None:
     torch.testing.assert_close(out[4:], rvq.decode(codes[4:, :1]))
     with pytest.raises(InputError, match="must lie in"):
         rvq.decode(ragged)
+
+
+def test_factorized_levels_search_in_their_own_projection():
+    """``level_codebook_dim`` (DAC, SNAC): each level projects the residual, picks the code of highest cosine
+    similarity there and subtracts its projection back; decode sums the projected-back codes."""
+    torch.manual_seed(0)
+    rvq = RVQ(RVQConfig(depth=3, codebook_size=32, dim=16, level_codebook_dim=4, metric="cos", kmeans_init=False,
+                        decay=0.0, dead_code_threshold=0.0)).eval()
+    x = torch.randn(50, 16)
+    indices = rvq.encode(x)
+    residual, total = x.clone(), torch.zeros_like(x)
+    for level, vq in enumerate(rvq.levels):
+        assert isinstance(vq.project_in, torch.nn.Linear) and vq.project_in.out_features == 4
+        scores = torch.nn.functional.normalize(vq.project_in(residual), dim=-1) @ \
+            torch.nn.functional.normalize(vq.codebook, dim=-1).t()
+        expected = scores.argmax(-1)
+        assert torch.equal(indices[:, level], expected)
+        code = vq.project_out(vq.codebook[expected])
+        residual, total = residual - code, total + code
+    torch.testing.assert_close(rvq.decode(indices), total)
+    assert len({tuple(level.tolist()) for level in indices.t()}) == 3  # levels pick different codes

@@ -51,3 +51,13 @@ def ssim(reference: Any, test: Any, peak: float = 255.0) -> float:
         index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
         scores.append(float(index.mean()))
     return float(np.mean(scores))
+
+
+def clip_scores(clip: Any, decoded: Any) -> dict[str, float]:
+    """Mean per-frame PSNR and SSIM of two (T, H, W, 3) clips, and flicker: mean absolute error of the frame
+    differences, |(d_t - d_{t-1}) - (x_t - x_{t-1})| over pixels (0..255), d decoded, x original."""
+    clip, decoded = np.asarray(clip), np.asarray(decoded)
+    diff_error = np.abs(np.diff(decoded.astype(np.float64), axis=0) - np.diff(clip.astype(np.float64), axis=0))
+    return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(clip, decoded)])),
+            "ssim": float(np.mean([ssim(a, b) for a, b in zip(clip, decoded)])),
+            "flicker": float(diff_error.mean()) if len(clip) > 1 else 0.0}

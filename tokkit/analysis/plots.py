@@ -178,3 +178,28 @@ def rd_plot(curves: Sequence[Curve], path: str | Path, *, xlabel: str, ylabel: s
     if Path(path).suffix.lower() not in FIGURE_SUFFIXES:  # before any drawing
         raise InputError(f"{path}: a figure is written as {' or '.join(FIGURE_SUFFIXES)}; pick one of those suffixes")
     return save_figure(rd_figure(curves, xlabel=xlabel, ylabel=ylabel, title=title, logx=logx), path)
+
+
+def draw_mesh(axis: Any, vertices: Any, faces: Any, *, max_faces: int = 40_000) -> None:
+    """Draw a shape in the unit cube onto a 3D Axes (``projection="3d"``): triangles shaded by one light
+    (at most ``max_faces`` of them, a seeded sample beyond), or the points of a cloud when there are no
+    faces; y up, fixed view, no axes."""
+    import numpy as np
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    vertices = np.asarray(vertices, dtype=np.float64).reshape(-1, 3)
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    if len(faces) > max_faces:
+        faces = faces[np.random.default_rng(0).choice(len(faces), max_faces, replace=False)]
+    if len(faces):
+        triangles = vertices[faces][:, :, [0, 2, 1]]  # y up
+        normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+        normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        shade = 0.3 + 0.7 * np.abs(normals @ np.array([0.4, -0.5, 0.77]))
+        colors = np.clip(np.array([0.80, 0.83, 0.90]) * shade[:, None], 0, 1)
+        axis.add_collection3d(Poly3DCollection(triangles, facecolors=colors, linewidths=0))
+    elif len(vertices):
+        axis.scatter(vertices[:, 0], vertices[:, 2], vertices[:, 1], s=2, c="#4a6fa5")
+    axis.set_xlim(-0.5, 0.5), axis.set_ylim(-0.5, 0.5), axis.set_zlim(-0.5, 0.5)
+    axis.view_init(elev=20, azim=-60)
+    axis.set_axis_off()

@@ -15,23 +15,29 @@ from tokkit.errors import InputError, OutputExistsError
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), metavar="DIR",
               help="Folder to write (config.json + model.safetensors).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite DIR's config.json and weights if they exist.")
-def convert(source: str, output: str, force: bool) -> None:
-    """Convert SRC (an EnCodec .th / .pth / .ckpt / .safetensors file or HF snapshot folder, as its
-    authors distribute it) into a tokkit folder DIR, so later loads read safetensors and need no pickle.
+@click.option("--encodec", "encodec", default=None, metavar="ENCODEC",
+              help="SRC is a Vocos folder for EnCodec tokens: pair it with this EnCodec 24 kHz checkpoint (any form "
+                   "tokkit loads); DIR then encodes with EnCodec and decodes with Vocos.")
+def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
+    """Convert SRC (an EnCodec .th / .pth / .ckpt / .safetensors file or HF snapshot folder, a WavTokenizer
+    .ckpt or folder with its yaml, or a Vocos folder with --encodec, as its authors distribute it) into a
+    tokkit folder DIR, so later loads read safetensors and need no pickle.
 
     The folder keeps float32 weights and has the same identity hash as SRC: tokens made with either
-    decode with the other.
+    decode with the other (an EnCodec + Vocos folder has the EnCodec checkpoint's hash).
 
     \b
     Example:  tokkit convert encodec_24khz-d7cc33bc.th -o encodec24/
               tokkit encode speech.wav -t encodec24/ --bandwidth 6
+              tokkit convert WavTokenizer_small_600_24k_4096.ckpt -o wavtok40/
+              tokkit convert vocos-encodec-24khz/ --encodec encodec24/ -o encodec-vocos/
     """
     target = Path(output)
     if target.exists() and not target.is_dir():
         raise InputError(f"{output} is a file; pass a folder")
     if not force and any((target / name).exists() for name in ("config.json", "model.safetensors")):
         raise OutputExistsError(f"{output} already holds a tokenizer; pass --force to overwrite it")
-    tokenizer = load(source, device="cpu")
+    tokenizer = load(source, device="cpu", **({"encodec": encodec} if encodec is not None else {}))
     if getattr(tokenizer, "modality", None) != "audio" or not hasattr(tokenizer, "config"):
         raise InputError(f"{source} is already a tokkit tokenizer; there is nothing to convert")
     tokenizer.save(target)

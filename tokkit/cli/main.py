@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "train": "tokkit.cli.train:train",
     "train-bpe": "tokkit.cli.train_bpe:train_bpe_command",
     "infer-mixture": "tokkit.cli.infer_mixture:infer_mixture",
+    "compare": "tokkit.cli.compare:compare",
     "show": "tokkit.cli.show:show",
 }
 

@@ -26,6 +26,10 @@ KIND_LOADERS: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:load_saved",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:load_saved",
     "audio.encodec": "tokkit.codecs.audio.published:load_saved",
+    "audio.wavtokenizer": "tokkit.codecs.audio.published:load_saved",
+    "audio.encodec_vocos": "tokkit.codecs.audio.published:load_saved",
+    "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
+    "audio.snac": "tokkit.codecs.audio.published.snac:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -37,6 +41,10 @@ KIND_CLASSES: dict[str, str] = {
     "video.causal": "tokkit.codecs.video.tokenizer:VideoTokenizer",
     "shape.vecset": "tokkit.codecs.shape.tokenizer:ShapeTokenizer",
     "audio.encodec": "tokkit.codecs.audio.published.tokenizer:PublishedCodecTokenizer",
+    "audio.wavtokenizer": "tokkit.codecs.audio.published.tokenizer:WavTokenizerTokenizer",
+    "audio.encodec_vocos": "tokkit.codecs.audio.published.tokenizer:EncodecVocosTokenizer",
+    "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
+    "audio.snac": "tokkit.codecs.audio.published.windowed:SNACTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -157,7 +165,9 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
 
     Files: HF ``tokenizer.json`` (BPE), ``.tiktoken`` rank files, published codec checkpoints
     (``.th``/``.pth``/``.ckpt``/``.safetensors``, or a HF snapshot folder), recognised by content. ``options`` go to the loader
-    (e.g. ``pattern=`` for an unknown ``.tiktoken`` file, ``device=`` for torch models).
+    (e.g. ``pattern=`` for an unknown ``.tiktoken`` file, ``device=`` for torch models, ``encodec=`` to pair a
+    Vocos folder with the EnCodec checkpoint whose codes it decodes). A folder without config.json that holds a
+    ``config.yaml`` or a ``.ckpt`` (Vocos, WavTokenizer as their authors publish them) goes to the codec loader.
     """
     text = os.fspath(path_or_name)
     folder = builtin_path(text)
@@ -177,6 +187,10 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
             return load_directory(path, name, **options)
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"
+        elif (path / "config.yaml").is_file() or any(path.glob("*.ckpt")):  # Vocos / WavTokenizer as published
+            tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)
+            tokenizer.name = name
+            return tokenizer
         else:
             raise InputError(f"{path} is a folder without config.json or tokenizer.json")
     loader = FILE_LOADERS.get(path.suffix.lower())

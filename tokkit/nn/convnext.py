@@ -53,12 +53,15 @@ class ConvNeXtBlock(torch.nn.Module):
 
 
 class ConvNeXtStack(torch.nn.Module):
-    """Input conv, ``depth`` ConvNeXt blocks and a final LayerNorm: (B, in, T) -> (B, T, width)."""
+    """Input conv, an optional ``prenet`` (e.g. :class:`tokkit.nn.posnet.PosNet`), ``depth`` ConvNeXt blocks
+    and a final LayerNorm: (B, in, T) -> (B, T, width)."""
 
     def __init__(self, in_channels: int, width: int, depth: int, hidden: int, kernel: int = 7,
-                 conditions: int | None = None) -> None:
+                 conditions: int | None = None, prenet: torch.nn.Module | None = None) -> None:
         super().__init__()
         self.stem = torch.nn.Conv1d(in_channels, width, kernel, padding=kernel // 2)
+        if prenet is not None:  # (B, width, T) -> (B, width, T) between the stem and its norm (WavTokenizer)
+            self.prenet = prenet
         self.stem_norm = _norm(width, conditions)
         self.blocks = torch.nn.ModuleList(ConvNeXtBlock(width, hidden, kernel, 1.0 / depth, conditions)
                                           for _ in range(depth))
@@ -79,7 +82,13 @@ class ConvNeXtStack(torch.nn.Module):
         if mask is not None:
             keep = mask[:, None, :].to(x.dtype)
             x = x * keep
-        x = _apply_norm(self.stem_norm, self.stem(x).transpose(1, 2), condition).transpose(1, 2)
+        x = self.stem(x)
+        prenet = getattr(self, "prenet", None)
+        if prenet is not None:
+            if mask is not None:
+                raise ValueError("a ConvNeXtStack with a prenet (global attention) cannot run masked batches")
+            x = prenet(x)
+        x = _apply_norm(self.stem_norm, x.transpose(1, 2), condition).transpose(1, 2)
         for block in self.blocks:
             x = block(x * keep if mask is not None else x, condition)
         return self.norm(x.transpose(1, 2))

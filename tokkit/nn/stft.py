@@ -43,3 +43,19 @@ class SameSTFT(torch.nn.Module):
         envelope = F.fold(squared, (1, length), (1, self.n_fft), stride=(1, self.hop))[0, 0, 0]
         trimmed = slice(self.pad, length - self.pad)
         return audio[:, trimmed] / envelope[trimmed].clamp_min(1e-11)
+
+
+class ISTFTHead(torch.nn.Module):
+    """Vocos's iSTFT head: a linear layer predicts log-magnitude and phase per frame, then the "same"-padding
+    inverse STFT: (B, T, dim) -> (B, T * hop) audio (magnitude clipped at 1e2 as Vocos does)."""
+
+    def __init__(self, dim: int, n_fft: int, hop: int) -> None:
+        super().__init__()
+        self.out = torch.nn.Linear(dim, n_fft + 2)
+        self.istft = SameSTFT(n_fft, hop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, dim) -> (B, T * hop)."""
+        magnitude, phase = self.out(x).transpose(1, 2).chunk(2, dim=1)
+        magnitude = torch.clip(torch.exp(magnitude), max=1e2)
+        return self.istft.inverse(magnitude * (torch.cos(phase) + 1j * torch.sin(phase)))

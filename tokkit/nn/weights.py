@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import TypeVar
 
@@ -83,9 +84,34 @@ def fold_weight_norm(g: torch.Tensor, v: torch.Tensor, dim: int = 0) -> torch.Te
     return torch._weight_norm(v.float(), g.float(), dim)
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+_WN_G = re.compile(r"\.(weight_g|parametrizations\.weight\.original0)$")
+_WN_V = re.compile(r"\.(weight_v|parametrizations\.weight\.original1)$")
+
+
+def fold_weight_norm_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with every weight-normed pair (``weight_g``/``weight_v``, or torch's parametrization
+    ``parametrizations.weight.original0``/``original1``) folded into its plain ``.weight`` (dim 0, torch's
+    default for both); floating tensors as float32, the rest unchanged. An incomplete pair is an InputError."""
+    out: dict[str, torch.Tensor] = {}
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        for pattern, part in ((_WN_G, "g"), (_WN_V, "v")):
+            if pattern.search(key):
+                pairs.setdefault(pattern.sub(".weight", key), {})[part] = value
+                break
+        else:
+            out[key] = value.float() if value.is_floating_point() else value
+    for key, pair in pairs.items():
+        if set(pair) != {"g", "v"}:
+            raise InputError(f"weight-norm parameters of {key} are incomplete in the checkpoint")
+        out[key] = fold_weight_norm(pair["g"], pair["v"])
+    return out
+
+
+def read_state_dict(path: str | os.PathLike, extras: dict[str, object] | None = None) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file without running code: safetensors directly, pickles only through
     ``torch.load(weights_only=True)``; nested dicts (``{"state_dict": ...}``) are flattened with dots.
+    ``extras``, when given, receives the other leaves (numbers, strings, lists) under their dotted names.
 
     Every failure (truncated file, refused pickle, no tensors) is an InputError naming the file.
     """
@@ -102,7 +128,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         except Exception as exc:  # noqa: BLE001 - torch raises many types for refused or broken pickles
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-                reason = "it holds Python objects that a safe load (weights_only=True) refuses"
+                reason = ("it holds Python objects that a safe load (weights_only=True) refuses; tokkit never "
+                          "unpickles code: load it once with its authors' package, save model.state_dict() with "
+                          "safetensors.torch.save_file, and give tokkit that .safetensors file")
             raise InputError(f"cannot read the checkpoint {path}: {reason}") from None
     else:
         from safetensors import SafetensorError
@@ -120,6 +148,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         elif isinstance(value, dict):
             for key, item in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), item)
+        elif extras is not None:
+            extras[prefix] = value
 
     walk("", loaded)
     if not tensors:

@@ -46,6 +46,9 @@ class RVQConfig(JsonConfig):
     kmeans_iters: int = 10
     dead_code_threshold: float = 1.0
     gradient: GradientEstimator = "ste"
+    #: factorized codes (DAC, SNAC): each level projects the residual to this width, searches there and
+    #: projects its code back (its own ``project_in`` / ``project_out``); None: levels search at full width
+    level_codebook_dim: int | None = None
 
     def __post_init__(self) -> None:
         if self.depth < 1:
@@ -57,10 +60,11 @@ class RVQConfig(JsonConfig):
         self.level_config()  # validates the shared VQ fields
 
     def level_config(self) -> VQConfig:
-        """The config of each level: projection-free, at the codebook width."""
+        """The config of each level: at the codebook width, projection-free unless ``level_codebook_dim``."""
         width = self.codebook_dim or self.dim
         return VQConfig(
-            codebook_size=self.codebook_size, dim=width, metric=self.metric, decay=self.decay,
+            codebook_size=self.codebook_size, dim=width, codebook_dim=self.level_codebook_dim,
+            metric=self.metric, decay=self.decay,
             commitment_weight=self.commitment_weight, kmeans_init=self.kmeans_init,
             kmeans_iters=self.kmeans_iters, dead_code_threshold=self.dead_code_threshold,
             gradient=self.gradient,
@@ -117,7 +121,7 @@ class RVQ(Quantizer):
         indices = []
         for vq in self.levels[:depth]:
             level_indices = vq.encode(residual, threads=threads)
-            residual = residual - vq.codebook[level_indices]
+            residual = residual - vq.project_out(vq.codebook[level_indices])
             indices.append(level_indices)
         return torch.stack(indices, -1)
 
@@ -139,7 +143,7 @@ class RVQ(Quantizer):
             raise InputError(f"RVQ indices must have shape (..., k) with 1 <= k <= {self.depth}, got {tuple(indices.shape)}")
         total = 0
         for level, vq in enumerate(self.levels[: indices.shape[-1]]):
-            code = vq.codebook[indices[..., level]]
+            code = vq.project_out(vq.codebook[indices[..., level]])
             if present is not None:
                 code = code * present[..., level, None].to(code.dtype)
             total = total + code

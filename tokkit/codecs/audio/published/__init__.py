@@ -3,7 +3,10 @@
 Recognised by content, never by running code: a safetensors file, a torch pickle read with
 ``torch.load(weights_only=True)``, or a HF snapshot folder (config.json + model.safetensors or
 pytorch_model.bin). Supported so far: EnCodec 24 kHz (both the ``encodec`` package's ``.th`` and the
-HF ``facebook/encodec_24khz`` layout). ``tokkit convert`` writes any of them as a tokkit folder.
+HF ``facebook/encodec_24khz`` layout), DAC 16/24/44.1 kHz (the authors' ``weights_*.pth``), SNAC (the authors' HF
+snapshot folders: config.json + pytorch_model.bin), WavTokenizer (the authors' Lightning ``.ckpt``, alone or in
+a folder with their yaml) and Vocos (``config.yaml`` + ``pytorch_model.bin``, paired with an EnCodec checkpoint).
+``tokkit convert`` writes any of them as a tokkit folder.
 """
 
 from __future__ import annotations
@@ -22,37 +25,38 @@ CHECKPOINT_SUFFIXES = (".th", ".pth", ".pt", ".ckpt", ".bin", ".safetensors")
 
 def load_saved(directory: str | os.PathLike, config: dict, *, device: str = "auto"):
     """Registry loader for tokkit folders of a ported codec (config.json "kind": "audio.encodec")."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from tokkit.core.device import resolve_device
-
-    device = resolve_device(device)  # a bad device fails before any weights are read
-    from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel, load_checked
+    from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
-    from tokkit.nn.weights import WEIGHTS
 
-    path = Path(directory) / WEIGHTS
-    model = EncodecModel(EncodecConfig.from_dict(config))
-    try:
-        state = load_file(str(path))
-    except (OSError, SafetensorError) as exc:
-        raise InputError(f"cannot read the model weights {path}: {exc}") from None
-    load_checked(model, state, str(path))
-    return PublishedCodecTokenizer(model, device=device)
+    if config.get("kind") == "audio.encodec_vocos":
+        return _load_saved_pair(directory, config, device)
+    if config.get("kind") == "audio.wavtokenizer":
+        from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+        from tokkit.codecs.audio.published.wavtokenizer import WavTokenizerConfig, WavTokenizerModel
+
+        return load_port(directory, WavTokenizerModel(WavTokenizerConfig.from_dict(config)), WavTokenizerTokenizer,
+                         device=device)
+    return load_port(directory, EncodecModel(EncodecConfig.from_dict(config)), PublishedCodecTokenizer, device=device)
 
 
-def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
-    """A published codec's checkpoint file or HF snapshot folder -> its tokkit port (no code is run)."""
+def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: str | os.PathLike | None = None):
+    """A published codec's checkpoint file or HF snapshot folder -> its tokkit port (no code is run).
+
+    ``encodec``: for a Vocos folder of the EnCodec-token variant, the EnCodec 24 kHz checkpoint whose codes it
+    decodes (any form ``tokkit.load`` reads); the result encodes with EnCodec and decodes with Vocos."""
     from tokkit.core.device import resolve_device
 
     device = resolve_device(device)
-    from tokkit.codecs.audio.published import encodec
+    from tokkit.codecs.audio.published import encodec as encodec_port
     from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
     from tokkit.nn.weights import read_state_dict
 
     path = Path(path)
     hf_config = None
+    if encodec is not None:
+        return _load_pair(path, encodec, device)
+    if path.is_dir() and not (path / "config.json").is_file():
+        return _load_yaml_folder(path, device)
     if path.is_dir():
         hf_config = _read_json(path / "config.json")
         weights = next((path / name for name in SNAPSHOT_WEIGHTS if (path / name).is_file()), None)
@@ -64,13 +68,51 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto"):
                                          f"(supported: encodec)")
     else:
         weights = path
-    state = read_state_dict(weights)
-    if encodec.looks_like(set(state)):
-        model = encodec.from_reference(state, str(weights), hf_config=hf_config)
+    extras: dict = {}
+    state = read_state_dict(weights, extras)
+    from tokkit.codecs.audio.published import wavtokenizer
+
+    if wavtokenizer.looks_like(set(state)):
+        from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+
+        return WavTokenizerTokenizer(wavtokenizer.from_reference(state, str(weights)), device=device)
+    if encodec_port.looks_like(set(state)):
+        model = encodec_port.from_reference(state, str(weights), hf_config=hf_config)
         return PublishedCodecTokenizer(model, device=device)
+    from tokkit.codecs.audio.published import dac, snac
+
+    if snac.looks_like(set(state), hf_config):
+        from tokkit.codecs.audio.published.windowed import SNACTokenizer
+
+        return SNACTokenizer(snac.from_reference(state, str(weights), hf_config=hf_config), device=device)
+    if dac.looks_like(set(state)):
+        from tokkit.codecs.audio.published.windowed import DACTokenizer
+
+        return DACTokenizer(dac.from_reference(state, str(weights), extras=extras), device=device)
     sample = ", ".join(sorted(state)[:3])
-    raise UnsupportedFormatError(f"{weights}: unknown checkpoint layout (first tensors: {sample}); "
-                                 f"tokkit loads EnCodec 24 kHz checkpoints and its own folders")
+    raise UnsupportedFormatError(f"{weights}: unknown checkpoint layout (first tensors: {sample}); tokkit loads "
+                                 f"EnCodec 24 kHz, DAC, SNAC and WavTokenizer checkpoints, Vocos folders and its own "
+                                 f"folders")
+
+
+def load_port(directory: str | os.PathLike, model, tokenizer_class, *, device: str = "auto"):
+    """A tokkit folder of a ported codec: ``model`` (built from its config.json) filled from model.safetensors,
+    behind ``tokenizer_class``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.core.device import resolve_device
+    from tokkit.nn.weights import WEIGHTS
+
+    device = resolve_device(device)  # a bad device fails before any weights are read
+    path = Path(directory) / WEIGHTS
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise InputError(f"cannot read the model weights {path}: {exc}") from None
+    load_checked(model, state, str(path))
+    return tokenizer_class(model, device=device)
 
 
 def _read_json(path: Path) -> dict:
@@ -81,3 +123,87 @@ def _read_json(path: Path) -> dict:
     if not isinstance(value, dict):
         raise InputError(f"{path} is not a JSON object")
     return value
+
+
+def _load_yaml_folder(folder: Path, device: str):
+    """An authors' folder without config.json: WavTokenizer (one ``.ckpt`` + its training yaml) or Vocos
+    (``config.yaml`` + ``pytorch_model.bin``)."""
+    import yaml
+
+    from tokkit.codecs.audio.published import wavtokenizer
+    from tokkit.nn.weights import read_state_dict
+
+    checkpoints = sorted(folder.glob("*.ckpt"))
+    configs = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not checkpoints and (folder / "config.yaml").is_file():
+        from tokkit.codecs.audio.published.vocos import refuse_alone
+
+        refuse_alone(folder)
+    if len(checkpoints) != 1 or len(configs) > 1:
+        raise InputError(f"{folder} holds {len(checkpoints)} .ckpt and {len(configs)} yaml files; tokkit reads a "
+                         f"folder with one WavTokenizer .ckpt (and at most one yaml), or pass the .ckpt itself")
+    hparams = None
+    if configs:
+        try:
+            hparams = yaml.safe_load(configs[0].read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise InputError(f"cannot read {configs[0]}: {str(exc).splitlines()[0]}") from None
+    state = read_state_dict(checkpoints[0])
+    if not wavtokenizer.looks_like(set(state)):
+        raise UnsupportedFormatError(f"{checkpoints[0]}: not a WavTokenizer checkpoint (no feature_extractor.encodec "
+                                     f"codebook, backbone.pos_net and head.out tensors)")
+    from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+
+    model = wavtokenizer.from_reference(state, str(checkpoints[0]), hparams=hparams,
+                                        yaml_source=str(configs[0]) if configs else "")
+    return WavTokenizerTokenizer(model, device=device)
+
+
+def _load_pair(vocos_folder: Path, encodec_source: str | os.PathLike, device: str):
+    """A Vocos folder (EnCodec variant) + an EnCodec checkpoint -> one tokenizer (EnCodec codes, Vocos audio)."""
+    from tokkit.codecs.audio.published.tokenizer import EncodecVocosTokenizer, PublishedCodecTokenizer
+    from tokkit.codecs.audio.published.vocos import load_vocos
+    from tokkit.core.registry import load
+
+    if not (vocos_folder.is_dir() and (vocos_folder / "config.yaml").is_file()):
+        raise InputError(f"encodec= pairs an EnCodec checkpoint with a Vocos folder (config.yaml + weights); "
+                         f"{vocos_folder} is not one")
+    vocos = load_vocos(vocos_folder)
+    if vocos.config.features != "encodec":
+        raise InputError(f"{vocos_folder} is Vocos's mel vocoder; only its EnCodec variant decodes EnCodec tokens")
+    encodec = load(encodec_source, device="cpu")
+    if type(encodec) is not PublishedCodecTokenizer:
+        raise InputError(f"{encodec_source} is not an EnCodec checkpoint (it loads as {encodec.kind})")
+    return EncodecVocosTokenizer(encodec.model, vocos, device=device)
+
+
+def _load_saved_pair(directory: str | os.PathLike, config: dict, device: str):
+    """A tokkit folder of kind audio.encodec_vocos (written by ``tokkit convert VOCOS --encodec ENCODEC``)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from tokkit.core.device import resolve_device
+    from tokkit.nn.weights import WEIGHTS
+
+    device = resolve_device(device)  # a bad device fails before any weights are read
+    path = Path(directory) / WEIGHTS
+    from tokkit.codecs.audio.published.encodec import EncodecConfig, EncodecModel, load_checked
+    from tokkit.codecs.audio.published.tokenizer import EncodecVocosTokenizer
+    from tokkit.codecs.audio.published.vocos import VocosConfig, VocosModel
+
+    if not isinstance(config.get("encodec"), dict) or not isinstance(config.get("vocos"), dict):
+        raise InputError(f"{path.parent / 'config.json'} lacks its \"encodec\" and \"vocos\" parts")
+    try:
+        encodec, vocos = EncodecModel(EncodecConfig.from_dict(config["encodec"])), VocosModel(VocosConfig.from_dict(config["vocos"]))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path.parent / 'config.json'} is not a valid EnCodec + Vocos config: {exc}") from None
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise InputError(f"cannot read the model weights {path}: {exc}") from None
+    for prefix, model in (("encodec.", encodec), ("vocos.", vocos)):
+        load_checked(model, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, str(path))
+    unknown = [k for k in state if not k.startswith(("encodec.", "vocos."))]
+    if unknown:
+        raise InputError(f"{path} has an unexpected tensor {unknown[0]}")
+    return EncodecVocosTokenizer(encodec, vocos, device=device)

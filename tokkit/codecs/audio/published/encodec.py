@@ -16,10 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from tokkit.codecs.audio.published.rvqcodec import RVQCodec
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.nn.seanet import SEANetConfig, SEANetDecoder, SEANetEncoder
-from tokkit.nn.weights import fold_weight_norm
+from tokkit.nn.weights import fold_weight_norm_state
 from tokkit.quant.rvq import RVQ, RVQConfig
 
 KIND = "audio.encodec"
@@ -60,7 +61,7 @@ class EncodecConfig(JsonConfig):
         return math.log2(self.codebook_size) * self.frame_rate / 1000
 
 
-class EncodecModel(nn.Module):
+class EncodecModel(RVQCodec):
     """``encode`` audio (B, N) -> codes (B, n_q, ceil(N / hop)); ``decode`` codes (B, q, T) -> audio (B, T * hop)."""
 
     def __init__(self, config: EncodecConfig) -> None:
@@ -76,26 +77,8 @@ class EncodecModel(nn.Module):
         """Audio (B, N) -> pre-quantization latents (B, dimension, ceil(N / hop))."""
         return self.encoder(audio[:, None])
 
-    def quantize(self, latents: torch.Tensor, n_q: int) -> torch.Tensor:
-        """Latents (B, dimension, T) -> codes (B, n_q, T) (the first ``n_q`` RVQ levels)."""
-        return self.quantizer.encode(latents.transpose(1, 2), n_q).permute(0, 2, 1)
-
-    def dequantize(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes (B, q, T) -> quantized latents (B, dimension, T)."""
-        return self.quantizer.decode(codes.permute(0, 2, 1)).transpose(1, 2)
-
-    def encode(self, audio: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
-        """Audio (B, N) -> codes (B, n_q, ceil(N / hop))."""
-        return self.quantize(self.latents(audio), n_q or self.config.n_q)
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codes (B, q, T) -> audio (B, T * hop)."""
-        return self.decoder(self.dequantize(codes))[:, 0]
-
 
 # -- the authors' layouts ---------------------------------------------------------------------------
-_G = re.compile(r"\.(weight_g|parametrizations\.weight\.original0)$")
-_V = re.compile(r"\.(weight_v|parametrizations\.weight\.original1)$")
 _CODEBOOK = re.compile(r"^quantizer\.(?:vq\.)?layers\.(\d+)\.(?:_codebook|codebook)\.(\w+)$")
 _QUANTIZER_EXTRA = ("inited", "cluster_size", "embed_avg")
 
@@ -103,7 +86,6 @@ _QUANTIZER_EXTRA = ("inited", "cluster_size", "embed_avg")
 def canonical_keys(state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
     """Either published layout (under ``prefix``) -> this port's keys, weight norm folded, EMA statistics dropped."""
     out: dict[str, torch.Tensor] = {}
-    pairs: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in state.items():
         if not key.startswith(prefix):
             continue
@@ -117,17 +99,8 @@ def canonical_keys(state: dict[str, torch.Tensor], prefix: str = "") -> dict[str
             continue
         key = re.sub(r"^(encoder|decoder)\.(?:model|layers)\.", r"\1.layers.", key)
         key = re.sub(r"\.(?:conv\.conv|convtr\.convtr|conv)\.(?=(weight|bias|parametrizations))", ".", key)
-        for pattern, part in ((_G, "g"), (_V, "v")):
-            if pattern.search(key):
-                pairs.setdefault(pattern.sub(".weight", key), {})[part] = value
-                break
-        else:
-            out[key] = value.float() if value.is_floating_point() else value
-    for key, pair in pairs.items():
-        if set(pair) != {"g", "v"}:
-            raise InputError(f"weight-norm parameters of {key} are incomplete in the checkpoint")
-        out[key] = fold_weight_norm(pair["g"], pair["v"])
-    return out
+        out[key] = value
+    return fold_weight_norm_state(out)
 
 
 def looks_like(keys: set[str], prefix: str = "") -> bool:

@@ -21,7 +21,7 @@ from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.nn.convnext import ConvNeXtStack
 from tokkit.nn.mel import LogMel
-from tokkit.nn.stft import SameSTFT
+from tokkit.nn.stft import ISTFTHead
 
 KIND = "audio.vocos"
 
@@ -73,8 +73,7 @@ class VocosModel(nn.Module):
                                                  requires_grad=False)
         conditions = len(c.bandwidths) if c.features == "encodec" else None
         self.backbone = ConvNeXtStack(c.input_channels, c.dim, c.num_layers, c.intermediate_dim, conditions=conditions)
-        self.out = nn.Linear(c.dim, c.head_n_fft + 2)
-        self.istft = SameSTFT(c.head_n_fft, c.head_hop)
+        self.head = ISTFTHead(c.dim, c.head_n_fft, c.head_hop)
 
     def embed(self, codes: torch.Tensor) -> torch.Tensor:
         """EnCodec codes (B, q, T) -> features (B, dim, T): the sum of each level's codebook row."""
@@ -83,10 +82,7 @@ class VocosModel(nn.Module):
 
     def vocode(self, features: torch.Tensor, bandwidth_id: torch.Tensor | None = None) -> torch.Tensor:
         """Features (B, C, T) -> audio (B, T * head_hop) through the backbone and the iSTFT head."""
-        x = self.out(self.backbone(features, condition=bandwidth_id)).transpose(1, 2)
-        magnitude, phase = x.chunk(2, dim=1)
-        magnitude = torch.clip(torch.exp(magnitude), max=1e2)
-        return self.istft.inverse(magnitude * (torch.cos(phase) + 1j * torch.sin(phase)))
+        return self.head(self.backbone(features, condition=bandwidth_id))
 
     def bandwidth_id(self, n_q: int) -> int:
         """Index of the bandwidth whose codebook count is ``n_q`` (InputError if none)."""
@@ -105,7 +101,11 @@ def _key(name: str) -> str | None:
         return None
     if name == "feature_extractor.codebook_weights":
         return "codebook_weights"
-    name = name.replace("head.out.", "out.")
+    return backbone_key(name)
+
+
+def backbone_key(name: str) -> str:
+    """A Vocos backbone / head tensor name -> the name in :class:`ConvNeXtStack` / :class:`ISTFTHead`."""
     name = name.replace("backbone.embed.", "backbone.stem.").replace("backbone.norm.", "backbone.stem_norm.")
     name = name.replace("backbone.final_layer_norm.", "backbone.norm.").replace("backbone.convnext.", "backbone.blocks.")
     for theirs, ours in ((".dwconv.", ".depthwise."), (".pwconv1.", ".expand."), (".pwconv2.", ".project.")):
@@ -175,3 +175,27 @@ def load_vocos(path: str | os.PathLike) -> VocosModel:
     model = VocosModel(config)
     load_checked(model, state, str(weights))
     return model
+
+
+def refuse_alone(folder: str | os.PathLike) -> None:
+    """Raise the one-line InputError for a Vocos folder loaded as a tokenizer on its own (it has no encoder)."""
+    import yaml
+
+    config_path = Path(folder) / "config.yaml"
+    try:
+        hparams = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read the Vocos config {config_path}: {exc}") from None
+    config = config_from_yaml(hparams, str(config_path))
+    if config.features == "mel":
+        raise InputError(f"{folder} is Vocos's mel vocoder (audio -> mel -> audio, no tokens), not a tokenizer; use "
+                         f"tokkit.codecs.audio.published.vocos.load_vocos({str(folder)!r}) as a vocoder")
+    raise InputError(f"{folder} is Vocos's decoder for EnCodec tokens and has no encoder: pair it with an EnCodec "
+                     f"24 kHz checkpoint, tokkit.load(VOCOS, encodec=ENCODEC) or "
+                     f"tokkit convert VOCOS --encodec ENCODEC -o DIR")
+
+
+def context_frames(model: VocosModel) -> int:
+    """Frames of context on each side after which a window's decoded middle equals a whole pass: the
+    backbone's reach plus the iSTFT frames that overlap one hop."""
+    return model.backbone.reach + -(-model.config.head_n_fft // model.config.head_hop)
