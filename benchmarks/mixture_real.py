@@ -140,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", choices=sorted(TOKENIZERS) + ["all"], default="all")
     parser.add_argument("--merges", type=int, default=3000)
-    parser.add_argument("--code-bytes", type=float, default=2e6, help="bytes of each on-machine category")
+    parser.add_argument("--code-bytes", type=float, default=1e6, help="bytes of each on-machine category")
     parser.add_argument("--top-words", type=int, default=10_000, help="words kept from each frequency table")
     parser.add_argument("--drop", action="append", default=[],
                         help="also infer without this category and show how the shares move (repeatable)")

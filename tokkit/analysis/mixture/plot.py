@@ -32,9 +32,8 @@ def mixture_figure(result: MixtureResult, *, groups: Mapping[str, str] | None = 
     shares = result.proportions
     order = sorted(shares, key=lambda name: -shares[name])
     labels = [groups.get(name, "other") if groups else "category" for name in order]
-    palette: dict[str, str] = {}
-    for label in labels:
-        palette.setdefault(label, _COLOURS[len(palette) % len(_COLOURS)])
+    # colours by sorted group name, so that figures of several tokenizers colour each group alike
+    palette = {label: _COLOURS[i % len(_COLOURS)] for i, label in enumerate(sorted(set(labels)))}
     figure, axes = plt.subplots(figsize=(max(6.0, 0.28 * len(order) + 2.0), 4.8), layout="constrained")
     bars = axes.bar(range(len(order)), [100 * shares[name] for name in order],
                     color=[palette[label] for label in labels])
