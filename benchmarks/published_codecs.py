@@ -293,7 +293,7 @@ def main() -> None:
             sys.exit("the reference package `encodec` is not installed: run this in the scratch venv (see the docstring)")
     rows = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    print(f"{', '.join(args.codecs)}; random weights, {args.seconds:g} s of samples/speech.wav at 24 kHz (EnCodec "
+    print(f"{', '.join(args.codecs)}; random weights, {args.seconds:g} s of samples/speech.wav at each codec's rate (EnCodec "
           f"at 24 kbps); load average before: {os.getloadavg()[0]:.1f}", flush=True)
     for codec, threads, op in ((c, t, o) for c in args.codecs for t in args.threads for o in ("encode", "decode")):
         result = {}

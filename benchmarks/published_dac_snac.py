@@ -9,7 +9,8 @@ Weights: the authors' own initialisation, then unit-norm weight-normed rows and 
 the signal vanish; see ``realistic_gains``); codebooks are the authors' random ones (the lookup cost does
 not depend on their values). Speech: samples/speech.wav resampled to the model rate and repeated.
 Encode uses every codebook; decode runs on random codes of the same shape. ``parity``: full-size codes of
-the port against the reference's (near-ties counted) and audio on the reference's codes.
+the port against the reference's (near-ties counted) and audio on the reference's codes. Long files:
+``python benchmarks/published_dac_snac.py windows snac_24khz 30`` compares 10 s windows with one whole-file window.
 """
 
 from __future__ import annotations
@@ -172,3 +173,35 @@ def parity(codec: str, seconds: float) -> dict:
             ours_audio = port.model.decode(both, torch.Generator().manual_seed(7))[0].numpy()
     return {"codes_compared": compared, "codes_differing_where_decided": differ, "codes_after_near_ties": skipped,
             "audio_max_rel_diff": float(np.abs(ours_audio - theirs_audio).max() / np.abs(theirs_audio).max())}
+
+
+def windows(codec: str, seconds: float) -> dict:
+    """tokkit's port on one long file: 10 s windows (the default) against one window over the whole file: codes
+    that differ (float rounding of different conv lengths can flip only near-ties), time and peak memory growth."""
+    import time
+
+    from published_codecs import peak_rss_mb, reset_peak
+
+    port = port_of(codec, reference(codec))
+    audio = speech(codec, seconds)
+    n_q = port.config.n_q
+    base = reset_peak()
+    start = time.perf_counter()
+    windowed = port.encode_samples(audio, n_q)
+    windowed_s, windowed_mb = time.perf_counter() - start, peak_rss_mb() - base
+    port.window_samples = 10 ** 12  # one window
+    base = reset_peak()
+    start = time.perf_counter()
+    whole = port.encode_samples(audio, n_q)
+    whole_s, whole_mb = time.perf_counter() - start, peak_rss_mb() - base
+    return {"codec": codec, "seconds": seconds, "codes": int(whole.size), "differing_codes": int((windowed != whole).sum()),
+            "windowed_s": windowed_s, "whole_s": whole_s, "windowed_peak_mb": windowed_mb, "whole_peak_mb": whole_mb}
+
+
+if __name__ == "__main__":  # python benchmarks/published_dac_snac.py windows CODEC SECONDS
+    import json
+
+    import torch
+
+    torch.set_num_threads(1)
+    print(json.dumps(windows(sys.argv[2], float(sys.argv[3]))))

@@ -42,3 +42,15 @@ def run_cli(capfdbinary):
         return code, captured.out, captured.err.decode("utf-8", "replace")
 
     return run
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module's tests (tiny models: one thread is faster on a shared machine);
+    use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
+import torch
 
 import tokkit
 from tokkit.errors import TokkitError
@@ -119,6 +120,34 @@ def _meta_seeds() -> list[bytes]:
             for name, tokens in items]
 
 
+class _ScriptSeed(torch.nn.Module):
+    """A tiny module saved with torch.jit.save: the seed of the TorchScript (Cosmos .jit) reader."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+        self.register_buffer("steps", torch.arange(4))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def _checkpoint_seeds() -> list[bytes]:
+    """A TorchScript archive, a small nested state dict and the TiTok fixture checkpoint (zip pickles).
+    (Legacy non-zip pickles are refused unread: their loader trusted the sizes in their header, 1.8 GB
+    for a 500-byte input under this target.)"""
+    from pathlib import Path
+
+    out = []
+    for save in (lambda b: torch.jit.save(torch.jit.script(_ScriptSeed()), b),
+                 lambda b: torch.save({"w": torch.arange(6.0).reshape(2, 3), "n": {"b": torch.ones(2)}}, b)):
+        buffer = io.BytesIO()
+        save(buffer)
+        out.append(buffer.getvalue())
+    out.append((Path(__file__).parent / "fixtures" / "image_ports" / "titok_small.bin").read_bytes())
+    return out
+
+
 # -- targets ------------------------------------------------------------------------------------------
 def fix_crc(data: bytes) -> bytes:
     """Recompute a token file's checksum so mutations reach the checks behind it."""
@@ -181,6 +210,25 @@ def target_image(data: bytes) -> None:
     image_tok().encode(data)
 
 
+def target_checkpoint(data: bytes) -> None:
+    """Recognise and load a published checkpoint file (pickle, zip pickle or TorchScript archive) from bytes."""
+    import os
+    import tempfile
+
+    from tokkit.codecs.published import load_checkpoint
+    from tokkit.errors import UnsupportedFormatError
+
+    handle, path = tempfile.mkstemp(suffix=".bin")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        load_checkpoint(path, device="cpu")
+    except UnsupportedFormatError:
+        pass  # tensors of no known family (two of the seeds): the answer for them, reached after reading
+    finally:
+        os.unlink(path)
+
+
 def target_meta(data: bytes) -> None:
     """Per-modality metadata: decode codes with arbitrary metadata (JSON {modality, codes, meta})."""
     try:
@@ -208,6 +256,7 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], Callable[[], list[bytes]]]] = 
     "audio": (target_audio, _audio_seeds),
     "image": (target_image, _image_seeds),
     "meta": (target_meta, _meta_seeds),
+    "checkpoint": (target_checkpoint, _checkpoint_seeds),
 }
 
 

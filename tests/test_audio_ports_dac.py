@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_audio_ports import NEAR_TIE, compare_codes
+from test_audio_ports import NEAR_TIE, compare_codes, one_thread  # noqa: F401  (autouse: one thread)
 
 import tokkit
 from tokkit.errors import InputError, TokkitError
@@ -21,14 +21,6 @@ from tokkit.errors import InputError, TokkitError
 FIXTURES = Path(__file__).parent / "fixtures" / "audio_ports"
 SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"
 MODELS = ("dac_small", "dac_small_odd")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="module", params=MODELS)
@@ -175,3 +167,14 @@ def test_bad_dac_files_fail_in_one_line_and_write_nothing(run_cli, tmp_path, cas
     assert code != 0 and message in err and len(err.strip().splitlines()) == 1 and path.name in err
     assert not (tmp_path / "out.tok").exists()
 
+
+
+def test_per_level_codebook_dim_in_metadata_is_accepted(tmp_path):
+    saved = torch.load(PTH, weights_only=True)
+    saved["metadata"]["kwargs"]["codebook_dim"] = [8, 8, 8, 8]  # DAC's constructor takes one width per level
+    torch.save(saved, tmp_path / "listed.pth")
+    assert tokkit.load(tmp_path / "listed.pth", device="cpu").identity["hash"] == tokkit.load(PTH, device="cpu").identity["hash"]
+    saved["metadata"]["kwargs"]["codebook_dim"] = [8, 8, 4, 8]
+    torch.save(saved, tmp_path / "mixed.pth")
+    with pytest.raises(InputError, match="codebook_dim"):
+        tokkit.load(tmp_path / "mixed.pth", device="cpu")

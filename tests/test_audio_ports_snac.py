@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_audio_ports import NEAR_TIE
+from test_audio_ports import NEAR_TIE, one_thread  # noqa: F401  (autouse: one thread)
 
 import tokkit
 from tokkit.errors import InputError, TokkitError
@@ -22,14 +22,6 @@ from tokkit.errors import InputError, TokkitError
 FIXTURES = Path(__file__).parent / "fixtures" / "audio_ports"
 SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"
 MODELS = ("snac_small", "snac_small_attn")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="module", params=MODELS)

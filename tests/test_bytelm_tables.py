@@ -142,3 +142,56 @@ def test_tables_change_no_probability(family, validate_end):
         assert np.array_equal(np.isfinite(a), np.isfinite(b)), text
         np.testing.assert_allclose(np.exp(a), np.exp(b), rtol=0, atol=1e-12)
     assert fast._fast_index() is not None
+
+
+@pytest.mark.parametrize("name", ["cl100k", "llama3-128k"])
+def test_tokens_the_tables_skip_or_decide_per_run_match_reencoding(name):
+    """The tokens decided apart from the pair test, each against re-encoding: irregular tokens (ranked
+    before a part; skipped unless the merge loop builds them) after pre-tokens they join, and every token
+    that is not UTF-8 after a cut character (decided once per undecodable run, or re-encoded)."""
+    tok, model = tokenizer(name), byte_lm(name)
+    index = model._fast_index()
+    irregular = [v for v in model._usable.tolist() if not index.merges.regular[v]]
+    texts = [(b"the cat sat on the mat and hel", irregular), (b"    return sel", irregular),
+             (b"x = 12", irregular), ("caf\u00e9 nghi".encode(), irregular)]
+    texts += [(text, index.other_ids.tolist()) for text in
+              [b"caf\xc3", "\u65e5".encode() + b"\xe6\x97", "\u043f\u0440\u0438".encode() + b"\xd0", b"ok \xe6"]]
+    for text, candidates in texts:
+        groups = model._fast_end(b"", [], text)
+        assert groups is not None, text
+        valid = {int(v): context for context, (tokens, _) in groups.items() for v in tokens}
+        for v in candidates:
+            ids = tok.encode_ids(text + tok.token_bytes(v), invalid="runs")
+            ok = ids[-1:] == [v] and tok.decode(ids[:-1]) == text
+            assert (v in valid) == ok, (text, v, tok.token_bytes(v), ids)
+            if ok:
+                assert valid[v] == tuple(ids[:-1])
+
+
+class _MemoLM:
+    """RandomLM rows computed once per context (the two ByteLMs compared ask for the same ones)."""
+
+    def __init__(self, lm) -> None:
+        self.lm, self.rows = lm, {}
+
+    def __call__(self, batch):
+        for context in batch:
+            if tuple(context) not in self.rows:
+                self.rows[tuple(context)] = self.lm.row(context)
+        return np.stack([self.rows[tuple(context)] for context in batch])
+
+
+@pytest.mark.parametrize("name,validate_end", [("cl100k", True), ("llama3-128k", True), ("llama3-128k", False)])
+def test_incremental_covers_equal_fresh_ones_on_real_vocabularies(name, validate_end):
+    """Generating byte by byte (covers reused from the previous byte, carried across pre-token
+    boundaries) gives the distributions a fresh ByteLM computes for each prefix."""
+    tok = tokenizer(name)
+    eos = tok.vocab_size
+    lm = _MemoLM(RandomLM(eos + 1, seed=5))
+    incremental = ByteLM(lm, tok, eos, validate_end=validate_end)
+    text = "x.caf\u00e9 + 12 # \u043f\u0440\u0438 they're".encode()
+    for k in range(len(text) + 1):
+        a = incremental.next_byte_logprobs(text[:k])
+        b = ByteLM(lm, tok, eos, validate_end=validate_end).next_byte_logprobs(text[:k])
+        assert np.array_equal(np.isfinite(a), np.isfinite(b)), text[:k]
+        np.testing.assert_allclose(np.exp(a), np.exp(b), rtol=0, atol=1e-12, err_msg=repr(text[:k]))

@@ -35,8 +35,12 @@ def test_config_without_kind_and_unknown_kind(tmp_path):
 
 
 def test_unknown_file_suffix(tmp_path):
-    (tmp_path / "vocab.bin").write_bytes(b"\0")
+    (tmp_path / "vocab.xyz").write_bytes(b"\0")
     with pytest.raises(UnsupportedFormatError, match="unknown tokenizer file type"):
+        tokkit.load(tmp_path / "vocab.xyz")
+    # .bin is a checkpoint suffix (TiTok, One-D-Piece): a file that is not one is named as such
+    (tmp_path / "vocab.bin").write_bytes(b"\0")
+    with pytest.raises(InputError, match="too short to be a checkpoint"):
         tokkit.load(tmp_path / "vocab.bin")
 
 

@@ -150,8 +150,30 @@ def test_truncate_cuts_at_a_character_boundary(files, run_cli):
     assert code != 0 and "more than --max-bytes 1001" in err and not out.exists()
     code, stdout, err = run_cli("show", files / "long.txt", "--max-bytes", "1001", "--truncate", "-o", out, "--json")
     assert code == 0, err
-    assert json.loads(stdout)["bytes"] == 1000
+    assert json.loads(stdout)["bytes"] == 1000  # the lead byte of the 501st é is left out
     assert "Only the first 1000 of 2000 bytes are shown" in out.read_text(encoding="utf-8")
+    code, stdout, err = run_cli("show", files / "long.txt", "--max-bytes", "1000", "--truncate", "-o", out, "--force",
+                                "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["bytes"] == 1000  # ends on a whole é: nothing cut
+
+
+def test_standard_input(files, run_cli):
+    out = files / "stdin.html"
+    code, stdout, err = run_cli("show", "-", "-o", out, "--json", stdin=TEXT.encode())
+    assert code == 0, err
+    row = json.loads(stdout)
+    assert row["input"] == "<stdin>" and row["bytes"] == len(TEXT.encode())
+    assert row["tokens"] == len(tokkit.load("text").encode(TEXT.encode()).codes)
+    code, _, err = run_cli("show", "-", "--max-bytes", "10", "-o", files / "x.html", stdin=TEXT.encode())
+    assert code != 0 and "<stdin> holds more than --max-bytes 10" in err
+    code, stdout, err = run_cli("show", "-", "--max-bytes", "10", "--truncate", "-o", files / "x.html", "--json",
+                                stdin=TEXT.encode())
+    assert code == 0, err
+    assert json.loads(stdout)["bytes"] == 10
+    assert "Only the first 10 bytes are shown" in (files / "x.html").read_text(encoding="utf-8")
+    code, _, err = run_cli("show", "-", "-", "-o", files / "y.html", stdin=b"x")
+    assert code != 0 and "only once" in err
 
 
 @pytest.mark.parametrize("args, message", [

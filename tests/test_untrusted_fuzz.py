@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 #: examples per target in CI: the slow readers (a codec runs per input) get fewer
-EXAMPLES = {"container": 150, "tokenizer_json": 80, "tiktoken": 80, "audio": 25, "image": 40, "meta": 150}
+EXAMPLES = {"container": 150, "tokenizer_json": 80, "tiktoken": 80, "audio": 25, "image": 40, "meta": 150,
+            "checkpoint": 20}
 
 
 @pytest.fixture(scope="module")

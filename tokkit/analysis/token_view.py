@@ -26,11 +26,13 @@ _CONTROL = {chr(c) for c in range(32)} - {"\n", "\t"} | {"\x7f"}
 
 @dataclass
 class TextItem:
-    """One input text: its display name, its bytes, and whether it was cut to the size cap."""
+    """One input text: its display name, its bytes, whether they are only the start of the input (cut to
+    the size cap), and the input's whole size where known."""
 
     name: str
     data: bytes
-    truncated_from: int | None = None
+    truncated: bool = False
+    size: int | None = None
 
     @property
     def words(self) -> int:
@@ -243,9 +245,9 @@ def render_page(items: Sequence[TextItem], tokenizers: Sequence[tuple[str, Token
     columns = f"repeat({len(names)}, minmax(0, 1fr))" if len(names) <= 3 else "1fr"
     for i, item in enumerate(items):
         body.append(f'<section class="input"><h2>{html.escape(item.name)}</h2>')
-        if item.truncated_from is not None:
-            body.append(f'<p class="note">Only the first {len(item.data)} of {item.truncated_from} bytes are shown '
-                        "(--max-bytes).</p>")
+        if item.truncated:
+            whole = f" of {item.size}" if item.size is not None else ""
+            body.append(f'<p class="note">Only the first {len(item.data)}{whole} bytes are shown (--max-bytes).</p>')
         body.append(f'<div class="panels" style="grid-template-columns:{columns}">')
         for t, label in enumerate(names):
             row = rows[t][i]

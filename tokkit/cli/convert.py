@@ -19,9 +19,10 @@ from tokkit.errors import InputError, OutputExistsError
               help="SRC is a Vocos folder for EnCodec tokens: pair it with this EnCodec 24 kHz checkpoint (any form "
                    "tokkit loads); DIR then encodes with EnCodec and decodes with Vocos.")
 def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
-    """Convert SRC (an EnCodec .th / .pth / .ckpt / .safetensors file or HF snapshot folder, a WavTokenizer
-    .ckpt or folder with its yaml, or a Vocos folder with --encodec, as its authors distribute it) into a
-    tokkit folder DIR, so later loads read safetensors and need no pickle.
+    """Convert SRC (an EnCodec, DAC, SNAC, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors
+    file or HF snapshot folder, a WavTokenizer .ckpt or folder with its yaml, or a Vocos folder with
+    --encodec, as its authors distribute it) into a tokkit folder DIR, so later loads read safetensors
+    and need no pickle.
 
     The folder keeps float32 weights and has the same identity hash as SRC: tokens made with either
     decode with the other (an EnCodec + Vocos folder has the EnCodec checkpoint's hash).
@@ -31,6 +32,8 @@ def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
               tokkit encode speech.wav -t encodec24/ --bandwidth 6
               tokkit convert WavTokenizer_small_600_24k_4096.ckpt -o wavtok40/
               tokkit convert vocos-encodec-24khz/ --encodec encodec24/ -o encodec-vocos/
+              tokkit convert One-D-Piece-S-256/ -o odp-s256/
+              tokkit encode photo.png -t odp-s256/ --tokens 32
     """
     target = Path(output)
     if target.exists() and not target.is_dir():
@@ -38,7 +41,9 @@ def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
     if not force and any((target / name).exists() for name in ("config.json", "model.safetensors")):
         raise OutputExistsError(f"{output} already holds a tokenizer; pass --force to overwrite it")
     tokenizer = load(source, device="cpu", **({"encodec": encodec} if encodec is not None else {}))
-    if getattr(tokenizer, "modality", None) != "audio" or not hasattr(tokenizer, "config"):
+    from tokkit.codecs.published import PublishedWeights
+
+    if not isinstance(tokenizer, PublishedWeights):
         raise InputError(f"{source} is already a tokkit tokenizer; there is nothing to convert")
     tokenizer.save(target)
     click.echo(f"{source} -> {target} ({tokenizer.config.name}, hash {tokenizer.identity['hash']})")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tokkit.cli.common import ByteSize, check_input_file
+from tokkit.cli.common import STDIN, ByteSize, check_input_file
 from tokkit.core.atomic import check_writable
 from tokkit.errors import InputError
 
@@ -15,28 +15,38 @@ DEFAULT_MAX_BYTES = 256_000
 
 
 def _read_text(path: str, max_bytes: int, truncate: bool):
-    """The file's bytes (at most ``max_bytes``, cut at a character boundary with ``truncate``), refused
-    unless it is UTF-8 text."""
+    """The file's (or standard input's, for ``-``) bytes, at most ``max_bytes`` (with ``truncate``: the
+    start of a longer input, cut at a character boundary), refused unless it is UTF-8 text."""
+    import sys
+
     from tokkit.analysis.token_view import TextItem
     from tokkit.core.formats import looks_like_text
 
-    file = check_input_file(path)
-    size = file.stat().st_size
-    if size > max_bytes and not truncate:
-        raise InputError(f"{path} is {size} bytes, more than --max-bytes {max_bytes}; raise --max-bytes, or pass "
-                         "--truncate to show only its start")
-    with open(file, "rb") as handle:
-        data = handle.read(max_bytes)
-    cut = size > len(data)
+    if path == STDIN:
+        name = "<stdin>"
+        data = sys.stdin.buffer.read(max_bytes + 1)
+        if not data:
+            raise InputError("standard input is empty: nothing to show")
+        size = len(data) if len(data) <= max_bytes else None  # unknown beyond the cap
+        data = data[:max_bytes]
+    else:
+        file = check_input_file(path)
+        name, size = file.name, file.stat().st_size
+        with open(file, "rb") as handle:
+            data = handle.read(max_bytes)
+    cut = size is None or size > len(data)
+    if cut and not truncate:
+        what = f"{name} holds more than" if size is None else f"{name} is {size} bytes, more than"
+        raise InputError(f"{what} --max-bytes {max_bytes}; raise --max-bytes, or pass --truncate to show only its start")
     if cut:  # do not end inside a UTF-8 character
-        end = len(data)
-        while end > 0 and len(data) - end < 3 and data[end - 1] & 0xC0 == 0x80:
-            end -= 1
-        if end > 0 and data[end - 1] >= 0xC0:
-            data = data[:end - 1]
-    if not looks_like_text(data, complete=not cut):
-        raise InputError(f"{path} is not UTF-8 text (binary data or another encoding); show draws text files")
-    return TextItem(file.name, data, size if cut else None)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data":
+                data = data[:exc.start]
+    if not looks_like_text(data, complete=True):
+        raise InputError(f"{name} is not UTF-8 text (binary data or another encoding); show draws text files")
+    return TextItem(name, data, truncated=cut, size=size)
 
 
 def _label(spec: str, taken: set[str]) -> str:
@@ -72,14 +82,16 @@ def _label(spec: str, taken: set[str]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON lines instead of text.")
 def show(inputs: tuple[str, ...], specs: tuple[str, ...], output: str, force: bool, max_bytes: int, truncate: bool,
          dynamic_merges: str | None, as_json: bool) -> None:
-    """Draw the token boundaries of text FILEs as an HTML page: tokens coloured, ids on hover, bytes of
-    partial UTF-8 characters as <0xE2> boxes, tokens per word and per byte; one panel per -t.
+    """Draw the token boundaries of text FILEs (- for standard input) as an HTML page: tokens coloured, ids
+    on hover, bytes of partial UTF-8 characters as <0xE2> boxes, tokens per word and per byte; one panel
+    per -t.
 
     \b
     Examples:
       tokkit show notes.txt -o tokens.html
       tokkit show notes.txt -t tokenizer.json -t cl100k_base.tiktoken -o tokens.html
       tokkit show a.txt b.txt -t tokenizer.json --dynamic-merges all -o merged.html
+      git log -50 | tokkit show - -t tokenizer.json -o log.html
     """
     from tokkit.analysis.token_view import (check_text_tokenizer, merge_chart_svg, merge_rows, render_page,
                                             row_stats, tokenize)
@@ -95,6 +107,8 @@ def show(inputs: tuple[str, ...], specs: tuple[str, ...], output: str, force: bo
         from tokkit.analysis.plots import require_matplotlib
 
         require_matplotlib()
+    if inputs.count(STDIN) > 1:
+        raise InputError("standard input (-) can be read only once")
     items = [_read_text(path, max_bytes, truncate) for path in inputs]
     taken: set[str] = set()
     tokenizers = []

@@ -30,6 +30,7 @@ KIND_LOADERS: dict[str, str] = {
     "audio.encodec_vocos": "tokkit.codecs.audio.published:load_saved",
     "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
     "audio.snac": "tokkit.codecs.audio.published.snac:load_saved",
+    "image.published_titok": "tokkit.codecs.image.published:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -45,6 +46,7 @@ KIND_CLASSES: dict[str, str] = {
     "audio.encodec_vocos": "tokkit.codecs.audio.published.tokenizer:EncodecVocosTokenizer",
     "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
     "audio.snac": "tokkit.codecs.audio.published.windowed:SNACTokenizer",
+    "image.published_titok": "tokkit.codecs.image.published.tokenizer:PublishedImageTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
@@ -52,14 +54,17 @@ FILE_LOADERS: dict[str, str] = {
     ".json": "tokkit.text.loader:load_file",
     ".tiktoken": "tokkit.text.loader:load_file",
     # published checkpoints, recognised by their tensors (no code is run)
-    ".th": "tokkit.codecs.audio.published:load_checkpoint",
-    ".pth": "tokkit.codecs.audio.published:load_checkpoint",
-    ".ckpt": "tokkit.codecs.audio.published:load_checkpoint",
-    ".safetensors": "tokkit.codecs.audio.published:load_checkpoint",
+    ".th": "tokkit.codecs.published:load_checkpoint",
+    ".pth": "tokkit.codecs.published:load_checkpoint",
+    ".ckpt": "tokkit.codecs.published:load_checkpoint",
+    ".safetensors": "tokkit.codecs.published:load_checkpoint",
+    ".bin": "tokkit.codecs.published:load_checkpoint",
+    ".pt": "tokkit.codecs.published:load_checkpoint",
+    ".jit": "tokkit.codecs.published:load_checkpoint",
 }
 
 #: loader(folder) for folders whose config.json has no "kind": the authors' own snapshots (HF layout)
-SNAPSHOT_LOADER = "tokkit.codecs.audio.published:load_checkpoint"
+SNAPSHOT_LOADER = "tokkit.codecs.published:load_checkpoint"
 
 #: built-in name -> folder under the package holding a saved tokenizer (config.json + weights)
 BUILTINS: dict[str, str] = {
@@ -187,8 +192,9 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
             return load_directory(path, name, **options)
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"
-        elif (path / "config.yaml").is_file() or any(path.glob("*.ckpt")):  # Vocos / WavTokenizer as published
-            tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)
+        elif ((path / "config.yaml").is_file() or any(path.glob("*.ckpt"))  # Vocos / WavTokenizer as published
+              or any((path / weights).is_file() for weights in ("model.safetensors", "pytorch_model.bin"))):
+            tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)  # weights without config.json
             tokenizer.name = name
             return tokenizer
         else:

@@ -79,6 +79,23 @@ def save_weights_exact(model: torch.nn.Module, directory: str | os.PathLike) -> 
     return directory
 
 
+def load_checked(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` (eval mode) after checking names and shapes; the first difference is
+    one InputError line naming ``source``. Tensors are cast to the model's dtypes."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {unexpected[0]}"
+        raise InputError(f"{source} does not match the {type(model).__name__} its config describes: it {what} "
+                         f"({len(missing)} missing, {len(unexpected)} unexpected)")
+    for key, value in expected.items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise InputError(f"{source}: {key} has shape {tuple(state[key].shape)}, but the config needs {tuple(value.shape)}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    model.eval()
+
+
 def fold_weight_norm(g: torch.Tensor, v: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """The plain weight ``g * v / ||v||`` (norm over every axis but ``dim``) that torch's weight norm computes."""
     return torch._weight_norm(v.float(), g.float(), dim)
@@ -110,8 +127,10 @@ def fold_weight_norm_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
 
 def read_state_dict(path: str | os.PathLike, extras: dict[str, object] | None = None) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file without running code: safetensors directly, pickles only through
-    ``torch.load(weights_only=True)``; nested dicts (``{"state_dict": ...}``) are flattened with dots.
-    ``extras``, when given, receives the other leaves (numbers, strings, lists) under their dotted names.
+    ``torch.load(weights_only=True)`` (zip format; the legacy format is refused), TorchScript archives
+    (``.jit``) through the data-only reader of :mod:`tokkit.nn.torchscript`; nested dicts
+    (``{"state_dict": ...}``) are flattened with dots. ``extras``, when given, receives the other leaves
+    (numbers, strings, lists) under their dotted names.
 
     Every failure (truncated file, refused pickle, no tensors) is an InputError naming the file.
     """
@@ -122,9 +141,18 @@ def read_state_dict(path: str | os.PathLike, extras: dict[str, object] | None = 
         head = handle.read(16)
     if len(head) < 8:
         raise InputError(f"{path} is too short to be a checkpoint (truncated?)")
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    from tokkit.nn.torchscript import is_torchscript, read_torchscript_tensors
+
+    if head[:2] == b"PK" and is_torchscript(path):
+        loaded = read_torchscript_tensors(path)  # data only: the archive's TorchScript code is never compiled
+    elif head[:1] == b"\x80":
+        # the pre-2020 (non-zip) torch format: its loader allocates whatever sizes the header claims
+        # (a 500-byte file asked for 1.8 GB under fuzzing), so it is not read at all
+        raise InputError(f"{path} is a legacy (non-zip) torch pickle, which tokkit does not read: re-save it with a "
+                         f"current torch.save, or as safetensors")
+    elif head[:2] == b"PK":
         try:
-            loaded = torch.load(str(path), map_location="cpu", weights_only=True, mmap=head[:2] == b"PK")
+            loaded = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         except Exception as exc:  # noqa: BLE001 - torch raises many types for refused or broken pickles
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "weights_only" in str(exc) or "Unsupported global" in str(exc):

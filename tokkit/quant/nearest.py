@@ -103,11 +103,8 @@ def nearest(
     out = torch.empty(rows, dtype=torch.long, device=x.device)
     tasks = -(-rows // chunk)
 
-    inference = torch.is_inference_mode_enabled()  # worker threads do not inherit the caller's mode
-
     def task(i: int) -> None:
-        with torch.inference_mode(inference):
-            out[i * chunk : (i + 1) * chunk] = search(flat[i * chunk : (i + 1) * chunk])
+        out[i * chunk : (i + 1) * chunk] = search(flat[i * chunk : (i + 1) * chunk])
 
     if x.device.type != "cpu" or rows * codebook.shape[0] * codebook.shape[1] < _INLINE_WORK:
         for i in range(tasks):

@@ -156,9 +156,23 @@ def run_tasks(fn: Callable[[int], None], count: int, threads: int) -> None:
             fn(i)
         return
     _ensure_workers(tickets)
-    job = _Job(fn, count, tickets)
+    job = _Job(_in_callers_mode(fn), count, tickets)
     for _ in range(tickets):
         _jobs.put(job)
     job.done.wait()
     if job.error is not None:
         raise job.error
+
+
+def _in_callers_mode(fn: Callable[[int], None]) -> Callable[[int], None]:
+    """``fn`` run under the caller's grad and inference modes (thread-local in torch): a task that fills
+    an output made inside ``torch.inference_mode`` must run in inference mode too."""
+    import torch
+
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def task(i: int) -> None:
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            fn(i)
+
+    return task

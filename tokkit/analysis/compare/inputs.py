@@ -43,6 +43,8 @@ class Input:
     item: Any
     reference: Any
     facts: dict[str, Any] = field(default_factory=dict)
+    #: things computed once per input while scoring (e.g. the reference surface of a shape)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:

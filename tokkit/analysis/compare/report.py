@@ -93,7 +93,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f0f0f0;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \\25B2"}
 th[aria-sort=descending]::after{content:" \\25BC"}td.t,th.t{text-align:left}
-.grid td{vertical-align:top;text-align:center}.grid figure{margin:0}.grid figcaption{font-size:12px}
+.grid td{vertical-align:top;text-align:center;min-width:9em}.grid figure{margin:0}.grid figcaption{font-size:12px}
 .grid img{max-width:260px;image-rendering:pixelated}.grid audio{width:220px}
 .best{outline:3px solid #2a9d4a}.note{color:#8a5a00}.plot svg{max-width:100%;height:auto}
 """
@@ -183,7 +183,7 @@ def _grid(comparison: Any, item: Any, store: Any, shown: list) -> str:
         if _finite(value) and (column not in best or (value > best[column] if higher else value < best[column])):
             best[column] = value
     original, mime = preview(comparison.modality, item.reference)
-    facts = ", ".join(f"{k} {_fmt(v)}" for k, v in item.facts.items() if not k.startswith("_"))
+    facts = ", ".join(f"{k} {_fmt(v)}" for k, v in item.facts.items())
     parts = [f'<h2 id="input-{html.escape(item.label)}">{html.escape(item.label)}</h2>',
              f'<figure>{_media(original, mime, "original " + item.label)}<figcaption>original ({html.escape(facts)})'
              f'</figcaption></figure>',
@@ -194,14 +194,21 @@ def _grid(comparison: Any, item: Any, store: Any, shown: list) -> str:
         row = [f"<td class=t>{html.escape(system)}</td>"]
         if not any(s == system for s, _ in placed):
             continue
+        shown_at: dict[tuple[float, str], int] = {}  # a classic setting chosen for several targets is shown once
         for target in targets:
             cell = placed.get((system, target))
             if cell is None or "preview" not in cell:
                 row.append("<td class=note>" + ("cannot fit" if cell is not None else "") + "</td>")
                 continue
-            data = store.read(cell["preview"]["file"])
             caption = f"{cell['budget']}: {int(cell['bytes'])} B, {label} {_fmt(cell.get(key))}"
             mark = ' class="best"' if _finite(cell.get(key)) and cell.get(key) == best.get(target) else ""
+            same = (cell["bytes"], cell.get("setting", ""))
+            if cell["kind"] == "classic" and same in shown_at:
+                row.append(f"<td{mark}><figcaption>{html.escape(caption)}: the same file as at &le; "
+                           f"{shown_at[same]} B</figcaption></td>")
+                continue
+            shown_at[same] = target
+            data = store.read(cell["preview"]["file"])
             row.append(f"<td{mark}><figure>{_media(data, cell['preview']['mime'], system + ' ' + caption)}"
                        f"<figcaption>{html.escape(caption)}</figcaption></figure></td>")
         parts.append("<tr>" + "".join(row) + "</tr>")

@@ -17,20 +17,19 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tokkit.analysis.compare.inputs import Input, Limits, read_input, read_inputs
-from tokkit.analysis.compare.systems import (CLASSIC, RATES, TokenizerSystem, classic_notes, metrics, preview,
+from tokkit.analysis.compare.systems import (RATES, TokenizerSystem, classic_notes, metrics, preview,
                                              run_classic, run_tokenizer, tokenizer_system)
 from tokkit.core.atomic import atomic_write_bytes, atomic_write_text
 from tokkit.core.tokenizer import json_hash
 from tokkit.errors import InputError, OutputExistsError
 
 #: bump when a cell's figures would change for the same inputs and systems (old cells are then recomputed)
-CELL_VERSION = 2
+CELL_VERSION = 3
 MARKER = ".tokkit-compare"
 CELLS = ".cells"
-REPORT_FILES = ("index.html", "results.json", "rd.png", "rd.svg")
 #: classic codecs are also fitted to these multiples of the largest tokenizer payload
 EXTRA_TARGET_FACTORS = (2, 4, 8, 16)
 
@@ -113,10 +112,9 @@ def _classic_settings_hash(modality: str) -> str:
 
 def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: str | os.PathLike, *,
                    classic: bool = False, budgets: list[int] | None = None, limits: Limits = Limits(),
-                   force: bool = False, progress: bool = True, workers: int = 1,
-                   on_cell: Callable[[dict], None] | None = None) -> Comparison:
+                   force: bool = False, progress: bool = True, workers: int = 1) -> Comparison:
     """Compare ``tokenizers`` (and with ``classic`` the classic codecs) on ``inputs`` of one modality and
-    write the report into ``out``; returns the :class:`Comparison`. ``on_cell`` sees each new cell.
+    write the report into ``out``; returns the :class:`Comparison`.
     ``workers`` > 1 runs the classic cells in that many processes (tokenizers run here, on torch's threads)."""
     from tqdm import tqdm
 
@@ -157,8 +155,6 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
             comparison.reused += 1
         else:
             comparison.computed += 1
-            if on_cell is not None:
-                on_cell(record)
         if counted:
             bar.update(1)
 
@@ -200,7 +196,7 @@ def run_comparison(inputs: list[str | os.PathLike], tokenizers: list[str], out: 
     finally:
         bar.close()
     for item in items:
-        item.facts.pop("_surface", None)
+        item.cache.clear()
     for cell in comparison.cells:
         if "bytes" in cell:
             cell["rate"] = RATES[modality][1](cell["bytes"], next(i.facts for i in items if i.label == cell["input"]))
@@ -229,8 +225,12 @@ def _classic_worker(path: str, modality: str, limits: Limits, codec: str, target
 
 
 def _one_thread() -> None:
-    """Worker processes use one thread each (set before torch, if a metric needs it, is imported)."""
+    """Worker processes use one thread each (set before torch, if a metric needs it, is imported) and leave
+    Ctrl-C to the main process, which stops handing out cells and reports the interruption in one line."""
+    import signal
+
     os.environ["OMP_NUM_THREADS"] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _classic_results(todo: list, limits: Limits, workers: int) -> Any:
@@ -322,7 +322,7 @@ def results_json(comparison: Comparison) -> dict[str, Any]:
         "versions": versions(),
         "torch_threads": torch.get_num_threads(),
         "inputs": [{"name": i.label, "path": str(i.path), "sha256": i.sha256,
-                    **{k: v for k, v in i.facts.items() if not k.startswith("_")}} for i in comparison.inputs],
+                    **i.facts} for i in comparison.inputs],
         "tokenizers": [{"label": s.label, "spec": s.spec, "kind": s.tokenizer.kind, "hash": s.hash,
                         "option": s.option, "budgets": s.budgets,
                         "describe": {k: v for k, v in s.tokenizer.describe().items()
@@ -336,4 +336,4 @@ def results_json(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-__all__ = ["CLASSIC", "Comparison", "Limits", "run_comparison", "prepare_folder", "results_json"]
+__all__ = ["Comparison", "Limits", "run_comparison", "prepare_folder", "results_json"]

@@ -88,13 +88,11 @@ def score(item: Input, decoded: Any) -> dict[str, float]:
         if min(item.reference.shape[1:3]) >= 11:
             return clip_scores(item.reference, decoded)
         return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(item.reference, decoded)]))}
-    surface = item.facts.get("_surface")
-    if surface is None:
+    if "surface" not in item.cache:
         from tokkit.analysis.shape_metrics import ReferenceSurface
 
-        surface = ReferenceSurface(item.reference.vertices, item.reference.faces)
-        item.facts["_surface"] = surface
-    return surface.score(*decoded).as_dict()
+        item.cache["surface"] = ReferenceSurface(item.reference.vertices, item.reference.faces)
+    return item.cache["surface"].score(*decoded).as_dict()
 
 
 def is_better(modality: str, new: dict, old: dict | None) -> bool:
@@ -110,7 +108,8 @@ def is_better(modality: str, new: dict, old: dict | None) -> bool:
 
 # -- previews for the report --------------------------------------------------------------------------------
 def preview(modality: str, decoded: Any) -> tuple[bytes, str]:
-    """A small file showing ``decoded`` (reference form): (bytes, MIME type). Audio: 16-bit wav at 16 kHz;
+    """A small file showing ``decoded`` (reference form): (bytes, MIME type). Audio: 16-bit FLAC at 16 kHz
+    (lossless, half a wav);
     pictures: PNG; clips: a PNG strip of four frames; shapes: a PNG rendering."""
     from PIL import Image
 
@@ -120,8 +119,8 @@ def preview(modality: str, decoded: Any) -> tuple[bytes, str]:
 
         from tokkit.analysis.metrics_audio import EVAL_RATE
 
-        sf.write(buffer, np.clip(np.asarray(decoded, dtype=np.float32), -1, 1), EVAL_RATE, format="WAV", subtype="PCM_16")
-        return buffer.getvalue(), "audio/wav"
+        sf.write(buffer, np.clip(np.asarray(decoded, dtype=np.float32), -1, 1), EVAL_RATE, format="FLAC", subtype="PCM_16")
+        return buffer.getvalue(), "audio/flac"
     if modality == "image":
         Image.fromarray(np.asarray(decoded, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
         return buffer.getvalue(), "image/png"

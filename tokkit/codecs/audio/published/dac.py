@@ -30,6 +30,9 @@ KIND = "audio.dac"
 #: (hop, codebooks) -> sample rate of the released checkpoints, for files without metadata
 RELEASED_RATES = {(512, 9): 44100, (512, 18): 44100, (320, 32): 24000, (320, 12): 16000}
 
+#: what this family is, in messages (tokkit.codecs.published)
+LABEL = "DAC"
+
 
 @dataclasses.dataclass
 class DACConfig(JsonConfig):
@@ -64,6 +67,13 @@ class DACConfig(JsonConfig):
         return math.log2(self.codebook_size) * self.frame_rate / 1000
 
 
+def factorized_rvq(depth: int, codebook_size: int, dim: int, codebook_dim: int) -> RVQ:
+    """The quantizer DAC and SNAC share: ``depth`` levels, each projecting to ``codebook_dim`` and picking the code of
+    highest cosine similarity there (inference only: no EMA, no k-means, no dead-code reset)."""
+    return RVQ(RVQConfig(depth=depth, codebook_size=codebook_size, dim=dim, level_codebook_dim=codebook_dim,
+                         metric="cos", kmeans_init=False, decay=0.0, dead_code_threshold=0.0))
+
+
 class DACModel(RVQCodec):
     """``encode`` audio (B, N) -> codes (B, n_q, ceil(N / hop)); ``decode`` codes (B, q, T) -> audio (B, T * hop)."""
 
@@ -72,9 +82,7 @@ class DACModel(RVQCodec):
         self.config = config
         self.encoder = SnakeEncoder(config.net)
         self.decoder = SnakeDecoder(config.net)
-        self.quantizer = RVQ(RVQConfig(depth=config.n_q, codebook_size=config.codebook_size, dim=config.net.latent_dim,
-                                       level_codebook_dim=config.codebook_dim, metric="cos", kmeans_init=False,
-                                       decay=0.0, dead_code_threshold=0.0))
+        self.quantizer = factorized_rvq(config.n_q, config.codebook_size, config.net.latent_dim, config.codebook_dim)
 
     def latents(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio (B, N) -> pre-quantization latents (B, latent_dim, ceil(N / hop)) (zero-padded to whole frames)."""
@@ -116,8 +124,9 @@ def find_prefix(keys: set[str]) -> str | None:
     return None
 
 
-def looks_like(keys: set[str]) -> bool:
-    """True when ``keys`` hold a DAC model (encoder.block / quantizer.quantizers / decoder.model, no SNAC noise blocks)."""
+def looks_like(keys: set[str], hf_config: dict[str, Any] | None = None) -> bool:
+    """True when ``keys`` hold a DAC model (encoder.block / quantizer.quantizers / decoder.model, no SNAC noise
+    blocks); ``hf_config`` is not needed (the family interface of :mod:`tokkit.codecs.published`)."""
     prefix = find_prefix(keys)
     return prefix is not None and not any(".linear." in k for k in keys if k.startswith(prefix + "decoder."))
 
@@ -178,6 +187,8 @@ def infer_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any], source:
                  codebook_size=codebook.shape[0], codebook_dim=codebook.shape[1])
     for key, value in found.items():
         stated = kwargs.get(key)
+        if key == "codebook_dim" and isinstance(stated, (list, tuple)) and len(set(stated)) == 1:
+            stated = stated[0]  # DAC accepts one width per level; the releases use one for all
         if stated is not None and (list(stated) if isinstance(stated, (list, tuple)) else stated) != value:
             raise InputError(f"{source}: its metadata says {key}={stated} but the weights hold {key}={value}")
     rate = kwargs.get("sample_rate") or RELEASED_RATES.get((net.hop, len(levels)))
@@ -191,7 +202,7 @@ def infer_config(state: dict[str, torch.Tensor], kwargs: dict[str, Any], source:
 
 def from_reference(state: dict[str, torch.Tensor], source: str, *, extras: dict[str, Any] | None = None) -> DACModel:
     """Build the port from the authors' checkpoint tensors (and its ``metadata.kwargs`` in ``extras``)."""
-    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.nn.weights import load_checked
 
     prefix = find_prefix(set(state))
     if prefix is None:
@@ -201,6 +212,13 @@ def from_reference(state: dict[str, torch.Tensor], source: str, *, extras: dict[
     model = DACModel(infer_config(canonical, kwargs, source))
     load_checked(model, canonical, source)
     return model
+
+
+def load(checkpoint: Any, device: str) -> Any:
+    """A :class:`tokkit.codecs.published.Checkpoint` of DAC -> its tokenizer on ``device``."""
+    from tokkit.codecs.audio.published.windowed import DACTokenizer
+
+    return DACTokenizer(from_reference(checkpoint.state, str(checkpoint.weights), extras=checkpoint.extras), device=device)
 
 
 def load_saved(directory: str, config: dict, *, device: str = "auto"):

@@ -14,16 +14,17 @@ import re
 from typing import Any
 
 import torch
-from torch import nn
 
 from tokkit.codecs.audio.published.rvqcodec import RVQCodec
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.nn.seanet import SEANetConfig, SEANetDecoder, SEANetEncoder
-from tokkit.nn.weights import fold_weight_norm_state
+from tokkit.nn.weights import fold_weight_norm_state, load_checked
 from tokkit.quant.rvq import RVQ, RVQConfig
 
 KIND = "audio.encodec"
+#: what this family is, in messages (tokkit.codecs.published)
+LABEL = "EnCodec 24 kHz"
 
 
 @dataclasses.dataclass
@@ -103,11 +104,22 @@ def canonical_keys(state: dict[str, torch.Tensor], prefix: str = "") -> dict[str
     return fold_weight_norm_state(out)
 
 
-def looks_like(keys: set[str], prefix: str = "") -> bool:
-    """True when ``keys`` hold an EnCodec model (either layout) under ``prefix``."""
+def looks_like(keys: set[str], hf_config: dict[str, Any] | None = None, prefix: str = "") -> bool:
+    """True when ``keys`` hold an EnCodec model (either layout) under ``prefix`` and a snapshot's
+    config.json (if any) does not name another model type."""
+    if hf_config is not None and hf_config.get("model_type") not in (None, "encodec"):
+        return False
     has_codebooks = any(_CODEBOOK.match(k[len(prefix):]) for k in keys if k.startswith(prefix))
     has_encoder = any(k.startswith(prefix + f"encoder.{part}.0.") for k in keys for part in ("model", "layers"))
     return has_codebooks and has_encoder
+
+
+def load(checkpoint: Any, device: str) -> Any:
+    """A :class:`tokkit.codecs.published.Checkpoint` of EnCodec -> its tokenizer on ``device``."""
+    from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
+
+    model = from_reference(checkpoint.state, str(checkpoint.weights), hf_config=checkpoint.hf_config)
+    return PublishedCodecTokenizer(model, device=device)
 
 
 def infer_config(state: dict[str, torch.Tensor], **overrides: Any) -> EncodecConfig:
@@ -170,19 +182,3 @@ def from_reference(state: dict[str, torch.Tensor], source: str, *, prefix: str =
     model = EncodecModel(config)
     load_checked(model, canonical, source)
     return model
-
-
-def load_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model`` after checking names and shapes, with one line naming the first difference."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        what = f"lacks {missing[0]}" if missing else f"has an unexpected tensor {unexpected[0]}"
-        raise InputError(f"{source} does not match the {type(model).__name__} its config describes: it {what} "
-                         f"({len(missing)} missing, {len(unexpected)} unexpected)")
-    for key, value in expected.items():
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise InputError(f"{source}: {key} has shape {tuple(state[key].shape)}, but the config needs {tuple(value.shape)}")
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
-    model.eval()

@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tokkit.codecs.audio.published.dac import factorized_rvq
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.nn.snakenet import SnakeDecoder, SnakeEncoder, SnakeNetConfig
-from tokkit.quant.rvq import RVQ, RVQConfig
 
 KIND = "audio.snac"
 
@@ -44,6 +44,9 @@ def depth_first(ratios: tuple[int, ...]) -> list[tuple[int, int]]:
 
     visit(0, 0)
     return order
+
+#: what this family is, in messages (tokkit.codecs.published)
+LABEL = "SNAC"
 
 
 @dataclasses.dataclass
@@ -111,9 +114,7 @@ class SNACModel(nn.Module):
         self.config = config
         self.encoder = SnakeEncoder(config.net)
         self.decoder = SnakeDecoder(config.net)
-        self.quantizer = RVQ(RVQConfig(depth=config.n_q, codebook_size=config.codebook_size, dim=config.net.latent_dim,
-                                       level_codebook_dim=config.codebook_dim, metric="cos", kmeans_init=False,
-                                       decay=0.0, dead_code_threshold=0.0))
+        self.quantizer = factorized_rvq(config.n_q, config.codebook_size, config.net.latent_dim, config.codebook_dim)
 
     # -- the tokenizer's grid --------------------------------------------------------------------------
     @property
@@ -243,11 +244,19 @@ def config_from_hf(hf: dict[str, Any] | None, source: str) -> SNACConfig:
 def from_reference(state: dict[str, torch.Tensor], source: str, *, hf_config: dict[str, Any] | None) -> SNACModel:
     """Build the port from the authors' tensors and config.json; mismatched shapes raise InputError naming ``source``."""
     from tokkit.codecs.audio.published.dac import canonical_keys, find_prefix
-    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.nn.weights import load_checked
 
     model = SNACModel(config_from_hf(hf_config, source))
     load_checked(model, canonical_keys(state, find_prefix(set(state)) or ""), source)
     return model
+
+
+def load(checkpoint: Any, device: str) -> Any:
+    """A :class:`tokkit.codecs.published.Checkpoint` of SNAC -> its tokenizer on ``device``."""
+    from tokkit.codecs.audio.published.windowed import SNACTokenizer
+
+    return SNACTokenizer(from_reference(checkpoint.state, str(checkpoint.weights), hf_config=checkpoint.hf_config),
+                         device=device)
 
 
 def load_saved(directory: str, config: dict, *, device: str = "auto"):

@@ -9,7 +9,6 @@ keep an RVQ prefix. Tokens record the checkpoint's identity (config + float32 we
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -19,7 +18,8 @@ import numpy as np
 
 from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, as_audio, load_audio, resample, restore_audio, write_wav
 from tokkit.codecs.model_tokenizer import ModelTokenizer
-from tokkit.core.tokenizer import Option, canonical_json
+from tokkit.codecs.published import PublishedWeights
+from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -27,7 +27,7 @@ from tokkit.errors import InputError
 CHUNK_SECONDS = 10.0
 
 
-class PublishedCodecTokenizer(ModelTokenizer):
+class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
     """A published RVQ codec: ``encode`` audio -> (q, T) codes, T = ceil(samples / hop); ``decode`` back.
 
     ``codebooks`` (or ``bandwidth`` in kbps) given to ``encode`` keeps the first q of the model's
@@ -42,6 +42,7 @@ class PublishedCodecTokenizer(ModelTokenizer):
         Option("bandwidth", float, None, "RVQ codecs: keep as many codebooks as KBPS allows (EnCodec "
                "24 kHz: 1.5, 3, 6, 12 or 24; DAC 44.1 kHz: 0.86 per codebook); default: all", low=0.0, metavar="KBPS"),
     )
+    label_fields: ClassVar[tuple[str, ...]] = ("name", "target_bandwidths")  # left out of the identity hash
     input_suffixes: ClassVar[tuple[str, ...]] = AUDIO_SUFFIXES
     output_suffix: ClassVar[str] = ".wav"
 
@@ -50,17 +51,6 @@ class PublishedCodecTokenizer(ModelTokenizer):
         self.n_codebooks = self.config.n_q
         hop = self.config.hop
         self.chunk_samples = max(1, round(CHUNK_SECONDS * self.config.sample_rate / hop)) * hop
-
-    # -- identity ---------------------------------------------------------------------------
-    def fingerprint(self) -> bytes:
-        """The config fields that shape the numbers plus every weight in float32: the same for the authors'
-        file, their HF snapshot and the converted folder (labels such as the name are left out)."""
-        numeric = {k: v for k, v in self.config.to_dict().items() if k not in ("name", "target_bandwidths")}
-        digest = hashlib.sha256(canonical_json(numeric))
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-        return digest.digest()
 
     def codebooks_for(self, codebooks: int | None = None, bandwidth: float | None = None) -> int:
         """How many RVQ levels to keep: ``codebooks``, or as many as ``bandwidth`` kbps allows; default all."""
@@ -127,12 +117,6 @@ class PublishedCodecTokenizer(ModelTokenizer):
     def write_decoded(self, item: Audio, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write decoded audio as a 16-bit wav (or flac/ogg by suffix) at its own rate, atomically."""
         write_wav(path, item.samples, item.sample_rate, force=force)
-
-    def save(self, directory: str | os.PathLike) -> Path:
-        """config.json + model.safetensors with float32 weights (the same identity hash as the source)."""
-        from tokkit.nn.weights import save_weights_exact
-
-        return save_weights_exact(self.model, directory)
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()

@@ -143,8 +143,7 @@ def load_vocos(path: str | os.PathLike) -> VocosModel:
     """A Vocos snapshot folder (config.yaml + pytorch_model.bin or model.safetensors) -> the port, eval mode."""
     import yaml
 
-    from tokkit.codecs.audio.published.encodec import load_checked
-    from tokkit.nn.weights import read_state_dict
+    from tokkit.nn.weights import load_checked, read_state_dict
 
     folder = Path(path)
     config_path = folder / "config.yaml"

@@ -32,6 +32,8 @@ from tokkit.nn.stft import ISTFTHead
 from tokkit.quant.vq import VQ, VQConfig
 
 KIND = "audio.wavtokenizer"
+#: what this family is, in messages (tokkit.codecs.published)
+LABEL = "WavTokenizer"
 #: where the model sits in a Lightning checkpoint (flattened by read_state_dict) or a bare state dict
 PREFIXES = ("state_dict.", "")
 _CODEBOOK = "feature_extractor.encodec.quantizer.vq.layers.{}._codebook.embed"
@@ -144,7 +146,7 @@ def find_prefix(keys: set[str]) -> str | None:
     return None
 
 
-def looks_like(keys: set[str]) -> bool:
+def looks_like(keys: set[str], hf_config: dict[str, Any] | None = None) -> bool:
     """True when ``keys`` hold a WavTokenizer (Lightning checkpoint or bare state dict)."""
     return find_prefix(keys) is not None
 
@@ -257,7 +259,7 @@ def check_yaml(hparams: Any, config: WavTokenizerConfig, source: str) -> dict[st
 def from_reference(state: dict[str, torch.Tensor], source: str, *, hparams: Any = None,
                    yaml_source: str = "") -> WavTokenizerModel:
     """Build the port from the authors' checkpoint tensors (and their yaml, checked); InputError naming ``source``."""
-    from tokkit.codecs.audio.published.encodec import load_checked
+    from tokkit.nn.weights import load_checked
 
     prefix = find_prefix(set(state))
     if prefix is None:
@@ -269,3 +271,11 @@ def from_reference(state: dict[str, torch.Tensor], source: str, *, hparams: Any 
     model = WavTokenizerModel(config)
     load_checked(model, canonical, source)
     return model
+
+
+def load(checkpoint: Any, device: str) -> Any:
+    """A :class:`tokkit.codecs.published.Checkpoint` of WavTokenizer (a ``.ckpt`` alone) -> its tokenizer."""
+    from tokkit.codecs.audio.published.tokenizer import WavTokenizerTokenizer
+
+    return WavTokenizerTokenizer(from_reference(checkpoint.state, str(checkpoint.weights)), device=device)
+
