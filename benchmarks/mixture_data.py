@@ -8,10 +8,15 @@ Programming languages: source files on the machine.
 
 Each category's files are cut into ~2 KB blocks dealt at random into disjoint ``train`` and ``infer``
 halves, cached as plain text under ``~/.cache/tokkit/mixture-bench`` (never committed).
+
+Web-derived languages (:func:`web_forms`): PyPI ``wordfreq``'s tables (``pip install 'tokkit[mixture-bench]'``)
+made into written forms by tokkit.analysis.mixture.frequency, with the casing, leading-space and separator
+habits measured on the on-machine text of the same language (:func:`language_stats`).
 """
 
 from __future__ import annotations
 
+import functools
 import gettext
 import gzip
 import html
@@ -211,3 +216,58 @@ def category_text(name: str, half: str) -> str:
         _write_splits(name, code_files(name) if name in CODE else language_files(name))
         stamp.write_text(DATA_VERSION)
     return target.read_text(encoding="utf-8")
+
+
+#: wordfreq language code -> the on-machine category of that language, where the names differ
+WORDFREQ_ON_MACHINE = {"zh": "zh_CN"}
+#: scripts written without spaces between words: every word is glued to the one before
+NO_SPACES = {"zh", "ja"}
+STATS_CHARS = 3_000_000  # characters of on-machine text the writing habits are measured on
+#: on-machine languages whose habits stand in for a language without on-machine text: European
+#: languages that capitalize only sentence starts and names (German capitalizes every noun; CJK and
+#: Korean text is mostly unspaced or uncased)
+STAND_IN = ["en", "ca", "cs", "da", "es", "fi", "fr", "hu", "id", "it", "nl", "pl", "pt", "ru", "sv", "tr"]
+
+
+def wordfreq_languages() -> list[str]:
+    """The languages wordfreq has a large ('best') table for."""
+    import wordfreq
+
+    return sorted(wordfreq.available_languages("best"))
+
+
+@functools.lru_cache(maxsize=None)
+def language_stats(lang: str):
+    """Casing, spacing and separators of ``lang`` measured on its on-machine text (``infer`` half), or the
+    mean of the stand-in languages' where the machine has no text of it (no per-word casing then)."""
+    from tokkit.analysis.mixture.frequency import mean_stats, writing_stats
+
+    name = WORDFREQ_ON_MACHINE.get(lang, lang)
+    if name in LANGUAGES:
+        return writing_stats(category_text(name, "infer")[:STATS_CHARS])
+    return mean_stats([language_stats(other) for other in STAND_IN])
+
+
+FORMS_VERSION = "1"  # bump when written_forms or language_stats change what a cached table holds
+
+
+@functools.lru_cache(maxsize=None)
+def web_forms(lang: str, top_words: int = 30_000) -> dict[str, float]:
+    """Written forms of ``lang``'s wordfreq table (form -> expected count per word of running text),
+    cached as JSON under CACHE/wordfreq (they do not depend on the tokenizer)."""
+    import json
+    from importlib.metadata import version
+
+    from tokkit.analysis.mixture.frequency import wordfreq_table, written_forms
+    from tokkit.core.atomic import atomic_write_text
+
+    stamp = f"{DATA_VERSION}/{FORMS_VERSION}/{version('wordfreq')}"
+    path = CACHE / "wordfreq" / f"{lang}-{top_words}.json"
+    if path.exists():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("stamp") == stamp:
+            return cached["forms"]
+    forms = written_forms(wordfreq_table(lang, 2 * top_words), language_stats(lang), top_words=top_words,
+                          glued=1.0 if lang in NO_SPACES else None)
+    atomic_write_text(path, json.dumps({"stamp": stamp, "forms": forms}, ensure_ascii=False))
+    return forms

@@ -128,3 +128,51 @@ def test_top_pool_matches_a_full_sort(k, categories, depth_factor):
         counts[touched] *= rng.random((5, 1)) * 1.2  # touched pairs mostly lose counts, some gain
         counts = np.vstack([counts, rng.random((1, categories)) * 0.5])  # a new pair appears
         touched = np.r_[touched, len(counts) - 1]
+
+
+def test_lp_solves_again_from_scratch_when_a_warm_start_fails(monkeypatch):
+    """A warm re-solve that ends in a status other than optimal (HiGHS's "Unknown", seen once on a large
+    real run) is solved again from scratch; the answer is the one an untroubled solve gives."""
+    import highspy
+
+    from tokkit.analysis.mixture import lp
+
+    record = _random_record(np.random.default_rng(1), 30, 4, per_step=20, pairs=40, spread=1.3)
+    expected = solve_mixture_lp(record, add_per_step=2)
+    original = lp._SlackModel.__init__
+    failures = []
+
+    def flaky_init(self, n, steps):
+        original(self, n, steps)
+        highs = self.highs
+
+        class Proxy:
+            """Every third warm run reports "Unknown"; a run after clearSolver never does."""
+
+            def __init__(self):
+                self.runs, self.fail, self.cold = 0, False, False
+
+            def __getattr__(self, name):
+                return getattr(highs, name)
+
+            def run(self):
+                highs.run()
+                self.runs += 1
+                self.fail = not self.cold and self.runs % 3 == 0
+                self.cold = False
+                failures.extend([1] if self.fail else [])
+
+            def getModelStatus(self):
+                return highspy.HighsModelStatus.kUnknown if self.fail else highs.getModelStatus()
+
+            def clearSolver(self):
+                self.cold = True
+                return highs.clearSolver()
+
+        self.highs = Proxy()
+
+    monkeypatch.setattr(lp._SlackModel, "__init__", flaky_init)
+    solution = solve_mixture_lp(record, add_per_step=2)
+    assert failures and solution.cold_starts == len(failures)
+    assert solution.alpha == pytest.approx(expected.alpha, abs=1e-9)
+    assert solution.slack_total == pytest.approx(expected.slack_total, rel=1e-9)

@@ -7,7 +7,7 @@ import json
 import click
 
 from tokkit.cli.common import ByteSize
-from tokkit.errors import InputError
+from tokkit.errors import InputError, OutputExistsError
 
 
 @click.command("infer-mixture")
@@ -27,9 +27,13 @@ from tokkit.errors import InputError
               help="Pre-tokenizer regex of a .tiktoken rank file that is not a known encoding (as tokkit.load's pattern=).")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"proportions": {NAME: share}, ...} with solver statistics instead of a table.')
+@click.option("--plot", "plot", default=None, metavar="FILE",
+              help="Also write a bar chart of the shares, with the coverage warning drawn on it "
+                   "(.png or .svg; needs matplotlib: pip install 'tokkit[plots]').")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing --plot file.")
 def infer_mixture(
     tokenizer: str, categories: tuple[str, ...], merges: int, merge_start: int, bytes_per_category: int,
-    pattern: str | None, as_json: bool,
+    pattern: str | None, as_json: bool, plot: str | None, force: bool,
 ) -> None:
     """Estimate the byte share of each --category in TOKENIZER's training data.
 
@@ -43,8 +47,10 @@ def infer_mixture(
 
     \b
     Example:
-      tokkit infer-mixture cl100k_base.tiktoken --category en=docs/en --category code='src/**/*.py'
+      tokkit infer-mixture cl100k_base.tiktoken --category en=docs/en --category code='src/**/*.py' --plot mix.png
     """
+    from pathlib import Path
+
     from tokkit.analysis.mixture import infer_mixture as run
     from tokkit.analysis.mixture.corpus import parse_category
 
@@ -58,9 +64,23 @@ def infer_mixture(
         named[name] = path
     if len(named) < 2:
         raise InputError("mixture inference needs at least two categories (--category NAME=PATH, repeated)")
+    if plot is not None:
+        from tokkit.analysis.plots import FIGURE_SUFFIXES, require_matplotlib
+
+        if Path(plot).suffix.lower() not in FIGURE_SUFFIXES:
+            raise InputError(f"--plot {plot}: a figure is written as {' or '.join(FIGURE_SUFFIXES)}; "
+                             "pick one of those suffixes")
+        if Path(plot).exists() and not force:
+            raise OutputExistsError(f"--plot {plot} exists; pass --force to overwrite it")
+        require_matplotlib()  # a missing matplotlib fails now, not after the run
     result = run(tokenizer, named, merges=merges, merge_start=merge_start,
                  bytes_per_category=bytes_per_category, progress=True,
                  **({"pattern": pattern} if pattern else {}))
+    if plot is not None:
+        from tokkit.analysis.mixture.plot import plot_mixture
+
+        plot_mixture(result, plot)
+        click.echo(f"plot written to {plot}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return

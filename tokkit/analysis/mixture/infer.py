@@ -51,6 +51,7 @@ class MixtureResult:
             "solver": {
                 "backend": "HiGHS (highspy, warm-started dual simplex)",
                 "simplex_iterations": s.simplex_iterations,
+                "cold_starts": s.cold_starts,
                 "rounds": s.rounds,
                 "constraints_added": s.constraints,
                 "binding_rows": s.binding_rows,

@@ -36,6 +36,7 @@ class LpSolution:
     candidates: int
     simplex_iterations: int
     seconds: float
+    cold_starts: int = 0  # re-solves from scratch after a warm start ended in numerical trouble
 
 
 def solve_mixture_lp(
@@ -87,6 +88,7 @@ def solve_mixture_lp(
         candidates=len(gap),
         simplex_iterations=model.iterations,
         seconds=time.perf_counter() - started,
+        cold_starts=model.cold_starts,
     )
 
 
@@ -117,6 +119,7 @@ class _SlackModel:
         self.pair_columns: dict[int, int] = {}
         self.row_candidates = np.zeros(0, dtype=np.int64)  # the candidate behind each row after the first
         self.iterations = 0
+        self.cold_starts = 0  # re-solves from scratch after a warm start failed
         width = n + steps
         cost = np.r_[np.zeros(n), np.ones(steps)]
         self.highs.addCols(width, cost, np.zeros(width), np.full(width, self.inf), 0,
@@ -147,9 +150,23 @@ class _SlackModel:
 
     def solve(self, n_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Re-solve from the last basis; return alpha (renormalized), v_t and v_p (indexed by pair)."""
+        import highspy
+
         self.highs.run()
         status = self.highs.getModelStatus()
-        if status != self.highs.getModelStatus().__class__.kOptimal:
+        # a warm start after many added and deleted rows can end in numerical trouble (status "Unknown",
+        # seen once on 51 categories of cl100k): solve again from scratch, then with the primal simplex
+        for retry in ("cold", "primal"):
+            if status == highspy.HighsModelStatus.kOptimal:
+                break
+            self.cold_starts += 1
+            self.highs.clearSolver()
+            if retry == "primal":
+                self.highs.setOptionValue("simplex_strategy", 4)
+            self.highs.run()
+            status = self.highs.getModelStatus()
+            self.highs.setOptionValue("simplex_strategy", 1)
+        if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS did not solve the mixture LP: {self.highs.modelStatusToString(status)}")
         self.iterations += int(self.highs.getInfo().simplex_iteration_count)
         x = np.asarray(self.highs.getSolution().col_value)

@@ -177,9 +177,10 @@ class _TopPool:
     """The top-k pairs of each category, kept exactly without sorting every pair at every step.
 
     The pool holds, for each category, its best ``depth`` pairs at that category's last refresh, plus
-    every pair touched since. A pair outside the pool is untouched since, so its count in category j is
-    at most ``ceiling[j]``; when the pool's k-th best in j falls below that ceiling, only category j is
-    re-read from all pairs. The pool is rebuilt from scratch when it has grown too large.
+    every pair touched since, less the pairs below every category's ceiling. A pair outside the pool is
+    untouched since it left, so its count in category j is at most ``ceiling[j]``; when the pool's k-th
+    best in j falls below that ceiling, only category j is re-read from all pairs. The pool is rebuilt
+    from scratch when it has grown too large.
     """
 
     def __init__(self, k: int, depth_factor: int = 8) -> None:
@@ -211,13 +212,20 @@ class _TopPool:
         k = min(self.k, len(self.pool))
         if k == 0:
             return self.pool
-        kth = -np.partition(-counts[self.pool], k - 1, axis=0)[k - 1]
+        block = counts[self.pool]
+        best = np.argpartition(-block, k - 1, axis=0)[:k]
+        kth = np.take_along_axis(block, best[k - 1 : k], axis=0)[0]
         stale = np.flatnonzero(kth < self.ceiling)  # a pair outside the pool may be in these top k
         if len(stale):
             self._refresh(counts, stale)
             k = min(self.k, len(self.pool))
-        best = np.argpartition(-counts[self.pool], k - 1, axis=0)[:k]
-        return np.unique(self.pool[best.ravel()])
+            block = counts[self.pool]
+            best = np.argpartition(-block, k - 1, axis=0)[:k]
+        found = np.unique(self.pool[best.ravel()])
+        # a pair below every category's ceiling is as good as one outside the pool: dropping it keeps the
+        # pool (and every step's partition) small; it comes back when a merge touches it
+        self.pool = self.pool[np.any(block >= self.ceiling, axis=1)]
+        return found
 
 
 def replay_merges(
