@@ -165,7 +165,7 @@ def main() -> None:
     for row in rows:
         webp = row["WebP"]
         if webp["psnr"] is None:
-            verdict = "WebP cannot make a file this small: ours wins by default"
+            verdict = "WebP cannot make a file this small: no comparison"
         else:
             dp, ds = webp["ours_psnr_same"] - webp["psnr"], webp["ours_ssim_same"] - webp["ssim"]
             verdict = (f"on the {webp['fit']} pictures WebP fits: ours {webp['ours_psnr_same']:.2f} dB / "
