@@ -1,8 +1,9 @@
 """Training data for the shape tokenizer: watertight occupancy targets by voxel filling, computed once
 per shape into a cache, and a sampler that serves random batches with cube-symmetry augmentation.
 
-Targets: dense area-weighted surface samples mark a ``GRID``^3 voxel shell; a morphological closing
-seals gaps up to a voxel, a flood fill from outside makes every enclosed voxel occupied. Non-watertight,
+Targets: dense area-weighted surface samples mark a ``GRID``^3 voxel shell; the shell is dilated (sealing
+pinholes and gaps up to a few voxels), a flood fill from outside makes every enclosed voxel occupied, and
+the solid is eroded back by the same amount. Non-watertight,
 multi-part and thin (single-sheet) meshes all get a solid, watertight occupancy this way. Query points
 (uniform in the cube and near the surface at two noise scales) are labelled by the voxel they fall in.
 """
