@@ -50,6 +50,11 @@ class CosmosConfig(JsonConfig):
     attn_up: tuple[int, ...] = ()
     legacy_mode: bool = False
 
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """Registry key of a converted folder: the image or the video tokenizer."""
+        return "video.published_cosmos" if self.video else "image.published_cosmos"
+
     def __post_init__(self) -> None:
         self.channels_mult = tuple(int(m) for m in self.channels_mult)
         self.levels = tuple(int(v) for v in self.levels)
