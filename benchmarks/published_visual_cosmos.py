@@ -23,7 +23,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -68,8 +67,6 @@ def rss_mb() -> float:
 
 
 def sides(args: argparse.Namespace):
-    import torch
-
     ref = reference(args.model)
     state = {**ref.state_dict(), **{f"quantizer.{k}": v for k, v in ref.quantizer.named_buffers()}}
     ours = port(state, args.model)
@@ -109,18 +106,16 @@ def interleaved(args: argparse.Namespace) -> dict:
     x = pixels(args.model, args.size, args.frames)
     ref_encode, ref_decode, port_encode, port_decode = sides(args)
     best = {key: float("inf") for key in ("ref encode", "port encode", "ref decode", "port decode")}
+    outputs = {}
     with torch.inference_mode():
         for _ in range(args.repeats):
-            for key, fn in (("ref encode", ref_encode), ("port encode", port_encode)):
+            for key, fn in (("ref encode", ref_encode), ("port encode", port_encode),
+                            ("ref decode", ref_decode), ("port decode", port_decode)):
                 start = time.perf_counter()
-                out = fn(x)
+                outputs[key] = fn(x) if key.endswith("encode") else fn(outputs["ref encode"])
                 best[key] = min(best[key], time.perf_counter() - start)
-                ref_codes, port_codes = (out, None) if key == "ref encode" else (ref_codes, out)
-            for key, fn in (("ref decode", ref_decode), ("port decode", port_decode)):
-                start = time.perf_counter()
-                out = fn(ref_codes)
-                best[key] = min(best[key], time.perf_counter() - start)
-                theirs, ours = (out, None) if key == "ref decode" else (theirs, out)
+    ref_codes, port_codes = outputs["ref encode"], outputs["port encode"]
+    theirs, ours = outputs["ref decode"], outputs["port decode"]
     rel = float((theirs - ours).abs().max() / theirs.abs().max())
     return {**best, "equal": int((ref_codes == port_codes).sum()), "total": ref_codes.numel(), "pixel_rel": rel}
 

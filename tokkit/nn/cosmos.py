@@ -165,8 +165,10 @@ class _Level(nn.Module):
             x = block(x)
             if len(self.attn):
                 x = self.attn[i](x)
-        resample = getattr(self, "downsample", None) or getattr(self, "upsample", None)
-        return x if resample is None else resample(x)
+        for name in ("downsample", "upsample"):
+            if name in self._modules:
+                x = self._modules[name](x)
+        return x
 
 
 class _Mid(nn.Module):
@@ -215,66 +217,6 @@ class Upsample2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) -> (B, C, 2H, 2W)."""
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-
-
-class Encoder2d(nn.Module):
-    """Pixels (B, 3, H, W) in [-1, 1] -> latents (B, z_channels, H / s, W / s)."""
-
-    def __init__(self, c: CosmosConfig) -> None:
-        super().__init__()
-        self.config = c
-        ins, outs = _level_widths(c)
-        self.conv_in = nn.Conv2d(3 * c.patch_size**2, c.channels, 3, padding=1)
-        self.down = nn.ModuleList()
-        for i, (cin, cout) in enumerate(zip(ins, outs)):
-            level = _Level([_res2d(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks)],
-                           [_attn2d(cout) for _ in range(c.num_res_blocks)] if i in c.attn_down else [])
-            if i < c.spatial_downs:
-                level.downsample = Downsample2d(cout)
-            self.down.append(level)
-        width = outs[-1]
-        self.mid = _Mid(_res2d(width, width), _attn2d(width), _res2d(width, width))
-        self.norm_out = _norm2d(width)
-        self.conv_out = nn.Conv2d(width, c.z_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 3, H, W) -> (B, z_channels, h, w)."""
-        x = self.conv_in(patch_image(x, self.config.patch_levels))
-        for level in self.down:
-            x = level(x)
-        return self.conv_out(F.silu(self.norm_out(self.mid(x))))
-
-
-class Decoder2d(nn.Module):
-    """Latents (B, z_channels, h, w) -> pixels (B, 3, h * s, w * s) (unclamped)."""
-
-    def __init__(self, c: CosmosConfig) -> None:
-        super().__init__()
-        self.config = c
-        _, outs = _level_widths(c)
-        depth = len(outs)
-        width = outs[-1]
-        self.conv_in = nn.Conv2d(c.z_channels, width, 3, padding=1)
-        self.mid = _Mid(_res2d(width, width), _attn2d(width), _res2d(width, width))
-        levels: list[_Level] = []
-        for i in reversed(range(depth)):
-            cout = outs[i]
-            level = _Level([_res2d(width if j == 0 else cout, cout) for j in range(c.num_res_blocks + 1)],
-                           [_attn2d(cout) for _ in range(c.num_res_blocks + 1)] if i in c.attn_up else [])
-            if i >= depth - c.spatial_downs:
-                level.upsample = Upsample2d(cout)
-            width = cout
-            levels.insert(0, level)
-        self.up = nn.ModuleList(levels)
-        self.norm_out = _norm2d(width)
-        self.conv_out = nn.Conv2d(width, 3 * c.patch_size**2, 3, padding=1)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, z_channels, h, w) -> (B, 3, H, W)."""
-        x = self.mid(self.conv_in(z))
-        for level in reversed(self.up):
-            x = level(x)
-        return unpatch_image(self.conv_out(F.silu(self.norm_out(x))), self.config.patch_levels)
 
 
 # -- 3D causal factorized (DV) -----------------------------------------------------------------------
@@ -385,69 +327,101 @@ class HybridUpsample3d(nn.Module):
         return self.conv3(x)
 
 
-class Encoder3d(nn.Module):
-    """Frames (B, 3, 1 + k * tc, H, W) in [-1, 1] -> latents (B, z_channels, 1 + k, H / s, W / s)."""
+class _Kit:
+    """The layers one network kind is built from: 2D (DI) or causal factorized 3D (DV)."""
+
+    def __init__(self, c: CosmosConfig) -> None:
+        self.c = c
+        video = c.video
+        self.res, self.attn = (_res3d, _attn3d) if video else (_res2d, _attn2d)
+        self.norm = FrameNorm if video else _norm2d
+        self.conv = _factorized if video else (lambda cin, cout: nn.Conv2d(cin, cout, 3, padding=1))
+        self.patch, self.unpatch = (patch_video, unpatch_video) if video else (patch_image, unpatch_image)
+        self.pixels = 3 * c.patch_size ** (3 if video else 2)  # channels of a Haar-patched input
+
+    def downsample(self, i: int, depth: int, width: int) -> nn.Module | None:
+        """The resampler after encoder level ``i`` (the authors' placement rules)."""
+        c = self.c
+        if c.video:
+            return HybridDownsample3d(width, i < c.spatial_downs, i < c.temporal_downs) if i < depth - 1 else None
+        return Downsample2d(width) if i < c.spatial_downs else None
+
+    def upsample(self, i: int, depth: int, width: int) -> nn.Module | None:
+        """The resampler after decoder level ``i``: level ``depth - 1 - rev`` undoes encoder level ``rev``."""
+        c = self.c
+        if not c.video:
+            return Upsample2d(width) if i >= depth - c.spatial_downs else None
+        if i == 0:
+            return None
+        rev = depth - i - 1
+        temporal = rev < c.temporal_downs if c.legacy_mode else 0 < rev < c.temporal_downs + 1
+        spatial = temporal or (rev < c.spatial_downs and c.spatial_downs > c.temporal_downs)
+        return HybridUpsample3d(width, spatial, temporal)
+
+
+class Encoder(nn.Module):
+    """Pixels (B, 3, H, W) or frames (B, 3, 1 + k * tc, H, W) in [-1, 1] -> latents (B, z_channels, [1 + k,]
+    H / s, W / s)."""
 
     def __init__(self, c: CosmosConfig) -> None:
         super().__init__()
         self.config = c
+        self.kit = kit = _Kit(c)
         ins, outs = _level_widths(c)
-        self.conv_in = _factorized(3 * c.patch_size**3, c.channels)
+        self.conv_in = kit.conv(kit.pixels, c.channels)
         self.down = nn.ModuleList()
         for i, (cin, cout) in enumerate(zip(ins, outs)):
-            level = _Level([_res3d(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks)],
-                           [_attn3d(cout) for _ in range(c.num_res_blocks)] if i in c.attn_down else [])
-            if i < len(outs) - 1:
-                level.downsample = HybridDownsample3d(cout, i < c.spatial_downs, i < c.temporal_downs)
+            level = _Level([kit.res(cin if j == 0 else cout, cout) for j in range(c.num_res_blocks)],
+                           [kit.attn(cout) for _ in range(c.num_res_blocks)] if i in c.attn_down else [])
+            resample = kit.downsample(i, len(outs), cout)
+            if resample is not None:
+                level.downsample = resample
             self.down.append(level)
         width = outs[-1]
-        self.mid = _Mid(_res3d(width, width), _attn3d(width), _res3d(width, width))
-        self.norm_out = FrameNorm(width)
-        self.conv_out = _factorized(width, c.z_channels)
+        self.mid = _Mid(kit.res(width, width), kit.attn(width), kit.res(width, width))
+        self.norm_out = kit.norm(width)
+        self.conv_out = kit.conv(width, c.z_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 3, T, H, W) -> (B, z_channels, t, h, w)."""
-        x = self.conv_in(patch_video(x, self.config.patch_levels))
+        """x (B, 3, [T,] H, W) -> (B, z_channels, [t,] h, w)."""
+        x = self.conv_in(self.kit.patch(x, self.config.patch_levels))
         for level in self.down:
             x = level(x)
         return self.conv_out(F.silu(self.norm_out(self.mid(x))))
 
 
-class Decoder3d(nn.Module):
-    """Latents (B, z_channels, t, h, w) -> frames (B, 3, 1 + (t - 1) * tc, h * s, w * s) (unclamped)."""
+class Decoder(nn.Module):
+    """Latents (B, z_channels, [t,] h, w) -> pixels (B, 3, [1 + (t - 1) * tc,] h * s, w * s) (unclamped)."""
 
     def __init__(self, c: CosmosConfig) -> None:
         super().__init__()
         self.config = c
+        self.kit = kit = _Kit(c)
         _, outs = _level_widths(c)
         depth = len(outs)
         width = outs[-1]
-        self.conv_in = _factorized(c.z_channels, width)
-        self.mid = _Mid(_res3d(width, width), _attn3d(width), _res3d(width, width))
-        spatial_ups, temporal_ups = c.spatial_downs, c.temporal_downs
+        self.conv_in = kit.conv(c.z_channels, width)
+        self.mid = _Mid(kit.res(width, width), kit.attn(width), kit.res(width, width))
         levels: list[_Level] = []
         for i in reversed(range(depth)):
             cout = outs[i]
-            level = _Level([_res3d(width if j == 0 else cout, cout) for j in range(c.num_res_blocks + 1)],
-                           [_attn3d(cout) for _ in range(c.num_res_blocks + 1)] if i in c.attn_up else [])
-            if i != 0:
-                rev = depth - i - 1  # the authors' rule for which level undoes which downsampling
-                temporal = rev < temporal_ups if c.legacy_mode else 0 < rev < temporal_ups + 1
-                spatial = temporal or (rev < spatial_ups and spatial_ups > temporal_ups)
-                level.upsample = HybridUpsample3d(cout, spatial, temporal)
+            level = _Level([kit.res(width if j == 0 else cout, cout) for j in range(c.num_res_blocks + 1)],
+                           [kit.attn(cout) for _ in range(c.num_res_blocks + 1)] if i in c.attn_up else [])
+            resample = kit.upsample(i, depth, cout)
+            if resample is not None:
+                level.upsample = resample
             width = cout
             levels.insert(0, level)
         self.up = nn.ModuleList(levels)
-        self.norm_out = FrameNorm(width)
-        out = 3 * c.patch_size**3
-        self.conv_out = _factorized(width, out)
+        self.norm_out = kit.norm(width)
+        self.conv_out = kit.conv(width, kit.pixels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, z_channels, t, h, w) -> (B, 3, T, H, W)."""
+        """z (B, z_channels, [t,] h, w) -> (B, 3, [T,] H, W)."""
         x = self.mid(self.conv_in(z))
         for level in reversed(self.up):
             x = level(x)
-        return unpatch_video(self.conv_out(F.silu(self.norm_out(x))), self.config.patch_levels)
+        return self.kit.unpatch(self.conv_out(F.silu(self.norm_out(x))), self.config.patch_levels)
 
 
 # -- the whole tokenizer -----------------------------------------------------------------------------
@@ -460,13 +434,11 @@ class CosmosModel(nn.Module):
         self.config = config
         c = config
         dim = len(c.levels)
+        self.encoder, self.decoder = Encoder(c), Decoder(c)
         if c.video:
-            self.encoder: nn.Module = Encoder3d(c)
-            self.decoder: nn.Module = Decoder3d(c)
             self.quant_conv: nn.Module = _point3d(c.z_channels, dim)
             self.post_quant_conv: nn.Module = _point3d(dim, c.z_channels)
         else:
-            self.encoder, self.decoder = Encoder2d(c), Decoder2d(c)
             self.quant_conv, self.post_quant_conv = nn.Conv2d(c.z_channels, dim, 1), nn.Conv2d(dim, c.z_channels, 1)
         self.quantizer = FSQ(FSQConfig(levels=list(c.levels)))
 

@@ -26,12 +26,12 @@ from typing import Any, ClassVar, Iterable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from tokkit.codecs.image.io import IMAGE_SUFFIXES, from_array, read_rgb, to_rgb
+from tokkit.codecs.image.io import IMAGE_SUFFIXES, read_rgb, to_rgb
 from tokkit.codecs.image.published.cosmos import MAX_SIDE, SIZE_OPTION, coded_size, from_canvas, grid_for, to_canvas
 from tokkit.codecs.model_tokenizer import ModelTokenizer
 from tokkit.codecs.published import PublishedWeights
-from tokkit.codecs.video.io import OUTPUT_SUFFIXES, VIDEO_SUFFIXES, probe, read_frames, write_video
-from tokkit.core.atomic import check_writable
+from tokkit.codecs.video.io import probe, read_frames
+from tokkit.codecs.video.tokenizer import DecodedVideo, VideoTokenizer
 from tokkit.core.meta import Float, Int, IntList, bad_field
 from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
@@ -44,34 +44,28 @@ MAX_FRAMES = 24 * 3600 * 60  # 24 hours at 60 fps
 MAX_WINDOW = 1 + 8 * 64
 
 
-class CosmosDecodedVideo:
+class CosmosDecodedVideo(DecodedVideo):
     """A decoded clip, made window by window (bounded memory): iterate for RGB frames (H, W, 3) uint8 at the
-    original size; ``fps`` is the source's frame rate; ``numpy()`` collects them."""
+    original size; ``fps`` is the source's frame rate; ``numpy()`` collects them; ``model_frames()`` yields
+    the decoder's own frames (the coded canvas, before cropping and resizing)."""
 
     def __init__(self, tokenizer: "CosmosVideoTokenizer", tokens: Tokens | np.ndarray | Sequence[int]) -> None:
-        self._tokenizer = tokenizer
+        self._tokenizer = tokenizer  # type: ignore[assignment]
         self._windows, self._coded, size, self.fps = tokenizer._check_grid(tokens)
         self.width, self.height = size
+        self.source_fps = self.fps
+
+    def model_frames(self) -> Iterator[np.ndarray]:
+        """The decoder's frames (H', W', 3) uint8, window after window."""
+        for codes, frames in self._windows:
+            yield from self._tokenizer._decode_window(codes, frames)
 
     def __len__(self) -> int:
         return sum(frames for _, frames in self._windows)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for codes, frames in self._windows:
-            for array in self._tokenizer._decode_window(codes, frames):
-                yield np.asarray(from_canvas(array, self._coded, (self.width, self.height)))
-
-    def numpy(self) -> np.ndarray:
-        """All frames (T, H, W, 3) uint8."""
-        return np.stack(list(self))
-
-    def __eq__(self, other: object) -> bool:
-        """Same frame rate and the same frames, pixel for pixel (decodes both)."""
-        if not isinstance(other, CosmosDecodedVideo):
-            return NotImplemented
-        return self.fps == other.fps and np.array_equal(self.numpy(), other.numpy())
-
-    __hash__ = None  # type: ignore[assignment]
+        for array in self.model_frames():
+            yield np.asarray(from_canvas(array, self._coded, (self.width, self.height)))
 
 
 class CosmosVideoTokenizer(PublishedWeights, ModelTokenizer):
@@ -80,10 +74,8 @@ class CosmosVideoTokenizer(PublishedWeights, ModelTokenizer):
     ``device`` is "auto", "cpu" or "cuda".
     """
 
-    modality: ClassVar[str] = "video"
+    modality, output_suffix, input_suffixes = VideoTokenizer.modality, VideoTokenizer.output_suffix, VideoTokenizer.input_suffixes
     kind: ClassVar[str] = KIND
-    input_suffixes: ClassVar[tuple[str, ...]] = VIDEO_SUFFIXES + tuple(s for s in IMAGE_SUFFIXES if s != ".gif")
-    output_suffix: ClassVar[str] = ".mp4"
     meta_schema: ClassVar[dict] = {
         "image_size": IntList(2, 1, 1 << 20, required=True), "coded_size": IntList(2, 1, MAX_SIDE, required=True),
         "fps": Float(0.01, 1000.0, required=True), "frames": Int(1, MAX_FRAMES, required=True),
@@ -104,17 +96,7 @@ class CosmosVideoTokenizer(PublishedWeights, ModelTokenizer):
     def save(self, directory: str | os.PathLike) -> Path:
         return PublishedWeights.save(self, directory)
 
-    def example_inputs(self, count: int = 3, seed: int = 0) -> list[np.ndarray]:
-        """``count`` small synthetic clips (T, H, W, 3) uint8 of different lengths and sizes (a moving pattern)."""
-        rng = np.random.default_rng(seed)
-        clips = []
-        for index in range(count):
-            frames, height, width = 3 + 3 * index, 20 + 6 * index, 32 - 4 * index
-            y, x = np.mgrid[0:height, 0:width] / max(height, width)
-            clip = [np.stack([np.sin(5 * (x + 0.1 * t)), np.cos(4 * y + t), x * y], axis=-1) * 0.4 + 0.5
-                    + 0.03 * rng.random((height, width, 3)) for t in range(frames)]
-            clips.append((np.clip(np.stack(clip), 0, 1) * 255).astype(np.uint8))
-        return clips
+    example_inputs = VideoTokenizer.example_inputs  # small synthetic clips of different lengths and sizes
 
     # -- encode -----------------------------------------------------------------------------
     def encode(self, item: Any, *, size: int | None = None, window: int | None = None) -> Tokens:
@@ -259,30 +241,9 @@ class CosmosVideoTokenizer(PublishedWeights, ModelTokenizer):
             start += latent
         return windows, tuple(meta["coded_size"]), tuple(meta["image_size"]), float(meta["fps"])
 
-    def write_decoded(self, item: CosmosDecodedVideo, path: str | os.PathLike, *, force: bool = False) -> None:
-        """Write a decoded clip atomically: .mp4/.mkv (lossless H.264 4:4:4), .y4m, .gif, or a folder (a path
-        without a suffix) of PNG frames."""
-        from tqdm import tqdm
-
-        from tokkit.codecs.video.tokenizer import VideoTokenizer
-
-        target = Path(path)
-        suffix = target.suffix.lower()
-        if suffix not in OUTPUT_SUFFIXES:
-            raise InputError(f"cannot write {path}: use .mp4, .mkv, .y4m, .gif or a folder name (PNG frames)")
-        frames = iter(tqdm(item, total=len(item), desc="decoding frames", unit="frame", file=sys.stderr,
-                           disable=not sys.stderr.isatty()))
-        if suffix == "":
-            VideoTokenizer._write_png_folder(frames, target, force=force)
-            return
-        check_writable(target, force=force)
-        staging = target.with_name(f".{target.name}.partial{os.getpid()}{suffix}")
-        try:
-            write_video(frames, staging, item.fps, item.width, item.height)
-            os.replace(staging, target)
-        finally:
-            if staging.exists():
-                staging.unlink()
+    # the clip writer of tokkit's own video tokenizer: it needs only len(), iteration, fps, width and height
+    write_decoded = VideoTokenizer.write_decoded
+    _write_png_folder = staticmethod(VideoTokenizer._write_png_folder)
 
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
@@ -292,13 +253,7 @@ class CosmosVideoTokenizer(PublishedWeights, ModelTokenizer):
                      parameters=sum(p.numel() for p in self.model.parameters()))
         return facts
 
-    @staticmethod
-    def _as_rgb(frame: Any) -> Image.Image:
-        if isinstance(frame, Image.Image):
-            return to_rgb(frame)
-        if isinstance(frame, np.ndarray):
-            return from_array(frame)
-        raise InputError(f"a frame must be a numpy array or a Pillow image, got {type(frame).__name__}")
+    _as_rgb = staticmethod(VideoTokenizer._as_rgb)
 
     @classmethod
     def example_tokenizer(cls) -> "CosmosVideoTokenizer":

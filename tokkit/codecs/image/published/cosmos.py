@@ -18,7 +18,6 @@ This module is the family :mod:`tokkit.codecs.published` dispatches to; it also 
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
