@@ -87,7 +87,12 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     x = pixels(args.model, args.size, args.frames)
     ref_encode, ref_decode, port_encode, port_decode = sides(args)
-    codes = ref_encode(x) if args.op == "decode" else None
+    codes = None
+    if args.op == "decode":  # random codes of the latent shape: encoding here would already raise the peak RSS
+        _, spatial, temporal = RELEASES[args.model]
+        grid = (args.size // spatial,) * 2
+        shape = (1, 1 + (args.frames - 1) // temporal, *grid) if temporal else (1, *grid)
+        codes = torch.randint(0, 64000, shape, generator=torch.Generator().manual_seed(0))
     encode, decode = (ref_encode, ref_decode) if args.side == "reference" else (port_encode, port_decode)
     base = rss_mb()
     best = float("inf")
