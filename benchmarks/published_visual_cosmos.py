@@ -9,7 +9,8 @@ scratch venv of scripts/make_cosmos_fixtures.py; tokkit itself does not. Model: 
 (the authors' config with the release's compression) with their own random init, in float32 on the CPU;
 the port gets the same tensors by name. Input: one synthetic ``--size`` x ``--size`` picture, or a clip of
 ``--frames`` such frames (1 + kT). Speed: both models in one process, timed alternately so that both see
-the same load (seconds, best of ``--repeats``). With ``--memory``, each (implementation, operation) also
+the same load, best of ``--repeats``: wall seconds and the process's CPU seconds (one thread: the CPU time
+is what the work cost, unlike the wall time it does not grow with other jobs' load; cache sharing remains). With ``--memory``, each (implementation, operation) also
 runs in a fresh process: peak RSS growth over the process's state after loading the model. Encode:
 pixels -> codes; decode: the reference's codes -> pixels. Codes and pixels of the two sides are compared.
 Say what else ran on the machine: timings on a busy machine are only comparable as ratios in one run.
@@ -110,19 +111,21 @@ def interleaved(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     x = pixels(args.model, args.size, args.frames)
     ref_encode, ref_decode, port_encode, port_decode = sides(args)
-    best = {key: float("inf") for key in ("ref encode", "port encode", "ref decode", "port decode")}
+    keys = ("ref encode", "port encode", "ref decode", "port decode")
+    best = {key: float("inf") for key in keys}
+    cpu = {key: float("inf") for key in keys}
     outputs = {}
     with torch.inference_mode():
         for _ in range(args.repeats):
-            for key, fn in (("ref encode", ref_encode), ("port encode", port_encode),
-                            ("ref decode", ref_decode), ("port decode", port_decode)):
-                start = time.perf_counter()
+            for key, fn in zip(keys, (ref_encode, port_encode, ref_decode, port_decode)):
+                start, start_cpu = time.perf_counter(), time.process_time()
                 outputs[key] = fn(x) if key.endswith("encode") else fn(outputs["ref encode"])
                 best[key] = min(best[key], time.perf_counter() - start)
+                cpu[key] = min(cpu[key], time.process_time() - start_cpu)
     ref_codes, port_codes = outputs["ref encode"], outputs["port encode"]
     theirs, ours = outputs["ref decode"], outputs["port decode"]
     rel = float((theirs - ours).abs().max() / theirs.abs().max())
-    return {**best, "equal": int((ref_codes == port_codes).sum()), "total": ref_codes.numel(), "pixel_rel": rel}
+    return {**best, **{f"cpu {k}": v for k, v in cpu.items()}, "equal": int((ref_codes == port_codes).sum()), "total": ref_codes.numel(), "pixel_rel": rel}
 
 
 def main() -> None:
@@ -156,8 +159,9 @@ def main() -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         line = [f"{model}:"]
         for op in ("encode", "decode"):
-            line.append(f"{op} reference {r['ref ' + op]:.2f} s, tokkit {r['port ' + op]:.2f} s "
-                        f"({r['ref ' + op] / r['port ' + op]:.2f}x);")
+            line.append(f"{op} reference {r['cpu ref ' + op]:.2f} / tokkit {r['cpu port ' + op]:.2f} CPU s "
+                        f"({r['cpu ref ' + op] / r['cpu port ' + op]:.2f}x; wall {r['ref ' + op]:.2f} / "
+                        f"{r['port ' + op]:.2f} s);")
         line.append(f"codes {r['equal']}/{r['total']} equal, pixels within {r['pixel_rel']:.1e} relative")
         print(" ".join(line))
         if args.memory:
