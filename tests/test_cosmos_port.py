@@ -207,3 +207,23 @@ def test_bad_inputs_are_one_line(tmp_path, run_cli):
         tok.decode(Tokens(good.codes[:1], good.meta))  # codes shorter than the frames they claim
     with pytest.raises(InputError):
         tok.decode(np.zeros((2, 3), np.int64))  # not a (t, h, w) grid
+
+
+def test_haar_patching_is_invertible():
+    from tokkit.nn.haar import patch_image, patch_video, unpatch_image, unpatch_video
+
+    image = torch.randn(2, 3, 8, 16)
+    assert patch_image(image, 2).shape == (2, 48, 2, 4)
+    assert torch.allclose(unpatch_image(patch_image(image, 2), 2), image, atol=1e-6)
+    video = torch.randn(1, 3, 9, 8, 8)
+    assert patch_video(video, 2).shape == (1, 192, 3, 2, 2)
+    assert torch.allclose(unpatch_video(patch_video(video, 2), 2), video, atol=1e-6)
+
+
+def test_codes_are_causal(ports, golden):
+    """The codes of a clip's first 1 + kT frames do not depend on the frames after them."""
+    tok = ports["DV4x4x4"]  # T = 4
+    clip = golden["DV4x4x4.input"]  # 9 frames
+    whole = tok.encode(clip, window=9).codes
+    assert np.array_equal(tok.encode(clip[:5], window=5).codes, whole[:2])
+    assert np.array_equal(tok.encode(clip[:1], window=5).codes, whole[:1])
