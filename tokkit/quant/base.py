@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: rows per encode task for the elementwise quantizers (FSQ, LFQ)
-ENCODE_BLOCK = 1 << 15
+ENCODE_BLOCK = 1 << 13
 
 
 class Quantizer(nn.Module):
