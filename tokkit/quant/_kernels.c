@@ -215,24 +215,21 @@ static PyObject *lfq_bits(PyObject *self, PyObject *args) {
         return NULL;
     }
     int64_t *index_out = (int64_t *)(uintptr_t)index_p;
+#define SIGN_BITS(T)                                                                                 \
+    do {                                                                                             \
+        const T *z = (const T *)(uintptr_t)z_p;                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                         \
+            int64_t index = 0;                                                                       \
+            for (Py_ssize_t j = 0; j < b; j++)                                                       \
+                index |= (int64_t)(z[i * ld + j] > (T)0) << j;                                       \
+            index_out[i] = index;                                                                    \
+        }                                                                                            \
+    } while (0)
     Py_BEGIN_ALLOW_THREADS
-    if (dtype == F32) {
-        const float *z = (const float *)(uintptr_t)z_p;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            int64_t index = 0;
-            for (Py_ssize_t j = 0; j < b; j++)
-                index |= (int64_t)(z[i * ld + j] > 0.0f) << j;
-            index_out[i] = index;
-        }
-    } else {
-        const double *z = (const double *)(uintptr_t)z_p;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            int64_t index = 0;
-            for (Py_ssize_t j = 0; j < b; j++)
-                index |= (int64_t)(z[i * ld + j] > 0.0) << j;
-            index_out[i] = index;
-        }
-    }
+    if (dtype == F32)
+        SIGN_BITS(float);
+    else
+        SIGN_BITS(double);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
