@@ -51,9 +51,10 @@ class Quantizer(nn.Module):
         return as_index_tensor(indices, "indices", self.codebook_size).to(device)
 
     @staticmethod
-    def _native_for(t: torch.Tensor) -> Any:
-        """The compiled module when it is built and ``t`` lives on the CPU, else None (torch path)."""
-        return _kernels if t.device.type == "cpu" else None
+    def _native_for(t: torch.Tensor, name: str) -> Callable[..., Any] | None:
+        """The compiled pass ``name`` when it is built (an older build may lack it) and ``t`` lives on
+        the CPU, else None: the caller runs its torch ops."""
+        return getattr(_kernels, name, None) if t.device.type == "cpu" else None
 
     def _encode_rows(
         self,

@@ -129,8 +129,8 @@ class FSQ(Quantizer):
         """Rows (n, dim) -> indices (n,): the compiled pass where built (rows next to a bin boundary
         re-run in torch, so the result is torch's exactly), else torch's bound-round-index ops."""
         z = self.project_in(rows).float()
-        kernels = self._native_for(z)
-        if kernels is None:
+        fsq_bins = self._native_for(z, "fsq_bins")
+        if fsq_bins is None:
             return self._encode_torch(z)
         z = z.contiguous()
         n = z.shape[0]
@@ -139,9 +139,8 @@ class FSQ(Quantizer):
         levels = self.levels.reshape(-1).cpu().contiguous()
         basis = self.basis.reshape(-1).cpu().contiguous()
         thresholds = self._thresholds
-        flagged = kernels.fsq_bins(z.data_ptr(), n, self.codebook_dim, z.stride(0), levels.data_ptr(),
-                                   basis.data_ptr(), thresholds.data_ptr(), thresholds.shape[1],
-                                   out.data_ptr(), flags.data_ptr())
+        flagged = fsq_bins(z.data_ptr(), n, self.codebook_dim, z.stride(0), levels.data_ptr(), basis.data_ptr(),
+                           thresholds.data_ptr(), thresholds.shape[1], out.data_ptr(), flags.data_ptr())
         if flagged:
             near = flags.nonzero().squeeze(1)
             out[near] = self._encode_torch(z[near])

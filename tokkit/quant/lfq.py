@@ -103,12 +103,12 @@ class LFQ(Quantizer):
     def _encode_block(self, rows: torch.Tensor) -> torch.Tensor:
         """Rows (n, dim) -> indices (n,): one compiled pass over the signs where built, else torch."""
         z = self.project_in(rows)
-        kernels = self._native_for(z)
-        if kernels is None or z.dtype not in (torch.float32, torch.float64):
+        lfq_bits = self._native_for(z, "lfq_bits")
+        if lfq_bits is None or z.dtype not in (torch.float32, torch.float64):
             return self.codes_to_indices(z)
         z = z.contiguous()
         out = torch.empty(z.shape[0], dtype=torch.long)
-        kernels.lfq_bits(z.data_ptr(), int(z.dtype == torch.float64), z.shape[0], self.bits, z.stride(0), out.data_ptr())
+        lfq_bits(z.data_ptr(), int(z.dtype == torch.float64), z.shape[0], self.bits, z.stride(0), out.data_ptr())
         return out
 
     @torch.no_grad()
