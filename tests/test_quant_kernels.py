@@ -275,3 +275,11 @@ def test_lfq_compiled_pass_equals_torch_on_signed_zeros_and_tiny_doubles(scan: s
     z[::3, 4], z[::5, 7] = 0.0, -0.0
     for latents in (z, z.double() * 1e-300):
         assert torch.equal(lfq.encode(latents), lfq.codes_to_indices(latents))
+
+
+def test_an_older_build_without_the_fsq_and_lfq_passes_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base_module, "_kernels", type(sys)("old_kernels"))  # a module with no fsq_bins / lfq_bits
+    fsq, lfq = FSQ(FSQConfig(levels=[8, 5, 5, 5])).eval(), LFQ(LFQConfig(codebook_size=1 << 8)).eval()
+    z4, z8 = torch.randn(3000, 4), torch.randn(3000, 8)
+    assert torch.equal(fsq.encode(z4), fsq._encode_torch(z4))
+    assert torch.equal(lfq.encode(z8), lfq.codes_to_indices(z8))
