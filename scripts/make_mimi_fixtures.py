@@ -5,7 +5,7 @@ Run in a scratch venv that has the reference package (never a tokkit dependency)
     python -m venv --system-site-packages /work/venvs/mimi
     /work/venvs/mimi/bin/pip install --no-deps moshi==0.2.13 sentencepiece sphn
     PYTHONPATH=. /work/venvs/mimi/bin/python scripts/make_mimi_fixtures.py          # the small fixtures
-    PYTHONPATH=. /work/venvs/mimi/bin/python scripts/make_mimi_fixtures.py full     # full size, printed only
+    PYTHONPATH=. /work/venvs/mimi/bin/python scripts/make_mimi_fixtures.py full [SECONDS]  # full size, printed
 
 The model is moshi's ``get_mimi`` at reduced widths (the published strides, split RVQ and transformer
 options, 8 codebooks of 64) with random weights (every draw seeded): layer scales, norms and the last
@@ -45,6 +45,8 @@ SMALL_TRANSFORMER = dict(d_model=32, num_heads=8, num_layers=2, causal=True, lay
 SMALL = dict(sample_rate=24000, channels=1, frame_rate=12.5, seanet=SMALL_SEANET, quantizer=SMALL_QUANTIZER,
              transformer=SMALL_TRANSFORMER)
 WINDOW = 16
+#: the full-size random encoder's latents are ~1; this spreads them so that float32 distances separate codes
+FULL_GAIN = 30.0
 #: codebooks are picked among the latents of the audio shifted by this many offsets within a token frame
 SHIFTS = 8
 
@@ -157,6 +159,8 @@ def small_fixtures() -> None:
                "codes_window16": windowed["codes"].numpy().astype(np.int64),
                "decoded_window16_tail": windowed["decoded"][-tail:].numpy()},
               str(OUT / "mimi_small_outputs.safetensors"))
+    set_attention_context(model, SMALL_TRANSFORMER["context"])
+    hf_snapshot(model, audio, SMALL_TRANSFORMER["num_heads"])
     distinct = [len(np.unique(level)) for level in ours["codes"].numpy()]
     print(f"mimi: latents {tuple(ours['latents'].shape)} (std {ours['latents'].std():.3f}), codes "
           f"{tuple(ours['codes'].shape)}, distinct codes per level {distinct}, near-ties (gap <= {NEAR_TIE}): "
@@ -164,39 +168,104 @@ def small_fixtures() -> None:
           f"{(windowed['codes'] != ours['codes']).sum().item()} codes")
 
 
-def full_check() -> None:
-    """The published architecture, random weights, through the reference and the port (not saved)."""
-    import time
+def hf_name(name: str) -> str:
+    """moshi's tensor name -> HF transformers' flat ``kyutai/mimi`` name."""
+    import re
 
-    from tokkit.codecs.audio.published.mimi import from_reference
+    name = name.replace("downsample.conv.conv.conv.", "downsample.conv.").replace("upsample.convtr.convtr.convtr.", "upsample.conv.")
+    name = re.sub(r"^(encoder|decoder)\.model\.", r"\1.layers.", name)
+    name = name.replace(".conv.conv.", ".conv.").replace(".convtr.convtr.", ".conv.")
+    name = re.sub(r"_transformer\.transformer\.layers\.", "_transformer.layers.", name)
+    for ours, theirs in ((".norm1.", ".input_layernorm."), (".norm2.", ".post_attention_layernorm."),
+                         (".linear1.", ".mlp.fc1."), (".linear2.", ".mlp.fc2."), (".layer_scale_1.", ".self_attn_layer_scale."),
+                         (".layer_scale_2.", ".mlp_layer_scale."), (".self_attn.out_projs.0.", ".self_attn.o_proj."),
+                         ("quantizer.rvq_first.", "quantizer.semantic_residual_vector_quantizer."),
+                         ("quantizer.rvq_rest.", "quantizer.acoustic_residual_vector_quantizer."),
+                         (".vq.layers.", ".layers."), ("._codebook.", ".codebook."), (".embedding_sum", ".embed_sum"),
+                         ("._initialized", ".initialized")):
+        name = name.replace(ours, theirs)
+    return name
+
+
+def hf_snapshot(model, audio: torch.Tensor, heads: int) -> None:
+    """The same weights as HF's ``kyutai/mimi`` snapshot (config.json + flat model.safetensors, q/k rows permuted
+    for rotate-half RoPE as transformers' conversion script does), checked by loading it into transformers."""
+    import shutil
+
+    from safetensors.torch import save_file
+    from transformers import MimiConfig, MimiModel
+
+    tensors = {}
+    for name, value in model.state_dict().items():
+        if ".self_attn.in_projs.0.weight" in name:
+            prefix = hf_name(name).replace(".self_attn.in_projs.0.weight", ".self_attn.")
+            rows = value.shape[0] // 3
+            for index, part in enumerate("qkv"):
+                w = value[index * rows:(index + 1) * rows]
+                if part != "v":  # interleaved pairs -> rotate-half halves, per head
+                    w = w.view(heads, rows // heads // 2, 2, w.shape[1]).transpose(1, 2).reshape(rows, w.shape[1])
+                tensors[f"{prefix}{part}_proj.weight"] = w.contiguous()
+        else:
+            tensors[hf_name(name)] = value.contiguous()
+    s, q, t = SMALL_SEANET, SMALL_QUANTIZER, SMALL_TRANSFORMER
+    config = MimiConfig(sampling_rate=24000, frame_rate=12.5, hidden_size=s["dimension"], num_filters=s["n_filters"],
+                        num_residual_layers=1, upsampling_ratios=s["ratios"], kernel_size=7, last_kernel_size=3,
+                        residual_kernel_size=3, dilation_growth_rate=2, use_causal_conv=True, pad_mode="constant",
+                        compress=2, codebook_size=q["bins"], codebook_dim=q["dimension"], num_quantizers=q["n_q"],
+                        use_conv_shortcut=False, vector_quantization_hidden_dimension=q["dimension"],
+                        num_semantic_quantizers=1, upsample_groups=s["dimension"], num_hidden_layers=t["num_layers"],
+                        intermediate_size=t["dim_feedforward"], num_attention_heads=heads, num_key_value_heads=heads,
+                        head_dim=s["dimension"] // heads, sliding_window=t["context"])
+    folder = OUT / "mimi_small_hf"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    config.save_pretrained(folder)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    hf = MimiModel.from_pretrained(folder).eval()
+    with torch.no_grad():
+        ours = model.encode(audio[:, None])
+        theirs = hf.encode(audio[:, None], num_quantizers=q["n_q"]).audio_codes
+        decoded = model.decode(ours)
+        hf_decoded = hf.decode(ours).audio_values
+    print(f"mimi HF snapshot: {sorted(p.name for p in folder.iterdir())}; transformers' codes equal moshi's: "
+          f"{torch.equal(ours, theirs)} ({(ours != theirs).sum().item()} differ, in frames "
+          f"{sorted(set((ours != theirs).nonzero()[:, 2].tolist()))} of {ours.shape[-1]}); decoded max |diff| "
+          f"{(decoded - hf_decoded[..., :decoded.shape[-1]]).abs().max().item():.2e}")
+
+
+def full_check(seconds: float = 6.5) -> dict:
+    """The published architecture, random weights, through the reference and the port (nothing saved)."""
     from moshi.models.loaders import _mimi_config
 
-    model = build(_mimi_config, seed=10, gain=1.0)
+    from tokkit.codecs.audio.published.mimi import from_reference
+
+    model = build(_mimi_config, seed=10, gain=FULL_GAIN)
     port = from_reference(published_names(model.state_dict()), "full-size")
-    audio = torch.from_numpy(speech_24k(6.5))[None]
-    start = time.perf_counter()
+    audio = torch.from_numpy(speech_24k(1e9)[: int(seconds * 24000)])[None]
     ref = run(model, audio)
     gaps = top2_gaps(model, ref["latents"][None])
     with torch.inference_mode():
-        latents = port.latents(audio)
-        codes = port.quantize(latents, 32)[0]
+        latents = port.latents(audio)[0]
+        codes = port.quantize(latents[None], 32)[0]
         decoded = port.decode(ref["codes"][None])[0]
-    scale = ref["latents"].abs().max().item()
-    print(f"full size: latents max |diff| {(latents[0] - ref['latents']).abs().max().item():.2e} (max |latent| "
-          f"{scale:.2f}); codes {ref['codes'].numel()}, differing {(codes != ref['codes']).sum().item()}, "
-          f"near-ties {(gaps <= NEAR_TIE).sum()}; decoded max |diff| "
-          f"{(decoded - ref['decoded']).abs().max().item():.2e} (peak {ref['decoded'].abs().max().item():.3f}); "
-          f"{time.perf_counter() - start:.1f} s")
-    compared = differ = 0
-    for frame in range(codes.shape[1]):
+    compared = differ = skipped = 0
+    for frame in range(codes.shape[1]):  # compared level by level until the frame's first near-tie
         for level in range(codes.shape[0]):
             if gaps[level, frame] <= NEAR_TIE:
+                skipped += codes.shape[0] - level
                 break
             compared += 1
             differ += int(codes[level, frame] != ref["codes"][level, frame])
-    print(f"full size: {compared} codes compared before a near-tie, {differ} differ")
+    return {"seconds": seconds, "codes": int(ref["codes"].numel()), "codes_compared": compared,
+            "codes_differing_where_decided": differ, "codes_after_near_ties": skipped, "near_ties": int((gaps <= NEAR_TIE).sum()),
+            "codes_differing_total": int((codes != ref["codes"]).sum()),
+            "latents_max_rel_diff": float((latents - ref["latents"]).abs().max() / ref["latents"].abs().max()),
+            "audio_max_rel_diff": float((decoded - ref["decoded"]).abs().max() / ref["decoded"].abs().max())}
 
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
-    full_check() if sys.argv[1:] == ["full"] else small_fixtures()
+    if sys.argv[1:2] == ["full"]:
+        print(json.dumps(full_check(float(sys.argv[2]) if len(sys.argv) > 2 else 6.5)))
+    else:
+        small_fixtures()

@@ -21,6 +21,7 @@ from tokkit.errors import InputError, TokkitError, UnsupportedFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio_ports"
 MIMI = FIXTURES / "mimi_small.safetensors"
+HF = FIXTURES / "mimi_small_hf"  # the same weights as HF transformers' kyutai/mimi snapshot
 SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"
 NEAR_TIE = 1e-3
 
@@ -124,20 +125,35 @@ def test_streamed_encode_and_decode_equal_one_whole_pass(golden, frames):
     np.testing.assert_array_equal(head[:, :-1], codes[:, :head.shape[1] - 1])
 
 
+def test_hf_snapshot_is_the_same_checkpoint(port, golden):
+    """transformers' layout (q/k rows permuted for rotate-half RoPE, q/k/v apart, embed_sum) maps back exactly."""
+    snapshot = tokkit.load(HF, device="cpu")
+    assert snapshot.identity["hash"] == port.identity["hash"]
+    for key, value in port.model.state_dict().items():
+        torch.testing.assert_close(snapshot.model.state_dict()[key], value, rtol=0, atol=0)
+    np.testing.assert_array_equal(snapshot.encode(golden["audio"]).codes, golden["codes"])
+
+
 def test_full_architecture_loads_from_the_release_layout():
-    """The released tensor names and shapes (recorded from moshi's get_mimi) build the published config."""
-    from tokkit.codecs.audio.published.mimi import MimiConfig, from_reference
+    """The released tensor names and shapes (recorded from moshi's get_mimi) describe the published config and
+    fill its port exactly (uninitialised tensors, the port built on the meta device: a fast unit test)."""
+    from tokkit.codecs.audio.published.mimi import MimiConfig, MimiModel, canonical_keys, infer_config
+    from tokkit.nn.weights import load_checked
 
     shapes = json.loads((FIXTURES / "mimi_shapes.json").read_text())
     assert "encoder_transformer.transformer.layers.0.self_attn.in_proj_weight" in shapes
-    state = {name: torch.full(shape, 0.5) for name, shape in shapes.items()}
-    model = from_reference(state, "tokenizer-e351c8d8-checkpoint125.safetensors")
-    assert model.config == MimiConfig()
-    c = model.config
-    assert (c.n_q, c.hop, c.frame_rate, c.default_codebooks, c.kbps_per_codebook) == (32, 1920, 12.5, 8, 0.1375)
-    state["decoder_transformer.transformer.layers.3.linear1.weight"] = torch.zeros(1024, 512)
+    state = {name: torch.empty(shape) for name, shape in shapes.items()}
+    canonical = canonical_keys(state)
+    config = infer_config(canonical)
+    assert config == MimiConfig()
+    assert (config.n_q, config.hop, config.frame_rate, config.default_codebooks, config.kbps_per_codebook) == \
+        (32, 1920, 12.5, 8, 0.1375)
+    with torch.device("meta"):
+        model = MimiModel(config)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {k: tuple(v.shape) for k, v in canonical.items()}
+    canonical["decoder_transformer.blocks.3.mlp.0.weight"] = torch.empty(1024, 512)
     with pytest.raises(InputError, match=r"bad.safetensors: .* has shape"):
-        from_reference(state, "bad.safetensors")
+        load_checked(model, canonical, "bad.safetensors")
 
 
 def test_describe_reports_codec_rate_codebooks_and_kbps(port):
@@ -218,11 +234,18 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     half.pop("quantizer.rvq_rest.vq.layers.2._codebook.cluster_usage")
     incomplete = tmp_path / "incomplete.safetensors"
     save_file(half, str(incomplete))
-    return {"truncated": truncated, "unknown": unknown, "mismatched": mismatched, "incomplete": incomplete}
+    unsupported = tmp_path / "unsupported_hf"
+    shutil.copytree(HF, unsupported)
+    config = json.loads((unsupported / "config.json").read_text())
+    config["num_key_value_heads"] = 4
+    (unsupported / "config.json").write_text(json.dumps(config))
+    return {"truncated": truncated, "unknown": unknown, "mismatched": mismatched, "incomplete": incomplete,
+            "unsupported": unsupported}
 
 
 @pytest.mark.parametrize("case, message", [("truncated", "cannot read"), ("unknown", "unknown checkpoint layout"),
-                                           ("mismatched", "has shape"), ("incomplete", "cluster_usage")])
+                                           ("mismatched", "has shape"), ("incomplete", "cluster_usage"),
+                                           ("unsupported", "num_key_value_heads")])
 def test_bad_checkpoints_fail_in_one_line_and_write_nothing(run_cli, tmp_path, case, message):
     path = _bad_files(tmp_path)[case]
     with pytest.raises((InputError, UnsupportedFormatError)):

@@ -7,10 +7,12 @@ its own bias-free projections to 256 dims) -> depthwise transposed conv back to 
 audio in order with bounded memory and give the codes of one whole pass.
 
 Built from :mod:`tokkit.nn.seanet`, :mod:`tokkit.nn.transformer` and :class:`tokkit.quant.split.SplitRVQ`.
-:func:`from_reference` reads the authors' layout (the ``tokenizer-*.safetensors`` file shipped in Kyutai's
-moshi repositories, the ``moshi`` package's state dict); each EMA codebook is derived as the package does,
+:func:`from_reference` reads both published layouts: the authors' (the ``tokenizer-*.safetensors`` file shipped
+in Kyutai's moshi repositories, the ``moshi`` package's state dict) and HF transformers' (``kyutai/mimi``:
+config.json + model.safetensors, flat or transformers-5 nested names; its query/key rows, permuted for
+rotate-half RoPE, are permuted back). Each EMA codebook is derived as both packages do,
 ``embedding_sum / cluster_usage.clamp(min=1e-5)``. Heads, attention window, RoPE period and sample rate are
-not in the tensors: they take the published model's values unless overridden.
+not in the tensors: they come from a snapshot's config.json, else take the published model's values.
 """
 
 from __future__ import annotations
@@ -174,13 +176,99 @@ _RESAMPLE = {"downsample.conv.conv.conv.weight": "downsample.weight",
              "upsample.convtr.convtr.convtr.weight": "upsample.weight"}
 
 
+#: HF transformers' names: transformers 5's nested prefixes -> the flat ones ``kyutai/mimi`` is saved with
+_HF_NESTED = (("encoder.encoder_seanet.layers.", "encoder.layers."), ("decoder.decoder_seanet.layers.", "decoder.layers."),
+              ("encoder.encoder_transformer.", "encoder_transformer."),
+              ("decoder.decoder_transformer.", "decoder_transformer."),
+              ("encoder.downsample.", "downsample."), ("decoder.upsample.", "upsample."))
+_HF_LAYER = re.compile(r"^(encoder|decoder)_transformer\.layers\.(\d+)\.(.+)$")
+_HF_LAYER_PARTS = {
+    "self_attn.o_proj.weight": "attention.out.weight",
+    "input_layernorm.weight": "attention_norm.weight", "input_layernorm.bias": "attention_norm.bias",
+    "post_attention_layernorm.weight": "mlp_norm.weight", "post_attention_layernorm.bias": "mlp_norm.bias",
+    "mlp.fc1.weight": "mlp.0.weight", "mlp.fc2.weight": "mlp.2.weight",
+    "self_attn_layer_scale.scale": "attention_scale", "mlp_layer_scale.scale": "mlp_scale",
+}
+_HF_QUANTIZER = re.compile(r"^quantizer\.(semantic|acoustic)_residual_vector_quantizer\.(.+)$")
+_HF_CODEBOOK = re.compile(r"^layers\.(\d+)\.codebook\.(\w+)$")
+
+
 def looks_like(keys: set[str], hf_config: dict[str, Any] | None = None) -> bool:
-    """True when ``keys`` hold a Mimi model in the authors' layout (split-RVQ codebooks, encoder transformer,
-    SEANet encoder) and a snapshot's config.json (if any) does not name another model type."""
+    """True when ``keys`` hold a Mimi model in the authors' or HF's layout (split-RVQ codebooks, encoder
+    transformer, SEANet encoder) and a snapshot's config.json (if any) does not name another model type."""
     if hf_config is not None and hf_config.get("model_type") not in (None, "mimi"):
         return False
+    if any(_HF_QUANTIZER.match(k) for k in keys):
+        return any(k.startswith(("encoder.layers.0.", "encoder.encoder_seanet.layers.0.")) for k in keys)
     return (any(_CODEBOOK.match(k) for k in keys) and any(_LAYER.match(k) for k in keys)
             and any(k.startswith("encoder.model.0.") for k in keys))
+
+
+def hf_to_authors(state: dict[str, torch.Tensor], heads: int) -> dict[str, torch.Tensor]:
+    """HF transformers' Mimi names -> the authors' (the query/key rows put back in interleaved-RoPE order;
+    q, k and v joined into one projection). Names neither layout knows pass through."""
+    out: dict[str, torch.Tensor] = {}
+    attention: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        for nested, flat in _HF_NESTED:
+            if key.startswith(nested):
+                key = flat + key[len(nested):]
+                break
+        layer, quantizer = _HF_LAYER.match(key), _HF_QUANTIZER.match(key)
+        if key.startswith(("encoder.layers.", "decoder.layers.")):
+            out[key.replace(".layers.", ".model.", 1)] = value
+        elif layer and layer.group(3) in ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"):
+            attention.setdefault((layer.group(1), layer.group(2)), {})[layer.group(3)[10]] = value
+        elif layer and layer.group(3) in _HF_LAYER_PARTS:
+            out[f"{layer.group(1)}_transformer.blocks.{layer.group(2)}.{_HF_LAYER_PARTS[layer.group(3)]}"] = value
+        elif quantizer:
+            group = "first" if quantizer.group(1) == "semantic" else "rest"
+            codebook = _HF_CODEBOOK.match(quantizer.group(2))
+            if codebook:
+                name = {"embed_sum": "embedding_sum", "initialized": "_initialized"}.get(codebook.group(2), codebook.group(2))
+                out[f"quantizer.rvq_{group}.vq.layers.{codebook.group(1)}._codebook.{name}"] = value
+            else:
+                out[f"quantizer.rvq_{group}.{quantizer.group(2)}"] = value
+        elif key in ("downsample.conv.weight", "upsample.conv.weight"):
+            out[{"downsample.conv.weight": "downsample.conv.conv.conv.weight",
+                 "upsample.conv.weight": "upsample.convtr.convtr.convtr.weight"}[key]] = value
+        else:
+            out[key] = value
+    for (side, index), parts in attention.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise InputError(f"Mimi {side} transformer layer {index} lacks one of its q/k/v projections")
+        q, k = (_unpermute_rope(parts[name].float(), heads) for name in ("q", "k"))
+        out[f"{side}_transformer.transformer.layers.{index}.self_attn.in_proj_weight"] = torch.cat([q, k, parts["v"].float()])
+    return out
+
+
+def _unpermute_rope(weight: torch.Tensor, heads: int) -> torch.Tensor:
+    """Rows of a q/k projection in rotate-half order (per head: all real parts, then all imaginary) -> the
+    interleaved order the authors' RoPE uses (pairs of adjacent channels)."""
+    rows, cols = weight.shape
+    return weight.view(heads, 2, rows // heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+
+
+def config_from_hf(hf: dict[str, Any], source: str = "this Mimi snapshot") -> dict[str, Any]:
+    """Fields of a HF ``MimiConfig`` (config.json, model_type "mimi") as MimiConfig overrides; one InputError
+    line for options this port does not implement."""
+    rope = hf.get("rope_parameters") or {}
+    heads = int(hf.get("num_attention_heads", 8))
+    hidden = int(hf.get("hidden_size", 512))
+    unsupported = [name for name, ok in (
+        ("num_key_value_heads", int(hf.get("num_key_value_heads", heads)) == heads),
+        ("head_dim", int(hf.get("head_dim") or hidden // heads) * heads == hidden),
+        ("hidden_act", hf.get("hidden_act", "gelu") == "gelu"), ("norm_eps", float(hf.get("norm_eps", 1e-5)) == 1e-5),
+        ("audio_channels", int(hf.get("audio_channels", 1)) == 1), ("use_causal_conv", hf.get("use_causal_conv", True)),
+        ("attention_bias", not hf.get("attention_bias", False)), ("trim_right_ratio", hf.get("trim_right_ratio", 1.0) == 1.0),
+        ("rope_type", rope.get("rope_type", "default") == "default")) if not ok]
+    if unsupported:
+        raise InputError(f"{source}: its config.json sets {unsupported[0]} to a value the Mimi port does not "
+                         f"implement (it ports the published kyutai/mimi options)")
+    return dict(heads=heads, context=int(hf.get("sliding_window") or 250),
+                max_period=float(rope.get("rope_theta", hf.get("rope_theta", 10000.0))),
+                sample_rate=int(hf.get("sampling_rate", 24000)),
+                seanet=dict(dilation_base=int(hf.get("dilation_growth_rate", 2)), pad_mode=hf.get("pad_mode", "constant")))
 
 
 def canonical_keys(state: dict[str, torch.Tensor], source: str = "the checkpoint") -> dict[str, torch.Tensor]:
@@ -261,9 +349,14 @@ def _levels(state: dict[str, torch.Tensor], group: str) -> int:
     return max(found) + 1
 
 
-def from_reference(state: dict[str, torch.Tensor], source: str, **overrides: Any) -> MimiModel:
-    """Build the port from the authors' state dict; mismatched shapes raise InputError naming ``source``.
-    ``overrides``: MimiConfig fields the tensors cannot tell (e.g. ``context``, ``heads``)."""
+def from_reference(state: dict[str, torch.Tensor], source: str, *, hf_config: dict[str, Any] | None = None,
+                   **overrides: Any) -> MimiModel:
+    """Build the port from the authors' or HF's state dict (and a HF snapshot's config.json); mismatched shapes
+    raise InputError naming ``source``. ``overrides``: MimiConfig fields the tensors cannot tell (``context``, ...)."""
+    if hf_config:
+        overrides = {**config_from_hf(hf_config, source), **overrides}
+    if any(_HF_QUANTIZER.match(k) for k in state):
+        state = hf_to_authors(state, overrides.get("heads", MimiConfig.heads))
     canonical = canonical_keys(state, source)
     model = MimiModel(infer_config(canonical, **overrides))
     load_checked(model, canonical, source)
@@ -274,7 +367,8 @@ def load(checkpoint: Any, device: str) -> Any:
     """A :class:`tokkit.codecs.published.Checkpoint` of Mimi -> its tokenizer on ``device``."""
     from tokkit.codecs.audio.published.tokenizer import MimiTokenizer
 
-    return MimiTokenizer(from_reference(checkpoint.state, str(checkpoint.weights)), device=device)
+    return MimiTokenizer(from_reference(checkpoint.state, str(checkpoint.weights), hf_config=checkpoint.hf_config),
+                         device=device)
 
 
 def load_saved(directory: str, config: dict, *, device: str = "auto"):
