@@ -6,8 +6,8 @@ weights) and tokkit's port of the same state dict, timed by published_codecs.py'
     PYTHONPATH=. /work/venvs/mimi/bin/python benchmarks/published_mimi.py long 120   # bounded-memory stream
 
 Needs the reference package (``moshi``: see scripts/make_mimi_fixtures.py). Weights: moshi's own init with the
-layer scales, norms and codebooks set as the fixture script does (codebooks from latents of the speech, so
-codes vary). Speech: samples/speech.wav resampled to 24 kHz and repeated. Encode keeps 8 codebooks (what Moshi
+layer scales, norms and codebooks set as the fixture script does (codebooks from latents of the speech, one
+shift only: the timing does not depend on the code values). Speech: samples/speech.wav resampled to 24 kHz and repeated. Encode keeps 8 codebooks (what Moshi
 uses): the reference's non-streaming ``encode`` of the whole file against tokkit's stream on its 10 s grid;
 decode runs on random codes of the same shape. ``parity``: the full-size port against the reference on
 the same speech (latents, codes with near-ties counted, audio on the reference's codes). ``long``: tokkit's
@@ -42,7 +42,7 @@ def reference(codec: str = "mimi"):
 
     from make_mimi_fixtures import FULL_GAIN, build
 
-    model = build(_mimi_config, seed=10, gain=FULL_GAIN)
+    model = build(_mimi_config, seed=10, gain=FULL_GAIN, shifts=1)  # speed does not depend on the code values
     model.set_num_codebooks(CODECS[codec])
     return model
 

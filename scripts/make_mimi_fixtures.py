@@ -16,7 +16,8 @@ hold it. The state dict is saved as a safetensors file in the published naming (
 ``out_proj.weight``, which moshi's load hook maps). Outputs: latents, codes (8), the reference's top-2
 distance gap per code, decoded audio on those codes, and the latents and decoded tail with the attention
 window cut to 16 frames (moshi's ``set_attention_context``), since 3 s never reach the 250-frame window.
-``full``: the published architecture (random weights, codebooks re-initialised the same way) through the
+``full``: the published architecture (random weights, codebooks re-initialised the same way, the codes beyond
+the frames available as copies plus 5% noise) through the
 reference and the port on 6.5 s of speech; prints the differences and the near-tie count.
 """
 
@@ -74,21 +75,26 @@ def spread_weights(model, generator: torch.Generator, gain: float) -> None:
         last.bias.mul_(gain)
 
 
-def reinit_codebooks(model, audio: torch.Tensor, seed: int) -> None:
+def reinit_codebooks(model, audio: torch.Tensor, seed: int, shifts: int = SHIFTS) -> None:
     """Each level of both groups := farthest-point picks among real projected residuals of ``audio`` shifted by
     half a token frame, stored as (embedding_sum, cluster_usage) with random usages."""
     generator = torch.Generator().manual_seed(seed)
-    step = model.frame_size // SHIFTS
+    step = model.frame_size // shifts
     with torch.no_grad():
         emb = torch.cat([model._encode_to_unquantized_latent(audio[:, None, step // 2 + k * step:])
-                         for k in range(SHIFTS)], dim=-1)
+                         for k in range(shifts)], dim=-1)
         for group in (model.quantizer.rvq_first, model.quantizer.rvq_rest):
             residual = group.input_proj(emb).transpose(1, 2).reshape(-1, group.dimension)
             for layer in group.vq.layers:
                 book = layer._codebook
-                picks = farthest_points(residual, book.codebook_size, generator)
+                count = min(book.codebook_size, residual.shape[0])
+                vectors = residual[farthest_points(residual, count, generator)]
+                if count < book.codebook_size:  # full size: 2048 codes, fewer frames; the rest are noisy copies
+                    extra = vectors[torch.randint(count, (book.codebook_size - count,), generator=generator)]
+                    noise = torch.randn(extra.shape, generator=generator) * 0.05 * float(residual.std())
+                    vectors = torch.cat([vectors, extra + noise])
                 usage = 0.5 + 2.0 * torch.rand(book.codebook_size, generator=generator)
-                book.embedding_sum.copy_(residual[picks] * usage[:, None])
+                book.embedding_sum.copy_(vectors * usage[:, None])
                 book.cluster_usage.copy_(usage)
                 book._initialized.fill_(1.0)
                 book.register_buffer("_embedding", None, persistent=False)
@@ -111,13 +117,13 @@ def top2_gaps(model, emb: torch.Tensor) -> np.ndarray:
     return np.stack(gaps)
 
 
-def build(config: dict, seed: int, gain: float):
+def build(config: dict, seed: int, gain: float, shifts: int = SHIFTS):
     from moshi.models.loaders import get_mimi
 
     torch.manual_seed(seed)
     model = get_mimi(None, config, num_codebooks=config["quantizer"]["n_q"])
     spread_weights(model, torch.Generator().manual_seed(seed + 1), gain)
-    reinit_codebooks(model, torch.from_numpy(speech_24k(6.5))[None], seed=seed + 2)
+    reinit_codebooks(model, torch.from_numpy(speech_24k(6.5))[None], seed=seed + 2, shifts=shifts)
     return model.eval()
 
 
