@@ -16,8 +16,8 @@ hold it. The state dict is saved as a safetensors file in the published naming (
 ``out_proj.weight``, which moshi's load hook maps). Outputs: latents, codes (8), the reference's top-2
 distance gap per code, decoded audio on those codes, and the latents and decoded tail with the attention
 window cut to 16 frames (moshi's ``set_attention_context``), since 3 s never reach the 250-frame window.
-``full``: the published architecture (random weights, codebooks re-initialised the same way, the codes beyond
-the frames available as copies plus 5% noise) through the
+``full``: the published architecture (random weights; 2048 codes per level but fewer frames, so the codes are
+Gaussian draws with the level's residual mean and half its spread per channel) through the
 reference and the port on 6.5 s of speech; prints the differences and the near-tie count.
 """
 
@@ -47,7 +47,7 @@ SMALL = dict(sample_rate=24000, channels=1, frame_rate=12.5, seanet=SMALL_SEANET
              transformer=SMALL_TRANSFORMER)
 WINDOW = 16
 #: the full-size random encoder's latents are ~1; this spreads them so that float32 distances separate codes
-FULL_GAIN = 30.0
+FULL_GAIN = 1000.0
 #: codebooks are picked among the latents of the audio shifted by this many offsets within a token frame
 SHIFTS = 8
 
@@ -87,12 +87,11 @@ def reinit_codebooks(model, audio: torch.Tensor, seed: int, shifts: int = SHIFTS
             residual = group.input_proj(emb).transpose(1, 2).reshape(-1, group.dimension)
             for layer in group.vq.layers:
                 book = layer._codebook
-                count = min(book.codebook_size, residual.shape[0])
-                vectors = residual[farthest_points(residual, count, generator)]
-                if count < book.codebook_size:  # full size: 2048 codes, fewer frames; the rest are noisy copies
-                    extra = vectors[torch.randint(count, (book.codebook_size - count,), generator=generator)]
-                    noise = torch.randn(extra.shape, generator=generator) * 0.05 * float(residual.std())
-                    vectors = torch.cat([vectors, extra + noise])
+                if residual.shape[0] >= 2 * book.codebook_size:
+                    vectors = residual[farthest_points(residual, book.codebook_size, generator)]
+                else:  # full size: 2048 codes from fewer frames: Gaussian draws with the residuals' mean and spread
+                    noise = torch.randn(book.codebook_size, residual.shape[1], generator=generator)
+                    vectors = residual.mean(0) + 0.5 * residual.std(0) * noise
                 usage = 0.5 + 2.0 * torch.rand(book.codebook_size, generator=generator)
                 book.embedding_sum.copy_(vectors * usage[:, None])
                 book.cluster_usage.copy_(usage)
