@@ -279,7 +279,12 @@ def test_lfq_compiled_pass_equals_torch_on_signed_zeros_and_tiny_doubles(scan: s
 
 def test_an_older_build_without_the_fsq_and_lfq_passes_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(base_module, "_kernels", type(sys)("old_kernels"))  # a module with no fsq_bins / lfq_bits
+    monkeypatch.delenv("TOKKIT_REQUIRE_KERNELS", raising=False)
     fsq, lfq = FSQ(FSQConfig(levels=[8, 5, 5, 5])).eval(), LFQ(LFQConfig(codebook_size=1 << 8)).eval()
     z4, z8 = torch.randn(3000, 4), torch.randn(3000, 8)
     assert torch.equal(fsq.encode(z4), fsq._encode_torch(z4))
     assert torch.equal(lfq.encode(z8), lfq.codes_to_indices(z8))
+    monkeypatch.setenv("TOKKIT_REQUIRE_KERNELS", "1")  # CI: a stale build is an error, not a silent fallback
+    for model, z in ((fsq, z4), (lfq, z8)):
+        with pytest.raises(RuntimeError, match="build_ext"):
+            model.encode(z)

@@ -3,6 +3,7 @@ width, the input and index checks, and row-blocked encoding on the ``threads=`` 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +54,16 @@ class Quantizer(nn.Module):
 
     @staticmethod
     def _native_for(t: torch.Tensor, name: str) -> Callable[..., Any] | None:
-        """The compiled pass ``name`` when it is built (an older build may lack it) and ``t`` lives on
-        the CPU, else None: the caller runs its torch ops."""
-        return getattr(_kernels, name, None) if t.device.type == "cpu" else None
+        """The compiled pass ``name`` when it is built and ``t`` lives on the CPU, else None: the caller
+        runs its torch ops. A stale build that lacks ``name`` falls back too, unless
+        TOKKIT_REQUIRE_KERNELS is set (CI), where it raises."""
+        if t.device.type != "cpu" or _kernels is None:
+            return None
+        function = getattr(_kernels, name, None)
+        if function is None and os.environ.get("TOKKIT_REQUIRE_KERNELS"):
+            raise RuntimeError(f"tokkit.quant._kernels was built before it had {name}: rebuild it with "
+                               "`python setup.py build_ext --inplace` (TOKKIT_REQUIRE_KERNELS is set)")
+        return function
 
     def _encode_rows(
         self,
