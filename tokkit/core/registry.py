@@ -33,6 +33,7 @@ KIND_LOADERS: dict[str, str] = {
     "image.published_titok": "tokkit.codecs.image.published:load_saved",
     "image.published_cosmos": "tokkit.codecs.image.published.cosmos:load_saved",
     "video.published_cosmos": "tokkit.codecs.image.published.cosmos:load_saved",
+    "audio.mimi": "tokkit.codecs.audio.published.mimi:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -51,6 +52,7 @@ KIND_CLASSES: dict[str, str] = {
     "image.published_titok": "tokkit.codecs.image.published.tokenizer:PublishedImageTokenizer",
     "image.published_cosmos": "tokkit.codecs.image.published.cosmos:CosmosImageTokenizer",
     "video.published_cosmos": "tokkit.codecs.video.cosmos:CosmosVideoTokenizer",
+    "audio.mimi": "tokkit.codecs.audio.published.tokenizer:MimiTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders
