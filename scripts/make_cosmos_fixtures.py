@@ -13,8 +13,10 @@ What it writes (small; nothing downloaded, random weights):
   modules of a reduced network (their classes, their configs with fewer channels, one block per level and
   FSQ levels [8, 5, 5, 5]) traced with ``torch.jit.trace`` and saved with ``torch.jit.save``, as the
   authors ship theirs (their modules do not ``torch.jit.script``: the patcher keeps a Python ``range``).
-  Weights are random, rounded to float16 values (stored as float32, as traced); about 2.3 MB in all (the
-  DI's widths cannot go below GroupNorm's 32 groups). The DI16x16 and DV8x16x16 networks have attention at one level, which the releases do not, to cover that path.
+  Weights are random, rounded to float16 values (stored as float32, as traced). The archives' optional
+  ``.debug_pkl`` members (source-line tables) are dropped afterwards, which halves them; torch.jit.load
+  still loads the result (checked here). About 2.5 MB in all: the archives' TorchScript code is most of it,
+  and the DI's widths cannot go below GroupNorm's 32 groups. The DI16x16 and DV8x16x16 networks have attention at one level, which the releases do not, to cover that path.
 - ``outputs.npz``: per layout the input pixels (uint8), the reference's pre-quantization latents,
   their bounded values (to count near-ties), codes and decoded pixels.
 - ``release_shapes.json``: tensor names and shapes of the five released configurations built full size
@@ -69,6 +71,19 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
             value.copy_(value.half().float())
 
 
+def strip_debug(path: Path) -> None:
+    """Drop the archive's ``.debug_pkl`` members (source-line tables for error messages; optional in the
+    format): they are half of these small files. Every other member is copied byte for byte, stored as saved."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info.filename)) for info in source.infolist()
+                   if not info.filename.endswith(".debug_pkl")]
+    with zipfile.ZipFile(path, "w") as target:
+        for info, data in members:
+            target.writestr(info, data)
+
+
 def pixels_for(shape: tuple, seed: int) -> np.ndarray:
     """Smooth moving colour patterns plus noise: (H, W, 3) or (T, H, W, 3) uint8."""
     rng = np.random.default_rng(seed)
@@ -113,8 +128,10 @@ def main() -> None:
             latents = model.quant_conv(model.encoder(x))
         folder = args.out / f"Cosmos-tiny-{layout}"
         folder.mkdir(exist_ok=True)
-        torch.jit.save(traced_encoder, str(folder / "encoder.jit"))
-        torch.jit.save(traced_decoder, str(folder / "decoder.jit"))
+        for traced, name in ((traced_encoder, "encoder.jit"), (traced_decoder, "decoder.jit")):
+            torch.jit.save(traced, str(folder / name))
+            strip_debug(folder / name)
+            torch.jit.load(str(folder / name))  # still a TorchScript archive torch loads (here only, never in tokkit)
         outputs[f"{layout}.input"] = array
         outputs[f"{layout}.latents"] = latents[0].numpy()
         outputs[f"{layout}.bounded"] = bounded(model.quantizer, latents)[0].numpy()

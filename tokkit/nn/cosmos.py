@@ -440,7 +440,8 @@ class CosmosModel(nn.Module):
             self.post_quant_conv: nn.Module = _point3d(dim, c.z_channels)
         else:
             self.quant_conv, self.post_quant_conv = nn.Conv2d(c.z_channels, dim, 1), nn.Conv2d(dim, c.z_channels, 1)
-        self.quantizer = FSQ(FSQConfig(levels=list(c.levels)))
+        with torch.device("cpu"):  # its constants are computed with .item(): never on the meta device
+            self.quantizer = FSQ(FSQConfig(levels=list(c.levels)))
 
     def latents(self, pixels: torch.Tensor) -> torch.Tensor:
         """pixels (B, 3, [T,] H, W) -> pre-quantization latents (B, len(levels), [t,] h, w)."""
