@@ -17,6 +17,7 @@ import torch
 from tokkit.codecs.audio.config import CodecConfig
 from tokkit.codecs.audio.data import CropSampler
 from tokkit.codecs.audio.model import CodecModel
+from tokkit.errors import InputError
 from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
 from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
 from tokkit.nn.training import TrainOptions as BaseOptions
@@ -32,6 +33,38 @@ class TrainOptions(BaseOptions):
     discriminators: bool = False
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
+    init_from: str | None = None
+
+
+def warm_start(model: CodecModel, directory: Path) -> list[str]:
+    """Fill ``model`` from a saved codec folder wherever names and shapes agree; returns the names left fresh.
+
+    A single-level FSQ quantizer's projections go to level 0 of a residual FSQ, and every further level's
+    ``project_out`` starts at zero, so the warm-started model first decodes exactly as the saved one did
+    and the extra levels grow from nothing.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(directory) / "model.safetensors"
+    if not path.is_file():
+        raise InputError(f"--init-from {directory}: no model.safetensors there")
+    saved = load_file(str(path))
+    if model.config.quantizer["kind"] == "rfsq":
+        saved = {name.replace("quantizer.project_", "quantizer.levels.0.project_"): value for name, value in saved.items()}
+    state = model.state_dict()
+    loaded = 0
+    for name, value in saved.items():
+        if name in state and state[name].shape == value.shape:
+            state[name] = value.to(state[name].dtype)
+            loaded += 1
+    if loaded == 0:
+        raise InputError(f"--init-from {directory}: no weight of that model fits this codec's layout")
+    if model.config.quantizer["kind"] == "rfsq":
+        for name in state:
+            if ".project_out." in name and not name.startswith("quantizer.levels.0.") and name not in saved:
+                state[name] = torch.zeros_like(state[name])
+    model.load_state_dict(state)
+    return [name for name in state if name not in saved]
 
 
 class GAN:
@@ -67,6 +100,9 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
     critic = GAN(device, options) if options.discriminators else None
     restore(start, model, optimizer)
+    if state is None and options.init_from:
+        fresh = warm_start(model, Path(options.init_from))
+        log(f"warm start from {options.init_from}: {len(fresh)} tensors fresh ({', '.join(sorted(fresh)[:6])}...)")
     if critic is not None and state is not None and "discriminators" in state:
         critic.model.load_state_dict(state["discriminators"])
         critic.optimizer.load_state_dict(state["discriminator_optimizer"])
