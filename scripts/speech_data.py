@@ -6,7 +6,8 @@ Each source package is fetched with ``apt-get download`` and unpacked with ``dpk
 ``--cache`` (no dpkg lock, no install), its speech files are decoded, mixed to mono, resampled to
 24 kHz, deduplicated by a hash of the decoded samples (so the ~1000 repeated tuxpaint descriptions and
 ktuberling's four identical sr@ folders count once), and written as 16-bit wav files under
-``OUT_DIR/train`` or ``OUT_DIR/valid``. ``OUT_DIR/manifest.jsonl`` lists every kept file with its
+``OUT_DIR/{train,valid}/SOURCE/SPEAKER/`` (one folder per voice, which ``tokkit train audio
+--balance folders`` samples evenly). ``OUT_DIR/manifest.jsonl`` lists every kept file with its
 source, speaker, seconds, split and hash; ``OUT_DIR/summary.json`` the minutes and speakers per source.
 
 Split: sources with many speakers hold out whole speakers (the speaker key's hash mod 10 == 0),
@@ -176,7 +177,8 @@ def build(out: Path, cache: Path, names: list[str]) -> dict:
             samples = to_rate(audio, rate)
             peak = float(np.abs(samples).max())
             samples = samples / peak * 0.9 if peak > 1.0 else samples
-            target = out / split / source.name / f"{digest[:16]}.wav"
+            voice = "".join(c if c.isalnum() or c in "-_@." else "_" for c in speaker.split(":", 1)[1]) or "x"
+            target = out / split / source.name / voice / f"{digest[:16]}.wav"  # one folder per voice: balancing
             target.parent.mkdir(parents=True, exist_ok=True)
             sf.write(target, samples, RATE, subtype="PCM_16")
             seconds = samples.size / RATE

@@ -224,3 +224,21 @@ def test_warm_start_makes_level_one_of_a_residual_codec_decode_as_the_fsq_codec(
     with pytest.raises(TokenizerMismatchError, match="decode them with the tokenizer that made them"):
         new.decode(old_tokens)  # a first-generation token file is refused in one line, never misdecoded
     assert torch.all(model.quantizer.levels[1].project_out.weight == 0)
+
+
+def test_crop_sampler_balances_folders(tmp_path) -> None:
+    from tokkit.codecs.audio.data import CropSampler
+    from tokkit.errors import InputError
+
+    for index in range(40):  # a voice with many short files
+        (tmp_path / "many").mkdir(exist_ok=True)
+        sf.write(tmp_path / "many" / f"{index}.wav", np.full(800, 0.5, np.float32), 8000)
+    (tmp_path / "one").mkdir()
+    sf.write(tmp_path / "one" / "long.wav", np.full(16000, -0.5, np.float32), 8000)
+    plain = CropSampler(tmp_path, 8000, 800, seed=0).batch(400)
+    balanced = CropSampler(tmp_path, 8000, 800, seed=0, balance="folders").batch(400)
+    share_plain = float((plain.sum(1) < 0).float().mean())
+    share_balanced = float((balanced.sum(1) < 0).float().mean())
+    assert share_plain < 0.1 and 0.3 < share_balanced < 0.55  # sqrt(16000) / (sqrt(16000) + sqrt(32000)) = 0.41
+    with pytest.raises(InputError, match="balance"):
+        CropSampler(tmp_path, 8000, 800, balance="speakers")

@@ -34,6 +34,7 @@ class TrainOptions(BaseOptions):
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
     init_from: str | None = None
+    balance: str = "clips"
 
 
 def warm_start(model: CodecModel, directory: Path) -> list[str]:
@@ -108,7 +109,8 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
         critic.optimizer.load_state_dict(state["discriminator_optimizer"])
     segment = max(1, round(options.segment_seconds * config.sample_rate / config.hop)) * config.hop
     log(f"loading audio from {options.data} ...")
-    sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step)
+    sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step,
+                          balance=options.balance)
     log(f"{len(sampler.clips)} clips, {sampler.seconds / 3600:.2f} h; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
         f"parameters, {config.frame_rate:g} frames/s, {model.bitrate:g} bit/s")
     mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
