@@ -78,7 +78,7 @@ def _lang_after(marker: str) -> Callable[[Path], str]:
 def _part_after(path: Path, folder: str) -> str:
     """The path component right after ``folder`` (the voice or language folder)."""
     parts = path.parts
-    return parts[parts.index(folder) + 1]
+    return parts[len(parts) - 1 - parts[::-1].index(folder) + 1]  # the last ``folder``: the cache may share its name
 
 
 def _fillets_speaker(path: Path) -> str:
@@ -88,7 +88,7 @@ def _fillets_speaker(path: Path) -> str:
 
 
 SOURCES = [
-    Source("tuxpaint", ["tuxpaint-stamps-default"], "GPL-2+ (Tux Paint stamps)",
+    Source("tuxpaint", ["tuxpaint-stamps-default"], "GPL-2 (Tux Paint stamps)",
            _glob("usr/share/tuxpaint/stamps/**/*_desc*.ogg"), _lang_after("_desc_"), True),
     Source("ktuberling", ["ktuberling-data"], "GPL-2+ (KDE)",
            _glob("usr/share/ktuberling/sounds/*/*.*"), lambda p: p.parent.name, True),
@@ -96,11 +96,11 @@ SOURCES = [
            _glob("usr/share/games/fillets-ng/sound/*/cs/*.ogg"), _fillets_speaker, False),
     Source("fillets-nl", ["fillets-ng-data-nl"], "GPL-2+ (Fish Fillets NG)",
            _glob("usr/share/games/fillets-ng/sound/*/nl/*.ogg"), _fillets_speaker, False),
-    Source("festvox-ru", ["festvox-ru"], "GPL-2+ / free (festvox-ru, msu_ru_nsh)",
+    Source("festvox-ru", ["festvox-ru"], "BSD-like (festvox-ru, msu_ru_nsh)",
            _glob("usr/share/festival/voices/russian/*/wav/*.wav"), lambda p: "nsh", False),
     Source("kajongg", ["kajongg"], "GPL-2+ (KDE)",
            _glob("usr/share/kajongg/voices/*/*.ogg"), lambda p: p.parent.name, False),
-    Source("gcin", ["gcin-voice"], "LGPL-2.1 (gcin)",
+    Source("gcin", ["gcin-voice"], "GPL-3/LGPL-3 (voice 3) and CC-BY-3.0 (voice 5) (gcin-voice)",
            _glob("usr/share/gcin-voice/ogg/*/*.ogg"), lambda p: p.stem, False),
     Source("warzone", ["warzone2100-data"], "GPL-2+ (Warzone 2100 data)", _warzone_files,
            lambda p: p.parent.name, False),

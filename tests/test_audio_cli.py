@@ -102,3 +102,22 @@ def test_an_rvq_codec_trains_saves_and_loads(tmp_path) -> None:
                                                         batch_size=2, log_every=1))
     codec = tokkit.load(final)
     assert codec.encode(speechlike(0.3, 8000)).codes.shape == (3, 30)
+
+
+def test_codebooks_and_bandwidth_flags_pick_the_bitrate(run_cli, tmp_path) -> None:
+    from audio_helpers import TINY_RFSQ
+
+    codec = tiny_tokenizer(config=TINY_RFSQ).save(tmp_path / "codec")
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, speechlike(0.5, 8000), 8000)
+    for flags, rows in ((["--codebooks", "1"], 1), (["--bandwidth", "1.2"], 2)):
+        target = tmp_path / f"speech{rows}.tok"
+        code, out, err = run_cli("encode", wav, "-t", codec, "-o", target, *flags)
+        assert code == 0, err
+        tokens = tokkit.load_tokens(target)
+        assert tokens.codes.shape == (rows, 50) and tokens.meta["codebooks"] == rows
+    code, out, err = run_cli("decode", tmp_path / "speech1.tok", "-o", tmp_path / "back.wav", "-t", codec)
+    assert code == 0, err
+    assert sf.info(tmp_path / "back.wav").frames == 4000
+    code, out, err = run_cli("encode", wav, "-t", codec, "-o", tmp_path / "x.tok", "--codebooks", "9")
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "codebooks" in err
