@@ -21,7 +21,8 @@ from tokkit.errors import InputError
 from tokkit.quant.base import Quantizer
 from tokkit.quant.fsq import FSQ, FSQConfig
 from tokkit.quant.output import QuantizerOutput
-from tokkit.quant.truncation import Distribution, prefix_mask, sample_keep_lengths
+from tokkit.quant.rvq import RVQ
+from tokkit.quant.truncation import Distribution
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,20 +107,6 @@ class ResidualFSQ(Quantizer):
                              f"got {tuple(indices.shape)}")
         return sum(fsq.decode(indices[..., level]) for level, fsq in enumerate(self.levels[:indices.shape[-1]]))
 
-    def _keep_mask(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Per-sample kept-level mask (batch, depth) for this batch, or None when dropout does not apply."""
-        p = self.config.quantizer_dropout
-        if not self.training or p <= 0 or float(torch.rand(())) >= p:
-            return None
-        if x.ndim < 2:
-            raise InputError(f"quantizer dropout needs a batch axis: x must be (batch, ..., dim), got {tuple(x.shape)}")
-        lengths = sample_keep_lengths(self.depth, x.shape[0], distribution=self.config.dropout_distribution,
-                                      device=x.device)
-        return prefix_mask(lengths, self.depth)
-
-    def _check_depth(self, depth: int | None) -> int:
-        if depth is None:
-            return self.depth
-        if not 1 <= depth <= self.depth:
-            raise InputError(f"depth must be in 1..{self.depth}, got {depth}")
-        return depth
+    # the per-sample kept-prefix mask and the depth check are RVQ's (same config fields, same contract)
+    _keep_mask = RVQ._keep_mask
+    _check_depth = RVQ._check_depth
