@@ -95,14 +95,16 @@ def main() -> None:
             systems[f"tokkit {tag}{kbps:g} kbps"] = tokkit_codec(codec, k)
     classic = available()  # the Debian tools when present, else ffmpeg's libcodec2 / libopus
     if classic["Codec2"] is None:
-        for mode in args.codec2_modes.split(","):
+        for mode in filter(None, args.codec2_modes.split(",")):
             systems[f"codec2 {mode}"] = lambda a, t, mode=mode: codec2(a, mode, t)
     if classic["Opus"] is None:
-        for kbps in args.opus_kbps.split(","):
+        for kbps in filter(None, args.opus_kbps.split(",")):
             systems[f"opus {kbps}k"] = lambda a, t, kbps=kbps: opus(a, kbps, t)
     print(f"{len(clips)} held-out clips, {total:.1f} s ({', '.join(sorted({c.parent.name for c in clips}))}); "
           f"models {', '.join(f'#{i + 1} {m}' for i, m in enumerate(models))}, {args.threads} torch threads", file=sys.stderr)
     rows = {}
+    header = f"{'codec':<22}{'kbps':>7}{'STOI':>7}{'STOI-LV':>9}{'mel L1':>8}{'SI-SDR':>8}{'enc RTF':>9}{'dec RTF':>9}"
+    print(header, flush=True)
     with tempfile.TemporaryDirectory() as tmpdir:
         for name, system in systems.items():
             per_clip, weights, bits, enc, dec = [], [], [], [], []
@@ -118,11 +120,9 @@ def main() -> None:
             rows[name] = {k: float(sum(wi * s[k] for wi, s in zip(w, per_clip))) for k in per_clip[0]}
             rows[name].update(kbps=sum(bits) / total / 1000, enc_rtf=sum(enc) / total, dec_rtf=sum(dec) / total,
                               stoi_librivox=float(np.mean([s["stoi"] for s, c in zip(per_clip, clips) if "librivox" in str(c)])))
-    header = f"{'codec':<22}{'kbps':>7}{'STOI':>7}{'STOI-LV':>9}{'mel L1':>8}{'SI-SDR':>8}{'enc RTF':>9}{'dec RTF':>9}"
-    print(header)
-    for name, r in rows.items():
-        print(f"{name:<22}{r['kbps']:>7.2f}{r['stoi']:>7.3f}{r['stoi_librivox']:>9.3f}{r['mel']:>8.3f}{r['si_sdr']:>8.1f}"
-              f"{r['enc_rtf']:>9.4f}{r['dec_rtf']:>9.4f}")
+            r = rows[name]  # each row as soon as it is measured (long runs on a busy machine)
+            print(f"{name:<22}{r['kbps']:>7.2f}{r['stoi']:>7.3f}{r['stoi_librivox']:>9.3f}{r['mel']:>8.3f}{r['si_sdr']:>8.1f}"
+                  f"{r['enc_rtf']:>9.4f}{r['dec_rtf']:>9.4f}", flush=True)
     for anchor in ("codec2 1200", "codec2 3200"):
         if anchor not in rows:
             continue

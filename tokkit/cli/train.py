@@ -56,11 +56,15 @@ def train() -> None:
 @click.option("--balance", default="clips", show_default=True, type=click.Choice(["clips", "folders"]),
               help="clips: every file equally often; folders: each folder (one voice, as scripts/speech_data.py "
                    "writes them) in proportion to the square root of its length.")
+@click.option("--warmup-steps", default=300, show_default=True, help="Steps of linear learning-rate warm-up.")
+@click.option("--fresh-lr-scale", default=1.0, show_default=True,
+              help="With --init-from: the learning rate of the layers the saved model lacks (e.g. new residual "
+                   "levels), as a multiple of --lr, so a low --lr only nudges the warm-started weights.")
 @click.option("--stft-weight", default=1.0, show_default=True, help="Weight of the multi-resolution STFT loss "
               "(beside the mel loss, weight 1).")
 def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int,
-          init_from: str | None, stft_weight: float, balance: str) -> None:
+          init_from: str | None, stft_weight: float, balance: str, fresh_lr_scale: float, warmup_steps: int) -> None:
     """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
 
     \b
@@ -78,7 +82,8 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size,
                            segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
                            threads=threads, seed=seed, discriminators=discriminators, init_from=init_from,
-                           stft_weight=stft_weight, balance=balance)
+                           stft_weight=stft_weight, balance=balance, fresh_lr_scale=fresh_lr_scale,
+                           warmup_steps=warmup_steps)
     final = run(config, options, resume=resume)
     click.echo(str(final))
 

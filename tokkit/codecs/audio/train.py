@@ -34,6 +34,7 @@ class TrainOptions(BaseOptions):
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
     init_from: str | None = None
+    fresh_lr_scale: float = 1.0
     balance: str = "clips"
 
 
@@ -98,12 +99,17 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     start = start_run(options, config, resume=resume)
     config, step, elapsed, state, device = start.config, start.step, start.elapsed, start.state, start.device
     model = CodecModel(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
-    critic = GAN(device, options) if options.discriminators else None
-    restore(start, model, optimizer)
+    fresh: list[str] = list(state.get("fresh", [])) if state is not None else []
     if state is None and options.init_from:
         fresh = warm_start(model, Path(options.init_from))
         log(f"warm start from {options.init_from}: {len(fresh)} tensors fresh ({', '.join(sorted(fresh)[:6])}...)")
+    named = dict(model.named_parameters())
+    groups = [{"params": [p for n, p in named.items() if n not in fresh]}]
+    if fresh:  # layers the saved model lacked learn at fresh_lr_scale x the rate; the warm-started ones are nudged
+        groups.append({"params": [p for n, p in named.items() if n in fresh], "lr_scale": options.fresh_lr_scale})
+    optimizer = torch.optim.AdamW(groups, lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
+    critic = GAN(device, options) if options.discriminators else None
+    restore(start, model, optimizer)
     if critic is not None and state is not None and "discriminators" in state:
         critic.model.load_state_dict(state["discriminators"])
         critic.optimizer.load_state_dict(state["discriminator_optimizer"])
@@ -132,7 +138,7 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
 
     def critic_state() -> dict:
         if critic is None:
-            return {}
-        return {"discriminators": critic.model.state_dict(), "discriminator_optimizer": critic.optimizer.state_dict()}
+            return {"fresh": fresh}
+        return {"fresh": fresh, "discriminators": critic.model.state_dict(), "discriminator_optimizer": critic.optimizer.state_dict()}
 
     return fit(model, optimizer, options, loss_fn, step=step, elapsed=elapsed, extra_state=critic_state)
