@@ -26,13 +26,14 @@ class Quantizer(nn.Module):
     codebook_dim: int
     codebook_size: int
 
-    def _set_widths(self, dim: int, codebook_dim: int) -> None:
+    def _set_widths(self, dim: int, codebook_dim: int, bias: bool = True) -> None:
         """Latent width ``dim`` and code width ``codebook_dim``; a linear projection each way (saved
-        as ``project_in`` / ``project_out``) when they differ, identities otherwise."""
+        as ``project_in`` / ``project_out``, with biases unless ``bias=False``) when they differ,
+        identities otherwise."""
         self.dim, self.codebook_dim = dim, codebook_dim
         has_projection = dim != codebook_dim
-        self.project_in = nn.Linear(dim, codebook_dim) if has_projection else nn.Identity()
-        self.project_out = nn.Linear(codebook_dim, dim) if has_projection else nn.Identity()
+        self.project_in = nn.Linear(dim, codebook_dim, bias=bias) if has_projection else nn.Identity()
+        self.project_out = nn.Linear(codebook_dim, dim, bias=bias) if has_projection else nn.Identity()
 
     def _check_input(self, x: Any) -> torch.Tensor:
         """A finite floating tensor (..., dim) with at least one vector, from a tensor or numpy array."""

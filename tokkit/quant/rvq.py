@@ -49,6 +49,8 @@ class RVQConfig(JsonConfig):
     #: factorized codes (DAC, SNAC): each level projects the residual to this width, searches there and
     #: projects its code back (its own ``project_in`` / ``project_out``); None: levels search at full width
     level_codebook_dim: int | None = None
+    #: False: the shared ``project_in`` / ``project_out`` (when ``codebook_dim`` differs from ``dim``) have no bias
+    projection_bias: bool = True
 
     def __post_init__(self) -> None:
         if self.depth < 1:
@@ -80,7 +82,7 @@ class RVQ(Quantizer):
         self.config = config
         self.depth = config.depth
         self.codebook_size = config.codebook_size
-        self._set_widths(config.dim, config.codebook_dim or config.dim)
+        self._set_widths(config.dim, config.codebook_dim or config.dim, bias=config.projection_bias)
         self.levels = nn.ModuleList(VQ(config.level_config()) for _ in range(config.depth))
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
