@@ -20,7 +20,6 @@ from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.quant.base import Quantizer
 from tokkit.quant.fsq import FSQ, FSQConfig
-from tokkit.quant.output import QuantizerOutput
 from tokkit.quant.rvq import RVQ
 from tokkit.quant.truncation import Distribution
 
@@ -51,39 +50,19 @@ class ResidualFSQConfig(JsonConfig):
             raise InputError(f"dropout_distribution must be 'uniform' or 'pow2', got {self.dropout_distribution!r}")
 
 
-class ResidualFSQ(Quantizer):
+class ResidualFSQ(RVQ):
     """Residual FSQ. ``encode`` (..., dim) -> (..., depth) int64 (or a prefix); ``decode`` (..., k<=depth)
-    -> (..., dim); ``forward`` -> :class:`QuantizerOutput` (no losses: FSQ needs no commitment term)."""
+    -> (..., dim); ``forward`` is RVQ's residual loop with quantizer dropout (its "commitment" loss is 0:
+    FSQ levels have none)."""
 
-    def __init__(self, config: ResidualFSQConfig) -> None:
-        super().__init__()
+    def __init__(self, config: ResidualFSQConfig) -> None:  # RVQ's fields and loop, FSQ levels
+        Quantizer.__init__(self)
         self.config = config
         self.depth = config.depth
         self.codebook_size = math.prod(config.levels)
-        self._set_widths(config.dim, config.dim)  # identities: each level projects on its own
-        # a level whose projection is the identity (dim == len(levels)) would see a shrinking residual
-        # with fixed bins; distinct projections per level are what let later levels resolve finer detail
+        self._set_widths(config.dim, config.dim)  # identities: each level projects on its own, so level k
+        # learns the scale of the residual it sees (fixed bins on a shrinking residual would resolve nothing)
         self.levels = nn.ModuleList(FSQ(FSQConfig(levels=config.levels, dim=config.dim)) for _ in range(config.depth))
-
-    def forward(self, x: torch.Tensor) -> QuantizerOutput:
-        """x (batch, ..., dim) -> (quantized (batch, ..., dim), indices (batch, ..., depth), {}).
-
-        With quantizer dropout, levels past a sample's kept prefix add nothing and report index -1.
-        """
-        x = self._check_input(x)
-        keep = self._keep_mask(x)
-        residual, quantized, indices = x, torch.zeros_like(x), []
-        for level, fsq in enumerate(self.levels):
-            out = fsq(residual)
-            if keep is None:
-                quantized = quantized + out.quantized
-                indices.append(out.indices)
-            else:
-                kept = keep[:, level].reshape(-1, *[1] * (x.ndim - 1))
-                quantized = quantized + out.quantized * kept.to(x.dtype)
-                indices.append(torch.where(kept[..., 0], out.indices, -1))
-            residual = residual - out.quantized.detach()
-        return QuantizerOutput(quantized, torch.stack(indices, -1), {})
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor | np.ndarray, depth: int | None = None, *,
@@ -99,14 +78,11 @@ class ResidualFSQ(Quantizer):
         return torch.stack(indices, -1)
 
     @torch.no_grad()
-    def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Indices (..., k) of the first k <= depth levels -> reconstruction (..., dim)."""
+    def decode(self, indices: torch.Tensor | np.ndarray, *, missing_ok: bool = False) -> torch.Tensor:
+        """Indices (..., k) of the first k <= depth levels -> reconstruction (..., dim); ``missing_ok`` is
+        accepted for RVQ's signature (FSQ levels have no "missing" code)."""
         indices = self._check_indices(indices, self.levels[0].basis.device)
         if indices.ndim < 1 or not 1 <= indices.shape[-1] <= self.depth:
             raise InputError(f"residual FSQ indices must have shape (..., k) with 1 <= k <= {self.depth}, "
                              f"got {tuple(indices.shape)}")
         return sum(fsq.decode(indices[..., level]) for level, fsq in enumerate(self.levels[:indices.shape[-1]]))
-
-    # the per-sample kept-prefix mask and the depth check are RVQ's (same config fields, same contract)
-    _keep_mask = RVQ._keep_mask
-    _check_depth = RVQ._check_depth

@@ -191,8 +191,6 @@ class AudioTokenizer(ModelTokenizer):
         if codes.ndim == 0 or codes.size == 0:
             return  # the shape check of decode reports it
         meta, frames = tokens.meta, int(codes.shape[-1])
-        if "codebooks" in meta and codes.ndim == 2 and meta["codebooks"] != codes.shape[0]:
-            raise bad_field("codebooks", meta["codebooks"], f"the {codes.shape[0]} rows of codes")
         if meta.get("sample_rate", self.config.sample_rate) != self.config.sample_rate:
             raise bad_field("sample_rate", meta["sample_rate"], f"this codec's rate, {self.config.sample_rate}")
         n = meta.get("n_samples", frames * self.config.hop)
