@@ -14,8 +14,8 @@ Split: sources with many speakers hold out whole speakers (the speaker key's has
 single-voice sources hold out files (hash mod 25 == 0), so validation has both unseen voices and
 unseen sentences of seen voices.
 
-Held-out evaluation audio is excluded here and must never be added: the LibriVox clips of
-pocketsphinx-testdata, the alsa-utils sounds and Codec2's samples (benchmarks/audio_quality.py).
+Held-out evaluation audio is excluded here and must never be added (benchmarks/audio_quality.py):
+held-out: the LibriVox clips of pocketsphinx-testdata; held-out: the alsa-utils sounds; held-out: Codec2's samples.
 """
 
 from __future__ import annotations
