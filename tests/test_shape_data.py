@@ -38,3 +38,24 @@ def test_targets_of_a_box_are_balanced_near_the_surface_and_a_sheet_stays_thin()
     square = _unit(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float), np.array([[0, 1, 2], [0, 2, 3]]))
     sheet = occupancy_grid(square, np.random.default_rng(0), grid=32)
     assert 0 < sheet.mean() < 3 / 32  # a slab one to three voxels thick
+
+
+def test_train_warm_starts_from_a_saved_model(run_cli, tmp_path) -> None:
+    """`tokkit train shape --init-from DIR`: the run takes the saved layout and starts from its weights."""
+    import json
+
+    from tests.shape_helpers import tiny_tokenizer
+    from tokkit.codecs.shape.data import shape_targets
+
+    saved = tmp_path / "tiny"
+    tiny_tokenizer().save(saved)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for i, extents in enumerate([(1.0, 0.8, 0.6), (0.3, 1.0, 0.5)]):
+        np.savez(cache / f"box{i}.npz", **shape_targets(_unit(*box_mesh(extents=extents)), seed=i))
+    code, out, err = run_cli("train", "shape", "--data", str(cache), "-o", str(tmp_path / "run"), "--init-from",
+                             str(saved), "--max-minutes", "0.01", "--batch-size", "2", "--queries", "64")
+    assert code == 0, err
+    assert "warm start from" in err
+    config = json.loads((tmp_path / "run" / "final" / "config.json").read_text())
+    assert config["num_latents"] == 8 and config["width"] == 32  # the saved model's layout, not the default's
