@@ -170,8 +170,11 @@ def video(data: str, config_file: str | None, out: str, resume: bool, max_minute
              config="Tokenizer config JSON (num_latents, depth, codebook_size, widths, depths); default: the shipped recipe.",
              max_minutes=60.0, batch_size=8, seed="Random seed for initialisation, batches and kept prefixes.")
 @click.option("--queries", default=1024, show_default=True, help="Labelled occupancy query points per shape and step.")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False),
+              help="Warm start from a saved shape model folder (e.g. the shipped default; its config.json sets "
+                   "the layout unless --config is given). Ignored with --resume.")
 def shape(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
-          queries: int, lr: float, device: str, threads: int, seed: int) -> None:
+          queries: int, lr: float, device: str, threads: int, seed: int, init_from: str | None) -> None:
     """Train the 3D shape tokenizer (surface points -> latent set -> RVQ tokens -> occupancy field).
 
     Every step keeps a random prefix of the latents (all of them half of the time) and a random number
@@ -189,7 +192,11 @@ def shape(data: str, config_file: str | None, out: str, resume: bool, max_minute
     from tokkit.core.device import resolve_device
 
     config = ShapeCodecConfig.from_file(config_file) if config_file else ShapeCodecConfig()
+    if init_from and not config_file:
+        from pathlib import Path
+
+        config = ShapeCodecConfig.from_file(Path(init_from) / "config.json")
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, queries=queries,
-                           lr=lr, device=resolve_device(device), threads=threads, seed=seed)
+                           lr=lr, device=resolve_device(device), threads=threads, seed=seed, init_from=init_from)
     final = run(config, options, resume=resume)
     click.echo(str(final))
