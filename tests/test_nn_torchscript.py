@@ -109,3 +109,16 @@ def test_a_legacy_pickle_is_refused_unread(tmp_path):
     torch.save({"w": torch.zeros(2)}, path, _use_new_zipfile_serialization=False)
     with pytest.raises(InputError, match="legacy"):
         read_state_dict(path)
+
+
+def test_a_safetensors_header_length_starting_with_0x80_is_not_taken_for_a_legacy_pickle(tmp_path):
+    """safetensors opens with its header's length (little-endian u64): its first byte can be 0x80 too."""
+    from safetensors.torch import save_file
+
+    path = tmp_path / "w.safetensors"
+    for pad in range(300):
+        save_file({"w": torch.ones(2)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    torch.testing.assert_close(read_state_dict(path)["w"], torch.ones(2))
