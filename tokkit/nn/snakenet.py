@@ -21,6 +21,7 @@ from torch import nn
 
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
+from tokkit.nn.layout import Conv1d, ConvTranspose1d
 
 Style = Literal["dac", "snac"]
 
@@ -77,10 +78,10 @@ class Snake1d(nn.Module):
 
 
 def conv(in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, dilation: int = 1, groups: int = 1,
-         bias: bool = True) -> nn.Conv1d:
+         bias: bool = True) -> Conv1d:
     """A "same"-padded Conv1d as the authors build it (padding ``(k-1)*d // 2``, or ``ceil(s/2)`` when strided)."""
     padding = math.ceil(stride / 2) if stride > 1 else (kernel - 1) * dilation // 2
-    return nn.Conv1d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias)
+    return Conv1d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias)
 
 
 class ResidualUnit(nn.Module):
@@ -126,8 +127,9 @@ class NoiseBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
-        noise = torch.randn((x.shape[0], 1, x.shape[-1]), generator=self.generator, dtype=x.dtype, device=x.device)
-        return x + noise * self.linear(x)
+        # drawn in float32 whatever the dtype, so a float64 copy of the decoder sees the same noise
+        noise = torch.randn((x.shape[0], 1, x.shape[-1]), generator=self.generator, dtype=torch.float32, device=x.device)
+        return x + noise.to(x.dtype) * self.linear(x)
 
 
 class DecoderBlock(nn.Module):
@@ -135,7 +137,7 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, stride: int, *, style: Style, noise: bool, groups: int = 1) -> None:
         super().__init__()
-        up = nn.ConvTranspose1d(in_dim, out_dim, 2 * stride, stride, padding=math.ceil(stride / 2),
+        up = ConvTranspose1d(in_dim, out_dim, 2 * stride, stride, padding=math.ceil(stride / 2),
                                 output_padding=stride % 2 if style == "snac" else 0)
         layers: list[nn.Module] = [Snake1d(in_dim), up]
         if noise:
