@@ -88,3 +88,37 @@ def test_winograd_conv2d_close_to_nn_and_only_where_documented(monkeypatch):
     x = big.clone().requires_grad_()
     ours(x).sum().backward()  # training: autograd path, not NNPACK
     assert len(calls) == 1 and x.grad is not None
+
+
+def test_fused_snake_equals_torch_in_both_layouts_and_in_place():
+    """tokkit.nn._snake against the torch ops it replaces, rows and channels-last, new tensor and in place,
+    one and two threads; large arguments, NaN and infinity behave as torch's sin."""
+    from tokkit.nn import snakenet
+
+    if snakenet._snake is None:
+        pytest.skip("tokkit.nn._snake not built (python setup.py build_ext --inplace)")
+    torch.manual_seed(4)
+    snake = snakenet.Snake1d(24)
+    snake.alpha.data = torch.rand(1, 24, 1) * 3 + 0.05
+    x = torch.randn(2, 24, 3001) * 20
+    x[0, 0, :4] = torch.tensor([1e6, -3e4, float("nan"), float("inf")])
+    with torch.inference_mode():
+        kernel, snakenet._snake = snakenet._snake, None
+        want = snake(x)  # the torch fallback
+        snakenet._snake = kernel
+        threads = torch.get_num_threads()
+        try:
+            for count in (1, 2):
+                torch.set_num_threads(count)
+                for given in (x, to_nwc(x)):
+                    got = snake(given)
+                    assert got.stride() == given.stride() and not got.data_ptr() == given.data_ptr()
+                    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6, equal_nan=True)
+                    copy = given.clone()
+                    assert snakenet.fused_snake(copy, snake.alpha, inplace=True).data_ptr() == copy.data_ptr()
+                    torch.testing.assert_close(copy, want, rtol=1e-6, atol=1e-6, equal_nan=True)
+        finally:
+            torch.set_num_threads(threads)
+    y = x.clone().requires_grad_()
+    snake(y).sum().backward()  # autograd: the torch ops
+    assert y.grad is not None
