@@ -6,6 +6,8 @@
         benchmarks/published_codecs.py --codecs wavtokenizer40 wavtokenizer75 [--seconds 20] [--threads 1 2]
     PYTHONPATH=. /work/venvs/dacsnac/bin/python benchmarks/published_codecs.py --codecs dac_44khz snac_24khz \
         [--seconds 3] [--threads 1 2]     (DAC and SNAC: see benchmarks/published_dac_snac.py)
+    PYTHONPATH=. /work/venvs/mimi/bin/python benchmarks/published_codecs.py --codecs mimi \
+        [--seconds 10] [--threads 1 2]    (Mimi: see benchmarks/published_mimi.py)
     ... [--interleaved]   both implementations in one process per thread count, timed alternately
 
 Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
@@ -39,8 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import published_dac_snac as dac_snac  # noqa: E402  (DAC and SNAC rows)
+import published_mimi as mimi_rows  # noqa: E402  (Mimi rows)
 
 DAC_SNAC = dac_snac.CODECS
+MIMI = mimi_rows.CODECS
 
 
 def speech(seconds: float):
@@ -202,6 +206,9 @@ def worker(impl: str, op: str, threads: int, seconds: float, repeats: int, codec
     if codec in DAC_SNAC:
         keep, run = dac_snac.worker(codec, impl, op, seconds)
         return _timed(run, seconds, repeats)
+    if codec in MIMI:
+        keep, run = mimi_rows.worker(codec, impl, op, seconds)
+        return _timed(run, seconds, repeats)
     if codec in WAVTOKENIZER_YAML:
         keep, run = wavtokenizer_worker(codec, impl, op, seconds)
         return _timed(run, seconds, repeats)
@@ -230,6 +237,8 @@ def _callable(codec: str, impl: str, op: str, seconds: float):
 
     if codec in DAC_SNAC:
         return dac_snac.worker(codec, impl, op, seconds)
+    if codec in MIMI:
+        return mimi_rows.worker(codec, impl, op, seconds)
     if codec in WAVTOKENIZER_YAML:
         return wavtokenizer_worker(codec, impl, op, seconds)
     model = reference_model()
@@ -320,7 +329,7 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=0.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--codecs", nargs="+", default=["encodec_24khz"],
-                        choices=["encodec_24khz", *WAVTOKENIZER_YAML, *DAC_SNAC])
+                        choices=["encodec_24khz", *WAVTOKENIZER_YAML, *DAC_SNAC, *MIMI])
     parser.add_argument("--interleaved", action="store_true", help="time both implementations in one process, "
                         "alternately (robust to load on a shared machine; no memory figures)")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
@@ -335,7 +344,8 @@ def main() -> None:
             import torch
 
             torch.set_num_threads(int(threads))
-            check = dac_snac.parity if args.worker_codec in DAC_SNAC else wavtokenizer_parity
+            check = dac_snac.parity if args.worker_codec in DAC_SNAC else \
+                mimi_rows.parity if args.worker_codec in MIMI else wavtokenizer_parity
             print(json.dumps(check(args.worker_codec, min(args.seconds, 10.0))))
             return
         print(json.dumps(worker(impl, op, int(threads), args.seconds, args.repeats, args.worker_codec)))
@@ -384,7 +394,7 @@ def main() -> None:
                   f"  -> {row['speedup']:.2f}x (target >= 1.5x); peak memory reference "
                   f"{row['reference_peak_mb']:.0f} MB  tokkit {row['tokkit_peak_mb']:.0f} MB", flush=True)
     report = {"rows": rows, "load_average_after": os.getloadavg()[0]}
-    for codec in (c for c in args.codecs if c in DAC_SNAC):
+    for codec in (c for c in args.codecs if c in DAC_SNAC or c in MIMI):
         out = subprocess.run([sys.executable, __file__, "--worker", "both", "parity", str(args.threads[-1]),
                               "--seconds", str(args.seconds), "--worker-codec", codec], env=env, check=True,
                              capture_output=True, text=True).stdout

@@ -48,3 +48,23 @@ def test_cross_attention_block_reads_the_context_and_reuses_its_keys() -> None:
     assert not torch.allclose(block(queries, context.flip(0)), out)
     # the context is a set: permuting it changes nothing
     torch.testing.assert_close(block(queries, context[:, torch.randperm(9)]), out, rtol=1e-5, atol=1e-5)
+
+
+def test_windowed_rope_stream_equals_the_whole_and_a_naive_window() -> None:
+    """Causal window + RoPE + layer scale + no biases: pieces through ``stream`` give ``forward`` of the whole,
+    the KV cache never holds more than context - 1 positions, and a position sees only its window."""
+    torch.manual_seed(0)
+    model = Transformer(dim=16, depth=2, heads=2, causal=True, final_norm=False, bias=False, layer_scale=0.5,
+                        rope_max_period=100.0, context=5).eval()
+    assert not any(name.endswith(".bias") and "norm" not in name for name, _ in model.named_parameters())
+    x = torch.randn(2, 23, 16)
+    with torch.no_grad():
+        whole = model(x)
+        state: dict = {}
+        parts = [model.stream(x[:, s:s + size], state) for s, size in zip((0, 1, 4, 11, 12), (1, 3, 7, 1, 11))]
+        assert all(layer["k"].shape[2] == 4 for layer in state.values())
+        torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=1e-5, atol=1e-5)
+        changed = x.clone()
+        changed[:, :10] = torch.randn(2, 10, 16)  # position t >= 10 + 2 * (5 - 1) sees none of it, even through layers
+        torch.testing.assert_close(model(changed)[:, 18:], whole[:, 18:], rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(model(changed)[:, 10:13], whole[:, 10:13])

@@ -18,6 +18,7 @@ from tokkit.quant.nearest import _Search, native_available
 from tokkit.quant.workers import run_tasks
 
 nearest_module = sys.modules["tokkit.quant.nearest"]
+base_module = sys.modules["tokkit.quant.base"]
 SCANS = ["native", "torch"]
 
 
@@ -31,6 +32,7 @@ def scan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
             pytest.skip("compiled scan not built in this checkout: python setup.py build_ext --inplace")
     else:
         monkeypatch.setattr(nearest_module, "_kernels", None)
+        monkeypatch.setattr(base_module, "_kernels", None)
     return request.param
 
 
@@ -203,3 +205,86 @@ def test_shared_input_checks_and_projections(make) -> None:
         model.decode(torch.zeros(3, 1))
     with pytest.raises(InputError, match=r"\[0, "):
         model.decode(torch.full((3, 1), 10**6))
+
+
+def _sequential_rvq(rvq: RVQ, x: torch.Tensor) -> torch.Tensor:
+    """RVQ encoding written level by level with nearest() on the whole batch: the definition."""
+    residual = rvq.project_in(x)
+    out = []
+    for vq in rvq.levels:
+        index = nearest(vq.project_in(residual), vq.codebook, metric=vq.config.metric, threads=1)
+        out.append(index)
+        residual = residual - vq.project_out(vq.codebook[index])
+    return torch.stack(out, -1)
+
+
+@pytest.mark.parametrize("factorized", [False, True])
+def test_rvq_runs_all_levels_per_block_and_matches_level_by_level(scan: str, factorized: bool) -> None:
+    g = torch.Generator().manual_seed(21)
+    config = RVQConfig(depth=4, codebook_size=96, dim=24, kmeans_init=False,
+                       **({"level_codebook_dim": 8, "metric": "cos"} if factorized else {}))
+    rvq = RVQ(config).eval()
+    with torch.no_grad():
+        for vq in rvq.levels:  # codes offset from the origin, and half the inputs on first-level near-ties
+            vq.codebook.copy_(torch.randn(vq.codebook.shape, generator=g) * 2 + 3)
+        first = rvq.levels[0]
+        ties = near_tie_batch(first.codebook, 3000, 21) if not factorized else torch.randn(3000, 24, generator=g)
+        x = torch.cat([ties, torch.randn(3000, 24, generator=g) * 4]).reshape(2, 3000, 24)
+        expected = _sequential_rvq(rvq, x)
+        for threads in (1, 2, 3):
+            assert torch.equal(rvq.encode(x, threads=threads), expected)
+        assert torch.equal(rvq.encode(x[:, :5]), expected[:, :5])  # small: one block in the caller
+        assert torch.equal(rvq.encode(x, depth=2, threads=2), expected[..., :2])
+
+
+def _boundary_latents(fsq: FSQ, per_cut: int, seed: int) -> torch.Tensor:
+    """Random latents with one channel swept through a hair-wide band around each bin boundary."""
+    g = torch.Generator().manual_seed(seed)
+    levels = fsq.config.levels
+    rows = []
+    for ch, count in enumerate(levels):
+        for j in range(count - 1):
+            centre = float(fsq._thresholds[ch, j].mean())
+            block = 2 * torch.randn(per_cut, len(levels), generator=g)
+            block[:, ch] = centre + torch.linspace(-3e-4, 3e-4, per_cut)
+            rows.append(block)
+    return torch.cat(rows + [3 * torch.randn(20000, len(levels), generator=g)])
+
+
+@pytest.mark.parametrize("levels", [[8, 5, 5, 5], [2, 3, 4], [40, 3]])
+def test_fsq_compiled_pass_equals_torch_at_bin_boundaries(scan: str, levels: list[int]) -> None:
+    fsq = FSQ(FSQConfig(levels=levels)).eval()
+    z = _boundary_latents(fsq, 301, len(levels))
+    definition = fsq._encode_torch(z)
+    assert torch.equal(fsq.encode(z, threads=1), definition)
+    assert torch.equal(fsq(z).indices, definition)
+    if scan == "native":  # guard: the sweep really lands latents inside the windows torch decides
+        flags = torch.empty(z.shape[0], dtype=torch.uint8)
+        out = torch.empty(z.shape[0], dtype=torch.long)
+        thresholds = fsq._thresholds
+        flagged = base_module._kernels.fsq_bins(
+            z.data_ptr(), z.shape[0], len(levels), z.stride(0), fsq.levels.reshape(-1).contiguous().data_ptr(),
+            fsq.basis.reshape(-1).contiguous().data_ptr(), thresholds.data_ptr(), thresholds.shape[1],
+            out.data_ptr(), flags.data_ptr())
+        assert 0 < flagged < z.shape[0] // 2
+
+
+def test_lfq_compiled_pass_equals_torch_on_signed_zeros_and_tiny_doubles(scan: str) -> None:
+    lfq = LFQ(LFQConfig(codebook_size=1 << 12)).eval()
+    z = torch.randn(5000, 12, generator=torch.Generator().manual_seed(5))
+    z[::3, 4], z[::5, 7] = 0.0, -0.0
+    for latents in (z, z.double() * 1e-300):
+        assert torch.equal(lfq.encode(latents), lfq.codes_to_indices(latents))
+
+
+def test_an_older_build_without_the_fsq_and_lfq_passes_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base_module, "_kernels", type(sys)("old_kernels"))  # a module with no fsq_bins / lfq_bits
+    monkeypatch.delenv("TOKKIT_REQUIRE_KERNELS", raising=False)
+    fsq, lfq = FSQ(FSQConfig(levels=[8, 5, 5, 5])).eval(), LFQ(LFQConfig(codebook_size=1 << 8)).eval()
+    z4, z8 = torch.randn(3000, 4), torch.randn(3000, 8)
+    assert torch.equal(fsq.encode(z4), fsq._encode_torch(z4))
+    assert torch.equal(lfq.encode(z8), lfq.codes_to_indices(z8))
+    monkeypatch.setenv("TOKKIT_REQUIRE_KERNELS", "1")  # CI: a stale build is an error, not a silent fallback
+    for model, z in ((fsq, z4), (lfq, z8)):
+        with pytest.raises(RuntimeError, match="build_ext"):
+            model.encode(z)

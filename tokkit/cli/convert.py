@@ -19,7 +19,7 @@ from tokkit.errors import InputError, OutputExistsError
               help="SRC is a Vocos folder for EnCodec tokens: pair it with this EnCodec 24 kHz checkpoint (any form "
                    "tokkit loads); DIR then encodes with EnCodec and decodes with Vocos.")
 def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
-    """Convert SRC (an EnCodec, DAC, SNAC, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors
+    """Convert SRC (an EnCodec, DAC, SNAC, Mimi, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors
     file or HF snapshot folder, a WavTokenizer .ckpt or folder with its yaml, or a Vocos folder with
     --encodec, as its authors distribute it) into a tokkit folder DIR, so later loads read safetensors
     and need no pickle.
@@ -34,6 +34,7 @@ def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
               tokkit convert vocos-encodec-24khz/ --encodec encodec24/ -o encodec-vocos/
               tokkit convert One-D-Piece-S-256/ -o odp-s256/
               tokkit encode photo.png -t odp-s256/ --tokens 32
+              tokkit convert tokenizer-e351c8d8-checkpoint125.safetensors -o mimi/
     """
     target = Path(output)
     if target.exists() and not target.is_dir():

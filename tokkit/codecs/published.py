@@ -33,6 +33,7 @@ FAMILIES: tuple[str, ...] = (
     "tokkit.codecs.audio.published.encodec",
     "tokkit.codecs.audio.published.snac",  # before DAC: SNAC is DAC's layout plus noise blocks
     "tokkit.codecs.audio.published.dac",
+    "tokkit.codecs.audio.published.mimi",
     "tokkit.codecs.image.published.titok",
 )
 

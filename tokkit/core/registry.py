@@ -31,6 +31,7 @@ KIND_LOADERS: dict[str, str] = {
     "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
     "audio.snac": "tokkit.codecs.audio.published.snac:load_saved",
     "image.published_titok": "tokkit.codecs.image.published:load_saved",
+    "audio.mimi": "tokkit.codecs.audio.published.mimi:load_saved",
 }
 
 #: saved-tokenizer kind -> its Tokenizer class as "module:Class" (the CLI reads declared options from it;
@@ -47,6 +48,7 @@ KIND_CLASSES: dict[str, str] = {
     "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
     "audio.snac": "tokkit.codecs.audio.published.windowed:SNACTokenizer",
     "image.published_titok": "tokkit.codecs.image.published.tokenizer:PublishedImageTokenizer",
+    "audio.mimi": "tokkit.codecs.audio.published.tokenizer:MimiTokenizer",
 }
 
 #: file suffix -> loader(path) -> Tokenizer, for tokenizer files that are not tokkit folders

@@ -145,7 +145,7 @@ def read_state_dict(path: str | os.PathLike, extras: dict[str, object] | None = 
 
     if head[:2] == b"PK" and is_torchscript(path):
         loaded = read_torchscript_tensors(path)  # data only: the archive's TorchScript code is never compiled
-    elif head[:1] == b"\x80":
+    elif head[:1] == b"\x80" and head[8:9] != b"{":  # (a safetensors header length can start with 0x80 too)
         # the pre-2020 (non-zip) torch format: its loader allocates whatever sizes the header claims
         # (a 500-byte file asked for 1.8 GB under fuzzing), so it is not read at all
         raise InputError(f"{path} is a legacy (non-zip) torch pickle, which tokkit does not read: re-save it with a "

@@ -1,4 +1,4 @@
-/* tokkit.quant._kernels: the one pass after the nearest-code GEMM.
+/* tokkit.quant._kernels: the one pass after the nearest-code GEMM (and the FSQ / LFQ passes below).
  *
  * For each row i of a (n, k) block of products p = x . c (float32, float64 or bfloat16, row stride ld),
  * the score of code j is s_j = bias_j + alpha * p_ij, rounded once to the work precision (alpha is -2
@@ -140,14 +140,111 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(flagged);
 }
 
+/* FSQ: one pass from projected latents (n, c) (float32, row stride ld) to mixed-radix indices.
+ * Channel ch has levels[ch] bins; its bin is the number of thresholds it lies above, where threshold j
+ * of channel ch is the open interval (lo, hi) = thresholds[(ch * stride + j) * 2 + {0, 1}] around the
+ * latent at which tanh-bounding and rounding in float32 change bin. A latent inside an interval is too
+ * close to call without torch's own float32 arithmetic: its row is flagged and the caller re-runs the
+ * torch path on it, so the result equals that path exactly. No transcendental function runs here. */
+static PyObject *fsq_bins(PyObject *self, PyObject *args) {
+    unsigned long long z_p, levels_p, basis_p, thresholds_p, index_p, flag_p;
+    Py_ssize_t n, c, ld, stride;
+    if (!PyArg_ParseTuple(args, "KnnnKKKnKK", &z_p, &n, &c, &ld, &levels_p, &basis_p, &thresholds_p, &stride,
+                          &index_p, &flag_p))
+        return NULL;
+    if (n < 0 || c < 1 || ld < c || stride < 1) {
+        PyErr_SetString(PyExc_ValueError, "fsq_bins: need n >= 0, c >= 1, ld >= c, stride >= 1");
+        return NULL;
+    }
+    const float *z = (const float *)(uintptr_t)z_p;
+    const int64_t *levels = (const int64_t *)(uintptr_t)levels_p;
+    const int64_t *basis = (const int64_t *)(uintptr_t)basis_p;
+    const double *thresholds = (const double *)(uintptr_t)thresholds_p;
+    int64_t *index_out = (int64_t *)(uintptr_t)index_p;
+    uint8_t *flag_out = (uint8_t *)(uintptr_t)flag_p;
+    Py_ssize_t flagged = 0;
+
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t index = 0;
+        int flag = 0;
+        for (Py_ssize_t ch = 0; ch < c; ch++) {
+            double v = (double)z[i * ld + ch];
+            const double *t = thresholds + ch * stride * 2;
+            int64_t bin = 0, cuts = levels[ch] - 1;
+            if (cuts <= 16) {
+                for (int64_t j = 0; j < cuts; j++) {
+                    bin += v >= t[2 * j + 1];
+                    flag |= (v > t[2 * j]) & (v < t[2 * j + 1]);
+                }
+            } else { /* many bins: binary search for the first threshold with hi > v (intervals are
+                        disjoint and increasing); only it and its predecessor can contain v */
+                int64_t low = 0, high = cuts;
+                while (low < high) {
+                    int64_t mid = low + (high - low) / 2;
+                    if (v >= t[2 * mid + 1])
+                        low = mid + 1;
+                    else
+                        high = mid;
+                }
+                bin = low;
+                if (low < cuts)
+                    flag |= (v > t[2 * low]) & (v < t[2 * low + 1]);
+            }
+            index += bin * basis[ch];
+        }
+        index_out[i] = index;
+        flag_out[i] = (uint8_t)flag;
+        flagged += flag;
+    }
+    Py_END_ALLOW_THREADS
+
+    return PyLong_FromSsize_t(flagged);
+}
+
+/* LFQ: one pass from latents (n, b) (float32 or float64, row stride ld) to indices: bit j is set where
+ * channel j is > 0. Exact (the same comparison torch makes). */
+static PyObject *lfq_bits(PyObject *self, PyObject *args) {
+    unsigned long long z_p, index_p;
+    int dtype;
+    Py_ssize_t n, b, ld;
+    if (!PyArg_ParseTuple(args, "KinnnK", &z_p, &dtype, &n, &b, &ld, &index_p))
+        return NULL;
+    if (n < 0 || b < 1 || b > 62 || ld < b || (dtype != F32 && dtype != F64)) {
+        PyErr_SetString(PyExc_ValueError, "lfq_bits: need n >= 0, 1 <= b <= 62, ld >= b, dtype 0 or 1");
+        return NULL;
+    }
+    int64_t *index_out = (int64_t *)(uintptr_t)index_p;
+#define SIGN_BITS(T)                                                                                 \
+    do {                                                                                             \
+        const T *z = (const T *)(uintptr_t)z_p;                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                         \
+            int64_t index = 0;                                                                       \
+            for (Py_ssize_t j = 0; j < b; j++)                                                       \
+                index |= (int64_t)(z[i * ld + j] > (T)0) << j;                                       \
+            index_out[i] = index;                                                                    \
+        }                                                                                            \
+    } while (0)
+    Py_BEGIN_ALLOW_THREADS
+    if (dtype == F32)
+        SIGN_BITS(float);
+    else
+        SIGN_BITS(double);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(products, dtype, n, k, ld, bias, alpha, norms, cross, constant, index_out, flag_out, window_out)"
      " -> number of flagged rows. Pointers are integer addresses."},
+    {"fsq_bins", fsq_bins, METH_VARARGS,
+     "fsq_bins(z, n, c, ld, levels, basis, thresholds, stride, index_out, flag_out) -> number of flagged rows."},
+    {"lfq_bits", lfq_bits, METH_VARARGS, "lfq_bits(z, dtype, n, b, ld, index_out) -> None."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused best-two scan for tokkit.quant.nearest.",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused passes of tokkit.quant: the best-two scan of nearest, FSQ bins, LFQ bits.",
                                     -1, methods};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

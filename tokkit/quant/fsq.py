@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 _BOUND_EPS = 1e-3  # keeps tanh's range just outside the outermost bins so they are reachable
+#: half-width of the window around each bin boundary, in bins per (half_range + 1): ~1000 float32 roundings,
+#: far beyond the error of torch's float32 bound-and-round; latents inside it are decided by torch itself
+_WINDOW = 2.0**-14
 
 
 @dataclasses.dataclass
@@ -71,6 +74,23 @@ class FSQ(Quantizer):
         self.register_buffer("half_range", half_range, persistent=False)
         self.register_buffer("offset", offset, persistent=False)
         self.register_buffer("shift", torch.atanh(offset / half_range), persistent=False)
+        self._thresholds = self._boundary_windows()  # CPU float64, for the compiled pass
+
+    def _boundary_windows(self) -> torch.Tensor:
+        """(C, max(levels) - 1, 2) float64: for each channel and bin boundary, the open interval of
+        latents around it where float32 rounding could put a latent in either bin (+inf pads)."""
+        levels = self.config.levels
+        table = torch.full((len(levels), max(levels) - 1, 2), float("inf"), dtype=torch.float64)
+        for ch, count in enumerate(levels):
+            half_range = float(self.half_range[ch, 0])
+            offset, shift = float(self.offset[ch, 0]), float(self.shift[ch, 0])
+            delta = _WINDOW * (half_range + 1)
+            for j in range(count - 1):
+                boundary = -(count // 2) + 0.5 + j  # rounded value changes here
+                for side, sign in ((0, -1.0), (1, 1.0)):
+                    arg = (boundary + sign * delta + offset) / half_range
+                    table[ch, j, side] = sign * math.inf if abs(arg) >= 1 else math.atanh(arg) - shift
+        return table
 
     # -- code space (len(levels) channels, values in [-1, 1]) ------------------------------
     def quantize_codes(self, z: torch.Tensor) -> torch.Tensor:
@@ -106,8 +126,29 @@ class FSQ(Quantizer):
         return self._encode_rows(self._check_input(x), self._encode_block, threads)
 
     def _encode_block(self, rows: torch.Tensor) -> torch.Tensor:
-        bins = self._bound(self._channels_first(self.project_in(rows).float())).round_() + self.half_width
-        return self._bins_to_indices(bins)
+        """Rows (n, dim) -> indices (n,): the compiled pass where built (rows next to a bin boundary
+        re-run in torch, so the result is torch's exactly), else torch's bound-round-index ops."""
+        z = self.project_in(rows).float()
+        fsq_bins = self._native_for(z, "fsq_bins")
+        if fsq_bins is None:
+            return self._encode_torch(z)
+        z = z.contiguous()
+        n = z.shape[0]
+        out = torch.empty(n, dtype=torch.long)
+        flags = torch.empty(n, dtype=torch.uint8)
+        levels = self.levels.reshape(-1).cpu().contiguous()
+        basis = self.basis.reshape(-1).cpu().contiguous()
+        thresholds = self._thresholds
+        flagged = fsq_bins(z.data_ptr(), n, self.codebook_dim, z.stride(0), levels.data_ptr(), basis.data_ptr(),
+                           thresholds.data_ptr(), thresholds.shape[1], out.data_ptr(), flags.data_ptr())
+        if flagged:
+            near = flags.nonzero().squeeze(1)
+            out[near] = self._encode_torch(z[near])
+        return out
+
+    def _encode_torch(self, z: torch.Tensor) -> torch.Tensor:
+        """Projected float32 latents (n, C) -> indices (n,) with torch ops (the definition)."""
+        return self._bins_to_indices(self._bound(self._channels_first(z)).round_() + self.half_width)
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -101,7 +101,15 @@ class LFQ(Quantizer):
         return self._encode_rows(self._check_input(x), self._encode_block, threads)
 
     def _encode_block(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.codes_to_indices(self.project_in(rows))
+        """Rows (n, dim) -> indices (n,): one compiled pass over the signs where built, else torch."""
+        z = self.project_in(rows)
+        lfq_bits = self._native_for(z, "lfq_bits")
+        if lfq_bits is None or z.dtype not in (torch.float32, torch.float64):
+            return self.codes_to_indices(z)
+        z = z.contiguous()
+        out = torch.empty(z.shape[0], dtype=torch.long)
+        lfq_bits(z.data_ptr(), int(z.dtype == torch.float64), z.shape[0], self.bits, z.stride(0), out.data_ptr())
+        return out
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:

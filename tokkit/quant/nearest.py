@@ -94,25 +94,44 @@ def nearest(
     lead_shape = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     rows = flat.shape[0]
-    if chunk is None:  # at least 4 tasks per thread where rows allow, so a descheduled thread takes fewer
-        chunk = min(default_chunk(codebook.shape[0]), max(_MIN_TASK_ROWS, -(-rows // (4 * threads))))
-    if not isinstance(chunk, int) or chunk < 1:
+    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
         raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
-    work_dtype = torch.float64 if torch.float64 in (x.dtype, codebook.dtype) else torch.float32
-    search = _Search(codebook, metric, work_dtype, min(chunk, rows))
+    chunk = chunk or task_rows(rows, codebook.shape[0], threads)
+    search = prepare_search(codebook, metric, x.dtype, min(chunk, rows))
     out = torch.empty(rows, dtype=torch.long, device=x.device)
     tasks = -(-rows // chunk)
 
     def task(i: int) -> None:
         out[i * chunk : (i + 1) * chunk] = search(flat[i * chunk : (i + 1) * chunk])
 
-    if x.device.type != "cpu" or rows * codebook.shape[0] * codebook.shape[1] < _INLINE_WORK:
+    if inline_search(rows, codebook):
         for i in range(tasks):
             task(i)
     else:
         run_tasks(task, tasks, threads)
     out = out.reshape(lead_shape)
     return out.cpu().numpy() if was_numpy else out
+
+
+def task_rows(rows: int, codebook_size: int, threads: int) -> int:
+    """Rows per search task: 16 MiB of scores at most, and at least 4 tasks per thread where rows
+    allow, so a thread that another process descheduled takes fewer of them."""
+    return min(default_chunk(codebook_size), max(_MIN_TASK_ROWS, -(-rows // (4 * threads))))
+
+
+def inline_search(rows: int, codebook: torch.Tensor) -> bool:
+    """Whether a search of ``rows`` vectors is too small (or on a GPU) to hand to worker threads."""
+    return codebook.device.type != "cpu" or rows * codebook.shape[0] * codebook.shape[1] < _INLINE_WORK
+
+
+def prepare_search(codebook: torch.Tensor, metric: Metric, x_dtype: torch.dtype, chunk: int) -> _Search:
+    """A codebook (K, d) prepared once for exact searches of ``x_dtype`` rows, ``chunk`` rows at a time
+    per call (callable from many threads; ``search.indices`` cuts longer blocks). The work dtype is
+    float64 when either side is float64, else float32."""
+    import torch
+
+    work_dtype = torch.float64 if torch.float64 in (x_dtype, codebook.dtype) else torch.float32
+    return _Search(codebook, metric, work_dtype, chunk)
 
 
 def _fast_bf16() -> bool:
@@ -278,8 +297,21 @@ class _Search:
             return torch.add(self.bias, self._products(rows_w, precision), alpha=self.alpha, out=scores)
         return torch.addmm(self.bias, rows_w, precision.codes_gemm.T, alpha=self.alpha, out=scores)
 
+    def indices(self, rows: torch.Tensor) -> torch.Tensor:
+        """Nearest-code indices (n,) of ``rows`` (n, d) of any length, ``chunk`` rows at a time in this
+        thread (for callers that already run on a worker, such as RVQ's per-block level loop)."""
+        import torch
+
+        n = rows.shape[0]
+        if n <= self.chunk:
+            return self(rows)
+        out = torch.empty(n, dtype=torch.long, device=rows.device)
+        for start in range(0, n, self.chunk):
+            out[start : start + self.chunk] = self(rows[start : start + self.chunk])
+        return out
+
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
-        """Nearest-code indices (n,) of ``rows`` (n, d)."""
+        """Nearest-code indices (n,) of ``rows`` (n, d), n <= chunk."""
         import torch
 
         if self.size == 1:

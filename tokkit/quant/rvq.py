@@ -17,10 +17,11 @@ from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import GradientEstimator
-from tokkit.quant.nearest import Metric
+from tokkit.quant.nearest import Metric, inline_search, prepare_search, task_rows
 from tokkit.quant.output import QuantizerOutput
 from tokkit.quant.truncation import Distribution, prefix_mask, sample_keep_lengths
 from tokkit.quant.vq import VQ, VQConfig
+from tokkit.quant.workers import resolve_threads
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +50,8 @@ class RVQConfig(JsonConfig):
     #: factorized codes (DAC, SNAC): each level projects the residual to this width, searches there and
     #: projects its code back (its own ``project_in`` / ``project_out``); None: levels search at full width
     level_codebook_dim: int | None = None
+    #: False: the shared ``project_in`` / ``project_out`` (when ``codebook_dim`` differs from ``dim``) have no bias
+    projection_bias: bool = True
 
     def __post_init__(self) -> None:
         if self.depth < 1:
@@ -80,7 +83,7 @@ class RVQ(Quantizer):
         self.config = config
         self.depth = config.depth
         self.codebook_size = config.codebook_size
-        self._set_widths(config.dim, config.codebook_dim or config.dim)
+        self._set_widths(config.dim, config.codebook_dim or config.dim, bias=config.projection_bias)
         self.levels = nn.ModuleList(VQ(config.level_config()) for _ in range(config.depth))
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
@@ -117,13 +120,31 @@ class RVQ(Quantizer):
         ``threads``: CPU worker threads for every level's search (default ``torch.get_num_threads()``)."""
         x = self._check_input(x)
         depth = self._check_depth(depth)
+        threads = resolve_threads(threads)
         residual = self.project_in(x)
-        indices = []
-        for vq in self.levels[:depth]:
-            level_indices = vq.encode(residual, threads=threads)
-            residual = residual - vq.project_out(vq.codebook[level_indices])
-            indices.append(level_indices)
-        return torch.stack(indices, -1)
+        levels = list(self.levels[:depth])
+        for vq in levels:
+            vq._check_initialized()
+        rows = residual.numel() // residual.shape[-1]
+        first = levels[0].codebook
+        block = task_rows(rows, first.shape[0], threads)
+        wide = residual.dtype == torch.float64 or any(vq.codebook.dtype == torch.float64 for vq in levels)
+        searches = [prepare_search(vq.codebook, vq.config.metric, torch.float64 if wide else torch.float32,
+                                   min(block, rows)) for vq in levels]
+
+        def all_levels(block_rows: torch.Tensor) -> torch.Tensor:
+            """(n, width) -> (n, depth): every level's search and residual update on one block of rows."""
+            out = torch.empty(block_rows.shape[0], depth, dtype=torch.long, device=block_rows.device)
+            remainder = block_rows
+            for level, (vq, search) in enumerate(zip(levels, searches)):
+                level_indices = search.indices(vq.project_in(remainder))
+                out[:, level] = level_indices
+                remainder = remainder - vq.project_out(vq.codebook[level_indices])
+            return out
+
+        # one task per block of rows runs all levels: one hand-off to the workers per encode, not one per level
+        return self._encode_rows(residual, all_levels, threads, block=block, trailing=(depth,),
+                                 inline=inline_search(rows * depth, first))
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray, *, missing_ok: bool = False) -> torch.Tensor:

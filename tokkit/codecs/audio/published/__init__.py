@@ -4,7 +4,8 @@ Recognised by content, never by running code (the shared reader and family dispa
 :mod:`tokkit.codecs.published`; the authors' yaml folders and the EnCodec + Vocos pairing here). Supported so far: EnCodec 24 kHz (both the ``encodec`` package's ``.th`` and the
 HF ``facebook/encodec_24khz`` layout), DAC 16/24/44.1 kHz (the authors' ``weights_*.pth``), SNAC (the authors' HF
 snapshot folders: config.json + pytorch_model.bin), WavTokenizer (the authors' Lightning ``.ckpt``, alone or in
-a folder with their yaml) and Vocos (``config.yaml`` + ``pytorch_model.bin``, paired with an EnCodec checkpoint).
+a folder with their yaml), Vocos (``config.yaml`` + ``pytorch_model.bin``, paired with an EnCodec checkpoint) and
+Mimi (Kyutai's ``tokenizer-*.safetensors`` from the moshi repositories, or HF's ``kyutai/mimi`` snapshot).
 ``tokkit convert`` writes any of them as a tokkit folder.
 """
 

@@ -1,6 +1,8 @@
-"""What the RVQ-coded ports (EnCodec, DAC) share: latents -> RVQ codes -> latents -> audio, with a prefix of levels."""
+"""What the RVQ-coded ports (EnCodec, DAC, Mimi) share: latents -> RVQ codes -> latents -> audio, with a prefix of levels."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,3 +31,11 @@ class RVQCodec(nn.Module):
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, q, T) -> audio (B, ~T * hop)."""
         return self.decoder(self.dequantize(codes))[:, 0]
+
+    def stream_encoder(self, audio: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+        """Causal models: next piece of audio (B, 1, n) -> the latents it completes (B, dimension, t)."""
+        return self.encoder.stream(audio, state, final)
+
+    def stream_decoder(self, latents: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+        """Causal models: next quantized latents (B, dimension, t) -> their audio (B, 1, t * hop)."""
+        return self.decoder.stream(latents, state, final)

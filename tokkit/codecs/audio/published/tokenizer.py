@@ -164,7 +164,7 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
             for start in range(0, samples.size, self.chunk_samples):
                 final = start + self.chunk_samples >= samples.size
                 piece = torch.from_numpy(samples[start:start + self.chunk_samples]).to(self.device)[None, None]
-                latents = self.model.encoder.stream(piece, state, final)
+                latents = self.model.stream_encoder(piece, state, final)
                 if latents.shape[-1]:
                     pieces.append(self.model.quantize(latents, n_q)[0].cpu().numpy())
         return np.concatenate(pieces, axis=-1).astype(np.int64)
@@ -179,7 +179,7 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
             for start in range(0, codes.shape[-1], step):
                 piece = torch.from_numpy(np.ascontiguousarray(codes[:, start:start + step], dtype=np.int64))
                 latents = self.model.dequantize(piece.to(self.device)[None])
-                audio = self.model.decoder.stream(latents, state, start + step >= codes.shape[-1])
+                audio = self.model.stream_decoder(latents, state, start + step >= codes.shape[-1])
                 out.append(audio[0, 0].float().cpu().numpy())
         return np.concatenate(out)
 
@@ -357,3 +357,54 @@ class EncodecVocosTokenizer(PublishedCodecTokenizer):
         with torch.no_grad():
             vocos.codebook_weights.normal_()
         return cls(encodec, vocos, device="cpu")
+
+
+class MimiTokenizer(PublishedCodecTokenizer):
+    """Mimi (Kyutai): ``encode`` audio -> (q, T) codes at 12.5 frames per second, the first row the semantic
+    codebook, the rest acoustic; ``decode`` back. Causal throughout, so it streams on the fixed grid like
+    EnCodec: memory stays bounded on any length and a file's codes never depend on how long it is.
+
+    ``codebooks`` (or ``bandwidth``, 0.1375 kbps per codebook) keeps an RVQ prefix; the default is the
+    config's ``default_codebooks`` (8, what Moshi uses), not all 32."""
+
+    kind: ClassVar[str] = "audio.mimi"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("codebooks", int, None, "keep the first N codebooks (the first is semantic; fewer: lower bitrate); "
+               "default 8, as Moshi uses", low=1, high="n_codebooks", metavar="N"),
+        Option("bandwidth", float, None, "keep as many codebooks as KBPS allows (0.1375 kbps per codebook: "
+               "1.1 kbps is 8); default 8 codebooks", low=0.0, metavar="KBPS"),
+    )
+    label_fields: ClassVar[tuple[str, ...]] = ("name", "default_codebooks")  # left out of the identity hash
+
+    def codebooks_for(self, codebooks: int | None = None, bandwidth: float | None = None) -> int:
+        """EnCodec's rule; with neither given, ``default_codebooks`` (8)."""
+        if codebooks is None and bandwidth is None:
+            return self.config.default_codebooks
+        return super().codebooks_for(codebooks, bandwidth)
+
+    def describe(self) -> dict[str, Any]:
+        facts = super().describe()
+        c = self.config
+        facts.update(default_codebooks=c.default_codebooks, semantic_codebooks=c.n_q_semantic,
+                     default_kbps=round(self.kbps(c.default_codebooks), 6), attention_context=c.context)
+        return facts
+
+    @classmethod
+    def example_tokenizer(cls) -> "MimiTokenizer":
+        """A tiny random-weight Mimi (for the contract tests)."""
+        import torch
+
+        from tokkit.codecs.audio.published.mimi import MimiConfig, MimiModel
+        from tokkit.nn.seanet import SEANetConfig
+
+        torch.manual_seed(0)
+        seanet = SEANetConfig(dimension=16, n_filters=2, ratios=(4, 4), last_kernel_size=3, pad_mode="constant",
+                              true_skip=True, lstm=0)
+        model = MimiModel(MimiConfig(sample_rate=16000, frame_rate=500.0, n_q=4, codebook_size=16, codebook_dim=8,
+                                     default_codebooks=3, heads=2, layers=1, dim_feedforward=32, context=8,
+                                     seanet=seanet))
+        with torch.no_grad():
+            for group in (model.quantizer.semantic, model.quantizer.acoustic):
+                for level in group.levels:
+                    level.codebook.normal_()
+        return cls(model, device="cpu")
