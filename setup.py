@@ -1,7 +1,7 @@
-"""Build hook for the one compiled piece: tokkit.quant._kernels (plain C, the system compiler).
+"""Build hook for the compiled pieces: tokkit.quant._kernels and tokkit.nn._snake (plain C, the system compiler).
 
 ``optional=True``: where no C compiler is found the install still succeeds and tokkit.quant runs the
-same search in torch (see tokkit/quant/nearest.py). Everything else lives in pyproject.toml.
+same search in torch (see tokkit/quant/nearest.py) and Snake in torch ops (tokkit/nn/snakenet.py). Everything else lives in pyproject.toml.
 """
 
 from setuptools import Extension, setup
@@ -13,6 +13,12 @@ setup(
             sources=["tokkit/quant/_kernels.c"],
             extra_compile_args=["-O3"],
             optional=True,
-        )
+        ),
+        Extension(  # the fused Snake activation of tokkit.nn.snakenet (torch ops when it is absent)
+            "tokkit.nn._snake",
+            sources=["tokkit/nn/_snake.c"],
+            extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
+            optional=True,
+        ),
     ]
 )

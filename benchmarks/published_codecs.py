@@ -8,6 +8,7 @@
         [--seconds 3] [--threads 1 2]     (DAC and SNAC: see benchmarks/published_dac_snac.py)
     PYTHONPATH=. /work/venvs/mimi/bin/python benchmarks/published_codecs.py --codecs mimi \
         [--seconds 10] [--threads 1 2]    (Mimi: see benchmarks/published_mimi.py)
+    ... [--interleaved]   both implementations in one process per thread count, timed alternately
 
 Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
 does not. Model: the full-size EnCodec 24 kHz architecture with seeded random weights, codebooks
@@ -229,6 +230,56 @@ def worker(impl: str, op: str, threads: int, seconds: float, repeats: int, codec
     return _timed(run, seconds, repeats)
 
 
+def _callable(codec: str, impl: str, op: str, seconds: float):
+    """(objects kept alive, the timed callable) for one implementation and operation, any codec."""
+    import numpy as np
+    import torch
+
+    if codec in DAC_SNAC:
+        return dac_snac.worker(codec, impl, op, seconds)
+    if codec in MIMI:
+        return mimi_rows.worker(codec, impl, op, seconds)
+    if codec in WAVTOKENIZER_YAML:
+        return wavtokenizer_worker(codec, impl, op, seconds)
+    model = reference_model()
+    audio = speech(seconds)
+    codes = np.random.default_rng(0).integers(0, 1024, (32, math.ceil(audio.size / 320)))
+    if impl == "tokkit":
+        port = port_of(model)
+        return port, (lambda: port.encode_samples(audio, 32)) if op == "encode" else (lambda: port.decode_codes(codes))
+    x, frame = torch.from_numpy(audio)[None, None], (torch.from_numpy(codes)[None], None)
+
+    def run():
+        with torch.no_grad():
+            return model.encode(x) if op == "encode" else model.decode([frame])
+    return model, run
+
+
+def interleaved(codec: str, threads: int, seconds: float, repeats: int) -> dict:
+    """Both implementations in this process, timed alternately (reference, tokkit, reference, ...) for each
+    operation, so that both see the same machine load: best real-time factor of each, and the thread CPU time
+    of the best run at one thread (what the process itself spent, the least load-sensitive figure)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    result = {}
+    for op in ("encode", "decode"):
+        sides = {impl: _callable(codec, impl, op, seconds) for impl in ("reference", "tokkit")}
+        for _, run in sides.values():
+            run()  # warm-up (allocator, oneDNN primitive caches)
+        best = {impl: (float("inf"), float("inf")) for impl in sides}
+        for _ in range(repeats):
+            for impl, (_, run) in sides.items():
+                wall, cpu = time.perf_counter(), time.thread_time()
+                run()
+                wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+                best[impl] = min(best[impl], (wall, cpu))
+        for impl, (wall, cpu) in best.items():
+            result[f"{impl} {op}"] = {"rtf": wall / seconds, "cpu_rtf": cpu / seconds}
+        del sides
+    return result
+
+
 def _timed(run, seconds: float, repeats: int) -> dict:
     import gc
 
@@ -279,11 +330,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--codecs", nargs="+", default=["encodec_24khz"],
                         choices=["encodec_24khz", *WAVTOKENIZER_YAML, *DAC_SNAC, *MIMI])
+    parser.add_argument("--interleaved", action="store_true", help="time both implementations in one process, "
+                        "alternately (robust to load on a shared machine; no memory figures)")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-codec", default="encodec_24khz", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         impl, op, threads = args.worker
+        if op == "interleaved":
+            print(json.dumps(interleaved(args.worker_codec, int(threads), args.seconds, args.repeats)))
+            return
         if op == "parity":
             import torch
 
@@ -303,6 +359,24 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     print(f"{', '.join(args.codecs)}; random weights, {args.seconds:g} s of samples/speech.wav at each codec's rate (EnCodec "
           f"at 24 kbps); load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    if args.interleaved:
+        for codec, threads in ((c, t) for c in args.codecs for t in args.threads):
+            out = subprocess.run([sys.executable, __file__, "--worker", "both", "interleaved", str(threads), "--seconds",
+                                  str(args.seconds), "--repeats", str(args.repeats), "--worker-codec", codec],
+                                 env=env, check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            for op in ("encode", "decode"):
+                ref, ours = r[f"reference {op}"], r[f"tokkit {op}"]
+                row = {"codec": codec, "op": op, "threads": threads, "reference_rtf": ref["rtf"], "tokkit_rtf": ours["rtf"],
+                       "speedup": ref["rtf"] / ours["rtf"], "cpu_speedup": ref["cpu_rtf"] / ours["cpu_rtf"]}
+                rows.append(row)
+                if not args.json:
+                    cpu = f"; thread CPU time {row['cpu_speedup']:.2f}x" if threads == 1 else ""
+                    print(f"{codec:14s} {op:6s} threads={threads}: RTF reference {row['reference_rtf']:.3f}  tokkit "
+                          f"{row['tokkit_rtf']:.3f}  -> {row['speedup']:.2f}x (target >= 1.5x){cpu} [interleaved]", flush=True)
+        print(json.dumps({"rows": rows, "load_average_after": os.getloadavg()[0]}) if args.json
+              else f"load average after: {os.getloadavg()[0]:.1f}")
+        return
     for codec, threads, op in ((c, t, o) for c in args.codecs for t in args.threads for o in ("encode", "decode")):
         result = {}
         for impl in ("reference", "tokkit"):

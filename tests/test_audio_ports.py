@@ -40,6 +40,38 @@ def port():
     return tokkit.load(TH, device="cpu")
 
 
+#: how far the reference's own float32 decode may sit from the same network in float64, as a fraction of its
+#: peak: the reduced test models amplify rounding (measured: DAC 0.5e-4-0.8e-4, SNAC 2.3e-4-2.8e-4); a wrong
+#: layer or weight in the port is off by far more
+FLOAT32_CONDITIONING = 5e-4
+
+
+def exact_decode(model: torch.nn.Module, codes: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """The port's network run in float64 on ``codes`` (rows, T): (N,) audio, the arithmetic without float32
+    rounding (``seed``: the decoder noise generator's seed, for SNAC)."""
+    import copy
+
+    exact = copy.deepcopy(model).double()
+    with torch.inference_mode():
+        batch = torch.from_numpy(np.asarray(codes))[None]
+        audio = exact.decode(batch) if seed is None else exact.decode(batch, torch.Generator().manual_seed(seed))
+    return audio[0].numpy()
+
+
+def assert_decoded_matches(ours: np.ndarray, theirs: np.ndarray, exact: np.ndarray, rtol: float = 1e-4) -> None:
+    """Decoded audio of the port against the reference's on the same codes: within ``rtol`` of the reference's
+    peak plus twice the reference's own float32 error (its distance to ``exact``, the same network in float64),
+    and that error itself within FLOAT32_CONDITIONING (the port's arithmetic is the reference's). Two float32
+    runs of one network with different (equally valid) convolution kernels differ by about their rounding."""
+    ours, theirs, exact = (np.asarray(a, np.float64).reshape(-1) for a in (ours, theirs, exact))
+    assert ours.shape == theirs.shape == exact.shape
+    peak = np.abs(theirs).max()
+    reference_error = np.abs(theirs - exact).max() / peak
+    assert reference_error <= FLOAT32_CONDITIONING, reference_error
+    difference = np.abs(ours - theirs).max() / peak
+    assert difference <= rtol + 2 * reference_error, (difference, reference_error)
+
+
 def compare_codes(ours: np.ndarray, theirs: np.ndarray, gaps: np.ndarray) -> tuple[int, int]:
     """Codes (q, T) compared level by level per frame: a frame is compared until the reference's first
     near-tie (gap <= NEAR_TIE); past it the residuals legitimately differ. Returns (compared, skipped)

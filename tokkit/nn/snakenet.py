@@ -11,6 +11,7 @@ inputs run in overlapping windows (:func:`tokkit.nn.windows.overlapped`) with th
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 from typing import Literal
@@ -21,6 +22,12 @@ from torch import nn
 
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
+from tokkit.nn.layout import Conv1d, ConvTranspose1d, is_nwc
+
+try:  # the fused Snake kernel (setup.py builds it; torch ops when it is absent)
+    from tokkit.nn import _snake
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _snake = None
 
 Style = Literal["dac", "snac"]
 
@@ -63,24 +70,63 @@ class SnakeNetConfig(JsonConfig):
 class Snake1d(nn.Module):
     """Snake activation ``x + sin(alpha x)^2 / (alpha + 1e-9)`` with a learned ``alpha`` per channel: (B, C, T) -> (B, C, T)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+        #: may overwrite its input (set where the input is a fresh tensor nothing else reads; no-grad only)
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
         alpha = self.alpha
+        if _snake is not None and _fusable(x, alpha):
+            return fused_snake(x, alpha, inplace=self.inplace)
         wave = alpha * x
         if torch.is_inference_mode_enabled():  # no autograd: reuse one buffer (fewer allocations, same values)
             return torch.addcmul(x, (alpha + 1e-9).reciprocal(), wave.sin_().square_(), out=wave)
         return torch.addcmul(x, (alpha + 1e-9).reciprocal(), torch.sin(wave).square())
 
 
+def _fusable(x: torch.Tensor, alpha: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and x.dtype == alpha.dtype == torch.float32 and x.dim() == 3 and x.numel() > 0
+            and not (torch.is_grad_enabled() and (x.requires_grad or alpha.requires_grad))
+            and (x.is_contiguous() or is_nwc(x)))
+
+
+def fused_snake(x: torch.Tensor, alpha: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """Snake in one pass of the compiled kernel (tokkit.nn._snake): float32 (B, C, T) rows or channels-last
+    -> (B, C, T) in the same layout (``x`` itself, overwritten, when ``inplace``); the work is split over
+    torch's thread count (the kernel releases the GIL)."""
+    b, c, t = x.shape
+    alpha = alpha.detach().reshape(c).contiguous()
+    inv = (alpha + 1e-9).reciprocal()
+    out = x if inplace else torch.empty_like(x)
+    last = bool(is_nwc(x) and not x.is_contiguous())
+    count, inner = (b * t, c) if last else (b * c, t)
+    parts = max(1, min(torch.get_num_threads(), count, x.numel() // 65536))
+    bounds = [count * i // parts for i in range(parts + 1)]
+    args = (x.data_ptr(), out.data_ptr(), alpha.data_ptr(), inv.data_ptr())
+    if parts == 1:
+        _snake.snake(*args, 0, count, c, inner, last)
+    else:
+        list(_pool(parts).map(lambda i: _snake.snake(*args, bounds[i], bounds[i + 1], c, inner, last), range(parts)))
+    return out
+
+
+_pools: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    if workers not in _pools:
+        _pools[workers] = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="tokkit-snake")
+    return _pools[workers]
+
+
 def conv(in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, dilation: int = 1, groups: int = 1,
-         bias: bool = True) -> nn.Conv1d:
+         bias: bool = True) -> Conv1d:
     """A "same"-padded Conv1d as the authors build it (padding ``(k-1)*d // 2``, or ``ceil(s/2)`` when strided)."""
     padding = math.ceil(stride / 2) if stride > 1 else (kernel - 1) * dilation // 2
-    return nn.Conv1d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias)
+    return Conv1d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias)
 
 
 class ResidualUnit(nn.Module):
@@ -89,7 +135,7 @@ class ResidualUnit(nn.Module):
     def __init__(self, dim: int, dilation: int, groups: int = 1) -> None:
         super().__init__()
         self.block = nn.Sequential(Snake1d(dim), conv(dim, dim, 7, dilation=dilation, groups=groups),
-                                   Snake1d(dim), conv(dim, dim, 1))
+                                   Snake1d(dim, inplace=True), conv(dim, dim, 1))  # the second reads a conv's output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
@@ -107,7 +153,8 @@ class EncoderBlock(nn.Module):
 
     def __init__(self, dim: int, stride: int, groups: int = 1) -> None:
         super().__init__()
-        self.block = nn.Sequential(*_units(dim // 2, groups), Snake1d(dim // 2), conv(dim // 2, dim, 2 * stride, stride=stride))
+        self.block = nn.Sequential(*_units(dim // 2, groups), Snake1d(dim // 2, inplace=True),
+                                   conv(dim // 2, dim, 2 * stride, stride=stride))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, dim/2, T) -> (B, dim, T / stride)."""
@@ -126,18 +173,20 @@ class NoiseBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
-        noise = torch.randn((x.shape[0], 1, x.shape[-1]), generator=self.generator, dtype=x.dtype, device=x.device)
-        return x + noise * self.linear(x)
+        # drawn in float32 whatever the dtype, so a float64 copy of the decoder sees the same noise
+        noise = torch.randn((x.shape[0], 1, x.shape[-1]), generator=self.generator, dtype=torch.float32, device=x.device)
+        return x + noise.to(x.dtype) * self.linear(x)
 
 
 class DecoderBlock(nn.Module):
-    """Snake, transposed conv (kernel 2s), [noise], three residual units: (B, C_in, T) -> (B, C_out, ~T * stride)."""
+    """Snake, transposed conv (kernel 2s), [noise], three residual units: (B, C_in, T) -> (B, C_out, ~T * stride).
+    Without autograd its float32 CPU input is overwritten (the decoder passes it fresh tensors)."""
 
     def __init__(self, in_dim: int, out_dim: int, stride: int, *, style: Style, noise: bool, groups: int = 1) -> None:
         super().__init__()
-        up = nn.ConvTranspose1d(in_dim, out_dim, 2 * stride, stride, padding=math.ceil(stride / 2),
+        up = ConvTranspose1d(in_dim, out_dim, 2 * stride, stride, padding=math.ceil(stride / 2),
                                 output_padding=stride % 2 if style == "snac" else 0)
-        layers: list[nn.Module] = [Snake1d(in_dim), up]
+        layers: list[nn.Module] = [Snake1d(in_dim, inplace=True), up]  # its input: the previous layer's output
         if noise:
             layers.append(NoiseBlock(out_dim))
         self.block = nn.Sequential(*layers, *_units(out_dim, groups))
@@ -194,7 +243,7 @@ class SnakeEncoder(nn.Module):
             width *= 2
             layers.append(EncoderBlock(width, stride, groups=width // 2 if config.depthwise else 1))
         if config.style == "dac":
-            layers += [Snake1d(width), conv(width, config.latent_dim, 3)]
+            layers += [Snake1d(width, inplace=True), conv(width, config.latent_dim, 3)]
         else:
             if config.latent_dim != width:
                 raise InputError(f"SNAC's latent width is its last encoder width {width}, not {config.latent_dim}")
@@ -229,7 +278,7 @@ class SnakeDecoder(nn.Module):
             in_dim, out_dim = width // 2 ** i, width // 2 ** (i + 1)
             layers.append(DecoderBlock(in_dim, out_dim, stride, style=config.style, noise=config.noise,
                                        groups=out_dim if config.depthwise else 1))
-        layers += [Snake1d(out_dim), conv(out_dim, 1, 7), nn.Tanh()]
+        layers += [Snake1d(out_dim, inplace=True), conv(out_dim, 1, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -18,6 +18,7 @@ from torch import nn
 
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
+from tokkit.nn.layout import Conv2d
 
 
 @dataclasses.dataclass
@@ -46,8 +47,8 @@ class VQGANDecoderConfig(JsonConfig):
 
 
 def _conv(cin: int, cout: int, kernel: int, bias: bool = True) -> nn.Conv2d:
-    """A stride-1 convolution with "same" padding (odd kernels)."""
-    return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias)
+    """A stride-1 convolution with "same" padding (odd kernels; 3x3 ones run as Winograd on large maps)."""
+    return Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias)
 
 
 class ResBlock(nn.Module):

@@ -1,0 +1,124 @@
+"""tokkit.nn.layout: channels-last 1-D convolutions and Winograd 3x3 convolutions give nn's values (up to float
+rounding), keep or choose their layout as documented, and pad/cat keep the layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from tokkit.nn import layout
+from tokkit.nn.layout import Conv1d, Conv2d, ConvTranspose1d, cat_time, is_nwc, pad_time, to_nwc
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-5) -> None:
+    assert a.shape == b.shape
+    assert float((a - b).abs().max()) <= rtol * float(b.abs().max()), float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("cin,cout,kernel,stride,dilation,groups,padding", [
+    (1, 16, 7, 1, 1, 1, 3), (16, 32, 7, 1, 3, 1, 9), (16, 32, 4, 2, 1, 1, 1), (24, 24, 7, 1, 1, 24, 3),
+    (24, 24, 7, 1, 9, 24, 27), (16, 8, 1, 1, 1, 1, 0), (256, 64, 3, 1, 1, 1, 1)])
+def test_conv1d_equals_nn_in_either_layout(cin, cout, kernel, stride, dilation, groups, padding):
+    torch.manual_seed(0)
+    ours = Conv1d(cin, cout, kernel, stride, padding, dilation, groups)
+    plain = nn.Conv1d(cin, cout, kernel, stride, padding, dilation, groups)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(2, cin, 301)
+    with torch.inference_mode():
+        want = plain(x)
+        for given in (x, to_nwc(x)):
+            got = ours(given)
+            _close(got, want)
+            assert got.is_contiguous() or is_nwc(got)
+        narrow_dense = groups == 1 and kernel > 1 and cin <= layout.NARROW
+        assert is_nwc(ours(x)) == (narrow_dense and cout > 1 or groups == cin and dilation == 1)
+        assert is_nwc(ours(to_nwc(x))) == (cout > 1 and (narrow_dense or kernel == 1 or groups == cin and dilation == 1))
+
+
+@pytest.mark.parametrize("cin,cout,stride,output_padding", [(32, 16, 2, 0), (16, 8, 3, 1), (512, 256, 4, 0)])
+def test_conv_transpose1d_equals_nn(cin, cout, stride, output_padding):
+    torch.manual_seed(1)
+    ours = ConvTranspose1d(cin, cout, 2 * stride, stride, padding=(stride + 1) // 2, output_padding=output_padding)
+    plain = nn.ConvTranspose1d(cin, cout, 2 * stride, stride, padding=(stride + 1) // 2, output_padding=output_padding)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(1, cin, 97)
+    with torch.inference_mode():
+        for given in (x, to_nwc(x)):
+            _close(ours(given), plain(x))
+        assert is_nwc(ours(x)) == (cin <= layout.NARROW)
+
+
+def test_disabled_runs_nn_exactly():
+    torch.manual_seed(2)
+    ours, x = Conv1d(16, 16, 7, padding=3), torch.randn(1, 16, 200)
+    plain = nn.Conv1d(16, 16, 7, padding=3)
+    plain.load_state_dict(ours.state_dict())
+    layout.ENABLED = False
+    try:
+        with torch.inference_mode():
+            assert torch.equal(ours(x), plain(x))
+    finally:
+        layout.ENABLED = True
+
+
+def test_pad_and_cat_keep_the_layout():
+    x = torch.randn(2, 8, 50)
+    for given in (x, to_nwc(x)):
+        padded = pad_time(given, 3, 4, value=0.5)
+        assert torch.equal(padded, torch.nn.functional.pad(x, (3, 4), value=0.5)) and is_nwc(padded) == is_nwc(given)
+        joined = cat_time([given[..., :20], given[..., 20:]])
+        assert torch.equal(joined, x) and is_nwc(joined) == is_nwc(given)
+
+
+@pytest.mark.skipif(not torch._nnpack_available(), reason="torch built without NNPACK")
+def test_winograd_conv2d_close_to_nn_and_only_where_documented(monkeypatch):
+    torch.manual_seed(3)
+    ours, plain = Conv2d(32, 16, 3, padding=1), nn.Conv2d(32, 16, 3, padding=1)
+    plain.load_state_dict(ours.state_dict())
+    calls = []
+    original = torch._nnpack_spatial_convolution
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a: calls.append(1) or original(*a))
+    big, small = torch.randn(1, 32, 64, 64), torch.randn(1, 32, 16, 16)
+    with torch.inference_mode():
+        _close(ours(big), plain(big), rtol=1e-4)
+        assert calls and torch.equal(ours(small), plain(small)) and len(calls) == 1
+    x = big.clone().requires_grad_()
+    ours(x).sum().backward()  # training: autograd path, not NNPACK
+    assert len(calls) == 1 and x.grad is not None
+
+
+def test_fused_snake_equals_torch_in_both_layouts_and_in_place():
+    """tokkit.nn._snake against the torch ops it replaces, rows and channels-last, new tensor and in place,
+    one and two threads; large arguments, NaN and infinity behave as torch's sin."""
+    from tokkit.nn import snakenet
+
+    if snakenet._snake is None:
+        pytest.skip("tokkit.nn._snake not built (python setup.py build_ext --inplace)")
+    torch.manual_seed(4)
+    snake = snakenet.Snake1d(24)
+    snake.alpha.data = torch.rand(1, 24, 1) * 3 + 0.05
+    x = torch.randn(2, 24, 3001) * 20
+    x[0, 0, :4] = torch.tensor([1e6, -3e4, float("nan"), float("inf")])
+    with torch.inference_mode():
+        kernel, snakenet._snake = snakenet._snake, None
+        want = snake(x)  # the torch fallback
+        snakenet._snake = kernel
+        threads = torch.get_num_threads()
+        try:
+            for count in (1, 2):
+                torch.set_num_threads(count)
+                for given in (x, to_nwc(x)):
+                    got = snake(given)
+                    assert got.stride() == given.stride() and not got.data_ptr() == given.data_ptr()
+                    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6, equal_nan=True)
+                    copy = given.clone()
+                    assert snakenet.fused_snake(copy, snake.alpha, inplace=True).data_ptr() == copy.data_ptr()
+                    torch.testing.assert_close(copy, want, rtol=1e-6, atol=1e-6, equal_nan=True)
+        finally:
+            torch.set_num_threads(threads)
+    y = x.clone().requires_grad_()
+    snake(y).sum().backward()  # autograd: the torch ops
+    assert y.grad is not None

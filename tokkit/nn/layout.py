@@ -1,0 +1,161 @@
+"""Channels-last ("NWC") execution of 1-D convolutions on CPU.
+
+A (B, C, T) tensor is *NWC* when channels are its innermost axis: ``x.transpose(1, 2)`` of a contiguous
+(B, T, C). oneDNN runs narrow convolutions (a few hundred channels or fewer, which dominate audio codecs
+because they run at the full sample rate) up to 2-3x faster on that layout than on (B, C, T) rows, while
+wide ones are faster on rows. :class:`Conv1d` and :class:`ConvTranspose1d` are drop-in ``nn`` subclasses
+(same parameters, same state dict keys, same values up to float rounding) that pick the faster layout per
+layer and return their output in it. Elementwise torch ops keep a tensor's layout, so a stack changes
+layout only where its width crosses :data:`NARROW`, never per layer. Helpers here (:func:`pad_time`,
+:func:`cat_time`) keep the layout where plain ``F.pad`` / ``torch.cat`` would return rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: widest input (channels) for which a dense convolution runs channels-last (measured on AVX2 CPUs with
+#: oneDNN 3: 32-192 channels gain 1.3-3x, 256 is a tie, 512 and above lose)
+NARROW = 192
+#: False: every convolution runs on plain rows (the reference behaviour; for comparisons)
+ENABLED = True
+
+
+def is_nwc(x: torch.Tensor) -> bool:
+    """Whether (B, C, T) ``x`` (C > 1) has channels as its innermost, stride-1 axis."""
+    return x.dim() == 3 and x.shape[1] > 1 and x.stride(1) == 1 and (x.shape[2] == 1 or x.stride(2) == x.shape[1])
+
+
+def to_nwc(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T) in any layout -> the same values, channels-last (a copy unless it already is)."""
+    return x if x.shape[1] == 1 or is_nwc(x) else x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def to_ncw(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T) in any layout -> the same values as contiguous rows."""
+    return x.contiguous()
+
+
+def new_time(x: torch.Tensor, length: int) -> torch.Tensor:
+    """An uninitialised (B, C, length) tensor in ``x``'s layout."""
+    if is_nwc(x):
+        return x.new_empty(x.shape[0], length, x.shape[1]).transpose(1, 2)
+    return x.new_empty(*x.shape[:-1], length)
+
+
+def pad_time(x: torch.Tensor, left: int, right: int, value: float = 0.0) -> torch.Tensor:
+    """Constant padding of (B, C, T) along T that keeps the layout: (B, C, T) -> (B, C, left + T + right)."""
+    if not is_nwc(x):
+        return F.pad(x, (left, right), value=value)
+    n = x.shape[-1]
+    out = new_time(x, left + n + right)
+    out[..., left:left + n] = x
+    if left:
+        out[..., :left] = value
+    if right:
+        out[..., left + n:] = value
+    return out
+
+
+def cat_time(pieces: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(pieces, dim=-1)`` of (B, C, t_i) tensors, channels-last when all pieces are."""
+    if len(pieces) > 1 and all(is_nwc(p) for p in pieces):
+        return torch.cat([p.transpose(1, 2) for p in pieces], dim=1).transpose(1, 2)
+    return torch.cat(list(pieces), dim=-1)
+
+
+def _pointwise(conv: nn.Conv1d | nn.ConvTranspose1d) -> bool:
+    return (conv.kernel_size[0] == 1 and conv.stride[0] == 1 and conv.groups == 1 and conv.padding in ((0,), 0)
+            and getattr(conv, "output_padding", (0,))[0] == 0)
+
+
+def _wants_nwc(conv: nn.Conv1d | nn.ConvTranspose1d) -> bool | None:
+    """True: run channels-last; False: rows; None: keep the input's layout (pointwise convs: a GEMM either way)."""
+    if not ENABLED or conv.padding_mode != "zeros" or not torch.backends.mkldnn.is_available():
+        return False
+    if _pointwise(conv):
+        return None
+    if conv.groups == 1:
+        return conv.in_channels <= NARROW
+    if conv.groups == conv.in_channels == conv.out_channels:  # depthwise: channels-last only undilated
+        return conv.dilation[0] == 1 and not isinstance(conv, nn.ConvTranspose1d)
+    return False
+
+
+def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
+    if x.dim() != 3 or x.device.type != "cpu":
+        return _plain(conv, x)
+    wants = _wants_nwc(conv)
+    if wants is None:
+        if not is_nwc(x):
+            return _plain(conv, x)
+        weight = conv.weight[:, :, 0] if isinstance(conv, nn.Conv1d) else conv.weight[:, :, 0].t()
+        return F.linear(x.transpose(1, 2), weight, conv.bias).transpose(1, 2)
+    if not wants:
+        return _plain(conv, to_ncw(x))
+    if x.shape[1] == 1:  # one channel is both layouts: give it strides that oneDNN reads as channels-last
+        x = x.contiguous()
+        x4 = x.as_strided((x.shape[0], 1, 1, x.shape[2]), (x.stride(0), 1, x.shape[2], 1))
+    else:
+        x4 = to_nwc(x).unsqueeze(2)
+    if isinstance(conv, nn.ConvTranspose1d):
+        y = F.conv_transpose2d(x4, conv.weight.unsqueeze(2), conv.bias, (1, conv.stride[0]), (0, conv.padding[0]),
+                               (0, conv.output_padding[0]), conv.groups, (1, conv.dilation[0]))
+    else:
+        y = F.conv2d(x4, conv.weight.unsqueeze(2), conv.bias, (1, conv.stride[0]), (0, conv.padding[0]),
+                     (1, conv.dilation[0]), conv.groups)
+    return y.squeeze(2)
+
+
+def _plain(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(conv, nn.ConvTranspose1d):
+        return nn.ConvTranspose1d.forward(conv, x)
+    return nn.Conv1d.forward(conv, x)
+
+
+class Conv1d(nn.Conv1d):
+    """``nn.Conv1d`` that runs in the faster memory layout for its width: (B, C_in, T) -> (B, C_out, T'),
+    the output channels-last when it ran so (see the module docstring)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, T')."""
+        return _run(self, x)
+
+
+class ConvTranspose1d(nn.ConvTranspose1d):
+    """``nn.ConvTranspose1d`` that runs in the faster memory layout for its width: (B, C_in, T) -> (B, C_out, T')."""
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, T')."""
+        if output_size is not None:
+            return super().forward(x, output_size)
+        return _run(self, x)
+
+
+#: smallest H * W for which a 3x3 convolution runs through NNPACK's Winograd kernels (measured on AVX2:
+#: 2-3.5x faster than oneDNN's direct convolution from 64x64 up; slower at 16x16)
+WINOGRAD_MIN_PIXELS = 64 * 64
+
+
+def _winograd(conv: nn.Conv2d, x: torch.Tensor) -> bool:
+    return (ENABLED and x.dim() == 4 and x.device.type == "cpu" and x.dtype == torch.float32
+            and conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
+            and conv.padding == (1, 1) and conv.padding_mode == "zeros" and x.shape[-2] * x.shape[-1] >= WINOGRAD_MIN_PIXELS
+            and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+            and torch._nnpack_available())
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` that runs large 3x3 "same" convolutions through NNPACK's Winograd transform on CPU
+    (inference only; about 1e-5 relative rounding per layer instead of 1e-6): (B, C_in, H, W) -> (B, C_out, H, W)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, H, W) -> (B, C_out, H', W')."""
+        if _winograd(self, x):
+            bias = self.bias if self.bias is not None else x.new_zeros(self.out_channels)
+            return torch._nnpack_spatial_convolution(x.contiguous(), self.weight, bias, [1, 1])
+        return super().forward(x)
