@@ -1,6 +1,6 @@
 """Speech codec quality on held-out real speech, side by side with Codec2 1200/3200 and Opus 6 kbps.
 
-    python benchmarks/audio_quality.py [--model audio|DIR] [--threads 2] [--json] [--plot rd.png]
+    python benchmarks/audio_quality.py [--model audio|DIR ...] [--codebooks 1,2,4] [--threads 2] [--json] [--plot rd.png]
                                        [--codec2-modes 1200,3200] [--opus-kbps 6] [--limit N]
 
 Held-out clips (never used in training): LibriVox excerpts from Debian ``pocketsphinx-testdata`` and the
@@ -29,7 +29,8 @@ from tokkit.analysis.metrics_audio import EVAL_RATE, audio_scores  # noqa: E402
 from tokkit.codecs.audio.io import Audio, load_audio, resample  # noqa: E402
 
 HELD_OUT = ["/usr/share/pocketsphinx/test/data/librivox/*.wav", "/usr/share/sounds/alsa/[FRS]*.wav"]
-ANCHORS = "Anchors (issue 6): Codec2-1200 STOI 0.78; Opus-6k STOI 0.90; WavTokenizer 0.9 kbps STOI 0.90 (LibriSpeech); target STOI >= 0.85 and mel distance < Codec2-1200"
+ANCHORS = ("Anchors (issue 6): Codec2-1200 STOI 0.78; Opus-6k STOI 0.90; WavTokenizer 0.9 kbps STOI 0.90 (LibriSpeech). "
+           "Targets (issue 19): STOI >= 0.85 at <= 1.0 kbps, >= 0.90 at <= 3.2 kbps, mel distance below Codec2-3200 at 3.2 kbps")
 
 
 def held_out_clips() -> list[Path]:
@@ -39,10 +40,13 @@ def held_out_clips() -> list[Path]:
     return clips
 
 
-def tokkit_codec(codec):
+def tokkit_codec(codec, codebooks: int | None = None):
+    """Encode + decode with a tokkit codec (residual codecs: only the first ``codebooks`` levels)."""
+    options = {} if codebooks is None else {"codebooks": codebooks}
+
     def encode_decode(audio: Audio, tmp: Path) -> tuple[np.ndarray, float, float, float]:
         t0 = time.perf_counter()
-        tokens = codec.encode(audio)
+        tokens = codec.encode(audio, **options)
         t1 = time.perf_counter()
         out = codec.decode(tokens)
         t2 = time.perf_counter()
@@ -53,7 +57,10 @@ def tokkit_codec(codec):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="audio", help="tokkit codec: built-in name or saved folder (default: audio)")
+    parser.add_argument("--model", action="append", help="tokkit codec: built-in name or saved folder (default: audio); "
+                        "repeat to compare several in one run")
+    parser.add_argument("--codebooks", default="all", help="residual codecs: the prefixes of levels to run, e.g. 1,2,4 "
+                        "(each is one bitrate of the same model; default: every prefix)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the tokkit codec")
     parser.add_argument("--json", action="store_true", help="also print per-codec means as JSON")
     parser.add_argument("--codec2-modes", default="1200,3200",
@@ -69,24 +76,35 @@ def main() -> None:
     import tokkit
 
     torch.set_num_threads(args.threads)
-    codec = tokkit.load(args.model)
+    models = args.model or ["audio"]
     clips = held_out_clips()
     if args.limit:
         clips = clips[:args.limit]
     refs = [load_audio(c) for c in clips]
     total = sum(a.duration for a in refs)
-    codec.decode(codec.encode(refs[0]))  # warm-up, so RTF excludes first-call overheads
-    systems = {f"tokkit {codec.describe()['kbps']:g} kbps": tokkit_codec(codec)}
+    systems = {}
+    for number, spec in enumerate(models):
+        codec = tokkit.load(spec)
+        codec.decode(codec.encode(refs[0]))  # warm-up, so RTF excludes first-call overheads
+        depth = getattr(codec, "n_codebooks", 1)
+        prefixes = [None] if depth == 1 else (list(range(1, depth + 1)) if args.codebooks == "all"
+                                              else [int(k) for k in args.codebooks.split(",") if int(k) <= depth])
+        tag = "" if len(models) == 1 else f"#{number + 1} "
+        for k in prefixes:
+            kbps = codec.describe()["kbps"] * (1 if k is None else k / depth)
+            systems[f"tokkit {tag}{kbps:g} kbps"] = tokkit_codec(codec, k)
     classic = available()  # the Debian tools when present, else ffmpeg's libcodec2 / libopus
     if classic["Codec2"] is None:
-        for mode in args.codec2_modes.split(","):
+        for mode in filter(None, args.codec2_modes.split(",")):
             systems[f"codec2 {mode}"] = lambda a, t, mode=mode: codec2(a, mode, t)
     if classic["Opus"] is None:
-        for kbps in args.opus_kbps.split(","):
+        for kbps in filter(None, args.opus_kbps.split(",")):
             systems[f"opus {kbps}k"] = lambda a, t, kbps=kbps: opus(a, kbps, t)
     print(f"{len(clips)} held-out clips, {total:.1f} s ({', '.join(sorted({c.parent.name for c in clips}))}); "
-          f"model {args.model}, {args.threads} torch threads", file=sys.stderr)
+          f"models {', '.join(f'#{i + 1} {m}' for i, m in enumerate(models))}, {args.threads} torch threads", file=sys.stderr)
     rows = {}
+    header = f"{'codec':<22}{'kbps':>7}{'STOI':>7}{'STOI-LV':>9}{'mel L1':>8}{'SI-SDR':>8}{'enc RTF':>9}{'dec RTF':>9}"
+    print(header, flush=True)
     with tempfile.TemporaryDirectory() as tmpdir:
         for name, system in systems.items():
             per_clip, weights, bits, enc, dec = [], [], [], [], []
@@ -102,23 +120,24 @@ def main() -> None:
             rows[name] = {k: float(sum(wi * s[k] for wi, s in zip(w, per_clip))) for k in per_clip[0]}
             rows[name].update(kbps=sum(bits) / total / 1000, enc_rtf=sum(enc) / total, dec_rtf=sum(dec) / total,
                               stoi_librivox=float(np.mean([s["stoi"] for s, c in zip(per_clip, clips) if "librivox" in str(c)])))
-    header = f"{'codec':<18}{'kbps':>7}{'STOI':>7}{'STOI-LV':>9}{'mel L1':>8}{'SI-SDR':>8}{'enc RTF':>9}{'dec RTF':>9}"
-    print(header)
-    for name, r in rows.items():
-        print(f"{name:<18}{r['kbps']:>7.2f}{r['stoi']:>7.3f}{r['stoi_librivox']:>9.3f}{r['mel']:>8.3f}{r['si_sdr']:>8.1f}"
-              f"{r['enc_rtf']:>9.4f}{r['dec_rtf']:>9.4f}")
-    ours = next(iter(rows.values()))
-    if "codec2 1200" in rows:
-        c2 = rows["codec2 1200"]
-        print(f"ratios vs codec2 1200: STOI {ours['stoi'] / c2['stoi']:.3f}x, mel distance {ours['mel'] / c2['mel']:.3f}x, "
-              f"bitrate {ours['kbps'] / c2['kbps']:.3f}x")
+            r = rows[name]  # each row as soon as it is measured (long runs on a busy machine)
+            print(f"{name:<22}{r['kbps']:>7.2f}{r['stoi']:>7.3f}{r['stoi_librivox']:>9.3f}{r['mel']:>8.3f}{r['si_sdr']:>8.1f}"
+                  f"{r['enc_rtf']:>9.4f}{r['dec_rtf']:>9.4f}", flush=True)
+    for anchor in ("codec2 1200", "codec2 3200"):
+        if anchor not in rows:
+            continue
+        c2 = rows[anchor]
+        for name, ours in rows.items():
+            if name.startswith("tokkit"):
+                print(f"{name} vs {anchor}: STOI {ours['stoi'] / c2['stoi']:.3f}x, mel distance "
+                      f"{ours['mel'] / c2['mel']:.3f}x, bitrate {ours['kbps'] / c2['kbps']:.3f}x")
     print(ANCHORS)
     print("STOI-LV: LibriVox clips only; RTFs are wall time over audio duration (tokkit at its torch threads; "
           "codec2/opus include process start-up).")
     if args.json:
         print(json.dumps(rows, indent=2))
     if args.plot:
-        plot(rows, f"tokkit {args.model}", f"{len(clips)} held-out clips, {total:.0f} s", args.plot)
+        plot(rows, f"tokkit {', '.join(models)}", f"{len(clips)} held-out clips, {total:.0f} s", args.plot)
 
 
 def rd_curves(rows: dict[str, dict], ours: str = "tokkit") -> list:

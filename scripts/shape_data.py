@@ -152,11 +152,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", type=Path, default=None, help="target folder (default: DATA_DIR/cache)")
     args = parser.parse_args()
     raw = args.data_dir / "raw"
     fetch(raw)
     train = split(raw, args.data_dir / "heldout")
-    cache = args.data_dir / "cache"
+    cache = args.cache or args.data_dir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     jobs = []
     for i, path in enumerate(train):
@@ -166,6 +167,10 @@ def main() -> None:
     todo = [job for job in jobs if not Path(job[1]).exists()]
     np.random.default_rng(0).shuffle(todo)  # mixed order: a partial cache already spans every source
     print(f"{len(train)} training meshes + {PROCEDURAL} procedural; {len(todo)} cache files to build", file=sys.stderr)
+    if args.workers == 1:  # in this process: no pool
+        for count, job in enumerate(todo, 1):
+            print(f"[{count}/{len(todo)}] {build(job)}", file=sys.stderr, flush=True)
+        return
     with Pool(args.workers) as pool:
         for count, line in enumerate(pool.imap_unordered(build, todo, chunksize=1), 1):
             print(f"[{count}/{len(todo)}] {line}", file=sys.stderr, flush=True)

@@ -14,6 +14,8 @@ TINY = dict(sample_rate=8000, hop=80, quantizer={"kind": "fsq", "levels": [4, 4,
 
 
 TINY_RVQ = dict(TINY, quantizer={"kind": "rvq", "depth": 3, "codebook_size": 16, "kmeans_init": False})
+TINY_RFSQ = dict(TINY, quantizer={"kind": "rfsq", "levels": [4, 4, 3], "depth": 3, "quantizer_dropout": 1.0,
+                                   "dropout_distribution": "pow2"})
 
 
 def tiny_tokenizer(chunk_seconds: float = 20.0, seed: int = 0, config: dict = TINY) -> AudioTokenizer:

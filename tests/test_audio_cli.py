@@ -102,3 +102,42 @@ def test_an_rvq_codec_trains_saves_and_loads(tmp_path) -> None:
                                                         batch_size=2, log_every=1))
     codec = tokkit.load(final)
     assert codec.encode(speechlike(0.3, 8000)).codes.shape == (3, 30)
+
+
+def test_codebooks_and_bandwidth_flags_pick_the_bitrate(run_cli, tmp_path) -> None:
+    from audio_helpers import TINY_RFSQ
+
+    codec = tiny_tokenizer(config=TINY_RFSQ).save(tmp_path / "codec")
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, speechlike(0.5, 8000), 8000)
+    for flags, rows in ((["--codebooks", "1"], 1), (["--bandwidth", "1.2"], 2)):
+        target = tmp_path / f"speech{rows}.tok"
+        code, out, err = run_cli("encode", wav, "-t", codec, "-o", target, *flags)
+        assert code == 0, err
+        tokens = tokkit.load_tokens(target)
+        assert tokens.codes.shape == (rows, 50) and tokens.meta["codebooks"] == rows
+    code, out, err = run_cli("decode", tmp_path / "speech1.tok", "-o", tmp_path / "back.wav", "-t", codec)
+    assert code == 0, err
+    assert sf.info(tmp_path / "back.wav").frames == 4000
+    code, out, err = run_cli("encode", wav, "-t", codec, "-o", tmp_path / "x.tok", "--codebooks", "9")
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "codebooks" in err
+
+
+def test_warm_started_residual_codec_trains_with_fresh_lr_and_resumes(tmp_path) -> None:
+    import torch
+
+    from audio_helpers import TINY_RFSQ
+    from tokkit.codecs.audio.train import TrainOptions, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a.wav", speechlike(1.5, 8000), 8000)
+    saved = tiny_tokenizer(seed=2).save(tmp_path / "fsq")
+    options = TrainOptions(data=str(data), out=str(tmp_path / "run"), max_minutes=0.01, batch_size=2, log_every=1,
+                           init_from=str(saved), fresh_lr_scale=10.0, lr=1e-4, warmup_steps=1)
+    train(CodecConfig(**TINY_RFSQ), options)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["fresh"] and [g.get("lr_scale", 1.0) for g in state["optimizer"]["param_groups"]] == [1.0, 10.0]
+    options.max_minutes = 0.02
+    final = train(CodecConfig(**TINY_RFSQ), options, resume=True)
+    assert tokkit.load(final).encode(speechlike(0.3, 8000), codebooks=2).codes.shape == (2, 30)

@@ -169,3 +169,77 @@ def test_rvq_codec_gives_depth_codes_per_frame_and_decodes_prefixes(tmp_path) ->
 
     with pytest.raises(InputError, match="shape"):
         rvq.decode(type(tokens)(tokens.codes[0], tokens.meta))
+
+
+def test_residual_fsq_codec_encodes_any_prefix_of_levels(tmp_path) -> None:
+    from audio_helpers import TINY_RFSQ
+    from tokkit.errors import InputError
+
+    codec = tiny_tokenizer(config=TINY_RFSQ)
+    audio = speechlike(0.4, 8000)
+    full = codec.encode(audio)
+    assert full.codes.shape == (3, 40) and full.meta["codebooks"] == 3
+    assert full.meta["kbps"] == pytest.approx(3 * 100 * 6 / 1000) and codec.codebook_size == 48
+    one = codec.encode(audio, codebooks=1)
+    assert one.codes.shape == (1, 40) and one.meta["codebooks"] == 1 and one.meta["kbps"] == pytest.approx(0.6)
+    np.testing.assert_array_equal(one.codes, full.codes[:1])
+    two = codec.encode(audio, bandwidth=1.3)  # 0.6 kbps per codebook: two fit
+    np.testing.assert_array_equal(two.codes, full.codes[:2])
+    decoded = [codec.decode(tokens).samples for tokens in (one, two, full)]
+    assert all(d.shape == (audio.size,) for d in decoded) and not np.array_equal(decoded[0], decoded[2])
+    np.testing.assert_array_equal(codec.decode(type(full)(full.codes[:1], one.meta)).samples, decoded[0])
+    reloaded = tokkit.load(codec.save(tmp_path / "rfsq"))
+    assert reloaded.identity["hash"] == codec.identity["hash"] and reloaded.n_codebooks == 3
+    with pytest.raises(InputError, match="from 1 to 3"):
+        codec.encode(audio, codebooks=4)
+    with pytest.raises(InputError, match="lowest rate"):
+        codec.encode(audio, bandwidth=0.3)
+    with pytest.raises(InputError, match="either"):
+        codec.encode(audio, codebooks=1, bandwidth=1.0)
+    # a prefix of a file's rows decodes as that many levels (the rows count, not the recorded "codebooks")
+    np.testing.assert_array_equal(codec.decode(type(full)(full.codes[:2], full.meta)).samples,
+                                  codec.decode(two).samples)
+
+
+def test_warm_start_makes_level_one_of_a_residual_codec_decode_as_the_fsq_codec(tmp_path) -> None:
+    import torch
+
+    from audio_helpers import TINY_RFSQ
+    from tokkit.codecs.audio.config import CodecConfig
+    from tokkit.codecs.audio.model import CodecModel
+    from tokkit.codecs.audio.tokenizer import AudioTokenizer
+    from tokkit.codecs.audio.train import warm_start
+    from tokkit.errors import TokenizerMismatchError
+
+    old = tokkit.load(tiny_tokenizer(seed=5).save(tmp_path / "fsq"))
+    model = CodecModel(CodecConfig(**TINY_RFSQ))
+    fresh = warm_start(model, tmp_path / "fsq")
+    assert fresh and all(name.startswith("quantizer.levels.") and not name.startswith("quantizer.levels.0.")
+                         for name in fresh)
+    new = AudioTokenizer(model, device="cpu")
+    audio = speechlike(0.3, 8000)
+    old_tokens = old.encode(audio)
+    new_tokens = new.encode(audio)
+    np.testing.assert_array_equal(new_tokens.codes[0], old_tokens.codes)
+    np.testing.assert_allclose(new.decode(new_tokens).samples, old.decode(old_tokens).samples, atol=1e-6)
+    with pytest.raises(TokenizerMismatchError, match="decode them with the tokenizer that made them"):
+        new.decode(old_tokens)  # a first-generation token file is refused in one line, never misdecoded
+    assert torch.all(model.quantizer.levels[1].project_out.weight == 0)
+
+
+def test_crop_sampler_balances_folders(tmp_path) -> None:
+    from tokkit.codecs.audio.data import CropSampler
+    from tokkit.errors import InputError
+
+    for index in range(40):  # a voice with many short files
+        (tmp_path / "many").mkdir(exist_ok=True)
+        sf.write(tmp_path / "many" / f"{index}.wav", np.full(800, 0.5, np.float32), 8000)
+    (tmp_path / "one").mkdir()
+    sf.write(tmp_path / "one" / "long.wav", np.full(16000, -0.5, np.float32), 8000)
+    plain = CropSampler(tmp_path, 8000, 800, seed=0).batch(400)
+    balanced = CropSampler(tmp_path, 8000, 800, seed=0, balance="folders").batch(400)
+    share_plain = float((plain.sum(1) < 0).float().mean())
+    share_balanced = float((balanced.sum(1) < 0).float().mean())
+    assert share_plain < 0.1 and 0.3 < share_balanced < 0.55  # sqrt(16000) / (sqrt(16000) + sqrt(32000)) = 0.41
+    with pytest.raises(InputError, match="balance"):
+        CropSampler(tmp_path, 8000, 800, balance="speakers")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tokkit
-from tokkit.errors import InputError, UnsupportedFormatError
+from tokkit.errors import InputError
 from tokkit.nn.torchscript import is_torchscript, read_torchscript_tensors
 from tokkit.nn.weights import read_state_dict
 
@@ -92,11 +92,12 @@ def test_truncated_tensor_data_is_one_line(small, tmp_path):
         read_torchscript_tensors(bad)
 
 
-def test_a_cosmos_archive_is_named_and_refused_in_one_line(tmp_path, run_cli):
+def test_a_cosmos_half_is_named_and_refused_in_one_line(tmp_path, run_cli):
+    """A Cosmos-like archive without the rest of the tokenizer: recognised as Cosmos, refused in one line."""
     path = tmp_path / "encoder.jit"
     torch.jit.save(torch.jit.script(CosmosLike()), str(path))
     assert "patcher.wavelets" in read_state_dict(path)  # non-persistent buffers are attributes too
-    with pytest.raises(UnsupportedFormatError, match="Cosmos port is not written yet"):
+    with pytest.raises(InputError, match="Cosmos tokenizer's encoder is missing"):
         tokkit.load(path, device="cpu")
     code, out, err = run_cli("info", path)
     assert code != 0 and "Cosmos" in err and len(err.strip().splitlines()) == 1

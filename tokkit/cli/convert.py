@@ -20,8 +20,9 @@ from tokkit.errors import InputError, OutputExistsError
                    "tokkit loads); DIR then encodes with EnCodec and decodes with Vocos.")
 def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
     """Convert SRC (an EnCodec, DAC, SNAC, Mimi, TiTok or One-D-Piece .th / .pth / .bin / .ckpt / .safetensors
-    file or HF snapshot folder, a WavTokenizer .ckpt or folder with its yaml, or a Vocos folder with
-    --encodec, as its authors distribute it) into a tokkit folder DIR, so later loads read safetensors
+    file or HF snapshot folder, a WavTokenizer .ckpt or folder with its yaml, a Vocos folder with
+    --encodec, or an NVIDIA Cosmos DI / DV folder of .jit files, as its authors distribute it) into a
+    tokkit folder DIR, so later loads read safetensors
     and need no pickle.
 
     The folder keeps float32 weights and has the same identity hash as SRC: tokens made with either
@@ -35,6 +36,7 @@ def convert(source: str, output: str, force: bool, encodec: str | None) -> None:
               tokkit convert One-D-Piece-S-256/ -o odp-s256/
               tokkit encode photo.png -t odp-s256/ --tokens 32
               tokkit convert tokenizer-e351c8d8-checkpoint125.safetensors -o mimi/
+              tokkit convert Cosmos-0.1-Tokenizer-DV4x8x8/ -o cosmos-dv4/
     """
     target = Path(output)
     if target.exists() and not target.is_dir():

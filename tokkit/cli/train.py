@@ -50,8 +50,21 @@ def train() -> None:
 @click.option("--segment-seconds", default=1.0, show_default=True, help="Length of each training crop.")
 @click.option("--discriminators/--no-discriminators", default=False, show_default=True,
               help="Add multi-period and multi-resolution GAN discriminators (sharper audio; several times slower, use on a GPU).")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False),
+              help="Warm start from a saved audio codec folder (e.g. tokkit/codecs/audio/default) wherever shapes "
+                   "agree; an FSQ quantizer becomes level 0 of a residual one. Ignored with --resume.")
+@click.option("--balance", default="clips", show_default=True, type=click.Choice(["clips", "folders"]),
+              help="clips: every file equally often; folders: each folder (one voice, as scripts/speech_data.py "
+                   "writes them) in proportion to the square root of its length.")
+@click.option("--warmup-steps", default=300, show_default=True, help="Steps of linear learning-rate warm-up.")
+@click.option("--fresh-lr-scale", default=1.0, show_default=True,
+              help="With --init-from: the learning rate of the layers the saved model lacks (e.g. new residual "
+                   "levels), as a multiple of --lr, so a low --lr only nudges the warm-started weights.")
+@click.option("--stft-weight", default=1.0, show_default=True, help="Weight of the multi-resolution STFT loss "
+              "(beside the mel loss, weight 1).")
 def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
-          segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int) -> None:
+          segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int,
+          init_from: str | None, stft_weight: float, balance: str, fresh_lr_scale: float, warmup_steps: int) -> None:
     """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
 
     \b
@@ -68,7 +81,9 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
     config = CodecConfig.from_file(config_file) if config_file else CodecConfig()
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size,
                            segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
-                           threads=threads, seed=seed, discriminators=discriminators)
+                           threads=threads, seed=seed, discriminators=discriminators, init_from=init_from,
+                           stft_weight=stft_weight, balance=balance, fresh_lr_scale=fresh_lr_scale,
+                           warmup_steps=warmup_steps)
     final = run(config, options, resume=resume)
     click.echo(str(final))
 
@@ -155,8 +170,11 @@ def video(data: str, config_file: str | None, out: str, resume: bool, max_minute
              config="Tokenizer config JSON (num_latents, depth, codebook_size, widths, depths); default: the shipped recipe.",
              max_minutes=60.0, batch_size=8, seed="Random seed for initialisation, batches and kept prefixes.")
 @click.option("--queries", default=1024, show_default=True, help="Labelled occupancy query points per shape and step.")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False),
+              help="Warm start from a saved shape model folder (e.g. the shipped default; its config.json sets "
+                   "the layout unless --config is given). Ignored with --resume.")
 def shape(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
-          queries: int, lr: float, device: str, threads: int, seed: int) -> None:
+          queries: int, lr: float, device: str, threads: int, seed: int, init_from: str | None) -> None:
     """Train the 3D shape tokenizer (surface points -> latent set -> RVQ tokens -> occupancy field).
 
     Every step keeps a random prefix of the latents (all of them half of the time) and a random number
@@ -174,7 +192,11 @@ def shape(data: str, config_file: str | None, out: str, resume: bool, max_minute
     from tokkit.core.device import resolve_device
 
     config = ShapeCodecConfig.from_file(config_file) if config_file else ShapeCodecConfig()
+    if init_from and not config_file:
+        from pathlib import Path
+
+        config = ShapeCodecConfig.from_file(Path(init_from) / "config.json")
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, queries=queries,
-                           lr=lr, device=resolve_device(device), threads=threads, seed=seed)
+                           lr=lr, device=resolve_device(device), threads=threads, seed=seed, init_from=init_from)
     final = run(config, options, resume=resume)
     click.echo(str(final))

@@ -35,6 +35,7 @@ FAMILIES: tuple[str, ...] = (
     "tokkit.codecs.audio.published.dac",
     "tokkit.codecs.audio.published.mimi",
     "tokkit.codecs.image.published.titok",
+    "tokkit.codecs.image.published.cosmos",
 )
 
 
@@ -78,6 +79,10 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: s
 
     device = resolve_device(device)  # a bad device fails before any weights are read
     path = Path(path)
+    if encodec is None and path.is_dir() and any(path.glob("*.jit")):
+        from tokkit.codecs.image.published.cosmos import load_release
+
+        return load_release(path, device)  # NVIDIA Cosmos: the authors' TorchScript files, read as data
     if encodec is not None or (path.is_dir() and not (path / "config.json").is_file()
                                and ((path / "config.yaml").is_file() or any(path.glob("*.ckpt")))):
         from tokkit.codecs.audio.published import load_authors_folder
@@ -89,9 +94,6 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "auto", encodec: s
     for family in families:
         if family.looks_like(keys, checkpoint.hf_config):
             return family.load(checkpoint, device)
-    if any(key.endswith("patcher.wavelets") for key in keys):  # Cosmos's Haar (un)patcher
-        raise UnsupportedFormatError(f"{checkpoint.weights} is an NVIDIA Cosmos tokenizer: tokkit reads its tensors "
-                                     f"(TorchScript read as data, no code run), but the Cosmos port is not written yet")
     sample = ", ".join(sorted(keys)[:3])
     known = ", ".join(family.LABEL for family in families)
     raise UnsupportedFormatError(f"{checkpoint.weights}: unknown checkpoint layout (first tensors: {sample}); "

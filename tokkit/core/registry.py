@@ -31,6 +31,8 @@ KIND_LOADERS: dict[str, str] = {
     "audio.dac": "tokkit.codecs.audio.published.dac:load_saved",
     "audio.snac": "tokkit.codecs.audio.published.snac:load_saved",
     "image.published_titok": "tokkit.codecs.image.published:load_saved",
+    "image.published_cosmos": "tokkit.codecs.image.published.cosmos:load_saved",
+    "video.published_cosmos": "tokkit.codecs.image.published.cosmos:load_saved",
     "audio.mimi": "tokkit.codecs.audio.published.mimi:load_saved",
 }
 
@@ -48,6 +50,8 @@ KIND_CLASSES: dict[str, str] = {
     "audio.dac": "tokkit.codecs.audio.published.windowed:DACTokenizer",
     "audio.snac": "tokkit.codecs.audio.published.windowed:SNACTokenizer",
     "image.published_titok": "tokkit.codecs.image.published.tokenizer:PublishedImageTokenizer",
+    "image.published_cosmos": "tokkit.codecs.image.published.cosmos:CosmosImageTokenizer",
+    "video.published_cosmos": "tokkit.codecs.video.cosmos:CosmosVideoTokenizer",
     "audio.mimi": "tokkit.codecs.audio.published.tokenizer:MimiTokenizer",
 }
 
@@ -158,7 +162,8 @@ def load_directory(directory: Path, name: str, **options: object) -> Tokenizer:
 
 def _is_snapshot(directory: Path) -> bool:
     """A folder with model weights whose config.json has no "kind" (an authors' snapshot, not a tokkit folder)."""
-    if not any((directory / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")):
+    if not any((directory / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")) \
+            and not any(directory.glob("*.jit")):  # NVIDIA Cosmos releases: TorchScript files
         return False
     try:
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
@@ -195,6 +200,7 @@ def load(path_or_name: str | os.PathLike, **options) -> Tokenizer:
         if (path / "tokenizer.json").is_file():
             path = path / "tokenizer.json"
         elif ((path / "config.yaml").is_file() or any(path.glob("*.ckpt"))  # Vocos / WavTokenizer as published
+              or any(path.glob("*.jit"))  # NVIDIA Cosmos releases (TorchScript files read as data)
               or any((path / weights).is_file() for weights in ("model.safetensors", "pytorch_model.bin"))):
             tokenizer = _call_loader(SNAPSHOT_LOADER, "checkpoint", path, **options)  # weights without config.json
             tokenizer.name = name

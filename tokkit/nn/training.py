@@ -53,8 +53,9 @@ def learning_rate(options: TrainOptions, step: int, elapsed: float) -> float:
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's rate to ``lr`` times its ``lr_scale`` (default 1)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import torch
 
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
-from tokkit.quant.base import Quantizer
+from tokkit.quant.base import ROWS_PER_THREAD, Quantizer
 from tokkit.quant.output import QuantizerOutput
 
 if TYPE_CHECKING:
@@ -122,8 +122,8 @@ class FSQ(Quantizer):
     @torch.no_grad()
     def encode(self, x: torch.Tensor | np.ndarray, *, threads: int | None = None) -> torch.Tensor:
         """Latents (..., dim) -> indices (...) int64, blocks of rows on ``threads`` CPU workers
-        (default ``torch.get_num_threads()``)."""
-        return self._encode_rows(self._check_input(x), self._encode_block, threads)
+        (default ``torch.get_num_threads()``; at most one per 2^18 rows, a short job stays on one)."""
+        return self._encode_rows(self._check_input(x), self._encode_block, threads, rows_per_thread=ROWS_PER_THREAD)
 
     def _encode_block(self, rows: torch.Tensor) -> torch.Tensor:
         """Rows (n, dim) -> indices (n,): the compiled pass where built (rows next to a bin boundary

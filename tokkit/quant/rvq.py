@@ -106,9 +106,9 @@ class RVQ(Quantizer):
             if keep is not None:
                 level_indices = torch.where(keep[:, level].reshape(-1, *[1] * (level_indices.ndim - 1)),
                                             level_indices, -1)
-                commitment = commitment + (out.losses["commitment"] * keep[:, level].float().mean())
-            else:
-                commitment = commitment + out.losses["commitment"]
+                commitment = commitment + (out.losses.get("commitment", 0.0) * keep[:, level].float().mean())
+            else:  # levels without a commitment term (FSQ, in ResidualFSQ) add nothing
+                commitment = commitment + out.losses.get("commitment", 0.0)
             indices.append(level_indices)
         return QuantizerOutput(self.project_out(quantized), torch.stack(indices, -1), {"commitment": commitment})
 

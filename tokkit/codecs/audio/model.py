@@ -17,7 +17,8 @@ from tokkit.nn.convnext import ConvNeXtStack
 from tokkit.nn.stft import SameSTFT
 
 #: quantizer kind -> (module, class, config class) in tokkit.quant
-QUANTIZERS = {"fsq": ("tokkit.quant.fsq", "FSQ", "FSQConfig"), "rvq": ("tokkit.quant.rvq", "RVQ", "RVQConfig")}
+QUANTIZERS = {"fsq": ("tokkit.quant.fsq", "FSQ", "FSQConfig"), "rvq": ("tokkit.quant.rvq", "RVQ", "RVQConfig"),
+              "rfsq": ("tokkit.quant.rfsq", "ResidualFSQ", "ResidualFSQConfig")}
 
 
 def build_quantizer(spec: dict, dim: int) -> torch.nn.Module:
@@ -116,18 +117,27 @@ class CodecModel(torch.nn.Module):
 
     @property
     def bitrate(self) -> float:
-        """Bits per second of the bit-packed token stream."""
-        return self.config.frame_rate * (self.depth or 1) * math.ceil(math.log2(self.codebook_size))
+        """Bits per second of the bit-packed token stream (all levels)."""
+        return self.bitrate_of(self.depth or 1)
+
+    def bitrate_of(self, codebooks: int) -> float:
+        """Bits per second when only the first ``codebooks`` residual levels are kept."""
+        return self.config.frame_rate * codebooks * math.ceil(math.log2(self.codebook_size))
 
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(B, N) audio, N a multiple of hop -> (reconstruction (B, N), quantizer losses)."""
         quantized, _, losses = self.quantizer(self.encoder(audio))
         return self.decoder(quantized), losses
 
-    def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N) audio -> (B, N // hop) int64 codes, or (B, N // hop, depth) for residual quantizers;
-        ``lengths`` (B,) in samples for a zero-padded batch (codes past an item's length are junk)."""
-        return self.quantizer.encode(self.encoder(audio, lengths))
+    def encode(self, audio: torch.Tensor, lengths: torch.Tensor | None = None, *,
+               codebooks: int | None = None) -> torch.Tensor:
+        """(B, N) audio -> (B, N // hop) int64 codes, or (B, N // hop, k) for residual quantizers (k =
+        ``codebooks``, default all levels); ``lengths`` (B,) in samples for a zero-padded batch (codes past
+        an item's length are junk)."""
+        latents = self.encoder(audio, lengths)
+        if self.depth is None:
+            return self.quantizer.encode(latents)
+        return self.quantizer.encode(latents, codebooks)
 
     def decode(self, codes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) codes, or (B, T, k <= depth) for residual quantizers -> (B, T * hop) audio; ``lengths``

@@ -21,6 +21,7 @@ from tokkit.codecs.audio.io import (AUDIO_SUFFIXES, MAX_SAMPLE_RATE, MIN_SAMPLE_
                                     check_sample_rate, load_audio, resample, write_wav)
 from tokkit.core.meta import Float, Int, bad_field
 from tokkit.codecs.model_tokenizer import ModelTokenizer
+from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
 
@@ -46,12 +47,38 @@ class AudioTokenizer(ModelTokenizer):
     meta_schema: ClassVar[dict] = {
         "sample_rate": Int(1, MAX_SAMPLE_RATE), "n_samples": Int(1), "hop": Int(1), "frame_rate": Float(0),
         "original_sample_rate": Int(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE), "original_n_samples": Int(1),
-        "duration": Float(0),
+        "duration": Float(0), "codebooks": Int(1), "kbps": Float(0),
     }
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("codebooks", int, None, "residual codecs (audio, EnCodec, DAC, SNAC): keep the first N codebooks "
+               "(fewer: lower bitrate); default: all", low=1, high="n_codebooks", metavar="N"),
+        Option("bandwidth", float, None, "residual codecs: keep as many codebooks as KBPS allows (tokkit audio: "
+               "0.8 per codebook; EnCodec 24 kHz: 1.5, 3, 6, 12 or 24); default: all", low=0.0, metavar="KBPS"),
+    )
 
     def __init__(self, model: CodecModel, *, device: str = "auto", chunk_seconds: float = 20.0) -> None:
         super().__init__(model, device=device)
         self.chunk_tokens = max(1, round(chunk_seconds * self.config.frame_rate))
+        self.n_codebooks = self.model.depth or 1
+
+    def codebooks_for(self, codebooks: int | None = None, bandwidth: float | None = None) -> int:
+        """How many residual levels to keep: ``codebooks``, or as many as ``bandwidth`` kbps allows; default all."""
+        if codebooks is not None and bandwidth is not None:
+            raise InputError("give either codebooks or bandwidth, not both")
+        per = self.model.bitrate_of(1) / 1000
+        if bandwidth is not None:
+            if not bandwidth > 0:
+                raise InputError(f"bandwidth must be a positive number of kbps, got {bandwidth}")
+            codebooks = math.floor(bandwidth / per + 1e-9)
+            if codebooks < 1:
+                raise InputError(f"{bandwidth} kbps is below this codec's lowest rate, {per:g} kbps (one codebook)")
+            codebooks = min(codebooks, self.n_codebooks)
+        if codebooks is None:
+            return self.n_codebooks
+        if not 1 <= int(codebooks) <= self.n_codebooks:
+            raise InputError(f"this codec has {self.n_codebooks} codebook(s) of {per:g} kbps; choose 1..{self.n_codebooks}, "
+                             f"not {codebooks}")
+        return int(codebooks)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -59,22 +86,26 @@ class AudioTokenizer(ModelTokenizer):
         return self.model.codebook_size
 
     # -- encode / decode --------------------------------------------------------------------
-    def encode(self, item: Audio | np.ndarray | bytes) -> Tokens:
+    def encode(self, item: Audio | np.ndarray | bytes, *, codebooks: int | None = None,
+               bandwidth: float | None = None) -> Tokens:
         """Encode :class:`Audio` (any rate), a mono float array (N,) at the model rate, or audio file bytes
-        -> codes (T,) (FSQ) or (depth, T) (RVQ), T = ceil(N / hop) at the model rate."""
-        return self.encode_batch([item])[0]
+        -> codes (T,) (FSQ) or (k, T) (residual: the first k = ``codebooks`` levels, or as many as
+        ``bandwidth`` kbps allows; default all), T = ceil(N / hop) at the model rate."""
+        return self.encode_batch([item], codebooks=codebooks, bandwidth=bandwidth)[0]
 
-    def encode_batch(self, items: Sequence[Audio | np.ndarray | bytes] | Iterable[Audio | np.ndarray | bytes]
-                     ) -> list[Tokens]:
+    def encode_batch(self, items: Sequence[Audio | np.ndarray | bytes] | Iterable[Audio | np.ndarray | bytes],
+                     *, codebooks: int | None = None, bandwidth: float | None = None) -> list[Tokens]:
         """Encode many clips together: zero-padded, masked batches of up to ``BATCH_TOKENS`` tokens run through
         the network at once; each result equals encoding that clip alone."""
+        kept = self.codebooks_for(codebooks, bandwidth)
         prepared = [self._prepare(item) for item in items]
-        codes = self._run_encoder([samples for samples, _, _ in prepared])
+        codes = self._run_encoder([samples for samples, _, _ in prepared], kept)
         return [self._tokens(item_codes, *item) for item_codes, item in zip(codes, prepared)]
 
-    def encode_file(self, path: str | os.PathLike) -> Tokens:
+    def encode_file(self, path: str | os.PathLike, *, codebooks: int | None = None,
+                    bandwidth: float | None = None) -> Tokens:
         """Read a wav/flac/ogg file (any rate and channel count) and encode it."""
-        return self.encode(load_audio(path))
+        return self.encode(load_audio(path), codebooks=codebooks, bandwidth=bandwidth)
 
     def decode(self, tokens: Tokens | np.ndarray | Sequence[int]) -> Audio:
         """Tokens -> :class:`Audio` at the original sample rate and length; bare codes ((T,) or (k, T))
@@ -112,7 +143,7 @@ class AudioTokenizer(ModelTokenizer):
     def describe(self) -> dict[str, Any]:
         facts = super().describe()
         facts.update(sample_rate=self.config.sample_rate, hop=self.config.hop, tokens_per_s=self.config.frame_rate,
-                     kbps=self.model.bitrate / 1000, quantizer=self.config.quantizer,
+                     kbps=self.model.bitrate / 1000, codebooks=self.n_codebooks, quantizer=self.config.quantizer,
                      parameters=sum(p.numel() for p in self.model.parameters()))
         return facts
 
@@ -135,6 +166,8 @@ class AudioTokenizer(ModelTokenizer):
 
     def _tokens(self, codes: np.ndarray, samples: np.ndarray, original_rate: int, original_n: int) -> Tokens:
         meta = self.base_meta()
+        if self.model.depth is not None:  # residual levels: how many this file keeps, and its bitrate
+            meta.update(codebooks=int(codes.shape[0]), kbps=self.model.bitrate_of(int(codes.shape[0])) / 1000)
         meta.update(sample_rate=self.config.sample_rate, n_samples=int(samples.size), hop=self.config.hop,
                     frame_rate=self.config.frame_rate, original_sample_rate=int(original_rate),
                     original_n_samples=int(original_n), duration=samples.size / self.config.sample_rate)
@@ -215,11 +248,14 @@ class AudioTokenizer(ModelTokenizer):
                     results[i] = out[row]
         return results
 
-    def _run_encoder(self, clips: list[np.ndarray]) -> list[np.ndarray]:
-        """Codes of each clip (model-rate samples), window by window with context, windows of all clips batched."""
+    def _run_encoder(self, clips: list[np.ndarray], codebooks: int | None = None) -> list[np.ndarray]:
+        """Codes of each clip (model-rate samples), window by window with context, windows of all clips batched;
+        residual codecs keep the first ``codebooks`` levels (default all)."""
+        import functools
+
         hop = self.config.hop
         context = self.model.encoder.reach + CONTEXT_MARGIN
-        depth = self.model.depth
+        depth = None if self.model.depth is None else (codebooks or self.model.depth)
         outputs, jobs, pieces = [], [], []
         for index, samples in enumerate(clips):
             n_tokens = math.ceil(samples.size / hop)
@@ -229,7 +265,8 @@ class AudioTokenizer(ModelTokenizer):
             for w in windows(n_tokens, self.chunk_tokens, context):
                 jobs.append((index, w))
                 pieces.append(padded[w.start * hop:w.stop * hop])
-        codes = self._run_batched(pieces, self.model.encode, hop)
+        run = self.model.encode if depth is None else functools.partial(self.model.encode, codebooks=depth)
+        codes = self._run_batched(pieces, run, hop)
         for (index, w), window_codes in zip(jobs, codes):
             kept = window_codes[w.keep_start:w.keep_stop].cpu().numpy()
             outputs[index][..., w.start + w.keep_start:w.start + w.keep_stop] = kept if depth is None else kept.T

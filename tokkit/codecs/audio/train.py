@@ -17,6 +17,7 @@ import torch
 from tokkit.codecs.audio.config import CodecConfig
 from tokkit.codecs.audio.data import CropSampler
 from tokkit.codecs.audio.model import CodecModel
+from tokkit.errors import InputError
 from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
 from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
 from tokkit.nn.training import TrainOptions as BaseOptions
@@ -32,6 +33,40 @@ class TrainOptions(BaseOptions):
     discriminators: bool = False
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
+    init_from: str | None = None
+    fresh_lr_scale: float = 1.0
+    balance: str = "clips"
+
+
+def warm_start(model: CodecModel, directory: Path) -> list[str]:
+    """Fill ``model`` from a saved codec folder wherever names and shapes agree; returns the names left fresh.
+
+    A single-level FSQ quantizer's projections go to level 0 of a residual FSQ, and every further level's
+    ``project_out`` starts at zero, so the warm-started model first decodes exactly as the saved one did
+    and the extra levels grow from nothing.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(directory) / "model.safetensors"
+    if not path.is_file():
+        raise InputError(f"--init-from {directory}: no model.safetensors there")
+    saved = load_file(str(path))
+    if model.config.quantizer["kind"] == "rfsq":
+        saved = {name.replace("quantizer.project_", "quantizer.levels.0.project_"): value for name, value in saved.items()}
+    state = model.state_dict()
+    loaded = 0
+    for name, value in saved.items():
+        if name in state and state[name].shape == value.shape:
+            state[name] = value.to(state[name].dtype)
+            loaded += 1
+    if loaded == 0:
+        raise InputError(f"--init-from {directory}: no weight of that model fits this codec's layout")
+    if model.config.quantizer["kind"] == "rfsq":
+        for name in state:
+            if ".project_out." in name and not name.startswith("quantizer.levels.0.") and name not in saved:
+                state[name] = torch.zeros_like(state[name])
+    model.load_state_dict(state)
+    return [name for name in state if name not in saved]
 
 
 class GAN:
@@ -64,7 +99,15 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
     start = start_run(options, config, resume=resume)
     config, step, elapsed, state, device = start.config, start.step, start.elapsed, start.state, start.device
     model = CodecModel(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
+    fresh: list[str] = list(state.get("fresh", [])) if state is not None else []
+    if state is None and options.init_from:
+        fresh = warm_start(model, Path(options.init_from))
+        log(f"warm start from {options.init_from}: {len(fresh)} tensors fresh ({', '.join(sorted(fresh)[:6])}...)")
+    named = dict(model.named_parameters())
+    groups = [{"params": [p for n, p in named.items() if n not in fresh]}]
+    if fresh:  # layers the saved model lacked learn at fresh_lr_scale x the rate; the warm-started ones are nudged
+        groups.append({"params": [p for n, p in named.items() if n in fresh], "lr_scale": options.fresh_lr_scale})
+    optimizer = torch.optim.AdamW(groups, lr=options.lr, betas=(0.8, 0.99), weight_decay=options.weight_decay)
     critic = GAN(device, options) if options.discriminators else None
     restore(start, model, optimizer)
     if critic is not None and state is not None and "discriminators" in state:
@@ -72,7 +115,8 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
         critic.optimizer.load_state_dict(state["discriminator_optimizer"])
     segment = max(1, round(options.segment_seconds * config.sample_rate / config.hop)) * config.hop
     log(f"loading audio from {options.data} ...")
-    sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step)
+    sampler = CropSampler(options.data, config.sample_rate, segment, seed=options.seed + step,
+                          balance=options.balance)
     log(f"{len(sampler.clips)} clips, {sampler.seconds / 3600:.2f} h; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
         f"parameters, {config.frame_rate:g} frames/s, {model.bitrate:g} bit/s")
     mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
@@ -94,7 +138,7 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
 
     def critic_state() -> dict:
         if critic is None:
-            return {}
-        return {"discriminators": critic.model.state_dict(), "discriminator_optimizer": critic.optimizer.state_dict()}
+            return {"fresh": fresh}
+        return {"fresh": fresh, "discriminators": critic.model.state_dict(), "discriminator_optimizer": critic.optimizer.state_dict()}
 
     return fit(model, optimizer, options, loss_fn, step=step, elapsed=elapsed, extra_state=critic_state)

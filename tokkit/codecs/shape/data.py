@@ -1,8 +1,9 @@
 """Training data for the shape tokenizer: watertight occupancy targets by voxel filling, computed once
 per shape into a cache, and a sampler that serves random batches with cube-symmetry augmentation.
 
-Targets: dense area-weighted surface samples mark a ``GRID``^3 voxel shell; a morphological closing
-seals gaps up to a voxel, a flood fill from outside makes every enclosed voxel occupied. Non-watertight,
+Targets: dense area-weighted surface samples mark a ``GRID``^3 voxel shell; the shell is dilated (sealing
+pinholes and gaps up to a few voxels), a flood fill from outside makes every enclosed voxel occupied, and
+the solid is eroded back by the same amount. Non-watertight,
 multi-part and thin (single-sheet) meshes all get a solid, watertight occupancy this way. Query points
 (uniform in the cube and near the surface at two noise scales) are labelled by the voxel they fall in.
 """
@@ -23,11 +24,20 @@ SURFACE_POINTS = 4096
 UNIFORM_QUERIES = 4096
 NEAR_QUERIES = 4096  # per noise scale
 NEAR_SIGMAS = (0.005, 0.025)
+#: widest gap (voxels) the watertight fill seals, and the solid/shell volume ratio that says it did not leak
+MAX_SEAL = 3
+ENCLOSED_FACTOR = 1.5
 
 
 def occupancy_grid(shape: Shape, rng: np.random.Generator, grid: int = GRID) -> np.ndarray:
     """Watertight occupancy (grid, grid, grid) bool of a unit-cube shape, voxel (i, j, k) centred at
-    ((i + 0.5) / grid - 0.5, ...)."""
+    ((i + 0.5) / grid - 0.5, ...).
+
+    The sampled shell has pinholes (a few samples per voxel miss some voxels), so it is dilated before
+    the flood fill and the filled solid eroded back (dilate -> fill -> erode, not closing -> fill: a
+    closing's erosion reopens the pinholes and the fill leaks, leaving only the shell). When the fill
+    still leaks (gaps wider than the dilation), wider dilations are tried, up to ``MAX_SEAL`` voxels.
+    """
     from scipy import ndimage
 
     corners = shape.vertices[shape.faces]
@@ -35,11 +45,17 @@ def occupancy_grid(shape: Shape, rng: np.random.Generator, grid: int = GRID) -> 
     count = int(np.clip(area * grid * grid * 3, 50_000, 400_000))
     points, _ = sample_surface(shape, count, rng)
     index = np.clip(np.floor((points + 0.5) * grid).astype(np.int64), 0, grid - 1)
-    shell = np.zeros((grid + 4,) * 3, dtype=bool)  # two empty voxels of margin for the closing and the fill
-    shell[index[:, 0] + 2, index[:, 1] + 2, index[:, 2] + 2] = True
-    closed = ndimage.binary_closing(shell, iterations=1) | shell
-    filled = ndimage.binary_fill_holes(closed)
-    return filled[2:-2, 2:-2, 2:-2]
+    margin = MAX_SEAL + 1  # empty voxels around the grid so the fill starts outside and dilations fit
+    shell = np.zeros((grid + 2 * margin,) * 3, dtype=bool)
+    shell[index[:, 0] + margin, index[:, 1] + margin, index[:, 2] + margin] = True
+    solid = shell
+    for seal in range(1, MAX_SEAL + 1):
+        filled = ndimage.binary_fill_holes(ndimage.binary_dilation(shell, iterations=seal))
+        solid = ndimage.binary_erosion(filled, iterations=seal) | shell
+        if solid.sum() > ENCLOSED_FACTOR * shell.sum():  # it enclosed a volume: no leak
+            break
+    inner = slice(margin, -margin)
+    return solid[inner, inner, inner]
 
 
 def lookup(grid: np.ndarray, points: np.ndarray) -> np.ndarray:

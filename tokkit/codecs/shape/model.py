@@ -126,15 +126,19 @@ class ShapeCodecModel(nn.Module):
     def occupancy(self, queries: torch.Tensor, field: Field) -> torch.Tensor:
         """Occupancy logits (B, Q) at query points (B, Q, 3) of a decoded ``field``."""
         x = self.query_in(fourier_features(queries, self.config.fourier_bands))
-        distance = torch.cdist(queries, field.anchors).square()  # (B, Q, M)
-        bias = -self.log_locality.exp()[None, :, None, None] * distance[:, None]
-        weights = -self.log_plane_locality.exp() * distance
+        # -|x - a_j|^2 = 2 x . a_j - |a_j|^2 - |x|^2, and softmax over j ignores the per-query |x|^2: one
+        # matmul (B, Q, 3) x (B, 3, M) instead of the (B, Q, M, 3) differences
+        closeness = 2 * queries @ field.anchors.transpose(1, 2) - field.anchors.square().sum(-1)[:, None]  # (B, Q, M)
+        bias = self.log_locality.exp()[None, :, None, None] * closeness[:, None]
+        weights = self.log_plane_locality.exp() * closeness
         if not bool(field.kept.all()):  # masking is a no-op (and a full pass over (B, H, Q, M)) when all are kept
             bias = bias.masked_fill(~field.kept[:, None, None, :], float("-inf"))
             weights = weights.masked_fill(~field.kept[:, None, :], float("-inf"))
         learned = self.occupancy_out(self.answer_norm(self.answer(x, kv=(field.keys, field.values), bias=bias))).squeeze(-1)
         weights = weights.softmax(-1)
-        signed = ((field.anchors[:, None] - queries[:, :, None]) * field.normals[:, None]).sum(-1)  # (B, Q, M)
+        # (a_j - x) . n_j = a_j . n_j - x . n_j: again one matmul
+        offsets = (field.anchors * field.normals).sum(-1)[:, None]  # (B, 1, M)
+        signed = offsets - queries @ field.normals.transpose(1, 2)  # (B, Q, M)
         return learned + self.log_plane_gain.exp() * (weights * signed).sum(-1)
 
     def forward(self, points: torch.Tensor, normals: torch.Tensor, queries: torch.Tensor,

@@ -40,6 +40,7 @@ DEFAULT_RESOLUTION = 64
 #: the grid spans a little more than the unit cube so that surfaces on its faces close
 GRID_HALF_SPAN = 0.52
 QUERY_CHUNK = 32768
+FINAL_BAND = 0.0
 SAMPLING_SEED = 0  # fixed: encoding the same shape twice gives the same tokens
 
 
@@ -214,40 +215,56 @@ def grid_points(nodes: int) -> np.ndarray:
     return np.linspace(-GRID_HALF_SPAN, GRID_HALF_SPAN, nodes)
 
 
-def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float = 4.0) -> np.ndarray:
-    """Field values on (resolution + 1)^3 grid nodes: every ``coarse_step``-th node exactly, then exactly
-    in the coarse cells near the surface (a sign change or |value| < ``band``, dilated by one cell),
-    trilinearly interpolated elsewhere (far from the surface, where only the sign matters)."""
+def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float = 2.0) -> np.ndarray:
+    """Field values on (resolution + 1)^3 grid nodes, coarse to fine: every ``coarse_step``-th node first,
+    then each level halves the step and evaluates exactly only the nodes of the cells that the previous
+    level marked as near the surface (a sign change among the cell's corners or a corner with
+    |value| < ``band``, dilated by one cell); every other node is trilinearly interpolated from the level
+    above (far from the surface, where only the sign matters)."""
     import torch
     from scipy import ndimage
 
-    step = coarse_step if resolution % coarse_step == 0 and resolution // coarse_step >= 4 else 1
-    nodes = resolution + 1
-    axis = grid_points(nodes)
-    mesh = lambda a: np.stack(np.meshgrid(a, a, a, indexing="ij"), -1).reshape(-1, 3)  # noqa: E731
-    if step == 1:
-        return query(mesh(axis)).reshape(nodes, nodes, nodes)
-    coarse_axis = axis[::step]
-    coarse = query(mesh(coarse_axis)).reshape((len(coarse_axis),) * 3)
-    fine = torch.nn.functional.interpolate(torch.from_numpy(coarse)[None, None], size=(nodes,) * 3,
-                                           mode="trilinear", align_corners=True)[0, 0].numpy()
-    corners = np.stack([coarse[i:i + coarse.shape[0] - 1, j:j + coarse.shape[1] - 1, k:k + coarse.shape[2] - 1]
-                        for i in (0, 1) for j in (0, 1) for k in (0, 1)])
-    near = (corners.min(0) <= 0) & (corners.max(0) > 0) | (np.abs(corners).min(0) < band)
-    near = ndimage.binary_dilation(near, iterations=1)
-    cell = np.minimum(np.arange(nodes) // step, near.shape[0] - 1)
-    chosen = near[np.ix_(cell, cell, cell)]
-    # nodes on a cell's upper face belong to the next cell too
-    for shift in range(3):
-        upper = np.arange(nodes) % step == 0
-        upper_cell = np.maximum(np.arange(nodes) // step - 1, 0)
-        index = [cell, cell, cell]
-        index[shift] = upper_cell
-        chosen |= near[np.ix_(*index)] & upper.reshape([-1 if d == shift else 1 for d in range(3)])
-    where = np.nonzero(chosen)
-    if len(where[0]):
-        fine[where] = query(np.stack([axis[w] for w in where], -1))
-    return fine
+    axis = grid_points(resolution + 1)
+    step = coarse_step
+    while step > 1 and (resolution % step or resolution // step < 4):
+        step //= 2
+    nodes = resolution // step + 1
+    index = np.arange(0, resolution + 1, step)
+    values = query(_grid_coordinates(axis, index, index, index)).reshape(nodes, nodes, nodes)
+    marked = np.ones((nodes - 1,) * 3, dtype=bool)  # the first level is exact everywhere
+    while True:
+        marked &= _near_surface(values, band if step > 2 else FINAL_BAND)
+        if step > 2:  # the last level refines only the cells the surface crosses
+            marked = ndimage.binary_dilation(marked, iterations=1)
+        if step == 1:
+            return values
+        step //= 2
+        nodes = 2 * nodes - 1
+        values = torch.nn.functional.interpolate(torch.from_numpy(values)[None, None], size=(nodes,) * 3,
+                                                 mode="trilinear", align_corners=True)[0, 0].numpy()
+        marked = marked.repeat(2, 0).repeat(2, 1).repeat(2, 2)  # a marked cell's eight children
+        chosen = np.zeros((nodes,) * 3, dtype=bool)  # every corner of every marked child cell
+        for i in (0, 1):
+            for j in (0, 1):
+                for k in (0, 1):
+                    chosen[i:nodes - 1 + i, j:nodes - 1 + j, k:nodes - 1 + k] |= marked
+        where = np.nonzero(chosen)
+        if len(where[0]):
+            points = np.stack([axis[w * step] for w in where], -1)
+            values[where] = query(points)
+
+
+def _grid_coordinates(axis: np.ndarray, i: np.ndarray, j: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Points (len(i) * len(j) * len(k), 3) of the grid nodes with those axis indices."""
+    return np.stack(np.meshgrid(axis[i], axis[j], axis[k], indexing="ij"), -1).reshape(-1, 3)
+
+
+def _near_surface(values: np.ndarray, band: float) -> np.ndarray:
+    """Cells (n - 1)^3 of node values n^3 whose corners change sign or come within ``band`` of zero."""
+    n = values.shape[0] - 1
+    corners = np.stack([values[i:i + n, j:j + n, k:k + n] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    low, high = corners.min(0), corners.max(0)
+    return ((low <= 0) & (high > 0)) | (np.minimum(np.abs(low), np.abs(high)) < band)
 
 
 def marching_cubes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ from tokkit.codecs.shape.data import ShapeSampler
 from tokkit.codecs.shape.model import ShapeCodecModel
 from tokkit.nn.training import TrainOptions as BaseOptions
 from tokkit.nn.training import fit, log, prepare_run
+from tokkit.nn.weights import load_weights
 from tokkit.quant.truncation import prefix_mask, sample_keep_lengths
 
 
@@ -39,11 +40,19 @@ class TrainOptions(BaseOptions):
     refresh_every: int = 500
     anchor_weight: float = 10.0
     normal_weight: float = 0.1
+    init_from: str | None = None
 
 
 def train(config: ShapeCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) a shape tokenizer on a cache folder of targets; returns the exported final folder."""
-    start, model, optimizer = prepare_run(options, config, ShapeCodecModel, resume=resume)
+    def build(config: ShapeCodecConfig) -> ShapeCodecModel:
+        model = ShapeCodecModel(config)
+        if options.init_from and not resume:  # warm start: a saved shape model of the same layout
+            load_weights(model, options.init_from)
+            log(f"warm start from {options.init_from}")
+        return model
+
+    start, model, optimizer = prepare_run(options, config, build, resume=resume)
     config, step, elapsed, device = start.config, start.step, start.elapsed, start.device
     sampler = ShapeSampler(options.data, config.input_points, seed=options.seed + step)
     log(f"{len(sampler)} cached shapes; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
