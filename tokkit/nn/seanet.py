@@ -94,7 +94,7 @@ class PaddedConv1d(Conv1d):
         frames = (buffer.shape[-1] - self.span) // stride + 1 if buffer.shape[-1] >= self.span else 0
         used = (frames - 1) * stride + self.span if frames else 0
         out = super().forward(buffer[..., :used]) if frames else buffer.new_zeros(x.shape[0], self.out_channels, 0)
-        state["buffer"] = buffer[..., frames * stride:]
+        state["buffer"] = buffer[..., frames * stride:].clone()  # a copy: a view would pin the whole buffer
         return out
 
 
@@ -130,7 +130,7 @@ class PaddedConvTranspose1d(ConvTranspose1d):
         skip = 0 if previous is None else previous.shape[-1]
         stride = self.stride[0]
         y = super().forward(buffer)
-        state["frames"] = buffer[..., max(0, buffer.shape[-1] - self.context):]
+        state["frames"] = buffer[..., max(0, buffer.shape[-1] - self.context):].clone()
         return y[..., skip * stride:buffer.shape[-1] * stride]
 
 
