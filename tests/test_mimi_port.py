@@ -19,11 +19,12 @@ import torch
 import tokkit
 from tokkit.errors import InputError, TokkitError, UnsupportedFormatError
 
+from test_audio_ports import compare_codes
+
 FIXTURES = Path(__file__).parent / "fixtures" / "audio_ports"
 MIMI = FIXTURES / "mimi_small.safetensors"
 HF = FIXTURES / "mimi_small_hf"  # the same weights as HF transformers' kyutai/mimi snapshot
 SPEECH = Path(__file__).resolve().parent.parent / "samples" / "speech.wav"
-NEAR_TIE = 1e-3
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -50,20 +51,6 @@ def windowed_port(**overrides):
     from tokkit.codecs.audio.published.tokenizer import MimiTokenizer
 
     return MimiTokenizer(from_reference(load_file(str(MIMI)), str(MIMI), **overrides), device="cpu")
-
-
-def compare_codes(ours: np.ndarray, theirs: np.ndarray, gaps: np.ndarray) -> tuple[int, int]:
-    """Codes (q, T) compared level by level per frame until the reference's first near-tie in that frame
-    (past it residuals legitimately differ); returns (compared, skipped), failing on any compared difference."""
-    compared = skipped = 0
-    for frame in range(theirs.shape[1]):
-        for level in range(theirs.shape[0]):
-            if gaps[level, frame] <= NEAR_TIE:
-                skipped += theirs.shape[0] - level
-                break
-            assert ours[level, frame] == theirs[level, frame], (level, frame)
-            compared += 1
-    return compared, skipped
 
 
 def test_latents_match_the_reference(port, golden):
