@@ -1,0 +1,46 @@
+"""tokkit.nn.windows.overlapped: windows with receptive-field context, one after another or several at once in
+threads, give the whole-input result bit for bit on a DAC-style network (dilated convs, strides)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tokkit.nn.layout import time_grid
+from tokkit.nn.snakenet import SnakeEncoder, SnakeNetConfig
+from tokkit.nn.windows import overlapped
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SnakeEncoder:
+    torch.manual_seed(0)
+    net = SnakeEncoder(SnakeNetConfig(encoder_dim=4, encoder_rates=(2, 4), latent_dim=8, decoder_dim=8,
+                                      decoder_rates=(4, 2)))
+    return net.eval()
+
+
+@pytest.mark.parametrize("workers,window", [(1, 3), (2, 3), (2, 100), (3, 2)])
+def test_windows_in_threads_equal_the_whole_input_exactly(encoder, workers, window):
+    grid = time_grid(encoder)
+    hop = 8
+    x = torch.randn(1, 1, 6 * grid + 3 * hop)
+    before = torch.get_num_threads()
+    with torch.inference_mode():
+        whole = encoder(x)
+        got = overlapped(encoder, x, window=window * grid, context=encoder.context(), ratio=(hop, 1), align=grid,
+                         workers=workers)
+    assert torch.get_num_threads() == before  # the workers' one-thread setting stays in their threads
+    assert got.shape == whole.shape and torch.equal(got, whole)
+
+
+def test_short_inputs_are_not_split(encoder):
+    calls = []
+    x = torch.randn(1, 1, 64)
+
+    def fn(piece):
+        calls.append(piece.shape[-1])
+        return encoder(piece)
+
+    with torch.inference_mode():
+        overlapped(fn, x, window=10 ** 6, context=encoder.context(), ratio=(8, 1), align=time_grid(encoder), workers=2)
+    assert calls == [64]
