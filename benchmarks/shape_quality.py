@@ -264,7 +264,7 @@ def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], mod
     coder's (and the best classic per shape) mean F@0.02 at each budget, drawn only where every shape fits it."""
     from tokkit.analysis.plots import Curve
 
-    curves = [Curve(f"tokkit {model}", [rows[0]["tokkit"][model][k]["bytes"] for k in token_counts],
+    curves = [Curve(f"tokkit {Path(model).name}", [rows[0]["tokkit"][model][k]["bytes"] for k in token_counts],
                     [float(np.mean([r["tokkit"][model][k]["f@0.02"] for r in rows])) for k in token_counts], ours=True,
                     notes=[f"K={k}" for k in token_counts] if index == 0 else ())
               for index, model in enumerate(models) if rows and rows[0]["tokkit"]]
