@@ -189,8 +189,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
     if args.plot:
-        plot([{**r, "tokkit": r["tokkit"][models[0]]} for r in rows], token_counts, budgets, f"tokkit {models[0]}",
-             f"{len(rows)} held-out shapes", args.plot)
+        plot(rows, token_counts, budgets, models, args.plot)
     if args.gallery:
         gallery(tokenizer, shapes, [int(k) for k in args.gallery_tokens.split(",")], args.resolution, args.gallery)
 
@@ -260,14 +259,15 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
               f"tokens {mean(dec):.2f} s (max {max(dec):.2f}); encode + decode {mean(total):.2f} s (max {max(total):.2f})")
 
 
-def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], ours: str) -> list:
-    """tokkit's mean F@0.02 per K against its bytes; each classic coder's (and the best classic per shape)
-    mean F@0.02 at each budget, drawn only where every shape fits it."""
+def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], models: list[str]) -> list:
+    """Each tokkit model's mean F@0.02 per K against its bytes (``rows[i]["tokkit"][model][k]``); each classic
+    coder's (and the best classic per shape) mean F@0.02 at each budget, drawn only where every shape fits it."""
     from tokkit.analysis.plots import Curve
 
-    curves = [Curve(ours, [rows[0]["tokkit"][k]["bytes"] for k in token_counts],
-                    [float(np.mean([r["tokkit"][k]["f@0.02"] for r in rows])) for k in token_counts], ours=True,
-                    notes=[f"K={k}" for k in token_counts])] if rows and rows[0]["tokkit"] else []
+    curves = [Curve(f"tokkit {Path(model).name}", [rows[0]["tokkit"][model][k]["bytes"] for k in token_counts],
+                    [float(np.mean([r["tokkit"][model][k]["f@0.02"] for r in rows])) for k in token_counts], ours=True,
+                    notes=[f"K={k}" for k in token_counts] if index == 0 else ())
+              for index, model in enumerate(models) if rows and rows[0]["tokkit"]]
     anchored = [r for r in rows if r["classic"]]  # classic curves: the shapes that have anchors
     methods = sorted({m for r in anchored for m in r["classic"]})
     for method in methods + (["best classic"] if len(methods) > 1 else []):
@@ -286,11 +286,14 @@ def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], our
     return curves
 
 
-def plot(rows: list[dict], token_counts: list[int], budgets: list[int], ours: str, inputs: str, path: Path) -> None:
-    """The rate-distortion figure: F@0.02 against payload bytes, tokkit beside the classic coders."""
+def plot(rows: list[dict], token_counts: list[int], budgets: list[int], models: list[str], path: Path) -> None:
+    """The rate-distortion figure: F@0.02 against payload bytes, tokkit beside the classic coders, on the
+    shapes that have classic anchors (all shapes when none has)."""
     from tokkit.analysis.plots import rd_plot
 
-    rd_plot(rd_curves(rows, token_counts, budgets, ours), path, xlabel="payload bytes per shape (log scale)",
+    anchored = [r for r in rows if r["classic"]] or rows
+    inputs = f"{len(anchored)} held-out shapes" + (f" (of {len(rows)}: those with classic anchors)" if len(anchored) < len(rows) else "")
+    rd_plot(rd_curves(anchored, token_counts, budgets, models), path, xlabel="payload bytes per shape (log scale)",
             ylabel="F-score @ 0.02 (higher is better)", logx=True,
             title=f"3D: {inputs}\nclassic = best setting within the bytes (oracle), where every shape fits")
     print(f"figure written to {path}", file=sys.stderr)
