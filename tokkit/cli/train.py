@@ -128,9 +128,14 @@ def image(data: str, config_file: str | None, out: str, resume: bool, max_minute
                    "Ignored with --resume.")
 @click.option("--clip-frames", default=3, show_default=True, help="Frames per training clip (unrolled causally).")
 @click.option("--photo-batch", default=4, show_default=True, help="Photos per step coded as frame 0 (the image case).")
+@click.option("--prediction", type=click.Choice(["gate", "residual"]),
+              help="P-frame prediction: gate (version 1) or residual (version 2: previous decoded frame + a decoded "
+                   "correction); default: the config's (or --init-from's). Changing it keeps the shared weights.")
+@click.option("--clip-keep", default=0.0, show_default=True,
+              help="Fraction of training clips that keep one prefix length K on every frame (as at inference).")
 def video(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           lr: float, device: str, threads: int, seed: int, init_from: str | None, clip_frames: int,
-          photo_batch: int) -> None:
+          photo_batch: int, prediction: str | None, clip_keep: float) -> None:
     """Train the causal video tokenizer (frame 0 coded alone; frame t with the decoded frame t-1 as context).
 
     Every frame keeps a random prefix of its tokens (uniform on 1..N), so any K decodes.
@@ -158,9 +163,15 @@ def video(data: str, config_file: str | None, out: str, resume: bool, max_minute
         saved = read_config(Path(init_from))
         if saved["kind"] == VideoCodecConfig.kind:  # continue a video model: keep its layout
             config = VideoCodecConfig.from_dict(saved)
+    if prediction is not None:
+        import dataclasses
+
+        config = dataclasses.replace(config, prediction=prediction)
+    if not 0.0 <= clip_keep <= 1.0:
+        raise click.BadParameter(f"must lie in [0, 1], got {clip_keep}", param_hint="--clip-keep")
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
                            device=resolve_device(device), threads=threads, seed=seed, init_from=init_from,
-                           clip_frames=clip_frames, photo_batch=photo_batch)
+                           clip_frames=clip_frames, photo_batch=photo_batch, clip_keep=clip_keep)
     final = run(config, options, resume=resume)
     click.echo(str(final))
 

@@ -39,6 +39,7 @@ class TrainOptions(ImageTrainOptions):
     warmup_steps: int = 50
     temporal_weight: float = 0.5
     init_from: str | None = None
+    clip_keep: float = 0.0  # fraction of clips that keep one prefix length on every frame (as at inference)
 
 
 def reconstruction_loss(out: torch.Tensor, target: torch.Tensor, options: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,10 +72,29 @@ def warm_start_frame(frame: torch.nn.Module, directory: Path) -> None:
     frame.load_state_dict(state)
 
 
+def warm_start_video(model: VideoCodecModel, directory: Path) -> None:
+    """Fill ``model`` from a saved video tokenizer of the same layout; when the P-frame prediction differs
+    (gate -> residual), the shared tensors are copied and the residual correction head starts as the
+    frame model's patch_out / RESIDUAL_GAIN."""
+    from safetensors.torch import load_file
+
+    from tokkit.codecs.video.model import RESIDUAL_GAIN
+
+    saved = load_file(str(directory / "model.safetensors"))
+    state = model.state_dict()
+    shared = set(saved) & set(state)
+    if any(saved[k].shape != state[k].shape for k in shared) or not {k for k in state if k.startswith("frame.")} <= shared:
+        raise InputError(f"{directory} is not a video tokenizer of this layout")
+    for name in shared:
+        state[name].copy_(saved[name].to(state[name].dtype))
+    if "correction.weight" in state and "correction.weight" not in saved:
+        state["correction.weight"].copy_(state["frame.patch_out.weight"] / RESIDUAL_GAIN)
+        state["correction.bias"].copy_(state["frame.patch_out.bias"] / RESIDUAL_GAIN)
+    model.load_state_dict(state)
+
+
 def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) a video tokenizer; returns the folder of the exported final model."""
-    from tokkit.nn.weights import load_weights
-
     start = start_run(options, config, resume=resume)
     config, step, elapsed, device = start.config, start.step, start.elapsed, start.device
     model = VideoCodecModel(config)
@@ -82,7 +102,7 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
         source = Path(options.init_from)
         kind = json.loads((source / "config.json").read_text()).get("kind")
         if kind == config.kind:
-            load_weights(model, source)
+            warm_start_video(model, source)
         else:
             warm_start_frame(model.frame, source)
         log(f"warm start from {source} ({kind})")
@@ -101,6 +121,8 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
         clips = sampler.batch(options.batch_size).to(device)
         batch, frames = clips.shape[:2]
         keep = sample_keep_lengths(n, batch * frames, generator=generator, device=device).view(batch, frames)
+        same = torch.rand(batch, generator=generator).to(device) < options.clip_keep
+        keep = torch.where(same[:, None], keep[:, :1].expand(batch, frames), keep)
         out = model.unroll(clips, keep)
         loss, l2 = reconstruction_loss(out, clips, options)
         first_l2 = (out[:, 0] - clips[:, 0]).pow(2).mean()
