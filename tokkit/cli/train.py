@@ -133,9 +133,12 @@ def image(data: str, config_file: str | None, out: str, resume: bool, max_minute
                    "correction); default: the config's (or --init-from's). Changing it keeps the shared weights.")
 @click.option("--clip-keep", default=0.0, show_default=True,
               help="Fraction of training clips that keep one prefix length K on every frame (as at inference).")
+@click.option("--burn-in", default=0, show_default=True,
+              help="Run up to this many earlier frames (uniform 0..N) without gradients before each training clip, "
+                   "so the model learns from contexts deep in a clip.")
 def video(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           lr: float, device: str, threads: int, seed: int, init_from: str | None, clip_frames: int,
-          photo_batch: int, prediction: str | None, clip_keep: float) -> None:
+          photo_batch: int, prediction: str | None, clip_keep: float, burn_in: int) -> None:
     """Train the causal video tokenizer (frame 0 coded alone; frame t with the decoded frame t-1 as context).
 
     Every frame keeps a random prefix of its tokens (uniform on 1..N), so any K decodes.
@@ -171,7 +174,8 @@ def video(data: str, config_file: str | None, out: str, resume: bool, max_minute
         raise click.BadParameter(f"must lie in [0, 1], got {clip_keep}", param_hint="--clip-keep")
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
                            device=resolve_device(device), threads=threads, seed=seed, init_from=init_from,
-                           clip_frames=clip_frames, photo_batch=photo_batch, clip_keep=clip_keep)
+                           clip_frames=clip_frames, photo_batch=photo_batch, clip_keep=clip_keep,
+                           burn_in=max(0, burn_in))
     final = run(config, options, resume=resume)
     click.echo(str(final))
 

@@ -92,11 +92,12 @@ class VideoCodecModel(nn.Module):
         quantized, _, _ = self.frame.quantizer(self.encode_latents(frames, previous))
         return self.decode_quantized(quantized, keep, previous)
 
-    def unroll(self, clips: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def unroll(self, clips: torch.Tensor, keep: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
         """Training pass over clips (B, T, 3, S, S) with per-frame kept lengths keep (B, T) -> (B, T, 3, S, S).
 
-        Each frame's context is the previous reconstruction, detached (closed loop, as at inference)."""
-        outputs, previous = [], None
+        Each frame's context is the previous reconstruction, detached (closed loop, as at inference);
+        ``previous`` (B, 3, S, S), if given, is frame 0's context (a clip that started earlier)."""
+        outputs = []
         for t in range(clips.shape[1]):
             out = self(clips[:, t], keep[:, t], previous)
             outputs.append(out)

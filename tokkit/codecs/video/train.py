@@ -40,6 +40,7 @@ class TrainOptions(ImageTrainOptions):
     temporal_weight: float = 0.5
     init_from: str | None = None
     clip_keep: float = 0.0  # fraction of clips that keep one prefix length on every frame (as at inference)
+    burn_in: int = 0  # up to this many frames (uniform 0..burn_in) run without gradients before the trained ones
 
 
 def reconstruction_loss(out: torch.Tensor, target: torch.Tensor, options: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +110,7 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
     model = model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.99), weight_decay=options.weight_decay)
     restore(start, model, optimizer)
-    sampler = ClipSampler(options.data, config.image_size, options.clip_frames, real=options.real_fraction,
+    sampler = ClipSampler(options.data, config.image_size, options.clip_frames + options.burn_in, real=options.real_fraction,
                           seed=options.seed + step)
     log(f"{len(sampler.videos)} videos ({sum(v.shape[0] for v in sampler.videos)} frames), {sampler.photos.photos} "
         f"photos; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
@@ -123,13 +124,20 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
         keep = sample_keep_lengths(n, batch * frames, generator=generator, device=device).view(batch, frames)
         same = torch.rand(batch, generator=generator).to(device) < options.clip_keep
         keep = torch.where(same[:, None], keep[:, :1].expand(batch, frames), keep)
-        out = model.unroll(clips, keep)
+        burn = int(torch.randint(options.burn_in + 1, (1,), generator=generator))
+        clips, keep, previous = clips[:, options.burn_in - burn:], keep[:, options.burn_in - burn:], None
+        with torch.no_grad():  # a context from deeper in the clip, as at inference after many frames
+            for t in range(burn):
+                previous = model(clips[:, t], keep[:, t], previous).clamp(-1, 1)
+        clips, keep = clips[:, burn:], keep[:, burn:]
+        batch, frames = clips.shape[:2]
+        out = model.unroll(clips, keep, previous)
         loss, l2 = reconstruction_loss(out, clips, options)
         first_l2 = (out[:, 0] - clips[:, 0]).pow(2).mean()
         later_l2 = (out[:, 1:] - clips[:, 1:]).pow(2).mean()
         flicker = ((out[:, 1:] - out[:, :-1]) - (clips[:, 1:] - clips[:, :-1])).abs().mean()
         loss = loss + options.temporal_weight * flicker
-        metrics = {"psnr_i": 10 * math.log10(4.0 / max(first_l2.item(), 1e-10)),
+        metrics = {"burn": float(burn), "psnr_i": 10 * math.log10(4.0 / max(first_l2.item(), 1e-10)),
                    "psnr_p": 10 * math.log10(4.0 / max(later_l2.item(), 1e-10)), "flicker": flicker.item()}
         if options.photo_batch:
             photos = sampler.photos.batch(options.photo_batch).to(device)
