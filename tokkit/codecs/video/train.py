@@ -40,6 +40,7 @@ class TrainOptions(ImageTrainOptions):
     temporal_weight: float = 0.5
     init_from: str | None = None
     clip_keep: float = 0.0  # fraction of clips that keep one prefix length on every frame (as at inference)
+    still_fraction: float = 0.0  # of the synthetic clips: a still camera (half with a moving patch)
     burn_in: int = 0  # up to this many frames (uniform 0..burn_in) run without gradients before the trained ones
 
 
@@ -111,7 +112,7 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.99), weight_decay=options.weight_decay)
     restore(start, model, optimizer)
     sampler = ClipSampler(options.data, config.image_size, options.clip_frames + options.burn_in, real=options.real_fraction,
-                          seed=options.seed + step)
+                          still=options.still_fraction, seed=options.seed + step)
     log(f"{len(sampler.videos)} videos ({sum(v.shape[0] for v in sampler.videos)} frames), {sampler.photos.photos} "
         f"photos; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
         f"{config.num_tokens} tokens x {config.bits_per_token} bits per frame")
