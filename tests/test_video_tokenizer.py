@@ -108,6 +108,7 @@ def test_prediction_version_is_in_the_config_and_the_identity() -> None:
     assert "prediction" not in gate.config.to_dict()  # version 1 configs (and hashes) are unchanged
     assert residual.config.to_dict()["prediction"] == "residual"
     assert gate.identity["hash"] != residual.identity["hash"]
+    assert gate.describe()["prediction"] == "gate" and residual.describe()["prediction"] == "residual"
     frames = clip(3)
     from tokkit.errors import TokenizerMismatchError
 
