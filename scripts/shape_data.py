@@ -76,23 +76,27 @@ def fetch(raw: Path) -> None:
                 archive.extractall(raw / "furniture" / catalogue.stem)
 
 
-def split(raw: Path, heldout: Path) -> list[Path]:
-    """Copy the held-out shapes out for evaluation; return the training meshes."""
+def split(raw: Path, heldout: Path | None) -> list[Path]:
+    """Copy the held-out shapes out for evaluation (unless ``heldout`` is None); return the training meshes."""
     held_cgal = {name + ".off" for name in CGAL_HELD_OUT}  # held-out
     excluded = {n if "." in n else n + ".off" for n in CGAL_EXCLUDED_VARIANTS}  # exclude
     held_furniture = {name.split("/")[1] for name in FURNITURE_HELD_OUT}  # held-out
     train = []
-    (heldout / "cgal").mkdir(parents=True, exist_ok=True)
-    (heldout / "furniture").mkdir(parents=True, exist_ok=True)
+    if heldout is not None:
+        (heldout / "cgal").mkdir(parents=True, exist_ok=True)
+        (heldout / "furniture").mkdir(parents=True, exist_ok=True)
     for path in sorted((raw / "cgal/data").rglob("*")):
         if path.suffix.lower() not in MESH_SUFFIXES or path.stat().st_size < 3000:
             continue
         if path.parent.name == "meshes" and path.name in held_cgal:  # held-out: evaluation only
-            shutil.copy(path, heldout / "cgal" / path.name)
+            if heldout is not None:  # held-out: evaluation only
+                shutil.copy(path, heldout / "cgal" / path.name)
         elif not (path.parent.name == "meshes" and path.name in excluded):  # exclude held-out variants
             train.append(path)
     for path in sorted((raw / "furniture").rglob("*.obj")):
         if path.parent.name in held_furniture and path.stem == path.parent.name:  # held-out: evaluation only
+            if heldout is None:  # held-out: evaluation only, not listed
+                continue
             target = heldout / "furniture" / path.parent.name
             if not target.exists():
                 shutil.copytree(path.parent, target)

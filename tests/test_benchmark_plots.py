@@ -86,14 +86,20 @@ def test_shape_curves_and_best_classic():
     def scores(f):
         return {"f@0.02": f, "chamfer_l1": 0.01}
 
-    rows = [{"tokkit": {64: {"bytes": 112, "f@0.02": 0.1}, 128: {"bytes": 208, "f@0.02": 0.3}},
+    rows = [{"tokkit": {"shape": {64: {"bytes": 112, "f@0.02": 0.1}, 128: {"bytes": 208, "f@0.02": 0.3}},
+                        "runs/new": {64: {"bytes": 112, "f@0.02": 0.3}, 128: {"bytes": 208, "f@0.02": 0.4}}},
              "classic": {"draco": {256: scores(0.5), 512: scores(0.9)}, "points": {256: scores(0.6), 512: None}}},
-            {"tokkit": {64: {"bytes": 112, "f@0.02": 0.2}, 128: {"bytes": 208, "f@0.02": 0.5}},
-             "classic": {"draco": {256: None, 512: scores(0.7)}, "points": {256: scores(0.2), 512: scores(0.4)}}}]
-    curves = shape_quality.rd_curves(rows, [64, 128], [256, 512], "tokkit shape")
+            {"tokkit": {"shape": {64: {"bytes": 112, "f@0.02": 0.2}, 128: {"bytes": 208, "f@0.02": 0.5}},
+                        "runs/new": {64: {"bytes": 112, "f@0.02": 0.5}, 128: {"bytes": 208, "f@0.02": 0.6}}},
+             "classic": {"draco": {256: None, 512: scores(0.7)}, "points": {256: scores(0.2), 512: scores(0.4)}}},
+            {"tokkit": {"shape": {64: {"bytes": 112, "f@0.02": 0.9}, 128: {"bytes": 208, "f@0.02": 0.9}},
+                        "runs/new": {64: {"bytes": 112, "f@0.02": 0.9}, 128: {"bytes": 208, "f@0.02": 0.9}}},
+             "classic": {}}]  # no cached anchors: left out of the classic curves
+    curves = shape_quality.rd_curves(rows, [64, 128], [256, 512], ["shape", "runs/new"])
     by_label = {c.label: c for c in curves}
-    assert list(by_label) == ["tokkit shape", "draco", "points", "best classic"]
-    assert list(by_label["tokkit shape"].y) == pytest.approx([0.15, 0.4])
+    assert list(by_label) == ["tokkit shape", "tokkit new", "draco", "points", "best classic"]
+    assert list(by_label["tokkit shape"].y) == pytest.approx([0.4, 1.7 / 3])
+    assert list(by_label["tokkit new"].y) == pytest.approx([1.7 / 3, 1.9 / 3])
     assert list(by_label["draco"].x) == [512] and by_label["draco"].y[0] == pytest.approx(0.8)
     assert list(by_label["points"].x) == [256] and by_label["points"].y[0] == pytest.approx(0.4)
     assert list(by_label["best classic"].y) == pytest.approx([0.4, 0.8])  # max per shape, then mean

@@ -90,3 +90,22 @@ def test_saved_folder_round_trips(tokenizer, tmp_path) -> None:
     loaded = tokkit.load(tmp_path / "model", device="cpu")
     assert loaded.identity["hash"] == tokenizer.identity["hash"]
     assert loaded.encode(box_mesh()).codes.tolist() == tokenizer.encode(box_mesh()).codes.tolist()
+
+
+def test_iso_level_is_the_extracted_logit_and_is_saved(tokenizer, tmp_path) -> None:
+    """decode extracts the field's ``iso_level`` contour: the field is shifted by it, the config keeps it."""
+    import dataclasses
+
+    from tokkit.codecs.shape.tokenizer import ShapeTokenizer
+
+    codes = tokenizer.encode(box_mesh()).codes
+    points = np.random.default_rng(0).uniform(-0.5, 0.5, (200, 3))
+    shifted_model = type(tokenizer.model)(dataclasses.replace(tokenizer.config, iso_level=1.5))
+    shifted_model.load_state_dict(tokenizer.model.state_dict())
+    shifted = ShapeTokenizer(shifted_model.eval(), device="cpu")
+    assert np.allclose(shifted.field(codes)(points), tokenizer.field(codes)(points) - 1.5, atol=1e-5)
+    assert shifted.identity["hash"] != tokenizer.identity["hash"]
+    shifted.save(tmp_path / "shifted")
+    assert tokkit.load(tmp_path / "shifted", device="cpu").config.iso_level == 1.5
+    with pytest.raises(InputError, match="iso_level"):
+        dataclasses.replace(tokenizer.config, iso_level=float("nan"))

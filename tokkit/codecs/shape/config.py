@@ -21,7 +21,10 @@ class ShapeCodecConfig(JsonConfig):
     them, and an RVQ of ``depth`` levels x ``codebook_size`` codes quantizes each latent. Tokens are
     ordered level by level (all latents' first codes, then their second codes, ...), so a prefix of K
     tokens means fewer latents (K < num_latents) or fewer residual levels. The decoder refines the
-    kept latents and answers occupancy queries at any point by cross-attention.
+    kept latents and answers occupancy queries at any point by cross-attention. ``iso_level`` is the
+    occupancy logit at which decode extracts the surface (0 = probability 1/2); a trained model's level is
+    calibrated on training meshes (scripts/shape_iso_level.py) because the field is soft and its 1/2
+    contour sits outside the true surface.
     """
 
     kind: ClassVar[str] = KIND
@@ -39,6 +42,7 @@ class ShapeCodecConfig(JsonConfig):
     fourier_bands: int = 8
     query_hidden: int = 128
     quantizer_dropout: float = 1.0
+    iso_level: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("input_points", "num_latents", "depth", "codebook_dim", "width", "heads", "fourier_bands"):
@@ -46,6 +50,8 @@ class ShapeCodecConfig(JsonConfig):
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.codebook_size < 2:
             raise InputError(f"codebook_size must be >= 2, got {self.codebook_size}")
+        if not -20.0 <= self.iso_level <= 20.0:
+            raise InputError(f"iso_level must be an occupancy logit in [-20, 20], got {self.iso_level}")
         if self.width % self.heads:
             raise InputError(f"width {self.width} must be divisible by heads {self.heads}")
 

@@ -119,8 +119,11 @@ class ShapeTokenizer(ModelTokenizer):
         return results
 
     def field(self, codes: np.ndarray) -> Any:
-        """A callable: points (P, 3) in the unit cube -> occupancy logits (P,) of the shape ``codes`` encode."""
+        """A callable: points (P, 3) in the unit cube -> occupancy logits minus the config's ``iso_level``
+        (P,) of the shape ``codes`` encode: the surface decode extracts is this field's zero level."""
         import torch
+
+        level = float(self.config.iso_level)
 
         with torch.inference_mode():
             kv = self.model.decode_field(torch.from_numpy(np.asarray(codes, dtype=np.int64))[None].to(self.device))
@@ -130,7 +133,7 @@ class ShapeTokenizer(ModelTokenizer):
             with torch.inference_mode():
                 for start in range(0, len(points), QUERY_CHUNK):
                     chunk = torch.from_numpy(np.asarray(points[start:start + QUERY_CHUNK], dtype=np.float32))
-                    values.append(self.model.occupancy(chunk[None].to(self.device), kv)[0].float().cpu().numpy())
+                    values.append(self.model.occupancy(chunk[None].to(self.device), kv)[0].float().cpu().numpy() - level)
             return np.concatenate(values) if values else np.zeros(0, dtype=np.float32)
 
         return query
