@@ -8,6 +8,7 @@ import torch
 
 from tokkit.nn.layout import time_grid
 from tokkit.nn.snakenet import SnakeEncoder, SnakeNetConfig
+from tokkit.nn import windows
 from tokkit.nn.windows import overlapped
 
 
@@ -20,7 +21,8 @@ def encoder() -> SnakeEncoder:
 
 
 @pytest.mark.parametrize("workers,window", [(1, 3), (2, 3), (2, 100), (3, 2)])
-def test_windows_in_threads_equal_the_whole_input_exactly(encoder, workers, window):
+def test_windows_in_threads_equal_the_whole_input_exactly(encoder, workers, window, monkeypatch):
+    monkeypatch.setattr(windows, "PARALLEL_OVERHEAD", 10.0)  # split this short input whatever its context
     grid = time_grid(encoder)
     hop = 8
     x = torch.randn(1, 1, 6 * grid + 3 * hop)
@@ -44,3 +46,17 @@ def test_short_inputs_are_not_split(encoder):
     with torch.inference_mode():
         overlapped(fn, x, window=10 ** 6, context=encoder.context(), ratio=(8, 1), align=time_grid(encoder), workers=2)
     assert calls == [64]
+
+
+def test_short_inputs_with_a_large_context_stay_whole_at_two_workers(encoder):
+    calls = []
+    grid = time_grid(encoder)
+    x = torch.randn(1, 1, 4 * grid)
+
+    def fn(piece):
+        calls.append(piece.shape[-1])
+        return encoder(piece)
+
+    with torch.inference_mode():
+        overlapped(fn, x, window=10 ** 6, context=grid, ratio=(8, 1), align=grid, workers=2)
+    assert calls == [4 * grid]  # 2 * grid of context would be 50% more work
