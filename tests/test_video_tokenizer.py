@@ -11,9 +11,9 @@ from tokkit.errors import InputError
 from video_helpers import clip, tiny_tokenizer
 
 
-@pytest.fixture(scope="module")
-def tok():
-    return tiny_tokenizer()
+@pytest.fixture(scope="module", params=["gate", "residual"])
+def tok(request):
+    return tiny_tokenizer(prediction=request.param)
 
 
 def test_codes_of_first_frames_equal_codes_of_the_cut_clip(tok) -> None:
@@ -101,3 +101,38 @@ def test_corrupted_tokens_are_refused(tok) -> None:
 def test_bare_codes_decode_at_the_model_size(tok) -> None:
     codes = tok.encode(clip(3), tokens=4).codes
     assert tok.decode(codes).numpy().shape == (3, 16, 16, 3)
+
+
+def test_prediction_version_is_in_the_config_and_the_identity() -> None:
+    gate, residual = tiny_tokenizer(prediction="gate"), tiny_tokenizer(prediction="residual")
+    assert "prediction" not in gate.config.to_dict()  # version 1 configs (and hashes) are unchanged
+    assert residual.config.to_dict()["prediction"] == "residual"
+    assert gate.identity["hash"] != residual.identity["hash"]
+    assert gate.describe()["prediction"] == "gate" and residual.describe()["prediction"] == "residual"
+    frames = clip(3)
+    from tokkit.errors import TokenizerMismatchError
+
+    with pytest.raises(TokenizerMismatchError, match="decode them with the tokenizer that made them"):
+        gate.decode(residual.encode(frames, tokens=4))
+    from tokkit.codecs.video.config import VideoCodecConfig
+
+    with pytest.raises(InputError, match="prediction must be one of"):
+        VideoCodecConfig(prediction="copy")
+
+
+def test_residual_frames_refine_the_previous_decoded_frame() -> None:
+    """With a zero correction a residual P-frame is exactly the previous decoded frame."""
+    import torch
+
+    tok = tiny_tokenizer(prediction="residual")
+    model = tok.model
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    previous = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        saved = model.correction.weight.clone(), model.correction.bias.clone()
+        model.correction.weight.zero_()
+        model.correction.bias.zero_()
+        out = model(x, torch.full((2,), 8), previous)
+        model.correction.weight.copy_(saved[0])
+        model.correction.bias.copy_(saved[1])
+    torch.testing.assert_close(out, previous)

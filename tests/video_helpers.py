@@ -13,13 +13,14 @@ TINY = dict(image_size=16, patch_size=4, num_tokens=8, quantizer={"kind": "fsq",
             width=32, encoder_depth=1, decoder_depth=1, heads=2, mlp_ratio=2.0)
 
 
-def tiny_tokenizer(seed: int = 0) -> VideoTokenizer:
-    """A random-init tokenizer: 16x16 frames, N = 8 tokens, 15 codes; its temporal layers are given
-    random (not zero) weights so that the context really changes the codes."""
+def tiny_tokenizer(seed: int = 0, prediction: str = "gate") -> VideoTokenizer:
+    """A random-init tokenizer: 16x16 frames, N = 8 tokens, 15 codes, P-frames by ``prediction``; its
+    temporal layers are given random (not zero) weights so that the context really changes the codes."""
     torch.manual_seed(seed)
-    model = VideoCodecModel(VideoCodecConfig(**TINY))
+    model = VideoCodecModel(VideoCodecConfig(**TINY, prediction=prediction))
+    head = model.correction if prediction == "residual" else model.copy_gate
     with torch.no_grad():
-        for layer in (model.encoder_context, model.decoder_context, model.copy_gate):
+        for layer in (model.encoder_context, model.decoder_context, head):
             layer.weight.normal_(0, 0.2)
         model.predicted_frame.normal_(0, 0.2)
     return VideoTokenizer(model, device="cpu")

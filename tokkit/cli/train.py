@@ -128,9 +128,19 @@ def image(data: str, config_file: str | None, out: str, resume: bool, max_minute
                    "Ignored with --resume.")
 @click.option("--clip-frames", default=3, show_default=True, help="Frames per training clip (unrolled causally).")
 @click.option("--photo-batch", default=4, show_default=True, help="Photos per step coded as frame 0 (the image case).")
+@click.option("--prediction", type=click.Choice(["gate", "residual"]),
+              help="P-frame prediction: gate (version 1) or residual (version 2: previous decoded frame + a decoded "
+                   "correction); default: the config's (or --init-from's). Changing it keeps the shared weights.")
+@click.option("--clip-keep", default=0.0, show_default=True,
+              help="Fraction of training clips that keep one prefix length K on every frame (as at inference).")
+@click.option("--burn-in", default=0, show_default=True,
+              help="Run up to this many earlier frames (uniform 0..N) without gradients before each training clip, "
+                   "so the model learns from contexts deep in a clip.")
+@click.option("--still-fraction", default=0.0, show_default=True,
+              help="Fraction of the synthetic clips shot by a still camera (half with a patch moving across).")
 def video(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           lr: float, device: str, threads: int, seed: int, init_from: str | None, clip_frames: int,
-          photo_batch: int) -> None:
+          photo_batch: int, prediction: str | None, clip_keep: float, burn_in: int, still_fraction: float) -> None:
     """Train the causal video tokenizer (frame 0 coded alone; frame t with the decoded frame t-1 as context).
 
     Every frame keeps a random prefix of its tokens (uniform on 1..N), so any K decodes.
@@ -158,9 +168,17 @@ def video(data: str, config_file: str | None, out: str, resume: bool, max_minute
         saved = read_config(Path(init_from))
         if saved["kind"] == VideoCodecConfig.kind:  # continue a video model: keep its layout
             config = VideoCodecConfig.from_dict(saved)
+    if prediction is not None:
+        import dataclasses
+
+        config = dataclasses.replace(config, prediction=prediction)
+    for hint, value in (("--clip-keep", clip_keep), ("--still-fraction", still_fraction)):
+        if not 0.0 <= value <= 1.0:
+            raise click.BadParameter(f"must lie in [0, 1], got {value}", param_hint=hint)
     options = TrainOptions(data=data, out=out, max_minutes=max_minutes, batch_size=batch_size, lr=lr,
                            device=resolve_device(device), threads=threads, seed=seed, init_from=init_from,
-                           clip_frames=clip_frames, photo_batch=photo_batch)
+                           clip_frames=clip_frames, photo_batch=photo_batch, clip_keep=clip_keep,
+                           burn_in=max(0, burn_in), still_fraction=still_fraction)
     final = run(config, options, resume=resume)
     click.echo(str(final))
 

@@ -10,6 +10,10 @@ from tokkit.errors import InputError
 
 KIND = "video.causal"
 
+#: how a frame t > 0 is predicted: "gate" (version 1, blend a fresh frame with the previous decoded one)
+#: or "residual" (version 2, previous decoded frame + a decoded correction, so detail accumulates)
+PREDICTIONS = ("gate", "residual")
+
 
 @dataclasses.dataclass
 class VideoCodecConfig(ImageCodecConfig):
@@ -23,15 +27,26 @@ class VideoCodecConfig(ImageCodecConfig):
 
     num_tokens: int = 40  # 60 bytes per frame at most: room above WebP's smallest files (about 52 bytes)
     fps: float = 16.0
+    prediction: str = "gate"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 1.0 <= self.fps <= 120.0:
             raise InputError(f"fps must lie in [1, 120], got {self.fps}")
+        if self.prediction not in PREDICTIONS:
+            raise InputError(f"prediction must be one of {list(PREDICTIONS)}, got {self.prediction!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the base class; ``prediction`` is left out when it is "gate", so a version-1 model keeps
+        its config (and its identity hash, which token files carry) unchanged."""
+        data = super().to_dict()
+        if data.get("prediction") == "gate":
+            del data["prediction"]
+        return data
 
     def image_config(self) -> ImageCodecConfig:
         """The per-frame image tokenizer's config (every field but ``fps``)."""
-        fields = {f.name for f in dataclasses.fields(ImageCodecConfig)}
+        fields = {f.name for f in dataclasses.fields(ImageCodecConfig)}  # not fps, not prediction
         return ImageCodecConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in fields})
 
     @classmethod

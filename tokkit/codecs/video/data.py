@@ -16,16 +16,18 @@ from tokkit.errors import InputError
 
 class ClipSampler:
     """Clips of ``frames`` frames at ``size`` pixels from ``data/videos/*.npy`` (F, H, W, 3) uint8 and the
-    photos under ``data/images/train``: a fraction ``real`` from videos, the rest synthetic camera motion."""
+    photos under ``data/images/train``: a fraction ``real`` from videos, the rest synthetic camera motion, of
+    which a fraction ``still`` is a still camera (half of those with a patch of another photo moving across)."""
 
-    def __init__(self, data: str | Path, size: int, frames: int, *, real: float = 0.5, seed: int = 0) -> None:
+    def __init__(self, data: str | Path, size: int, frames: int, *, real: float = 0.5, still: float = 0.0,
+                 seed: int = 0) -> None:
         data = Path(data)
         files = sorted((data / "videos").glob("*.npy"))
         if not files:
             raise InputError(f"no videos/*.npy under {data}: run scripts/video_data.py first")
         self.videos = [np.load(path) for path in files]
         self.photos = PhotoCropSampler(data / "images" / "train", size, seed=seed)
-        self.size, self.frames, self.real = size, frames, real
+        self.size, self.frames, self.real, self.still = size, frames, real, still
         self.rng = np.random.default_rng(seed)
 
     def _resize(self, crops: torch.Tensor) -> torch.Tensor:
@@ -51,9 +53,33 @@ class ClipSampler:
             crops = crops.flip(2)
         return self._resize(crops)
 
+    def _still_clip(self) -> torch.Tensor:
+        """A still camera on one photo crop; half the time a patch of another photo (12-32 px) moves across
+        it at up to 3 px/frame (a person walking past a fixed camera)."""
+        rng = self.rng
+        view = self.photos.views[rng.integers(len(self.photos.views))]
+        side = int(min(rng.uniform(1.0, 2.0) * self.size, view.shape[0], view.shape[1]))
+        top, left = rng.integers(view.shape[0] - side + 1), rng.integers(view.shape[1] - side + 1)
+        background = self._resize(torch.from_numpy(np.array(view[top:top + side, left:left + side]))[None])[0]
+        frames = background[None].repeat(self.frames, 1, 1, 1)
+        if rng.random() < 0.5:
+            other = self.photos.views[rng.integers(len(self.photos.views))]
+            h, w = (int(v) for v in rng.integers(12, 33, size=2))
+            oy, ox = rng.integers(other.shape[0] - h + 1), rng.integers(other.shape[1] - w + 1)
+            sprite = torch.from_numpy(np.array(other[oy:oy + h, ox:ox + w])).permute(2, 0, 1).float() / 127.5 - 1
+            y, x = rng.uniform(0, self.size - h), rng.uniform(0, self.size - w)
+            vy, vx = rng.uniform(-3, 3, size=2)
+            for t in range(self.frames):
+                py = int(np.clip(round(y + vy * t), 0, self.size - h))
+                px = int(np.clip(round(x + vx * t), 0, self.size - w))
+                frames[t, :, py:py + h, px:px + w] = sprite
+        return frames
+
     def _synthetic_clip(self) -> torch.Tensor:
         """A camera pan (up to 4 px/frame at model scale) and zoom (up to 5 %/frame) over one photo."""
         rng = self.rng
+        if self.still and rng.random() < self.still:
+            return self._still_clip()
         view = self.photos.views[rng.integers(len(self.photos.views))]
         height, width = view.shape[:2]
         scale = rng.uniform(1.0, 2.0)  # source pixels per model pixel

@@ -9,6 +9,11 @@ earlier tokens only, so encoder and decoder agree on it) is patchified and
 - added to the decoder's pixel queries, and blended in at the output by a learned per-pixel gate
   (output = fresh + gate * (previous - fresh)), so a static region costs almost nothing.
 
+With ``prediction = "residual"`` (version 2) the P-frame path is an explicit refinement instead: the
+encoder codes the residual RESIDUAL_GAIN * (frame t - decoded t-1) (with the decoded frame and the
+difference as context, as above) and the decoder outputs decoded t-1 + a decoded correction, so a static
+region keeps what earlier frames sent and every frame's tokens add detail on top (no gate).
+
 Every temporal layer starts at zero (the gate at sigmoid(-4) = 2 %): at step 0 the model is the image
 tokenizer up to that 2 % blend, so training
 warm-starts from the shipped image weights. A learned "predicted frame" embedding on the latent tokens
@@ -28,6 +33,9 @@ from tokkit.codecs.video.config import VideoCodecConfig
 
 #: the copy gate is sigmoid(linear - offset): it starts almost closed
 COPY_GATE_OFFSET = 4.0
+#: residual prediction: the encoder sees RESIDUAL_GAIN x the residual (residuals are small; the frame
+#: model was trained on pictures in [-1, 1]) and the correction head starts as patch_out / RESIDUAL_GAIN
+RESIDUAL_GAIN = 2.0
 
 
 def _zero_linear(fan_in: int, fan_out: int) -> nn.Linear:
@@ -47,7 +55,13 @@ class VideoCodecModel(nn.Module):
         width, patch_dim = config.width, 3 * config.patch_size**2
         self.encoder_context = _zero_linear(2 * patch_dim, width)
         self.decoder_context = _zero_linear(patch_dim, width)
-        self.copy_gate = _zero_linear(width, patch_dim)
+        if config.prediction == "residual":
+            self.correction = nn.Linear(width, patch_dim)
+            with torch.no_grad():
+                self.correction.weight.copy_(self.frame.patch_out.weight / RESIDUAL_GAIN)
+                self.correction.bias.copy_(self.frame.patch_out.bias / RESIDUAL_GAIN)
+        else:
+            self.copy_gate = _zero_linear(width, patch_dim)
         self.predicted_frame = nn.Parameter(torch.zeros(width))
 
     # -- one frame ------------------------------------------------------------------------------
@@ -57,7 +71,8 @@ class VideoCodecModel(nn.Module):
             return self.frame.encode_latents(frames)
         before, now = self.frame.patchify(previous), self.frame.patchify(frames)
         context = self.encoder_context(torch.cat([before, now - before], dim=-1))
-        return self.frame.encode_latents(frames, patch_extra=context, latent_extra=self.predicted_frame)
+        source = RESIDUAL_GAIN * (frames - previous) if self.config.prediction == "residual" else frames
+        return self.frame.encode_latents(source, patch_extra=context, latent_extra=self.predicted_frame)
 
     def decode_quantized(self, quantized: torch.Tensor, keep: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
         """Quantized latents (B, N, width), kept prefix lengths (B,), previous frames or None -> frames (B, 3, S, S)."""
@@ -66,6 +81,8 @@ class VideoCodecModel(nn.Module):
         before = self.frame.patchify(previous)
         hidden = self.frame.decode_hidden(quantized, keep, query_extra=self.decoder_context(before),
                                           latent_extra=self.predicted_frame)
+        if self.config.prediction == "residual":
+            return self.frame.unpatchify(before + self.correction(hidden))
         fresh = self.frame.patch_out(hidden)
         gate = torch.sigmoid(self.copy_gate(hidden) - COPY_GATE_OFFSET)
         return self.frame.unpatchify(fresh + gate * (before - fresh))
@@ -75,11 +92,12 @@ class VideoCodecModel(nn.Module):
         quantized, _, _ = self.frame.quantizer(self.encode_latents(frames, previous))
         return self.decode_quantized(quantized, keep, previous)
 
-    def unroll(self, clips: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def unroll(self, clips: torch.Tensor, keep: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
         """Training pass over clips (B, T, 3, S, S) with per-frame kept lengths keep (B, T) -> (B, T, 3, S, S).
 
-        Each frame's context is the previous reconstruction, detached (closed loop, as at inference)."""
-        outputs, previous = [], None
+        Each frame's context is the previous reconstruction, detached (closed loop, as at inference);
+        ``previous`` (B, 3, S, S), if given, is frame 0's context (a clip that started earlier)."""
+        outputs = []
         for t in range(clips.shape[1]):
             out = self(clips[:, t], keep[:, t], previous)
             outputs.append(out)

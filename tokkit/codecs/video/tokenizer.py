@@ -316,7 +316,7 @@ class VideoTokenizer(ModelTokenizer):
         facts = super().describe()
         facts.update(image_size=self.config.image_size, fps=self.config.fps, max_tokens=self.config.num_tokens,
                      bits_per_token=self.config.bits_per_token, quantizer=self.config.quantizer,
-                     parameters=sum(p.numel() for p in self.model.parameters()))
+                     prediction=self.config.prediction, parameters=sum(p.numel() for p in self.model.parameters()))
         return facts
 
     # -- internals --------------------------------------------------------------------------

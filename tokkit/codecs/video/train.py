@@ -39,6 +39,9 @@ class TrainOptions(ImageTrainOptions):
     warmup_steps: int = 50
     temporal_weight: float = 0.5
     init_from: str | None = None
+    clip_keep: float = 0.0  # fraction of clips that keep one prefix length on every frame (as at inference)
+    still_fraction: float = 0.0  # of the synthetic clips: a still camera (half with a moving patch)
+    burn_in: int = 0  # up to this many frames (uniform 0..burn_in) run without gradients before the trained ones
 
 
 def reconstruction_loss(out: torch.Tensor, target: torch.Tensor, options: TrainOptions) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,10 +74,29 @@ def warm_start_frame(frame: torch.nn.Module, directory: Path) -> None:
     frame.load_state_dict(state)
 
 
+def warm_start_video(model: VideoCodecModel, directory: Path) -> None:
+    """Fill ``model`` from a saved video tokenizer of the same layout; when the P-frame prediction differs
+    (gate -> residual), the shared tensors are copied and the residual correction head starts as the
+    frame model's patch_out / RESIDUAL_GAIN."""
+    from safetensors.torch import load_file
+
+    from tokkit.codecs.video.model import RESIDUAL_GAIN
+
+    saved = load_file(str(directory / "model.safetensors"))
+    state = model.state_dict()
+    shared = set(saved) & set(state)
+    if any(saved[k].shape != state[k].shape for k in shared) or not {k for k in state if k.startswith("frame.")} <= shared:
+        raise InputError(f"{directory} is not a video tokenizer of this layout")
+    for name in shared:
+        state[name].copy_(saved[name].to(state[name].dtype))
+    if "correction.weight" in state and "correction.weight" not in saved:
+        state["correction.weight"].copy_(state["frame.patch_out.weight"] / RESIDUAL_GAIN)
+        state["correction.bias"].copy_(state["frame.patch_out.bias"] / RESIDUAL_GAIN)
+    model.load_state_dict(state)
+
+
 def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = False) -> Path:
     """Train (or resume) a video tokenizer; returns the folder of the exported final model."""
-    from tokkit.nn.weights import load_weights
-
     start = start_run(options, config, resume=resume)
     config, step, elapsed, device = start.config, start.step, start.elapsed, start.device
     model = VideoCodecModel(config)
@@ -82,15 +104,15 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
         source = Path(options.init_from)
         kind = json.loads((source / "config.json").read_text()).get("kind")
         if kind == config.kind:
-            load_weights(model, source)
+            warm_start_video(model, source)
         else:
             warm_start_frame(model.frame, source)
         log(f"warm start from {source} ({kind})")
     model = model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, betas=(0.9, 0.99), weight_decay=options.weight_decay)
     restore(start, model, optimizer)
-    sampler = ClipSampler(options.data, config.image_size, options.clip_frames, real=options.real_fraction,
-                          seed=options.seed + step)
+    sampler = ClipSampler(options.data, config.image_size, options.clip_frames + options.burn_in, real=options.real_fraction,
+                          still=options.still_fraction, seed=options.seed + step)
     log(f"{len(sampler.videos)} videos ({sum(v.shape[0] for v in sampler.videos)} frames), {sampler.photos.photos} "
         f"photos; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
         f"{config.num_tokens} tokens x {config.bits_per_token} bits per frame")
@@ -101,13 +123,22 @@ def train(config: VideoCodecConfig, options: TrainOptions, *, resume: bool = Fal
         clips = sampler.batch(options.batch_size).to(device)
         batch, frames = clips.shape[:2]
         keep = sample_keep_lengths(n, batch * frames, generator=generator, device=device).view(batch, frames)
-        out = model.unroll(clips, keep)
+        same = torch.rand(batch, generator=generator).to(device) < options.clip_keep
+        keep = torch.where(same[:, None], keep[:, :1].expand(batch, frames), keep)
+        burn = int(torch.randint(options.burn_in + 1, (1,), generator=generator))
+        clips, keep, previous = clips[:, options.burn_in - burn:], keep[:, options.burn_in - burn:], None
+        with torch.no_grad():  # a context from deeper in the clip, as at inference after many frames
+            for t in range(burn):
+                previous = model(clips[:, t], keep[:, t], previous).clamp(-1, 1)
+        clips, keep = clips[:, burn:], keep[:, burn:]
+        batch, frames = clips.shape[:2]
+        out = model.unroll(clips, keep, previous)
         loss, l2 = reconstruction_loss(out, clips, options)
         first_l2 = (out[:, 0] - clips[:, 0]).pow(2).mean()
         later_l2 = (out[:, 1:] - clips[:, 1:]).pow(2).mean()
         flicker = ((out[:, 1:] - out[:, :-1]) - (clips[:, 1:] - clips[:, :-1])).abs().mean()
         loss = loss + options.temporal_weight * flicker
-        metrics = {"psnr_i": 10 * math.log10(4.0 / max(first_l2.item(), 1e-10)),
+        metrics = {"burn": float(burn), "psnr_i": 10 * math.log10(4.0 / max(first_l2.item(), 1e-10)),
                    "psnr_p": 10 * math.log10(4.0 / max(later_l2.item(), 1e-10)), "flicker": flicker.item()}
         if options.photo_batch:
             photos = sampler.photos.batch(options.photo_batch).to(device)
