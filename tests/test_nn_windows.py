@@ -60,3 +60,26 @@ def test_short_inputs_with_a_large_context_stay_whole_at_two_workers(encoder):
     with torch.inference_mode():
         overlapped(fn, x, window=10 ** 6, context=grid, ratio=(8, 1), align=grid, workers=2)
     assert calls == [4 * grid]  # 2 * grid of context would be 50% more work
+
+
+def test_the_callers_thread_count_comes_back(monkeypatch):
+    """torch.set_num_threads is process-wide: the workers' one-thread setting must not outlive the call."""
+    monkeypatch.setattr(windows, "PARALLEL_OVERHEAD", 10.0)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        seen = []
+
+        def fn(piece):
+            seen.append(torch.get_num_threads())
+            return piece * 2
+
+        x = torch.randn(1, 1, 100000)
+        assert torch.equal(overlapped(fn, x, window=10000, context=100, workers=2), x * 2)
+        assert torch.get_num_threads() == 2
+        assert seen and set(seen) == {1}
+        with pytest.raises(ValueError):
+            overlapped(lambda piece: (_ for _ in ()).throw(ValueError("boom")), x, window=10000, context=100, workers=2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

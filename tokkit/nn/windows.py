@@ -63,12 +63,16 @@ def overlapped(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, w
     inference = torch.is_inference_mode_enabled()
 
     def one_thread(bound: tuple[int, int]) -> torch.Tensor:
-        torch.set_num_threads(1)  # this thread's intra-op pool (OpenMP and MKL settings are per thread)
         with torch.inference_mode(inference), torch.set_grad_enabled(grad):
             return run(bound)
 
     pieces: list[torch.Tensor] = []
-    with ThreadPoolExecutor(max_workers=min(workers, len(bounds))) as pool:
-        for begin in range(0, len(bounds), workers):  # at most ``workers`` windows in memory at once
-            pieces += list(pool.map(one_thread, bounds[begin:begin + workers]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # process-wide: one intra-op thread for each worker; the caller's count comes back below
+    try:
+        with ThreadPoolExecutor(max_workers=min(workers, len(bounds))) as pool:
+            for begin in range(0, len(bounds), workers):  # at most ``workers`` windows in memory at once
+                pieces += list(pool.map(one_thread, bounds[begin:begin + workers]))
+    finally:
+        torch.set_num_threads(threads)
     return torch.cat(pieces, dim=-1)
