@@ -9,6 +9,8 @@
     PYTHONPATH=. /work/venvs/mimi/bin/python benchmarks/published_codecs.py --codecs mimi \
         [--seconds 10] [--threads 1 2]    (Mimi: see benchmarks/published_mimi.py)
     ... [--interleaved]   both implementations in one process per thread count, timed alternately
+    ... --interleaved --reference-heap   and the reference also inside tokkit.core.device.reuse_freed_memory
+        (tokkit's ports reuse freed heap memory during a call; this isolates the compute from that)
 
 Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
 does not. Model: the full-size EnCodec 24 kHz architecture with seeded random weights, codebooks
@@ -255,7 +257,17 @@ def _callable(codec: str, impl: str, op: str, seconds: float):
     return model, run
 
 
-def interleaved(codec: str, threads: int, seconds: float, repeats: int) -> dict:
+def _with_heap(run):
+    """``run`` inside tokkit's reuse_freed_memory (for --reference-heap: the reference on the same allocator)."""
+    from tokkit.core.device import reuse_freed_memory
+
+    def wrapped():
+        with reuse_freed_memory():
+            return run()
+    return wrapped
+
+
+def interleaved(codec: str, threads: int, seconds: float, repeats: int, reference_heap: bool = False) -> dict:
     """Both implementations in this process, timed alternately (reference, tokkit, reference, ...) for each
     operation, so that both see the same machine load: best real-time factor of each, and the thread CPU time
     of the best run at one thread (what the process itself spent, the least load-sensitive figure)."""
@@ -265,6 +277,8 @@ def interleaved(codec: str, threads: int, seconds: float, repeats: int) -> dict:
     result = {}
     for op in ("encode", "decode"):
         sides = {impl: _callable(codec, impl, op, seconds) for impl in ("reference", "tokkit")}
+        if reference_heap:
+            sides["reference"] = (sides["reference"][0], _with_heap(sides["reference"][1]))
         for _, run in sides.values():
             run()  # warm-up (allocator, oneDNN primitive caches)
         best = {impl: (float("inf"), float("inf")) for impl in sides}
@@ -332,13 +346,16 @@ def main() -> None:
                         choices=["encodec_24khz", *WAVTOKENIZER_YAML, *DAC_SNAC, *MIMI])
     parser.add_argument("--interleaved", action="store_true", help="time both implementations in one process, "
                         "alternately (robust to load on a shared machine; no memory figures)")
+    parser.add_argument("--reference-heap", action="store_true", help="with --interleaved: run the reference inside "
+                        "tokkit's reuse_freed_memory too (both on one allocator setting: compares the compute alone)")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-codec", default="encodec_24khz", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         impl, op, threads = args.worker
         if op == "interleaved":
-            print(json.dumps(interleaved(args.worker_codec, int(threads), args.seconds, args.repeats)))
+            print(json.dumps(interleaved(args.worker_codec, int(threads), args.seconds, args.repeats,
+                                         args.reference_heap)))
             return
         if op == "parity":
             import torch
@@ -362,7 +379,8 @@ def main() -> None:
     if args.interleaved:
         for codec, threads in ((c, t) for c in args.codecs for t in args.threads):
             out = subprocess.run([sys.executable, __file__, "--worker", "both", "interleaved", str(threads), "--seconds",
-                                  str(args.seconds), "--repeats", str(args.repeats), "--worker-codec", codec],
+                                  str(args.seconds), "--repeats", str(args.repeats), "--worker-codec", codec]
+                                 + (["--reference-heap"] if args.reference_heap else []),
                                  env=env, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             for op in ("encode", "decode"):

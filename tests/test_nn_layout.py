@@ -122,3 +122,36 @@ def test_fused_snake_equals_torch_in_both_layouts_and_in_place():
     y = x.clone().requires_grad_()
     snake(y).sum().backward()  # autograd: the torch ops
     assert y.grad is not None
+
+
+@pytest.mark.parametrize("channels,dilation,groups,nwc", [(32, 3, 1, True), (32, 9, 1, False), (24, 9, 24, False),
+                                                         (256, 3, 1, False)])
+def test_dilated_convs_round_the_same_in_any_window_on_the_grid(channels, dilation, groups, nwc):
+    """A dilated conv runs as equal calls of DILATED_CHUNK steps, so a window that starts on that grid gives
+    bit-identical outputs wherever the whole input's receptive field lies inside it (and nn's up to rounding)."""
+    torch.manual_seed(2)
+    ours = Conv1d(channels, channels, 7, padding=3 * dilation, dilation=dilation, groups=groups)
+    plain = nn.Conv1d(channels, channels, 7, padding=3 * dilation, dilation=dilation, groups=groups)
+    plain.load_state_dict(ours.state_dict())
+    chunk, reach = layout.DILATED_CHUNK, 3 * dilation
+    x = torch.randn(1, channels, 5 * chunk + 77)
+    prepare = to_nwc if nwc else (lambda t: t.contiguous())
+    with torch.inference_mode():
+        whole = ours(prepare(x))
+        _close(whole, plain(x))
+        for lo, hi in [(0, 2 * chunk + 5), (chunk, x.shape[-1]), (2 * chunk, 4 * chunk + 13)]:
+            part = ours(prepare(x[..., lo:hi]))
+            inner_lo = reach if lo > 0 else 0
+            inner_hi = part.shape[-1] - (reach if hi < x.shape[-1] else 0)
+            assert torch.equal(part[..., inner_lo:inner_hi], whole[..., lo + inner_lo:lo + inner_hi])
+
+
+def test_time_grid_counts_strides_up_to_each_dilated_conv():
+    chunk = layout.DILATED_CHUNK
+    down = nn.Sequential(Conv1d(4, 4, 7, padding=9, dilation=3), Conv1d(4, 8, 4, stride=2, padding=1),
+                         Conv1d(8, 8, 7, padding=27, dilation=9), Conv1d(8, 8, 8, stride=4, padding=2))
+    assert layout.time_grid(down) == 2 * chunk
+    up = nn.Sequential(ConvTranspose1d(8, 8, 16, 8, padding=4), Conv1d(8, 8, 7, padding=3, dilation=1),
+                       Conv1d(8, 8, 7, padding=9, dilation=3))
+    assert layout.time_grid(up) == chunk // 8
+    assert layout.time_grid(nn.Sequential(Conv1d(4, 4, 3, padding=1))) == 1

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tokkit.core.config import JsonConfig
+from tokkit.core.device import reuse_freed_memory
 from tokkit.errors import InputError
 from tokkit.nn.haar import patch_image, patch_video, unpatch_image, unpatch_video
 from tokkit.quant.fsq import FSQ, FSQConfig
@@ -448,11 +449,13 @@ class CosmosModel(nn.Module):
         return self.quant_conv(self.encoder(pixels))
 
     @torch.inference_mode()
+    @reuse_freed_memory()
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """pixels (B, 3, [T,] H, W) in [-1, 1] -> indices (B, [t,] h, w) int64."""
         return self.quantizer.encode(self.latents(pixels).movedim(1, -1))
 
     @torch.inference_mode()
+    @reuse_freed_memory()
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
         """indices (B, [t,] h, w) -> pixels (B, 3, [T,] H, W), unclamped."""
         codes = self.quantizer.decode(indices).movedim(-1, 1).contiguous()

@@ -12,7 +12,9 @@ layout only where its width crosses :data:`NARROW`, never per layer. Helpers her
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,11 @@ from torch import nn
 NARROW = 192
 #: False: every convolution runs on plain rows (the reference behaviour; for comparisons)
 ENABLED = True
+#: output steps per call of a dilated channels-last convolution. oneDNN's dilated kernel rounds an output
+#: differently depending on how long the call is (it blocks the time axis by the call's length), so these
+#: convolutions run as a batch of equal calls of this many steps on a grid from the input's start: an
+#: output then rounds the same in any window that starts on a multiple of this grid (see ``time_grid``)
+DILATED_CHUNK = 256  # 0: one call (the output's rounding then depends on the input's length)
 
 
 def is_nwc(x: torch.Tensor) -> bool:
@@ -96,12 +103,16 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         weight = conv.weight[:, :, 0] if isinstance(conv, nn.Conv1d) else conv.weight[:, :, 0].t()
         return F.linear(x.transpose(1, 2), weight, conv.bias).transpose(1, 2)
     if not wants:
+        if conv.dilation[0] > 1 and not isinstance(conv, nn.ConvTranspose1d) and conv.stride[0] == 1:
+            return _dilated_rows(conv, to_ncw(x))
         return _plain(conv, to_ncw(x))
     if x.shape[1] == 1:  # one channel is both layouts: give it strides that oneDNN reads as channels-last
         x = x.contiguous()
         x4 = x.as_strided((x.shape[0], 1, 1, x.shape[2]), (x.stride(0), 1, x.shape[2], 1))
     else:
         x4 = to_nwc(x).unsqueeze(2)
+    if conv.dilation[0] > 1 and not isinstance(conv, nn.ConvTranspose1d) and conv.stride[0] == 1:
+        return _dilated(conv, x4)
     if isinstance(conv, nn.ConvTranspose1d):
         y = F.conv_transpose2d(x4, conv.weight.unsqueeze(2), conv.bias, (1, conv.stride[0]), (0, conv.padding[0]),
                                (0, conv.output_padding[0]), conv.groups, (1, conv.dilation[0]))
@@ -109,6 +120,70 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         y = F.conv2d(x4, conv.weight.unsqueeze(2), conv.bias, (1, conv.stride[0]), (0, conv.padding[0]),
                      (1, conv.dilation[0]), conv.groups)
     return y.squeeze(2)
+
+
+def _dilated(conv: nn.Conv1d, x4: torch.Tensor) -> torch.Tensor:
+    """A stride-1 dilated conv of channels-last (B, C, 1, T) ``x4`` as one batch of equal calls of
+    :data:`DILATED_CHUNK` output steps on a grid from the input's start (the ends zero-padded)
+    -> (B, C_out, T') channels-last."""
+    b, c, _, t = x4.shape
+    pad, halo = conv.padding[0], (conv.kernel_size[0] - 1) * conv.dilation[0]
+    n_out = t + 2 * pad - halo
+    chunk = DILATED_CHUNK
+    n = -(-n_out // chunk) if chunk else 0
+    if n_out <= 0 or not chunk or pad > chunk:  # too short (torch's error) / unchunked / padding past a piece
+        return F.conv2d(x4, conv.weight.unsqueeze(2), conv.bias, 1, (0, pad), (1, conv.dilation[0]),
+                        conv.groups).squeeze(2)
+    rows = x4.squeeze(2).transpose(1, 2)  # (B, T, C) contiguous
+    pieces = rows.new_empty(b, n, chunk + halo, c)
+    inner = max(0, min(n - 1, (t + pad - halo - chunk) // chunk))  # pieces 1..inner lie inside the input
+    if inner:
+        start = chunk - pad
+        pieces[:, 1:inner + 1] = rows[:, start:start + inner * chunk + halo].unfold(1, chunk + halo, chunk).transpose(2, 3)
+    for i in [0] + list(range(inner + 1, n)):  # the ends: zero where the piece reaches past the input
+        lo = i * chunk - pad
+        piece = pieces[:, i]
+        piece.zero_()
+        src_lo, src_hi = max(lo, 0), min(lo + chunk + halo, t)
+        if src_hi > src_lo:
+            piece[:, src_lo - lo:src_hi - lo] = rows[:, src_lo:src_hi]
+    y = F.conv2d(pieces.reshape(b * n, chunk + halo, c).transpose(1, 2).unsqueeze(2), conv.weight.unsqueeze(2),
+                 conv.bias, 1, 0, (1, conv.dilation[0]), conv.groups)  # (B * n, C_out, 1, chunk) channels-last
+    y = y.squeeze(2).transpose(1, 2).reshape(b, n * chunk, -1)  # a view: (B * n, chunk, C_out) rows
+    return y[:, :n_out].transpose(1, 2)
+
+
+def _dilated_rows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """:func:`_dilated` for (B, C, T) rows (wide and grouped convolutions) -> (B, C_out, T') rows."""
+    b, c, t = x.shape
+    pad, halo = conv.padding[0], (conv.kernel_size[0] - 1) * conv.dilation[0]
+    n_out, chunk = t + 2 * pad - halo, DILATED_CHUNK
+    if n_out <= 0 or not chunk or pad > chunk:
+        return _plain(conv, x)
+    n = -(-n_out // chunk)
+    padded = F.pad(x, (pad, n * chunk + halo - t - pad))
+    pieces = padded.unfold(2, chunk + halo, chunk).transpose(1, 2).reshape(b * n, c, chunk + halo)  # a copy
+    y = F.conv1d(pieces, conv.weight, conv.bias, 1, 0, conv.dilation[0], conv.groups)  # (B * n, C_out, chunk)
+    y = y.view(b, n, -1, chunk)
+    out = y.new_empty(b, y.shape[2], n_out)  # contiguous rows, one copy
+    whole = (n - 1) * chunk
+    out[..., :whole].view(b, -1, n - 1, chunk).copy_(y[:, :n - 1].transpose(1, 2))
+    out[..., whole:] = y[:, n - 1, :, :n_out - whole]
+    return out
+
+
+def time_grid(module: nn.Module) -> int:
+    """Input steps of ``module`` (a stack of 1-D convs, run in order) a window's start must be a multiple of for
+    every :func:`_dilated` convolution in it to cut its calls on the same grid as over the whole input."""
+    grid, step = 1, Fraction(1)  # input units per step of the current layer
+    for child in module.modules():
+        if isinstance(child, nn.ConvTranspose1d):
+            step /= child.stride[0]
+        elif isinstance(child, nn.Conv1d):
+            if isinstance(child, Conv1d) and child.dilation[0] > 1 and child.stride[0] == 1 and DILATED_CHUNK:
+                grid = math.lcm(grid, (DILATED_CHUNK * step).numerator)
+            step *= child.stride[0]
+    return grid
 
 
 def _plain(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ import numpy as np
 from tokkit.codecs.audio.io import AUDIO_SUFFIXES, Audio, as_audio, load_audio, resample, restore_audio, write_wav
 from tokkit.codecs.model_tokenizer import ModelTokenizer
 from tokkit.codecs.published import PublishedWeights
+from tokkit.core.device import reuse_freed_memory
 from tokkit.core.tokenizer import Option
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError
@@ -155,6 +156,7 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
         return cls(model, device="cpu")
 
     # -- the streamed network ---------------------------------------------------------------
+    @reuse_freed_memory()
     def encode_samples(self, samples: np.ndarray, n_q: int) -> np.ndarray:
         """Mono float32 samples at the model rate -> codes (n_q, ceil(N / hop)), streamed on the fixed grid."""
         import torch
@@ -169,6 +171,7 @@ class PublishedCodecTokenizer(PublishedWeights, ModelTokenizer):
                     pieces.append(self.model.quantize(latents, n_q)[0].cpu().numpy())
         return np.concatenate(pieces, axis=-1).astype(np.int64)
 
+    @reuse_freed_memory()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
         """Codes (q, T) -> mono float32 samples (T * hop), streamed in pieces of the fixed grid."""
         import torch
@@ -217,6 +220,7 @@ class WavTokenizerTokenizer(PublishedCodecTokenizer):
         """Read a wav/flac/ogg file (any rate and channel count) and encode it."""
         return self.encode(load_audio(path))
 
+    @reuse_freed_memory()
     def encode_samples(self, samples: np.ndarray, n_q: int = 1) -> np.ndarray:
         """Mono float32 samples at the model rate -> codes (1, ceil(N / hop)), window by window."""
         import torch
@@ -230,6 +234,7 @@ class WavTokenizerTokenizer(PublishedCodecTokenizer):
                                context=self.context_frames * hop, ratio=(hop, 1), align=hop)
         return codes.cpu().numpy().astype(np.int64)
 
+    @reuse_freed_memory()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
         """Codes (1, T) -> mono float32 samples (T * hop), window by window."""
         import torch
@@ -296,6 +301,7 @@ class EncodecVocosTokenizer(PublishedCodecTokenizer):
                              f"codebooks, not {n_q}")
         return n_q
 
+    @reuse_freed_memory()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
         """Codes (q, T) -> mono float32 samples (T * hop) through Vocos, window by window with context."""
         import torch

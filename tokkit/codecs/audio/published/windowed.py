@@ -9,11 +9,13 @@ to whole token frames, as the authors' code does.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 
 from tokkit.codecs.audio.published.tokenizer import PublishedCodecTokenizer
+from tokkit.core.device import reuse_freed_memory
 
 #: SNAC's injected decoder noise is drawn from a generator seeded with this at every decode
 NOISE_SEED = 0
@@ -26,11 +28,27 @@ class WindowedCodecTokenizer(PublishedCodecTokenizer):
 
     def __init__(self, model, *, device: str = "auto") -> None:
         super().__init__(model, device=device)
-        grid = model.frame_samples * model.align_frames
-        self.window_samples = max(1, round(self.chunk_samples / grid)) * grid
+        from tokkit.nn.layout import time_grid
+
+        # windows start on the model's grid and on the grid of its chunked dilated convolutions, so every
+        # window computes each kept output exactly as a whole-file pass does (bit for bit)
+        self.encode_grid = math.lcm(model.frame_samples * model.align_frames, time_grid(model.encoder))
+        latent_per_column = getattr(model.config, "vq_strides", (1,))[0]  # SNAC: latent frames per column
+        conv_grid = time_grid(model.decoder)
+        self.decode_grid = math.lcm(model.align_frames, conv_grid // math.gcd(conv_grid, latent_per_column))
+        self.window_samples = max(1, round(self.chunk_samples / self.encode_grid)) * self.encode_grid
         self.encode_context = model.encode_context()
         self.decode_context = model.decode_context()
 
+    def workers(self) -> int:
+        """Encoder windows run at once: torch's thread count on CPU (one intra-op thread each), else 1.
+        (Decoding stays one window at a time: oneDNN's transposed convolutions round the first outputs of a
+        call differently by its length, and SNAC draws its noise from one generator, window after window.)"""
+        import torch
+
+        return torch.get_num_threads() if self.device == "cpu" else 1
+
+    @reuse_freed_memory()
     def encode_samples(self, samples: np.ndarray, n_q: int) -> np.ndarray:
         """Mono float32 samples at the model rate -> codes (rows, columns), in windows; the audio is zero-padded to
         whole windows of the model's grid (SNAC with attention: several columns), as the authors' code does."""
@@ -39,13 +57,16 @@ class WindowedCodecTokenizer(PublishedCodecTokenizer):
         from tokkit.nn.windows import overlapped
 
         frame, grid = self.model.frame_samples, self.model.frame_samples * self.model.align_frames
+        # (zero padding to the model's grid only: the conv grid aligns window starts, not the file's end)
         padded = np.pad(samples, (0, -samples.size % grid)) if samples.size % grid else samples
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(padded, dtype=np.float32)).to(self.device)[None, None]
             codes = overlapped(lambda piece: self.model.encode_window(piece, n_q), x, window=self.window_samples,
-                               context=self.encode_context, ratio=(frame, 1), align=grid)
+                               context=self.encode_context, ratio=(frame, 1), align=self.encode_grid,
+                               workers=self.workers())
         return codes[0].cpu().numpy().astype(np.int64)
 
+    @reuse_freed_memory()
     def decode_codes(self, codes: np.ndarray) -> np.ndarray:
         """Codes (rows, T) -> mono float32 samples (about T * frame_samples), in windows."""
         import torch
@@ -58,7 +79,7 @@ class WindowedCodecTokenizer(PublishedCodecTokenizer):
             x = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.int64)).to(self.device)[None]
             audio = overlapped(lambda piece: self.model.decode_window(piece, generator), x,
                                window=self.window_samples // frame, context=self.decode_context, ratio=(1, frame),
-                               align=align)
+                               align=self.decode_grid)
         return audio[0, 0].float().cpu().numpy()
 
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from tokkit.core.bitpack import bits_for
 from tokkit.core.config import JsonConfig
+from tokkit.core.device import reuse_freed_memory
 from tokkit.errors import InputError, UnsupportedFormatError
 from tokkit.nn.transformer import TransformerBlock
 from tokkit.nn.vqgan import VQGANDecoder, VQGANDecoderConfig
@@ -187,11 +188,13 @@ class TiTokModel(nn.Module):
         return torch.cat([self.pixel_decoder(z[i:i + 1]) for i in range(z.shape[0])])
 
     @torch.inference_mode()
+    @reuse_freed_memory()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """images (B, 3, S, S) in [-1, 1] -> all N token indices (B, N)."""
         return self.quantizer.encode(self.latents(images))
 
     @torch.inference_mode()
+    @reuse_freed_memory()
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
         """indices (B, K) -> images (B, 3, S, S) clamped to [-1, 1]."""
         return self.pixels(self.quantizer.decode(indices)).clamp(0, 1) * 2 - 1
