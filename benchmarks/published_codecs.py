@@ -10,7 +10,7 @@
         [--seconds 10] [--threads 1 2]    (Mimi: see benchmarks/published_mimi.py)
     ... [--interleaved]   both implementations in one process per thread count, timed alternately
     ... --interleaved --reference-heap   and the reference also inside tokkit.core.device.reuse_freed_memory
-        (tokkit's ports reuse freed heap memory during a call; this isolates the compute from that)
+        (with TOKKIT_REUSE_MEMORY=1 tokkit's ports reuse freed heap memory during a call; this gives the reference the same)
 
 Needs the reference packages (a scratch venv, see scripts/make_audio_port_fixtures.py); tokkit itself
 does not. Model: the full-size EnCodec 24 kHz architecture with seeded random weights, codebooks

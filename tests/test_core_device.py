@@ -1,5 +1,5 @@
 """tokkit.core.device.reuse_freed_memory: nests, restores glibc's limits on the outermost exit (also after an
-error), works as a decorator and in threads, and is a no-op when turned off."""
+error), works as a decorator and in threads, and is a no-op unless TOKKIT_REUSE_MEMORY=1 opts in."""
 
 from __future__ import annotations
 
@@ -63,15 +63,29 @@ def test_decorator_and_threads(libc):
     assert libc.calls[-1] == ("trim", 0)
 
 
-def test_turned_off_by_the_environment(monkeypatch):
-    monkeypatch.setenv("TOKKIT_REUSE_MEMORY", "0")
-    assert device._glibc() is None
-    with device.reuse_freed_memory():
-        assert device._heap_depth == 0
+def test_off_by_default_and_when_the_environment_says_0(monkeypatch):
+    for value in (None, "0"):
+        if value is None:
+            monkeypatch.delenv("TOKKIT_REUSE_MEMORY", raising=False)
+        else:
+            monkeypatch.setenv("TOKKIT_REUSE_MEMORY", value)
+        assert device._glibc() is None
+        with device.reuse_freed_memory():
+            assert device._heap_depth == 0
 
 
-def test_real_glibc_round_trip_allocates_fine():
+def test_opt_in_finds_glibc_on_linux(monkeypatch):
+    import sys
+
+    monkeypatch.setenv("TOKKIT_REUSE_MEMORY", "1")
+    if sys.platform.startswith("linux"):
+        assert device._glibc() is not None
+
+
+def test_real_glibc_round_trip_allocates_fine(monkeypatch):
     import torch
+
+    monkeypatch.setenv("TOKKIT_REUSE_MEMORY", "1")
 
     with device.reuse_freed_memory():
         x = torch.ones(8_000_000)  # 32 MB: above glibc's largest mmap threshold
