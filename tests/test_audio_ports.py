@@ -46,6 +46,25 @@ def port():
 FLOAT32_CONDITIONING = 5e-4
 
 
+def assert_windowed_encode_is_exact(path, golden: dict, monkeypatch) -> None:
+    """A windowed port (DAC, SNAC): windows on the conv grid, one after another or two at once in threads, give
+    the whole-file codes bit for bit (near-ties included)."""
+    from tokkit.nn import windows
+
+    monkeypatch.setattr(windows, "PARALLEL_OVERHEAD", 10.0)  # split this short file in two whatever its context
+    port = tokkit.load(path, device="cpu")
+    n_q = port.config.n_q
+    audio = np.tile(golden["audio"], -(-(3 * port.encode_grid + port.encode_context) // golden["audio"].size))
+    port.window_samples = 10 ** 9
+    whole = port.encode_samples(audio, n_q)
+    port.window_samples = port.encode_grid
+    assert audio.size >= 3 * port.window_samples + port.encode_context
+    assert np.array_equal(port.encode_samples(audio, n_q), whole)
+    port.window_samples = 10 ** 9
+    port.workers = lambda: 2
+    assert np.array_equal(port.encode_samples(audio, n_q), whole)
+
+
 def exact_decode(model: torch.nn.Module, codes: np.ndarray, seed: int | None = None) -> np.ndarray:
     """The port's network run in float64 on ``codes`` (rows, T): (N,) audio, the arithmetic without float32
     rounding (``seed``: the decoder noise generator's seed, for SNAC)."""

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_audio_ports import NEAR_TIE, assert_decoded_matches, compare_codes, exact_decode
+from test_audio_ports import (
+    NEAR_TIE, assert_decoded_matches, assert_windowed_encode_is_exact, compare_codes, exact_decode,
+)
 
 import tokkit
-from tokkit.nn import windows
 from tokkit.errors import InputError, TokkitError
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: tiny models, one thread
@@ -188,15 +189,4 @@ def test_windows_one_after_another_or_in_threads_give_the_whole_file_codes_bit_f
     in one whole-file pass: windowed codes equal whole-file codes everywhere (near-ties included), also with
     two windows encoded at once in threads."""
     path, _, golden = case
-    monkeypatch.setattr(windows, "PARALLEL_OVERHEAD", 10.0)  # split this short file in two whatever its context
-    port = tokkit.load(path, device="cpu")
-    n_q = port.config.n_q
-    audio = np.tile(golden["audio"], -(-(3 * port.encode_grid + port.encode_context) // golden["audio"].size))
-    port.window_samples = 10 ** 9
-    whole = port.encode_samples(audio, n_q)
-    port.window_samples = port.encode_grid
-    assert audio.size >= 3 * port.window_samples + port.encode_context
-    assert np.array_equal(port.encode_samples(audio, n_q), whole)
-    port.window_samples = 10 ** 9
-    port.workers = lambda: 2
-    assert np.array_equal(port.encode_samples(audio, n_q), whole)
+    assert_windowed_encode_is_exact(path, golden, monkeypatch)
