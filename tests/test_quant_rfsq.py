@@ -3,6 +3,7 @@ FSQ's weights as level 0, errors."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -68,3 +69,20 @@ def test_errors_are_input_errors() -> None:
         quantizer.encode(torch.randn(3, 8), 4)
     with pytest.raises(InputError, match=r"\(\.\.\., k\)"):
         quantizer.decode(torch.zeros(3, 4, dtype=torch.long))
+
+
+def test_calibrated_levels_each_reduce_the_latent_error_and_keep_earlier_levels() -> None:
+    torch.manual_seed(0)
+    quantizer = ResidualFSQ(ResidualFSQConfig(dim=32, depth=3))
+    latents = torch.randn(3000, 8) @ torch.randn(8, 32) + 0.05 * torch.randn(3000, 32)
+    level_zero = {name: value.clone() for name, value in quantizer.levels[0].state_dict().items()}
+    uncalibrated = float((latents - quantizer.decode(quantizer.encode(latents))).pow(2).mean())
+    errors = quantizer.calibrate_levels(latents, start=1)
+    assert all(torch.equal(value, quantizer.levels[0].state_dict()[name]) for name, value in level_zero.items())
+    measured = [float((latents - quantizer.decode(quantizer.encode(latents, depth))).pow(2).mean())
+                for depth in (1, 2, 3)]
+    np.testing.assert_allclose(measured, errors, rtol=1e-4)
+    assert errors[1] < 0.6 * errors[0] and errors[2] < 0.6 * errors[1]  # every added level codes more
+    assert errors[2] < 0.5 * uncalibrated
+    codes = quantizer.encode(latents)[:, 1]
+    assert codes.unique().numel() > 100  # the calibrated level uses its codebook, not a handful of bins

@@ -86,3 +86,41 @@ class ResidualFSQ(RVQ):
             raise InputError(f"residual FSQ indices must have shape (..., k) with 1 <= k <= {self.depth}, "
                              f"got {tuple(indices.shape)}")
         return sum(fsq.decode(indices[..., level]) for level, fsq in enumerate(self.levels[:indices.shape[-1]]))
+
+    @torch.no_grad()
+    def calibrate_levels(self, x: torch.Tensor, start: int = 1, *, spread: float = 0.7,
+                         ridge: float = 1e-3) -> list[float]:
+        """Data-dependent start for levels ``start..depth-1`` from latents x (N, dim); returns the mean squared
+        latent error after each prefix of levels (depth values).
+
+        Level k's ``project_in`` maps the residual's top principal directions to its channels with standard
+        deviation ``spread`` (so the codes use the bins) and its ``project_out`` is the ridge least-squares map
+        from the codes back to the residual. A fresh level with a zero ``project_out`` gives its ``project_in``
+        no gradient and codes that barely vary, so it would otherwise learn slowly or not at all.
+        """
+        x = self._check_input(x).reshape(-1, self.levels[0].project_in.in_features).float()
+        residual, errors = x, []
+        for level, fsq in enumerate(self.levels):
+            if level >= start:
+                self._fit_level(fsq, residual, spread, ridge)
+            residual = residual - fsq.decode(fsq.encode(residual))
+            errors.append(float(residual.pow(2).mean()))
+        return errors
+
+    @staticmethod
+    def _fit_level(fsq: FSQ, residual: torch.Tensor, spread: float, ridge: float) -> None:
+        """Set one level's projections from the residual (N, dim) it codes (see :meth:`calibrate_levels`)."""
+        channels = fsq.codebook_dim
+        mean = residual.mean(0)
+        centred = residual - mean
+        _, singular, directions = torch.linalg.svd(centred, full_matrices=False)  # directions (k, dim)
+        std = (singular[:channels] / max(1, residual.shape[0] - 1) ** 0.5).clamp_min(1e-8)
+        weight_in = directions[:channels] * (spread / std)[:, None]
+        fsq.project_in.weight.copy_(weight_in)
+        fsq.project_in.bias.copy_(-weight_in @ mean - fsq.shift.reshape(-1))  # centred on the middle bin
+        codes = fsq.indices_to_codes(fsq.encode(residual))  # (N, channels) in [-1, 1]
+        design = torch.cat([codes, torch.ones(codes.shape[0], 1)], 1)
+        gram = design.T @ design + ridge * residual.shape[0] * torch.eye(channels + 1)
+        solution = torch.linalg.solve(gram, design.T @ residual)  # (channels + 1, dim)
+        fsq.project_out.weight.copy_(solution[:channels].T)
+        fsq.project_out.bias.copy_(solution[channels])

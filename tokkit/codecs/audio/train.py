@@ -69,6 +69,23 @@ def warm_start(model: CodecModel, directory: Path) -> list[str]:
     return [name for name in state if name not in saved]
 
 
+@torch.no_grad()
+def calibrate_fresh_levels(model: CodecModel, sampler: CropSampler, device: torch.device,
+                           crops: int = 64) -> list[float]:
+    """Aim residual levels 1.. of a warm-started codec at its encoder's latents on ``crops`` training crops:
+    each level's ``project_in`` takes the principal directions of what the levels before it leave, so its
+    codes vary from step 0 and its ``project_out`` (kept at zero: the decoder never saw those directions, and
+    a fitted map makes 2 and 4 levels decode worse than 1) gets a gradient at once. Level 0 stays as loaded,
+    so every prefix still decodes as the saved model. Returns the latent MSE that 1..depth levels reach
+    with least-squares outputs (what the levels could add)."""
+    latents = torch.cat([model.encoder(sampler.batch(8).to(device)) for _ in range(max(1, crops // 8))])
+    errors = model.quantizer.calibrate_levels(latents.reshape(-1, latents.shape[-1]), start=1)
+    for fsq in model.quantizer.levels[1:]:
+        fsq.project_out.weight.zero_()
+        fsq.project_out.bias.zero_()
+    return errors
+
+
 class GAN:
     """The discriminators and their optimiser, stepped once per generator step."""
 
@@ -119,6 +136,10 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
                           balance=options.balance)
     log(f"{len(sampler.clips)} clips, {sampler.seconds / 3600:.2f} h; model {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
         f"parameters, {config.frame_rate:g} frames/s, {model.bitrate:g} bit/s")
+    if state is None and options.init_from and config.quantizer["kind"] == "rfsq":
+        errors = calibrate_fresh_levels(model, sampler, device)
+        log("fresh residual levels aimed at the warm encoder's latents; latent MSE 1..depth levels could reach: "
+            + " ".join(f"{e:.4g}" for e in errors))
     mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss().to(device)
 
