@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import soundfile as sf
@@ -123,7 +124,7 @@ def test_codebooks_and_bandwidth_flags_pick_the_bitrate(run_cli, tmp_path) -> No
     assert code != 0 and len(err.strip().splitlines()) == 1 and "codebooks" in err
 
 
-def test_warm_started_residual_codec_trains_with_fresh_lr_and_resumes(tmp_path) -> None:
+def test_warm_started_residual_codec_trains_with_fresh_lr_and_resumes(tmp_path, capsys) -> None:
     import torch
 
     from audio_helpers import TINY_RFSQ
@@ -134,8 +135,9 @@ def test_warm_started_residual_codec_trains_with_fresh_lr_and_resumes(tmp_path) 
     sf.write(data / "a.wav", speechlike(1.5, 8000), 8000)
     saved = tiny_tokenizer(seed=2).save(tmp_path / "fsq")
     options = TrainOptions(data=str(data), out=str(tmp_path / "run"), max_minutes=0.01, batch_size=2, log_every=1,
-                           init_from=str(saved), fresh_lr_scale=10.0, lr=1e-4, warmup_steps=1)
+                           init_from=str(saved), fresh_lr_scale=10.0, lr=1e-4, warmup_steps=1, stoi_weight=0.5)
     train(CodecConfig(**TINY_RFSQ), options)
+    assert re.search(r"step \d+ \| mel [^\n]* \| stoi -?\d", capsys.readouterr().err)  # logged beside mel, stft
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["fresh"] and [g.get("lr_scale", 1.0) for g in state["optimizer"]["param_groups"]] == [1.0, 10.0]
     options.max_minutes = 0.02

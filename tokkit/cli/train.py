@@ -62,9 +62,13 @@ def train() -> None:
                    "levels), as a multiple of --lr, so a low --lr only nudges the warm-started weights.")
 @click.option("--stft-weight", default=1.0, show_default=True, help="Weight of the multi-resolution STFT loss "
               "(beside the mel loss, weight 1).")
+@click.option("--stoi-weight", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="Weight of a differentiable STOI term (1 - short-time intelligibility against the input; "
+                   "tokkit.nn.losses.IntelligibilityLoss); 0 leaves it out.")
 def audio(data: str, config_file: str | None, out: str, resume: bool, max_minutes: float, batch_size: int,
           segment_seconds: float, lr: float, device: str, discriminators: bool, threads: int, seed: int,
-          init_from: str | None, stft_weight: float, balance: str, fresh_lr_scale: float, warmup_steps: int) -> None:
+          init_from: str | None, stft_weight: float, balance: str, fresh_lr_scale: float, warmup_steps: int,
+          stoi_weight: float) -> None:
     """Train the speech codec (STFT encoder -> FSQ -> ConvNeXt -> iSTFT head).
 
     \b
@@ -83,7 +87,7 @@ def audio(data: str, config_file: str | None, out: str, resume: bool, max_minute
                            segment_seconds=segment_seconds, lr=lr, device=resolve_device(device),
                            threads=threads, seed=seed, discriminators=discriminators, init_from=init_from,
                            stft_weight=stft_weight, balance=balance, fresh_lr_scale=fresh_lr_scale,
-                           warmup_steps=warmup_steps)
+                           warmup_steps=warmup_steps, stoi_weight=stoi_weight)
     final = run(config, options, resume=resume)
     click.echo(str(final))
 

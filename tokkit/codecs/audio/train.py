@@ -1,4 +1,5 @@
-"""Training loop for the audio codec: multi-resolution mel + STFT losses, AdamW, wall-time LR schedule.
+"""Training loop for the audio codec: multi-resolution mel + STFT losses (optionally a differentiable STOI
+term, ``stoi_weight``), AdamW, wall-time LR schedule.
 
 Optional multi-period and multi-resolution discriminators (``discriminators=True``; worth it on a GPU,
 too slow for CPU budgets) add least-squares adversarial and feature-matching terms. The learning rate warms up over the first steps, then follows a cosine over the *wall-clock* budget
@@ -19,7 +20,7 @@ from tokkit.codecs.audio.data import CropSampler
 from tokkit.codecs.audio.model import CodecModel
 from tokkit.errors import InputError
 from tokkit.nn.discriminators import Discriminators, discriminator_loss, generator_losses
-from tokkit.nn.losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
+from tokkit.nn.losses import IntelligibilityLoss, MultiResolutionMelLoss, MultiResolutionSTFTLoss
 from tokkit.nn.training import TrainOptions as BaseOptions
 from tokkit.nn.training import fit, log, restore, set_learning_rate, start_run
 
@@ -30,6 +31,7 @@ class TrainOptions(BaseOptions):
 
     segment_seconds: float = 1.0
     stft_weight: float = 1.0
+    stoi_weight: float = 0.0
     discriminators: bool = False
     adversarial_weight: float = 1.0 / 45.0
     feature_weight: float = 2.0 / 45.0
@@ -142,6 +144,7 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
             + " ".join(f"{e:.4g}" for e in errors))
     mel_loss = MultiResolutionMelLoss(config.sample_rate).to(device)
     stft_loss = MultiResolutionSTFTLoss().to(device)
+    stoi_loss = IntelligibilityLoss(config.sample_rate).to(device) if options.stoi_weight > 0 else None
 
     def loss_fn(lr: float) -> tuple[torch.Tensor, dict[str, float]]:
         audio = sampler.batch(options.batch_size).to(device)
@@ -150,6 +153,10 @@ def train(config: CodecConfig, options: TrainOptions, *, resume: bool = False) -
         stft = stft_loss(reconstruction, audio)
         loss = mel + options.stft_weight * stft + sum(quant_losses.values(), torch.zeros((), device=device))
         metrics = {"mel": mel.item(), "stft": stft.item()}
+        if stoi_loss is not None:
+            intelligibility = stoi_loss(reconstruction, audio)
+            loss = loss + options.stoi_weight * intelligibility
+            metrics["stoi"] = 1.0 - intelligibility.item()
         if critic is not None:
             metrics["disc"] = critic.step(audio, reconstruction, lr).item()
             adversarial, matching = critic.generator_terms(audio, reconstruction)
