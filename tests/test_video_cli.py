@@ -158,3 +158,18 @@ def test_shards_keep_k_tokens_per_frame_and_resume_only_with_the_same_k(run_cli,
     code, _, err = run_cli("encode", folder, "-t", model_dir, "--tokens", "4", "--out-dir", out)
     assert code != 0 and err.count("\n") == 1 and "{'tokens': 3}" in err and "resume with the same options" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_per_frame_token_counts_from_the_cli(run_cli, model_dir, tmp_path) -> None:
+    """--frame-tokens gives each frame its own K; the token file records the per-frame lengths."""
+    src = tmp_path / "four.mp4"
+    write_video(iter(clip(4, 16, 16)), src, 16.0, 16, 16)
+    code, _, err = run_cli("encode", src, "-t", model_dir, "--frame-tokens", "8,2,5,1", "-o", tmp_path / "four.tok")
+    assert code == 0, err
+    tokens = tokkit.load_tokens(tmp_path / "four.tok")
+    assert tokens.meta["frame_tokens"] == [8, 2, 5, 1] and tokens.codes.shape == (16,)
+    code, _, err = run_cli("decode", tmp_path / "four.tok", "-o", tmp_path / "four.y4m", "-t", model_dir)
+    assert code == 0, err
+    assert len(list(read_frames(tmp_path / "four.y4m", 16.0))) == 4
+    code, _, err = run_cli("encode", src, "-t", model_dir, "--frame-tokens", "8,2", "-o", tmp_path / "two.tok")
+    assert code != 0 and err.count("\n") == 1 and "per-frame" in err and not (tmp_path / "two.tok").exists()
