@@ -125,8 +125,11 @@ def test_options_a_tokenizer_does_not_take_are_refused(tmp_path, byte_tok, run_c
     assert not (tmp_path / "a.tok").exists()
 
 
-def test_folder_mode_refuses_per_file_options(tmp_path, byte_tok, run_cli):
+def test_folder_mode_refuses_options_the_tokenizer_lacks(tmp_path, byte_tok, run_cli):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("abc")
     code, _, err = run_cli("encode", tmp_path / "in", "-t", byte_tok, "--out-dir", tmp_path / "out", "--tokens", "4")
-    assert code != 0 and "--tokens" in one_error_line(err)
+    assert code != 0 and "no encode option 'tokens'" in one_error_line(err)
+    assert not (tmp_path / "out").exists()
+    code, _, err = run_cli("encode", tmp_path / "in", "-t", byte_tok, "--out-dir", tmp_path / "out", "--device", "cpu")
+    assert code != 0 and "--device" in one_error_line(err)

@@ -78,3 +78,14 @@ def test_folder_of_binary_files_needs_a_named_text_tokenizer(tmp_path, run_cli):
     (folder / "a.bin").write_bytes(b"\x00\xff" * 40)
     code, _, err = run_cli("encode", folder, "--out-dir", tmp_path / "out")
     assert code != 0 and "-t text" in err and err.count("\n") == 1
+
+
+def test_an_animated_gif_defaults_to_the_video_tokenizer(tmp_path):
+    """A still GIF is a picture; a GIF with several frames is a clip (it would lose all but frame 0 as an image)."""
+    frames = [Image.fromarray(np.full((16, 16, 3), 60 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    (tmp_path / "anim.dat").write_bytes((tmp_path / "anim.gif").read_bytes())
+    assert default_tokenizer_name(tmp_path / "anim.gif") == "video"
+    assert default_tokenizer_name(tmp_path / "anim.dat") == "video"
+    frames[0].save(tmp_path / "still.gif")
+    assert default_tokenizer_name(tmp_path / "still.gif") == "image"

@@ -135,3 +135,41 @@ def test_a_folder_of_clips_into_shards(run_cli, model_dir, tmp_path) -> None:
     items = list(iter_shard_tokens(tmp_path / "shards"))
     assert len(items) == 2 and items[0].codes.shape == (5, TINY["num_tokens"])
     assert tiny_tokenizer().decode(items[1]).numpy().shape == (5, 16, 16, 3)
+
+
+def test_shards_keep_k_tokens_per_frame_and_resume_only_with_the_same_k(run_cli, model_dir, tmp_path) -> None:
+    """--tokens K in folder mode codes each frame at K (not N cut to K: the causal context differs)."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(2):
+        write_video(iter(clip(5, 16, 16, seed=i)), folder / f"c{i}.mp4", 16.0, 16, 16)
+    out = tmp_path / "shards"
+    code, _, err = run_cli("encode", folder, "-t", model_dir, "--tokens", "3", "--out-dir", out)
+    assert code == 0, err
+    assert json.loads((out / "manifest.json").read_text())["options"] == {"tokens": 3}
+    from tokkit.pipelines import iter_shard_tokens
+
+    tok = tokkit.load(model_dir)
+    for item in iter_shard_tokens(out):
+        np.testing.assert_array_equal(item.codes, tok.encode(folder / item.meta["source"], tokens=3).codes)
+    code, stdout, err = run_cli("encode", folder, "-t", model_dir, "--tokens", "3", "--out-dir", out)
+    assert code == 0 and b"already done" in stdout, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = run_cli("encode", folder, "-t", model_dir, "--tokens", "4", "--out-dir", out)
+    assert code != 0 and err.count("\n") == 1 and "{'tokens': 3}" in err and "resume with the same options" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_per_frame_token_counts_from_the_cli(run_cli, model_dir, tmp_path) -> None:
+    """--frame-tokens gives each frame its own K; the token file records the per-frame lengths."""
+    src = tmp_path / "four.mp4"
+    write_video(iter(clip(4, 16, 16)), src, 16.0, 16, 16)
+    code, _, err = run_cli("encode", src, "-t", model_dir, "--frame-tokens", "8,2,5,1", "-o", tmp_path / "four.tok")
+    assert code == 0, err
+    tokens = tokkit.load_tokens(tmp_path / "four.tok")
+    assert tokens.meta["frame_tokens"] == [8, 2, 5, 1] and tokens.codes.shape == (16,)
+    code, _, err = run_cli("decode", tmp_path / "four.tok", "-o", tmp_path / "four.y4m", "-t", model_dir)
+    assert code == 0, err
+    assert len(list(read_frames(tmp_path / "four.y4m", 16.0))) == 4
+    code, _, err = run_cli("encode", src, "-t", model_dir, "--frame-tokens", "8,2", "-o", tmp_path / "two.tok")
+    assert code != 0 and err.count("\n") == 1 and "per-frame" in err and not (tmp_path / "two.tok").exists()

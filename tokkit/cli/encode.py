@@ -90,15 +90,15 @@ def encode(inputs: tuple[str, ...], tokenizer_spec: str | None, output: str | No
     if out_dir is not None:
         if output is not None or as_json:
             raise InputError("--out-dir writes shards; it cannot be combined with -o or --json")
-        unsupported = ["--" + name.replace("_", "-") for name, value in tokenizer_options.items() if value is not None]
-        unsupported += [name for name, value in (("--dynamic-merges", dynamic_merges), ("--device", device))
-                        if value is not None]
+        unsupported = [name for name, value in (("--dynamic-merges", dynamic_merges), ("--device", device))
+                       if value is not None]
         if unsupported:
             raise InputError(f"{', '.join(unsupported)} cannot be combined with --out-dir (folder mode) yet")
         from tokkit.cli.encode_shards import encode_directory
 
         encode_directory(inputs, tokenizer_spec, out_dir, shard_size=shard_size or 1000, workers=workers or 1,
-                         engine=engine or "local", skip_errors=skip_errors, force=force)
+                         engine=engine or "local", skip_errors=skip_errors, force=force,
+                         options={name: value for name, value in tokenizer_options.items() if value is not None})
         return
     used = [name for name, value in (("--shard-size", shard_size), ("--workers", workers), ("--engine", engine),
                                      ("--skip-errors", skip_errors)) if value]

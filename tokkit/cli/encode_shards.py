@@ -13,8 +13,10 @@ from tokkit.errors import InputError
 
 
 def encode_directory(inputs: list[str], tokenizer_spec: str | None, out_dir: str, *, shard_size: int,
-                     workers: int, engine: str, skip_errors: bool, force: bool) -> None:
-    """Encode the one input folder into shards; report skipped inputs on stderr and a summary on stdout."""
+                     workers: int, engine: str, skip_errors: bool, force: bool,
+                     options: dict[str, Any] | None = None) -> None:
+    """Encode the one input folder into shards with the tokenizer's encode ``options`` (e.g. --tokens);
+    report skipped inputs on stderr and a summary on stdout."""
     from tokkit.pipelines.shards import encode_to_shards
 
     if len(inputs) != 1 or not Path(inputs[0]).is_dir():
@@ -32,7 +34,7 @@ def encode_directory(inputs: list[str], tokenizer_spec: str | None, out_dir: str
 
     try:
         manifest = encode_to_shards(inputs[0], out_dir, tokenizer_spec, shard_size=shard_size, workers=workers,
-                                    engine=engine, skip_errors=skip_errors, force=force,
+                                    engine=engine, skip_errors=skip_errors, force=force, options=options,
                                     on_start=on_start, on_shard=on_shard)
     finally:
         if "bar" in state:

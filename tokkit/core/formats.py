@@ -127,19 +127,32 @@ def modality_by_suffix(path: str | os.PathLike) -> str | None:
     return None
 
 
+def _animated_gif(path: str | os.PathLike) -> bool:
+    """True for a GIF with more than one frame (Pillow walks the blocks to frame 1 without decoding)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return bool(getattr(image, "is_animated", False))
+    except Exception:  # noqa: BLE001 - an unreadable GIF is the image reader's to report, with its own message
+        return False
+
+
 def input_modality(path: str | os.PathLike) -> str | None:
     """What ``path`` holds: magic bytes decide first, then the suffix, then whether it is UTF-8 text;
-    None for binary data no registered format recognizes."""
+    None for binary data no registered format recognizes. An animated GIF is a video (a still GIF an image)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
             complete = len(head) < SNIFF_BYTES or not handle.read(1)
     except OSError:
         head, complete = b"", True
-    for entry in FORMATS.values():
-        if any(signature(head) for signature in entry.signatures):
-            return entry.modality
-    return modality_by_suffix(path) or ("text" if looks_like_text(head, complete) else None)
+    found = next((entry.modality for entry in FORMATS.values() if any(signature(head) for signature in entry.signatures)),
+                 None) or modality_by_suffix(path)
+    if found == "image" and (head[:6] in (b"GIF87a", b"GIF89a") or Path(os.fspath(path)).suffix.lower() == ".gif") \
+            and _animated_gif(path):
+        return "video"
+    return found or ("text" if looks_like_text(head, complete) else None)
 
 
 def default_modality(path: str | os.PathLike) -> str:

@@ -28,11 +28,13 @@ FORMAT_VERSION = 1
 
 
 def plan_manifest(plan: ShardPlan, identity: dict[str, str], modality: str, codebook_size: int,
-                  unreadable: list[dict[str, str]]) -> dict[str, Any]:
-    """The manifest of a run that has started: what goes where, made by which tokenizer."""
+                  unreadable: list[dict[str, str]], options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of a run that has started: what goes where, made by which tokenizer with which encode
+    options (recorded only when some were given, so older manifests read the same)."""
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "complete": False,
-        "tokenizer": dict(identity), "modality": modality, "codebook_size": codebook_size,
+        "tokenizer": dict(identity), **({"options": dict(options)} if options else {}),
+        "modality": modality, "codebook_size": codebook_size,
         "shard_size": plan.shard_size, "plan_hash": plan.plan_hash(),
         "shards": [{"file": plan.shard_name(i), "inputs": len(shard)} for i, shard in enumerate(plan.shards)],
         "sources": plan.source_index(), "skipped": list(unreadable),

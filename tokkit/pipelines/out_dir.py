@@ -63,6 +63,10 @@ def check_out_dir(out_dir: str | os.PathLike, input_dir: str | os.PathLike, star
             f"{out} holds shards made by tokenizer {made_by.get('name') or '?'} (hash {made_by.get('hash')}), "
             f"but this run uses {now['name']} (hash {now['hash']}); resume with the same tokenizer, "
             f"or use --force to start over or another --out-dir")
+    if previous.get("options", {}) != started.get("options", {}):
+        raise OutputExistsError(f"{out} holds shards encoded with options {previous.get('options', {})}, but this run "
+                                f"asks for {started.get('options', {})}; resume with the same options, or use --force "
+                                f"to start over or another --out-dir")
     if previous.get("plan_hash") != started["plan_hash"]:
         raise OutputExistsError(f"{out} holds shards of another job ({_plan_difference(previous, started)}); "
                                 f"use --force to start over or another --out-dir")

@@ -44,6 +44,7 @@ class ShardJob:
         facts = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "shard": index,
             "shard_hash": self.plan.shard_hash(index), "tokenizer": self.fn.identity,
+            **({"options": self.fn.options} if self.fn.options else {}),
             "modality": self.modality, "codebook_size": self.codebook_size,
             "items": len(records), "tokens": sum(int(r["codes"].size) for r in records), "skipped": skipped,
         }
@@ -76,6 +77,7 @@ class ShardJob:
         facts = read_shard_facts(self.shard_path(index))
         if (facts is None or facts.get("format_version") != FORMAT_VERSION
                 or facts.get("shard_hash") != self.plan.shard_hash(index)
-                or (facts.get("tokenizer") or {}).get("hash") != self.fn.identity["hash"]):
+                or (facts.get("tokenizer") or {}).get("hash") != self.fn.identity["hash"]
+                or facts.get("options", {}) != self.fn.options):
             return None
         return facts

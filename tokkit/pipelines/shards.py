@@ -41,11 +41,14 @@ def _runner(engine: str) -> Callable:
 def encode_to_shards(input_dir: str | os.PathLike, out_dir: str | os.PathLike,
                      tokenizer: str | os.PathLike | Tokenizer | None = None, *, shard_size: int = 1000,
                      workers: int = 1, engine: str = "local", skip_errors: bool = False, force: bool = False,
+                     options: dict[str, Any] | None = None,
                      on_start: Callable[[dict[str, Any], list[int]], None] | None = None,
                      on_shard: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Encode every file under ``input_dir`` into parquet shards in ``out_dir``; return the manifest.
 
     ``tokenizer``: a name, path or Tokenizer; default: the built-in one for the inputs' kind.
+    ``options``: its encode options for every input (e.g. ``{"tokens": 16}``), recorded in the manifest:
+    a rerun resumes only with the same options.
     Unreadable inputs and inputs that fail to encode stop the run with an InputError naming them,
     unless ``skip_errors`` (then they are listed in the manifest's ``skipped``). ``force`` starts
     over in a folder holding another tokkit shard job. ``on_start(manifest, pending_indices)`` and
@@ -65,12 +68,12 @@ def encode_to_shards(input_dir: str | os.PathLike, out_dir: str | os.PathLike,
         raise InputError(f"{input_dir} holds no readable files to encode")
     if tokenizer is None:
         tokenizer = check_one_modality(files, input_dir, None)
-    fn = TokenizeFn(tokenizer, column="path", files=True, skip_errors=skip_errors)
+    fn = TokenizeFn(tokenizer, column="path", files=True, skip_errors=skip_errors, options=options)
     loaded = fn.tokenizer
     modality = check_one_modality(files, input_dir, loaded.modality)
     plan = make_plan(files, shard_size)
     unreadable = [{"source": relative, "error": f"cannot read: {reason}"} for relative, reason in problems]
-    started = plan_manifest(plan, fn.identity, modality, loaded.codebook_size, unreadable)
+    started = plan_manifest(plan, fn.identity, modality, loaded.codebook_size, unreadable, fn.options)
     job = ShardJob(fn, input_dir, os.fspath(out_dir), plan, modality, loaded.codebook_size)
 
     check_out_dir(out_dir, input_dir, started, force=force)

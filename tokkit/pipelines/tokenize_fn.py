@@ -30,7 +30,8 @@ class TokenizeFn:
     Tokenizer (its ``name`` must load it again in another process), or another TokenizeFn whose
     tokenizer (name, pinned hash, registered kind) and options it reuses without loading anything
     here. ``column`` defaults to "text". With ``files=True`` the column holds file paths, read
-    with ``Tokenizer.encode_file``; otherwise its values go to ``encode``.
+    with ``Tokenizer.encode_file``; otherwise its values go to ``encode``. ``options``: the tokenizer's
+    encode options (e.g. ``{"tokens": 16}``), checked against its declaration and given to every encode.
     An item that fails with an input error (a TokkitError) raises InputError naming it; with
     ``skip_errors=True`` it gets empty codes and its message in an extra ``error`` column (empty string
     for items that succeeded). Any other exception is a bug and propagates unchanged.
@@ -41,10 +42,11 @@ class TokenizeFn:
     """
 
     def __init__(self, tokenizer: str | os.PathLike | Tokenizer | TokenizeFn, column: str | None = None, *,
-                 files: bool | None = None, skip_errors: bool | None = None) -> None:
+                 files: bool | None = None, skip_errors: bool | None = None,
+                 options: dict[str, Any] | None = None) -> None:
         if isinstance(tokenizer, TokenizeFn):  # a template, e.g. the constructor argument of Ray actors
             state = tokenizer.__getstate__()
-            given = {"column": column, "files": files, "skip_errors": skip_errors}
+            given = {"column": column, "files": files, "skip_errors": skip_errors, "options": options}
             self.__setstate__({**state, **{key: value for key, value in given.items() if value is not None}})
             return
         if isinstance(tokenizer, Tokenizer):
@@ -58,6 +60,7 @@ class TokenizeFn:
         self.column = "text" if column is None else column
         self.files = bool(files)
         self.skip_errors = bool(skip_errors)
+        self.options = loaded.check_options(dict(options or {}))
         self.identity = dict(loaded.identity)
         # a kind registered at run time (a plugin) must be registered again in fresh worker processes
         self.kind_loader = registry.KIND_LOADERS.get(loaded.kind)
@@ -68,11 +71,12 @@ class TokenizeFn:
         return {key: value for key, value in self.__dict__.items() if key != "_tokenizer"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"options": {}, **state})
         self._tokenizer = None
 
     def __repr__(self) -> str:
-        return f"TokenizeFn({self.spec!r}, column={self.column!r}, files={self.files}, skip_errors={self.skip_errors})"
+        return (f"TokenizeFn({self.spec!r}, column={self.column!r}, files={self.files}, skip_errors={self.skip_errors}"
+                + (f", options={self.options!r})" if self.options else ")"))
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -100,7 +104,7 @@ class TokenizeFn:
 
     def _encode_one(self, tokenizer: Tokenizer, index: int, value: Any) -> Tokens | str:
         try:
-            return tokenizer.encode_file(value) if self.files else tokenizer.encode(value)
+            return tokenizer.encode_file(value, **self.options) if self.files else tokenizer.encode(value, **self.options)
         except (TokkitError, OSError) as exc:  # an input error of one item (or an input file that cannot be
             if isinstance(exc, OSError) and not self.files:  # read), reported with the item's name; bugs surface
                 raise
@@ -116,7 +120,7 @@ class TokenizeFn:
         tokenizer = self.tokenizer  # a tokenizer that cannot load fails the job, not its items
         if not self.files:
             try:  # whole-batch path: lets tokenizers batch internally
-                return list(tokenizer.encode_batch(values))
+                return list(tokenizer.encode_batch(values, **self.options))
             except TokkitError:  # an input error: fall through to find, name or skip the failing item
                 pass
         return [self._encode_one(tokenizer, index, value) for index, value in enumerate(values)]

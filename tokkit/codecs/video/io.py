@@ -5,7 +5,10 @@ Policy (documented for users):
 - Frame rate: the clip is resampled to the model's ``fps`` (16) by time stamps: output frame i shows the
   latest source frame whose presentation time is <= i / fps (frames are repeated or dropped; this rule
   only looks backwards, so cutting a clip cuts its resampled frames). Variable-frame-rate files follow
-  the same rule. The source's average frame rate is recorded and restored on decode the same way.
+  the same rule. Containers with a coarse clock round time stamps (mkv and webm count milliseconds: frame 1
+  of a 16 fps clip is stamped 63 ms, not 62.5), so a frame stamped less than half a clock unit (at most
+  1 ms) after a tick counts as at the tick. The source's average frame rate is recorded and restored on
+  decode the same way.
 - Size: each frame goes through the image tokenizer's policy (tokkit.codecs.image.io): edge padding
   until the aspect ratio is at most 1.5, then a resize to the model's square; decode restores the exact
   width and height.
@@ -88,6 +91,8 @@ def read_frames(path: str | os.PathLike, fps: float, *, start_frame: int = 0,
             raise InputError(f"{path} has {width}x{height} frames, larger than the {MAX_PIXELS} pixels "
                              "tokkit decodes safely; downscale it first")
         rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        # slack for stamps the container rounded to its clock (see the module's policy)
+        slack = min(0.5 * float(stream.time_base or 0), 1e-3) + 1e-6
         stream.thread_type = "AUTO"
         last: np.ndarray | None = None
         origin: float | None = None
@@ -102,7 +107,7 @@ def read_frames(path: str | os.PathLike, fps: float, *, start_frame: int = 0,
                 origin = stamp if origin is None else origin
                 stamp -= origin
                 # every output frame before this frame's time shows the previous source frame
-                while last is not None and emitted / fps < stamp - 1e-6:
+                while last is not None and emitted / fps < stamp - slack:
                     if emitted >= start_frame:
                         yield last
                     emitted += 1
@@ -115,7 +120,7 @@ def read_frames(path: str | os.PathLike, fps: float, *, start_frame: int = 0,
         if last is None:
             raise InputError(f"{path} has no decodable frames")
         end = last_stamp + 1.0 / rate
-        while emitted == 0 or emitted / fps < end - 1e-6:
+        while emitted == 0 or emitted / fps < end - slack:
             if emitted >= start_frame:
                 yield last
             emitted += 1
@@ -124,8 +129,8 @@ def read_frames(path: str | os.PathLike, fps: float, *, start_frame: int = 0,
 
 
 def write_video(frames: Iterator[np.ndarray], path: str | os.PathLike, fps: float, width: int, height: int) -> int:
-    """Write RGB frames (H, W, 3) uint8 to ``path``: .mp4/.mkv (H.264, near-lossless CRF 0 when possible),
-    .y4m (raw 4:2:0 or 4:4:4), .gif; the caller makes it atomic. Returns the frame count."""
+    """Write RGB frames (H, W, 3) uint8 to ``path``: .mp4/.mkv (H.264 4:4:4, CRF 0), .y4m (raw 4:4:4), .gif;
+    any width and height (4:4:4 needs no even sides); the caller makes it atomic. Returns the frame count."""
     import av
 
     suffix = Path(path).suffix.lower()
@@ -149,11 +154,8 @@ def write_video(frames: Iterator[np.ndarray], path: str | os.PathLike, fps: floa
             stream = container.add_stream("libx264", rate=rate)
             stream.pix_fmt = "yuv444p"
             stream.options = {"crf": "0", "preset": "veryfast"}
-        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.width, stream.height = width, height
         for array in frames:
-            if array.shape[0] != stream.height or array.shape[1] != stream.width:
-                array = np.pad(array, ((0, stream.height - array.shape[0]), (0, stream.width - array.shape[1]), (0, 0)),
-                               mode="edge")
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")):
                 container.mux(packet)
             count += 1
