@@ -12,8 +12,9 @@ Names load on first use, so ``import tokkit.pipelines`` imports neither torch no
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tokkit.core.lazy import lazy_exports
 
 if TYPE_CHECKING:  # the lazy names below, for IDEs and type checkers
     from tokkit.pipelines.collation import collate as collate
@@ -37,12 +38,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tokkit.pipelines' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports("tokkit.pipelines", _EXPORTS, globals())

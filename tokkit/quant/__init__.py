@@ -3,8 +3,9 @@ bit packing. Names load lazily so ``import tokkit`` (which packs bits) never imp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tokkit.core.lazy import lazy_exports
 
 # Imported eagerly because the function shares its module's name (both are torch-free at import).
 from tokkit.quant.kmeans import kmeans as kmeans
@@ -72,11 +73,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'tokkit.quant' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports("tokkit.quant", _EXPORTS, globals())
