@@ -57,7 +57,7 @@ MIXED_SAMPLES = [
 
 def train_tokenizer_json(style: str, vocab_size: int = 600) -> str:
     """A small BPE tokenizer.json trained by HF on stdlib text: "gpt2", "llama3" or "metaspace"."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
     text = stdlib_text(120_000) + "\n".join(MIXED_SAMPLES)
     if style == "metaspace":
@@ -74,16 +74,9 @@ def train_tokenizer_json(style: str, vocab_size: int = 600) -> str:
             added["special"] = not added["content"].startswith("<0x")
         config["added_tokens"] = [t for t in config["added_tokens"] if t["special"]]
         return json.dumps(config, ensure_ascii=False)
-    tokenizer = Tokenizer(models.BPE())
-    if style == "gpt2":
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    else:
-        from tokkit.text.chunking import LLAMA3_PATTERN
+    from tokkit.text.train import untrained_byte_level_bpe
 
-        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
-    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer = untrained_byte_level_bpe(style)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|bos|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator([text], trainer)

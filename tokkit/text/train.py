@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from tokkit.errors import InputError
 from tokkit.text.chunking import LLAMA3_PATTERN
@@ -30,21 +30,12 @@ def _blocks(files: Iterable[Path]) -> Iterator[str]:
                 yield pending.decode("utf-8", "replace")
 
 
-def train_bpe(files: list[str | os.PathLike], vocab_size: int, *, style: str = "llama3",
-              special_tokens: list[str] | None = None, min_frequency: int = 2, progress: bool = True) -> str:
-    """Train a byte-level BPE on ``files`` and return its HF tokenizer.json text.
-
-    The vocabulary holds the 256 bytes, the special tokens and the learned merges, so every input is
-    encodable and decodes back byte for byte.
-    """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+def untrained_byte_level_bpe(style: str = "llama3") -> Any:
+    """An HF ``tokenizers.Tokenizer`` with an empty BPE model, ``style``'s byte-level pre-tokenizer and decoder."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
     if style not in STYLES:
         raise InputError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
-    specials = list(special_tokens if special_tokens is not None else ["<|endoftext|>"])
-    if vocab_size < 256 + len(specials) + 1:
-        raise InputError(f"--vocab-size must exceed 256 bytes + {len(specials)} special tokens; got {vocab_size}")
-    paths = [Path(file) for file in files]
     tokenizer = Tokenizer(models.BPE(ignore_merges=False))
     if style == "gpt2":
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -53,6 +44,23 @@ def train_bpe(files: list[str | os.PathLike], vocab_size: int, *, style: str = "
             pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def train_bpe(files: list[str | os.PathLike], vocab_size: int, *, style: str = "llama3",
+              special_tokens: list[str] | None = None, min_frequency: int = 2, progress: bool = True) -> str:
+    """Train a byte-level BPE on ``files`` and return its HF tokenizer.json text.
+
+    The vocabulary holds the 256 bytes, the special tokens and the learned merges, so every input is
+    encodable and decodes back byte for byte.
+    """
+    from tokenizers import pre_tokenizers, trainers
+
+    specials = list(special_tokens if special_tokens is not None else ["<|endoftext|>"])
+    if vocab_size < 256 + len(specials) + 1:
+        raise InputError(f"--vocab-size must exceed 256 bytes + {len(specials)} special tokens; got {vocab_size}")
+    paths = [Path(file) for file in files]
+    tokenizer = untrained_byte_level_bpe(style)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=progress)
     total = sum(path.stat().st_size for path in paths)
