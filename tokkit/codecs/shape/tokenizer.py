@@ -39,7 +39,8 @@ from tokkit.quant.truncation import check_keep_length
 DEFAULT_RESOLUTION = 64
 #: the grid spans a little more than the unit cube so that surfaces on its faces close
 GRID_HALF_SPAN = 0.52
-QUERY_CHUNK = 32768
+#: field queries per forward pass: bounds the decoder's memory at any resolution (the values do not depend on it)
+QUERY_CHUNK = 4096
 FINAL_BAND = 0.0
 SAMPLING_SEED = 0  # fixed: encoding the same shape twice gives the same tokens
 
@@ -118,9 +119,10 @@ class ShapeTokenizer(ModelTokenizer):
             results.append(trimesh.Trimesh(vertices=vertices, faces=faces, process=False))
         return results
 
-    def field(self, codes: np.ndarray) -> Any:
+    def field(self, codes: np.ndarray, chunk: int = QUERY_CHUNK) -> Any:
         """A callable: points (P, 3) in the unit cube -> occupancy logits minus the config's ``iso_level``
-        (P,) of the shape ``codes`` encode: the surface decode extracts is this field's zero level."""
+        (P,) of the shape ``codes`` encode: the surface decode extracts is this field's zero level.
+        Queries run ``chunk`` points at a time (memory bounded by the chunk, not by P)."""
         import torch
 
         level = float(self.config.iso_level)
@@ -131,17 +133,17 @@ class ShapeTokenizer(ModelTokenizer):
         def query(points: np.ndarray) -> np.ndarray:
             values = []
             with torch.inference_mode():
-                for start in range(0, len(points), QUERY_CHUNK):
-                    chunk = torch.from_numpy(np.asarray(points[start:start + QUERY_CHUNK], dtype=np.float32))
-                    values.append(self.model.occupancy(chunk[None].to(self.device), kv)[0].float().cpu().numpy() - level)
+                for start in range(0, len(points), chunk):
+                    part = torch.from_numpy(np.asarray(points[start:start + chunk], dtype=np.float32))
+                    values.append(self.model.occupancy(part[None].to(self.device), kv)[0].float().cpu().numpy() - level)
             return np.concatenate(values) if values else np.zeros(0, dtype=np.float32)
 
         return query
 
-    def extract(self, codes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    def extract(self, codes: np.ndarray, resolution: int, chunk: int = QUERY_CHUNK) -> tuple[np.ndarray, np.ndarray]:
         """Marching cubes of the decoded field on a ``resolution``^3 grid over the unit cube (evaluated
         coarse first, then exactly only near the surface): (vertices (V, 3) in the unit cube, faces (F, 3))."""
-        values = sample_grid(self.field(codes), resolution)
+        values = sample_grid(self.field(codes, chunk), resolution)
         return marching_cubes(values)
 
     def write_decoded(self, item: Any, path: str | os.PathLike, *, force: bool = False) -> None:
@@ -223,7 +225,8 @@ def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float =
     then each level halves the step and evaluates exactly only the nodes of the cells that the previous
     level marked as near the surface (a sign change among the cell's corners or a corner with
     |value| < ``band``, dilated by one cell); every other node is trilinearly interpolated from the level
-    above (far from the surface, where only the sign matters)."""
+    above (far from the surface, where only the sign matters). A node is queried at most once: nodes a
+    coarser level already evaluated exactly keep their value."""
     import torch
     from scipy import ndimage
 
@@ -235,6 +238,7 @@ def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float =
     index = np.arange(0, resolution + 1, step)
     values = query(_grid_coordinates(axis, index, index, index)).reshape(nodes, nodes, nodes)
     marked = np.ones((nodes - 1,) * 3, dtype=bool)  # the first level is exact everywhere
+    exact = np.ones((nodes,) * 3, dtype=bool)  # nodes holding the field's value, not an interpolation
     while True:
         marked &= _near_surface(values, band if step > 2 else FINAL_BAND)
         if step > 2:  # the last level refines only the cells the surface crosses
@@ -251,10 +255,14 @@ def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float =
             for j in (0, 1):
                 for k in (0, 1):
                     chosen[i:nodes - 1 + i, j:nodes - 1 + j, k:nodes - 1 + k] |= marked
+        coarse, exact = exact, np.zeros((nodes,) * 3, dtype=bool)
+        exact[::2, ::2, ::2] = coarse  # the previous level's nodes sit at the even indices
+        chosen &= ~exact  # queried already: the same point gives the same value
         where = np.nonzero(chosen)
         if len(where[0]):
             points = np.stack([axis[w * step] for w in where], -1)
             values[where] = query(points)
+            exact |= chosen
 
 
 def _grid_coordinates(axis: np.ndarray, i: np.ndarray, j: np.ndarray, k: np.ndarray) -> np.ndarray:
