@@ -62,10 +62,14 @@ def test_point_clouds_and_files_encode(tokenizer, tmp_path) -> None:
     assert tokenizer.encode_file(tmp_path / "box.obj") == tokenizer.encode(box_mesh())
 
 
-def test_flat_sheet_encodes_as_a_thin_shape(tokenizer) -> None:
+def test_a_flat_sheet_is_refused_and_a_thin_slab_encodes(tokenizer) -> None:
+    import trimesh
+
     vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
-    tokens = tokenizer.encode((vertices, np.array([[0, 1, 2], [0, 2, 3]])))
-    assert tokens.meta["scale"] == pytest.approx(1.0)
+    with pytest.raises(InputError, match="flat: all vertices lie in one plane"):
+        tokenizer.encode((vertices, np.array([[0, 1, 2], [0, 2, 3]])))
+    slab = trimesh.creation.box(extents=(1.0, 1.0, 1e-4))
+    assert tokenizer.encode((slab.vertices, slab.faces)).meta["scale"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("k", [0, 25, -1, 2.5, True])
