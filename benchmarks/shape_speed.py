@@ -4,6 +4,7 @@ thread, beside issue 16's target (encode + decode under 1 s on one core).
     python scripts/shape_data.py DATA --heldout-only     # once: DATA/heldout/{cgal,furniture}
     python benchmarks/shape_speed.py --data DATA/heldout [--model shape|DIR] [--tokens 512] [--resolution 64]
                                      [--digests out.json] [--check-digests other.json]
+                                     [--memory 64,256,512 [--code CHECKOUT]]
 
 Per shape: the file is read once (not timed), then ``encode`` (sampling + the encoder + RVQ) and ``decode``
 of the K-token prefix (the field + coarse-to-fine grid + marching cubes + placement) are timed separately as
@@ -11,7 +12,9 @@ process CPU time (``time.process_time``: every thread of this process; torch is 
 wall time. Prints mean and worst over the shapes for encode, decode and their sum, beside the 1 s target.
 ``--digests`` writes a SHA-256 of every decoded mesh (vertices and faces bytes); ``--check-digests`` compares
 this run's meshes with such a file (e.g. one written by the code before a speed-up): the speed-up is only
-valid when every mesh is identical.
+valid when every mesh is identical. ``--memory R1,R2,...`` also decodes the first shape's tokens with
+``tokkit decode --resolution R`` in a fresh process per R and prints its wall time and peak RSS (GNU time),
+beside the same at --resolution 8 (about the RSS of the loaded model); ``--code`` runs those with another checkout (e.g. before a change).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +38,7 @@ from tokkit.codecs.shape.io import read_shape  # noqa: E402
 from tokkit.core.atomic import atomic_write_text  # noqa: E402
 from tokkit.core.tokens import Tokens  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 1.0
 ANCHOR = f"Target (issue 16): encode + decode of one shape under {TARGET_S:.0f} s on one core."
 
@@ -70,6 +76,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N shapes (quick runs)")
     parser.add_argument("--digests", type=Path, help="write a SHA-256 of every decoded mesh to this JSON file")
     parser.add_argument("--check-digests", type=Path, help="compare the decoded meshes with this --digests file")
+    parser.add_argument("--memory", default="", help="resolutions at which to measure tokkit decode's peak RSS")
+    parser.add_argument("--code", default=str(ROOT), help="checkout whose tokkit --memory runs (default: this one)")
     args = parser.parse_args()
 
     import torch
@@ -110,6 +118,30 @@ def main() -> None:
         differ = [n for n in common if digests[n] != other[n]]
         print(f"decoded meshes vs {args.check_digests}: {len(common) - len(differ)} of {len(common)} identical"
               + (f"; differ: {', '.join(differ)}" if differ else ""))
+    if args.memory:
+        memory(shapes[0], args.model, [int(r) for r in args.memory.split(",")], args.code)
+
+
+def memory(shape: tuple[str, Path], model: str, resolutions: list[int], code: str) -> None:
+    """Peak RSS and wall time of ``tokkit decode --resolution R`` (a fresh process each, one torch thread)."""
+    env = {**os.environ, "PYTHONPATH": code, "OMP_NUM_THREADS": "1"}
+
+    def run(args: list[str], cwd: str) -> tuple[float, float]:
+        report = Path(cwd) / "time.txt"
+        subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(report), sys.executable, "-m", "tokkit", *args],
+                       cwd=cwd, env=env, check=True, capture_output=True)
+        seconds, kilobytes = report.read_text().split()[-2:]
+        return float(seconds), int(kilobytes) / 1024
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "tokkit", "encode", str(shape[1]), "-t", model, "-o", f"{tmp}/shape.tok"],
+                       env=env, check=True, capture_output=True)
+        seconds, rss = run(["decode", "shape.tok", "-o", "out.obj", "-f", "--resolution", "8"], tmp)
+        print(f"peak RSS of tokkit decode ({shape[0]}, all tokens, checkout {code}); anchor: the model loaded and "
+              f"decoded at --resolution 8, {rss:.0f} MB, {seconds:.1f} s:")
+        for resolution in resolutions:
+            seconds, rss = run(["decode", "shape.tok", "-o", "out.obj", "-f", "--resolution", str(resolution)], tmp)
+            print(f"  --resolution {resolution:3d}: {rss:6.0f} MB peak RSS, {seconds:5.1f} s wall")
 
 
 if __name__ == "__main__":
