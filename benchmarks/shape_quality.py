@@ -179,11 +179,13 @@ def main() -> None:
                     atomic_write_text(args.classic_cache, json.dumps(classic_cache, indent=1))
             timings.append(row.pop("timing"))
             rows.append(row)
-            best512 = max([m[512]["f@0.02"] for m in row["classic"].values() if m.get(512)] or [float("nan")])
-            fitting = [k for k in token_counts if math.ceil(k * bits / 8) + PLACEMENT_BYTES <= 512]
-            ours = " ".join(f"{row['tokkit'][m][max(fitting)]['f@0.02']:.3f}" for m in row["tokkit"]) if fitting else "nan"
-            print(f"  {row['group']:9s} {row['name']:24s} tokkit<=512B F@0.02 {ours}  best classic<=512B "
-                  f"{best512:.3f}  ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+            cells = []
+            for budget in budgets:
+                best = max([m[budget]["f@0.02"] for m in row["classic"].values() if m.get(budget)] or [float("nan")])
+                fitting = [k for k in token_counts if math.ceil(k * bits / 8) + PLACEMENT_BYTES <= budget]
+                ours = " ".join(f"{row['tokkit'][m][max(fitting)]['f@0.02']:.3f}" for m in row["tokkit"]) if fitting else "nan"
+                cells.append(f"<={budget}B tokkit {ours} best classic {best:.3f}")
+            print(f"  {row['group']:9s} {row['name']:24s} F@0.02 {'  '.join(cells)}  ({elapsed:.0f} s)", file=sys.stderr, flush=True)
     if args.classic_cache and classic_used:
         print(f"classic anchors: {len(classic_used)} shapes read from {args.classic_cache} (made by this script "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(args.classic_cache.stat().st_mtime))}), the rest computed now")
@@ -259,11 +261,30 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
     curve = [mean([r["tokkit"][k]["f@0.02"] for r in rows]) for k in token_counts]
     rises = all(b > a for a, b in zip(curve, curve[1:]))
     print(f"  mean F@0.02 by K: {' '.join(f'{v:.3f}' for v in curve)} -> {'rises with every K' if rises else 'NOT monotonic'}")
+    print("  change from the previous K: " + " ".join(f"K={k} {b - a:+.4f}" for k, a, b in zip(token_counts[1:], curve, curve[1:])))
+    if anchored and classic_tables:
+        per_shape(anchored, token_counts, budgets)
     for label, (e, d) in (("wall", (0, 1)), ("CPU (process time)", (2, 3))):
         enc, dec = [t[e] for t in timings], [t[d] for t in timings]
         total = [t[e] + t[d] for t in timings]
         print(f"  {label} per shape, one torch thread: encode {mean(enc):.2f} s (max {max(enc):.2f}), decode all "
               f"tokens {mean(dec):.2f} s (max {max(dec):.2f}); encode + decode {mean(total):.2f} s (max {max(total):.2f})")
+
+
+def per_shape(rows: list[dict], token_counts: list[int], budgets: list[int]) -> None:
+    """One line per shape: tokkit's F@0.02 at the largest K within each budget beside the best classic coder
+    (and which) within it."""
+    print("\nper shape, F@0.02 within each budget: tokkit (largest K that fits) vs best classic (method, bytes)")
+    for r in rows:
+        cells = []
+        for budget in budgets:
+            fitting = [k for k in token_counts if r["tokkit"][k]["bytes"] <= budget]
+            ours = f"{r['tokkit'][max(fitting)]['f@0.02']:.3f}" if fitting else "  -  "
+            options = [(m, r["classic"][m][budget]) for m in r["classic"] if r["classic"][m].get(budget)]
+            method, best = max(options, key=lambda o: o[1]["f@0.02"]) if options else ("nothing fits", None)
+            theirs = f"{best['f@0.02']:.3f} ({method}, {best['bytes']} B)" if best else "0 (nothing fits)"
+            cells.append(f"{budget} B: {ours} vs {theirs:42s}")
+        print(f"  {r['group']:9s} {r['name']:24s} " + "  ".join(cells))
 
 
 def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], models: list[str]) -> list:
