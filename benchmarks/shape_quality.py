@@ -292,9 +292,14 @@ def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], mod
     coder's (and the best classic per shape) mean F@0.02 at each budget, drawn only where every shape fits it."""
     from tokkit.analysis.plots import Curve
 
+    sizes = [rows[0]["tokkit"][models[0]][k]["bytes"] for k in token_counts] if rows and rows[0]["tokkit"] else []
+    notes, last = [], 0.0
+    for k, size in zip(token_counts, sizes):  # label points at least 1.3x apart in bytes (log axis: no overlaps)
+        notes.append(f"K={k}" if size >= 1.3 * last else "")
+        last = size if notes[-1] else last
     curves = [Curve(f"tokkit {Path(model).name}", [rows[0]["tokkit"][model][k]["bytes"] for k in token_counts],
                     [float(np.mean([r["tokkit"][model][k]["f@0.02"] for r in rows])) for k in token_counts], ours=True,
-                    notes=[f"K={k}" for k in token_counts] if index == 0 else ())
+                    notes=notes if index == 0 else ())
               for index, model in enumerate(models) if rows and rows[0]["tokkit"]]
     anchored = [r for r in rows if r["classic"]]  # classic curves: the shapes that have anchors
     methods = sorted({m for r in anchored for m in r["classic"]})
