@@ -16,17 +16,18 @@ are labelled by that payload, and the largest K that fits each ``--budgets`` byt
 (K=396 is 511 B, K=192 256 B at 10 bits), so every budget has a row. ``--model`` may be given several
 times: every model decodes the same shapes in the same run (e.g. a new run beside the shipped default).
 
-Classic anchors, each with an oracle search per shape and budget: of the candidates whose bytes fit, the 3
-largest (1 for raw storage and point samples, where more bytes is always better) are scored and the best
-F@0.02 is kept (the anchors' code: tokkit.analysis.classic.shape):
+Classic anchors, each with an oracle search per shape and budget: every candidate whose bytes fit the
+budget is scored and the best F@0.02 is kept (not just the largest that fits: a coarser decimation with more
+Draco bits can beat a finer one with fewer; the anchors' code: tokkit.analysis.classic.shape):
 - quadric decimation (fast-simplification) to a ladder of face counts, stored raw (float32 vertices,
   uint16 or uint32 indices) and with Draco (DracoPy, compression level 10, 6-12 quantization bits);
 - vertex clustering on a grid of 4-64 cells per side, then Draco;
 - farthest-point samples of the surface, stored as float16 xyz (scored as points, without normals).
 "best classic" is the best of these per shape. Budgets a method cannot reach count as F = 0 for it.
-Computing them takes minutes to tens of minutes per shape; ``--classic-cached-only`` uses the shapes
-``--classic-cache`` has and compares tokkit with them on exactly those shapes (tokkit's tables still
-cover every shape).
+Computing them takes seconds to a minute per shape; ``--classic-cache`` keeps finished shapes (written
+atomically after each shape, so an interrupted run resumes; entries made by an older search are recomputed),
+and ``--classic-cached-only`` uses only the shapes it has and compares tokkit with them on exactly those
+shapes (tokkit's tables still cover every shape).
 """
 
 from __future__ import annotations
@@ -44,14 +45,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tokkit  # noqa: E402
-from tokkit.analysis.classic.shape import CLASSIC_METHODS, ORACLE_TOP, best_within, classic_candidates  # noqa: E402
+from tokkit.analysis.classic.shape import CLASSIC_METHODS, best_within, classic_candidates  # noqa: E402
 from tokkit.analysis.shape_metrics import ReferenceSurface  # noqa: E402
 from tokkit.codecs.shape.io import normalise, read_shape  # noqa: E402
+from tokkit.core.atomic import atomic_write_text  # noqa: E402
 from tokkit.core.tokens import Tokens  # noqa: E402
 
 ANCHOR = ("Anchor (issue 16), best classic per shape: at 512 B CGAL F@0.02 0.98, furniture 0.86; at 256 B 0.76 / 0.63. "
           "Targets: <= 512 B F@0.02 >= 0.93 over all 54 held-out shapes; <= 256 B F@0.02 > 0.70.")
 PLACEMENT_BYTES = 16
+#: how the cached classic anchors were searched; cache entries with another tag are recomputed
+CLASSIC_SEARCH = "every fitting candidate"
 
 
 def held_out_shapes(folder: Path) -> list[tuple[str, str, Path]]:
@@ -100,7 +104,8 @@ def _evaluate(job: tuple) -> tuple[dict, float]:
             row["tokkit"][model][k] = scores
         last = row["tokkit"][model][token_counts[-1]]
         row["timing"][model] = (encode_s, last["decode_s"], encode_cpu, last["decode_cpu"])
-    if not no_classic and all(str(b) in cached.get(m, {}) for m in CLASSIC_METHODS for b in budgets):
+    if not no_classic and cached.get("search") == CLASSIC_SEARCH and all(
+            str(b) in cached.get(m, {}) for m in CLASSIC_METHODS for b in budgets):
         row["classic"] = {m: {b: cached[m][str(b)] for b in budgets} for m in CLASSIC_METHODS}
     elif not no_classic and not cached_only and shape.is_mesh:
         unit, _ = normalise(shape)
@@ -108,7 +113,7 @@ def _evaluate(job: tuple) -> tuple[dict, float]:
         candidates = classic_candidates(unit)
         cache: dict = {}
         for method, options in candidates.items():
-            row["classic"][method] = {b: best_within(options, b, unit_reference, cache, ORACLE_TOP[method]) for b in budgets}
+            row["classic"][method] = {b: best_within(options, b, unit_reference, cache) for b in budgets}
         row["classic_computed"] = True
     return row, time.monotonic() - started
 
@@ -161,22 +166,26 @@ def main() -> None:
     rows = []
     timings = []
     classic_cache = json.loads(args.classic_cache.read_text()) if args.classic_cache and args.classic_cache.is_file() else {}
-    classic_used = [k for k in classic_cache if k in {f"{g}/{n}" for g, n, _ in shapes}]
+    classic_used = [k for k, v in classic_cache.items()
+                    if k in {f"{g}/{n}" for g, n, _ in shapes} and v.get("search") == CLASSIC_SEARCH]
     jobs = [(group, name, path, classic_cache.get(f"{group}/{name}", {})) for group, name, path in shapes]
     settings = (models, token_counts, budgets, args.resolution, args.no_tokkit, args.no_classic, args.classic_cached_only)
     with multiprocessing.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(settings,)) as pool:
         for row, elapsed in pool.imap(_evaluate, jobs):
             if row.pop("classic_computed", False):
-                classic_cache[f"{row['group']}/{row['name']}"] = {m: {str(b): v for b, v in per.items()} for m, per in row["classic"].items()}
-                if args.classic_cache:
-                    args.classic_cache.write_text(json.dumps(classic_cache, indent=1))
+                classic_cache[f"{row['group']}/{row['name']}"] = {"search": CLASSIC_SEARCH, **{
+                    m: {str(b): v for b, v in per.items()} for m, per in row["classic"].items()}}
+                if args.classic_cache:  # temp file + os.replace: an interrupted run never leaves half a cache
+                    atomic_write_text(args.classic_cache, json.dumps(classic_cache, indent=1))
             timings.append(row.pop("timing"))
             rows.append(row)
-            best512 = max([m[512]["f@0.02"] for m in row["classic"].values() if m.get(512)] or [float("nan")])
-            fitting = [k for k in token_counts if math.ceil(k * bits / 8) + PLACEMENT_BYTES <= 512]
-            ours = " ".join(f"{row['tokkit'][m][max(fitting)]['f@0.02']:.3f}" for m in row["tokkit"]) if fitting else "nan"
-            print(f"  {row['group']:9s} {row['name']:24s} tokkit<=512B F@0.02 {ours}  best classic<=512B "
-                  f"{best512:.3f}  ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+            cells = []
+            for budget in budgets:
+                best = max([m[budget]["f@0.02"] for m in row["classic"].values() if m.get(budget)] or [float("nan")])
+                fitting = [k for k in token_counts if math.ceil(k * bits / 8) + PLACEMENT_BYTES <= budget]
+                ours = " ".join(f"{row['tokkit'][m][max(fitting)]['f@0.02']:.3f}" for m in row["tokkit"]) if fitting else "nan"
+                cells.append(f"<={budget}B tokkit {ours} best classic {best:.3f}")
+            print(f"  {row['group']:9s} {row['name']:24s} F@0.02 {'  '.join(cells)}  ({elapsed:.0f} s)", file=sys.stderr, flush=True)
     if args.classic_cache and classic_used:
         print(f"classic anchors: {len(classic_used)} shapes read from {args.classic_cache} (made by this script "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(args.classic_cache.stat().st_mtime))}), the rest computed now")
@@ -187,7 +196,7 @@ def main() -> None:
         model_rows = [{**r, "tokkit": r["tokkit"][model]} for r in rows]
         report(model_rows, token_counts, budgets, [t[model] for t in timings], classic_tables=index == 0)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1, default=str))
+        atomic_write_text(args.json, json.dumps(rows, indent=1, default=str))
     if args.plot:
         plot(rows, token_counts, budgets, models, args.plot)
     if args.gallery:
@@ -252,6 +261,9 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
     curve = [mean([r["tokkit"][k]["f@0.02"] for r in rows]) for k in token_counts]
     rises = all(b > a for a, b in zip(curve, curve[1:]))
     print(f"  mean F@0.02 by K: {' '.join(f'{v:.3f}' for v in curve)} -> {'rises with every K' if rises else 'NOT monotonic'}")
+    print("  change from the previous K: " + " ".join(f"K={k} {b - a:+.4f}" for k, a, b in zip(token_counts[1:], curve, curve[1:])))
+    if anchored and classic_tables:
+        per_shape(anchored, token_counts, budgets)
     for label, (e, d) in (("wall", (0, 1)), ("CPU (process time)", (2, 3))):
         enc, dec = [t[e] for t in timings], [t[d] for t in timings]
         total = [t[e] + t[d] for t in timings]
@@ -259,14 +271,35 @@ def report(rows: list[dict], token_counts: list[int], budgets: list[int], timing
               f"tokens {mean(dec):.2f} s (max {max(dec):.2f}); encode + decode {mean(total):.2f} s (max {max(total):.2f})")
 
 
+def per_shape(rows: list[dict], token_counts: list[int], budgets: list[int]) -> None:
+    """One line per shape: tokkit's F@0.02 at the largest K within each budget beside the best classic coder
+    (and which) within it."""
+    print("\nper shape, F@0.02 within each budget: tokkit (largest K that fits) vs best classic (method, bytes)")
+    for r in rows:
+        cells = []
+        for budget in budgets:
+            fitting = [k for k in token_counts if r["tokkit"][k]["bytes"] <= budget]
+            ours = f"{r['tokkit'][max(fitting)]['f@0.02']:.3f}" if fitting else "  -  "
+            options = [(m, r["classic"][m][budget]) for m in r["classic"] if r["classic"][m].get(budget)]
+            method, best = max(options, key=lambda o: o[1]["f@0.02"]) if options else ("nothing fits", None)
+            theirs = f"{best['f@0.02']:.3f} ({method}, {best['bytes']} B)" if best else "0 (nothing fits)"
+            cells.append(f"{budget} B: {ours} vs {theirs:42s}")
+        print(f"  {r['group']:9s} {r['name']:24s} " + "  ".join(cells))
+
+
 def rd_curves(rows: list[dict], token_counts: list[int], budgets: list[int], models: list[str]) -> list:
     """Each tokkit model's mean F@0.02 per K against its bytes (``rows[i]["tokkit"][model][k]``); each classic
     coder's (and the best classic per shape) mean F@0.02 at each budget, drawn only where every shape fits it."""
     from tokkit.analysis.plots import Curve
 
+    sizes = [rows[0]["tokkit"][models[0]][k]["bytes"] for k in token_counts] if rows and rows[0]["tokkit"] else []
+    notes, last = [], 0.0
+    for k, size in zip(token_counts, sizes):  # label points at least 1.3x apart in bytes (log axis: no overlaps)
+        notes.append(f"K={k}" if size >= 1.3 * last else "")
+        last = size if notes[-1] else last
     curves = [Curve(f"tokkit {Path(model).name}", [rows[0]["tokkit"][model][k]["bytes"] for k in token_counts],
                     [float(np.mean([r["tokkit"][model][k]["f@0.02"] for r in rows])) for k in token_counts], ours=True,
-                    notes=[f"K={k}" for k in token_counts] if index == 0 else ())
+                    notes=notes if index == 0 else ())
               for index, model in enumerate(models) if rows and rows[0]["tokkit"]]
     anchored = [r for r in rows if r["classic"]]  # classic curves: the shapes that have anchors
     methods = sorted({m for r in anchored for m in r["classic"]})

@@ -1,4 +1,4 @@
-"""Each hostile input of issue 13, run through the CLI in a fresh process: exit code, wall time, peak RSS,
+"""Each hostile input of issues 13 and 16 (3D shapes), run through the CLI in a fresh process: exit code, wall time, peak RSS,
 and the one line it prints. Anchor: the size of the hostile input itself (and the RSS of `tokkit --version`).
 
 Run: ``python benchmarks/untrusted.py`` (about a minute; each case under a 4 GB address-space limit, so a
@@ -57,6 +57,7 @@ tokens.meta["tokenizer"] = {{"name": "text"}}
 tokkit.save_tokens(folder + "/nohash.tok", tokens)
 """
     subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "PYTHONPATH": code})
+    make_shape_cases(folder)
     return [
         ("merge table doubling 64 times", ["decode", "bomb.tok"], folder / "bomb.tok"),
         ("audio original_sample_rate 0", ["decode", "rate0.tok", "-o", "out.wav", "-f"], folder / "rate0.tok"),
@@ -65,7 +66,31 @@ tokkit.save_tokens(folder + "/nohash.tok", tokens)
         ("TIFF without -t", ["encode", "photo.tiff", "--json"], folder / "photo.tiff"),
         ("tokenizer.json id 2**40", ["info", "tokenizer.json"], folder / "tokenizer.json"),
         ("tokens without a hash", ["decode", "nohash.tok"], folder / "nohash.tok"),
+        ("OBJ of 10 million faces", ["encode", "huge.obj", "-t", "shape"], folder / "huge.obj"),
+        ("glb announcing 10 million faces", ["encode", "huge.glb", "-t", "shape"], folder / "huge.glb"),
+        ("flat square (a single plane)", ["encode", "flat.obj", "-t", "shape"], folder / "flat.obj"),
     ]
+
+
+def make_shape_cases(folder: Path) -> None:
+    """huge.obj (10 million one-triangle face lines, 80 MB), huge.glb (a glb whose JSON announces
+    30 million indices, 10 million triangles, over a 36-byte buffer) and flat.obj (a square)."""
+    import json
+    import struct
+
+    (folder / "huge.obj").write_bytes(b"v 0 0 0\nv 1 0 0\nv 0 1 0\n" + b"f 1 2 3\n" * 10_000_000)
+    (folder / "flat.obj").write_text("v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf 1 2 3\nf 1 3 4\n")
+    blob = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 1)
+    tree = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+                           "min": [0, 0, 0], "max": [1, 1, 1]},
+                          {"bufferView": 0, "componentType": 5125, "count": 30_000_000, "type": "SCALAR"}],
+            "bufferViews": [{"buffer": 0, "byteLength": len(blob)}], "buffers": [{"byteLength": len(blob)}]}
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text + struct.pack("<I4s", len(blob), b"BIN\0") + blob
+    (folder / "huge.glb").write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
 
 
 def run(code: str, args: list[str], cwd: Path) -> tuple[int, float, float, str]:

@@ -2,6 +2,7 @@
 """Install and prepare the shape tokenizer's data (the recipe, never the data).
 
     python scripts/shape_data.py DATA_DIR [--workers 2]
+    python scripts/shape_data.py DATA_DIR --heldout-only    # steps 1-2 only: the benchmark's 54 shapes, minutes
 
 1. Fetches the Debian packages ``sweethome3d-furniture`` (820 OBJ models, CC0 / CC-BY, in .sh3f zip
    catalogues) and ``libcgal-demo`` (its data.tar.gz holds CGAL's test meshes) with ``apt-get download``
@@ -11,7 +12,8 @@
 3. Writes DATA_DIR/cache/*.npz training targets (tokkit.codecs.shape.data.shape_targets: surface points
    with normals, query points, watertight occupancy by voxel filling) for every other mesh, plus
    procedural shapes (random unions of boxes, spheres, cylinders, cones, capsules and tori).
-Rerunning skips finished cache files.
+Rerunning skips finished cache files. ``--heldout-only`` stops after step 2 (no training targets), so a
+fresh machine can run ``benchmarks/shape_quality.py`` within minutes.
 """
 
 from __future__ import annotations
@@ -157,10 +159,18 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None, help="target folder (default: DATA_DIR/cache)")
+    parser.add_argument("--heldout-only", action="store_true", help="fetch, unpack and copy the 54 held-out "
+                        "shapes to DATA_DIR/heldout; build no training cache")
     args = parser.parse_args()
     raw = args.data_dir / "raw"
     fetch(raw)
     train = split(raw, args.data_dir / "heldout")
+    if args.heldout_only:
+        held = args.data_dir / "heldout"
+        count = len(list((held / "cgal").glob("*.off"))) + len([d for d in (held / "furniture").iterdir() if d.is_dir()])
+        print(f"{count} held-out shapes in {held} (expected {len(CGAL_HELD_OUT) + len(FURNITURE_HELD_OUT)}); "
+              "no training cache built (--heldout-only)", file=sys.stderr)
+        return
     cache = args.cache or args.data_dir / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     jobs = []

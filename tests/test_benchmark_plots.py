@@ -103,3 +103,30 @@ def test_shape_curves_and_best_classic():
     assert list(by_label["draco"].x) == [512] and by_label["draco"].y[0] == pytest.approx(0.8)
     assert list(by_label["points"].x) == [256] and by_label["points"].y[0] == pytest.approx(0.4)
     assert list(by_label["best classic"].y) == pytest.approx([0.4, 0.8])  # max per shape, then mean
+
+
+def test_the_classic_shape_oracle_scores_every_candidate_that_fits():
+    """A smaller file can score better (a coarser mesh with more Draco bits): the benchmark's search
+    (top=None) finds it; only candidates within the budget are scored, each once across budgets."""
+    from tokkit.analysis.classic.shape import best_within
+
+    class Reference:
+        calls = 0
+
+        def score(self, vertices, faces):
+            Reference.calls += 1
+            f = float(vertices[0, 0])
+
+            class Scores:
+                def as_dict(self):
+                    return {"f@0.02": f, "chamfer_l1": 1 - f}
+            return Scores()
+
+    candidates = [(size, np.array([[f, 0.0, 0.0]]), np.zeros((0, 3))) for size, f in
+                  [(500, 0.6), (400, 0.7), (300, 0.95), (200, 0.5), (700, 0.99)]]
+    cache: dict = {}
+    assert best_within(candidates, 512, Reference(), cache)["bytes"] == 300
+    assert best_within(candidates, 512, Reference(), {}, top=1)["f@0.02"] == 0.6  # the largest only
+    assert best_within(candidates, 256, Reference(), cache)["f@0.02"] == 0.5
+    assert Reference.calls == 4 + 1  # 700 B never scored; the 200 B candidate scored once for both budgets
+    assert best_within(candidates, 100, Reference(), cache) is None

@@ -70,8 +70,8 @@ def _bad_inputs(tmp_path):
     (tmp_path / "corrupt.glb").write_bytes(b"glTF\x02\x00\x00\x00garbage" * 3)
     (tmp_path / "corrupt.off").write_text("OFF\n3 1 0\n0 0 0\n1 0 0\n")
     return [("empty.obj", "empty"), ("novertex.obj", "no"), ("nan.obj", "NaN"), ("point.obj", "point"),
-            ("line.obj", "zero-area"), ("huge.ply", "10000000 faces"), ("huge.stl", "10000000 faces"),
-            ("shape.fbx", ""), ("corrupt.glb", "cannot read"), ("corrupt.off", "")]
+            ("line.obj", "one line"), ("huge.ply", "10000000 faces"), ("huge.stl", "10000000 faces"),
+            ("shape.fbx", "unknown shape format"), ("corrupt.glb", "cannot read"), ("corrupt.off", "")]
 
 
 def test_bad_inputs_fail_with_one_line_and_no_output(run_cli, model_dir, tmp_path) -> None:

@@ -62,10 +62,14 @@ def test_point_clouds_and_files_encode(tokenizer, tmp_path) -> None:
     assert tokenizer.encode_file(tmp_path / "box.obj") == tokenizer.encode(box_mesh())
 
 
-def test_flat_sheet_encodes_as_a_thin_shape(tokenizer) -> None:
+def test_a_flat_sheet_is_refused_and_a_thin_slab_encodes(tokenizer) -> None:
+    import trimesh
+
     vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
-    tokens = tokenizer.encode((vertices, np.array([[0, 1, 2], [0, 2, 3]])))
-    assert tokens.meta["scale"] == pytest.approx(1.0)
+    with pytest.raises(InputError, match="flat: all vertices lie in one plane"):
+        tokenizer.encode((vertices, np.array([[0, 1, 2], [0, 2, 3]])))
+    slab = trimesh.creation.box(extents=(1.0, 1.0, 1e-4))
+    assert tokenizer.encode((slab.vertices, slab.faces)).meta["scale"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("k", [0, 25, -1, 2.5, True])
@@ -109,3 +113,33 @@ def test_iso_level_is_the_extracted_logit_and_is_saved(tokenizer, tmp_path) -> N
     assert tokkit.load(tmp_path / "shifted", device="cpu").config.iso_level == 1.5
     with pytest.raises(InputError, match="iso_level"):
         dataclasses.replace(tokenizer.config, iso_level=float("nan"))
+
+
+def test_chunked_field_queries_decode_the_same_mesh(tokenizer) -> None:
+    """Querying the field a few points at a time (bounded memory) gives the mesh of one big pass: the same
+    faces, vertices equal up to float32 rounding (a matmul over a few rows may round its last bit differently)."""
+    codes = tokenizer.encode(box_mesh()).codes
+    small = tokenizer.extract(codes, 16, chunk=100)
+    whole = tokenizer.extract(codes, 16, chunk=10**7)
+    assert len(small[1]) > 0
+    assert np.array_equal(small[1], whole[1])
+    assert np.allclose(small[0], whole[0], rtol=0, atol=1e-6)
+
+
+def test_the_coarse_to_fine_grid_queries_each_node_once_and_keeps_exact_values() -> None:
+    """sample_grid never asks for a grid node twice, and every node it asked for keeps the field's value."""
+    from tokkit.codecs.shape.tokenizer import grid_points, sample_grid
+
+    asked = []
+
+    def sphere(points: np.ndarray) -> np.ndarray:  # inside positive, like occupancy logits
+        asked.append(np.asarray(points).copy())
+        return (0.3 - np.linalg.norm(points, axis=1)) * 10
+
+    values = sample_grid(sphere, 32)
+    points = np.concatenate(asked)
+    assert len(np.unique(points, axis=0)) == len(points)  # no node evaluated twice
+    axis = grid_points(33)
+    index = np.rint((points + 0.52) / (axis[1] - axis[0])).astype(int)
+    assert np.allclose(values[index[:, 0], index[:, 1], index[:, 2]], sphere(points))
+    assert len(points) < 33 ** 3 / 2  # coarse to fine: far from every node

@@ -22,7 +22,8 @@ DRACO_BITS = (6, 7, 8, 9, 10, 12)
 CLASSIC_METHODS = ("decimation raw", "decimation + draco", "clustering + draco", "farthest points")
 CLUSTER_GRIDS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 POINT_COUNTS = (16, 24, 32, 42, 64, 85, 128, 170, 256)
-#: how many of the largest candidates that fit a budget are scored: one where more bytes is always better
+#: how many of the largest candidates that fit a budget ``tokkit compare`` scores (one where more bytes is
+#: always better); benchmarks/shape_quality.py scores every fitting candidate (``top=None``)
 ORACLE_TOP = {"decimation raw": 1, "decimation + draco": 3, "clustering + draco": 3, "farthest points": 1}
 _NEEDS = {"decimation raw": ("fast_simplification",), "decimation + draco": ("fast_simplification", "DracoPy"),
           "clustering + draco": ("DracoPy",), "farthest points": ()}
@@ -129,11 +130,12 @@ def classic_candidates(shape: Shape) -> dict[str, list[tuple[int, np.ndarray, np
     return {method: candidates(method, shape, decimated) for method in CLASSIC_METHODS}
 
 
-def best_within(candidates, budget: int, reference, cache: dict, top: int) -> dict | None:
-    """The best-F@0.02 of the ``top`` largest candidates whose bytes fit ``budget`` (scores cached by candidate)."""
+def best_within(candidates, budget: int, reference, cache: dict, top: int | None = None) -> dict | None:
+    """The best-F@0.02 of the candidates whose bytes fit ``budget``: all of them (``top=None``) or only the
+    ``top`` largest (scores cached by candidate, so several budgets score each candidate once)."""
     fitting = sorted((c for c in candidates if c[0] <= budget), key=lambda c: -c[0])
     best = None
-    for candidate in fitting[:top]:
+    for candidate in fitting if top is None else fitting[:top]:
         key = id(candidate[1])
         if key not in cache:
             cache[key] = reference.score(candidate[1], candidate[2]).as_dict()

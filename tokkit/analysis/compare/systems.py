@@ -282,8 +282,8 @@ def run_classic(codec: str, item: Input, targets: list[int]) -> list[tuple[int, 
 
 
 def _classic_shape(module: Any, codec: str, item: Input, targets: list[int]) -> list:
-    """Shapes: of the candidates that fit each target, the ORACLE_TOP largest are scored (as the benchmark
-    does), beside the choice for the next smaller target."""
+    """Shapes: of the candidates that fit each target, the ORACLE_TOP largest are scored (benchmarks/
+    shape_quality.py scores every fitting one), beside the choice for the next smaller target."""
     if not item.reference.is_mesh:
         return [(t, None, None) for t in targets]
     candidates = sorted(module.ladder(codec, item.reference), key=lambda c: -c.bytes)

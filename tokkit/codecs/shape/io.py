@@ -9,8 +9,10 @@ scale so that ``decode`` restores the original size and position).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,10 @@ MAX_FACES = 5_000_000
 MAX_POINTS = 20_000_000
 #: a shape whose longest side is below this (relative to its distance from the origin) is degenerate
 MIN_EXTENT = 1e-9
+#: a shape whose second or third principal extent is below this fraction of its first is a line or flat
+MIN_THICKNESS = 1e-6
+#: bytes read at a time when counting an OBJ's face lines (memory stays bounded on any file)
+_SCAN_CHUNK = 1 << 24
 
 
 @dataclasses.dataclass
@@ -68,8 +74,14 @@ class Placement:
 
 
 def _header_counts(path: Path) -> int | None:
-    """The face count a ply/off/binary-stl header announces (without reading the body), or None."""
+    """The face count a ply/off/binary-stl header announces, an OBJ's count of face lines (streamed, not
+    parsed) or a glb/gltf's triangle count from its JSON (accessor counts), without reading the geometry;
+    None when the file does not say."""
     suffix = path.suffix.lower()
+    if suffix == ".obj":
+        return _obj_face_lines(path)
+    if suffix in (".glb", ".gltf"):
+        return _gltf_triangles(path)
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if suffix == ".stl" and not head[:5].lower().startswith(b"solid") and len(head) >= 84:
@@ -84,6 +96,66 @@ def _header_counts(path: Path) -> int | None:
             if len(numbers) >= 2 and numbers[1].isdigit():
                 return int(numbers[1])
     return None
+
+
+def _obj_face_lines(path: Path) -> int:
+    """How many lines of an OBJ file start with ``f`` (its polygons), counted chunk by chunk."""
+    count, tail = 0, b"\n"
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_SCAN_CHUNK):
+            data = tail + chunk  # two bytes of the previous chunk: a match may straddle the boundary
+            count += data.count(b"\nf ") + data.count(b"\nf\t")
+            tail = data[-2:]
+    return count
+
+
+def _gltf_json(path: Path) -> dict | None:
+    """The JSON of a .gltf file or of a .glb's first chunk; None when it cannot be read (trimesh then
+    reports the corrupt file)."""
+    try:
+        with open(path, "rb") as handle:
+            if path.suffix.lower() == ".gltf":
+                return json.loads(handle.read())
+            header = handle.read(20)
+            if len(header) < 20 or header[:4] != b"glTF":
+                return None
+            length, kind = struct.unpack("<I4s", header[12:20])
+            if kind != b"JSON" or length > MAX_FILE_BYTES:
+                return None
+            tree = json.loads(handle.read(length))
+    except (OSError, ValueError):
+        return None
+    return tree if isinstance(tree, dict) else None
+
+
+def _gltf_triangles(path: Path) -> int | None:
+    """Triangles a glb/gltf would load into, from its accessor counts: per primitive (indices, else
+    positions) / 3 for triangle lists, - 2 for strips, times the nodes that instance each mesh. Triangle
+    fans (mode 6), which trimesh would silently skip, are refused."""
+    tree = _gltf_json(path)
+    if tree is None:
+        return None
+    try:
+        accessors, meshes = tree.get("accessors", []), tree.get("meshes", [])
+        instances = [0] * len(meshes)
+        for node in tree.get("nodes", []):
+            if isinstance(node.get("mesh"), int) and 0 <= node["mesh"] < len(meshes):
+                instances[node["mesh"]] += 1
+        total = 0
+        for mesh, uses in zip(meshes, instances):
+            for primitive in mesh.get("primitives", []):
+                mode = primitive.get("mode", 4)
+                if mode == 6:
+                    raise InputError(f"{path} has triangle fans (glTF primitive mode 6), which are not supported; "
+                                     "re-export it with triangles")
+                if mode not in (4, 5):
+                    continue
+                index = primitive["indices"] if "indices" in primitive else primitive["attributes"]["POSITION"]
+                count = int(accessors[index]["count"])
+                total += max(uses, 1) * (count // 3 if mode == 4 else max(count - 2, 0))
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return None  # malformed: trimesh reports it
+    return total
 
 
 def read_shape(path: str | os.PathLike) -> Shape:
@@ -103,7 +175,8 @@ def read_shape(path: str | os.PathLike) -> Shape:
                          "simplify the mesh first (e.g. quadric decimation)")
     announced = _header_counts(path)
     if announced is not None and announced > MAX_FACES:
-        raise InputError(f"{path} announces {announced} faces, over the {MAX_FACES} limit; simplify the mesh first")
+        raise InputError(f"{path} holds {announced} faces (counted before reading), over the {MAX_FACES} limit; "
+                         "simplify the mesh first (e.g. quadric decimation)")
     if suffix == ".xyz":
         return _read_xyz(path)
     if suffix == ".off":
@@ -206,24 +279,48 @@ def check_shape(shape: Shape, label: str = "the shape") -> Shape:
     faces = np.asarray(shape.faces, dtype=np.int64).reshape(-1, 3)
     if len(faces) > MAX_FACES:
         raise InputError(f"{label} has {len(faces)} faces, over the {MAX_FACES} limit; simplify the mesh first")
+    if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise InputError(f"{label} has faces that index missing vertices; the file is corrupted")
+    check_solid_extent(vertices[np.unique(faces)] if len(faces) else vertices, label)
     if len(faces):
-        if faces.min() < 0 or faces.max() >= len(vertices):
-            raise InputError(f"{label} has faces that index missing vertices; the file is corrupted")
         corners = vertices[faces]
         areas = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
         faces = faces[areas > 0]
         if len(faces) == 0:
-            raise InputError(f"{label} has only zero-area faces (a flat line or a point): no surface to encode")
-    extent = vertices[faces].reshape(-1, 3) if len(faces) else vertices
-    span = extent.max(0) - extent.min(0)
-    if span.max() <= MIN_EXTENT * max(1.0, float(np.abs(extent).max())):
-        raise InputError(f"{label} is a single point (all vertices coincide): no shape to encode")
+            raise InputError(f"{label} has only zero-area faces: no surface to encode")
     normals = shape.normals
     if normals is not None:
         normals = np.asarray(normals, dtype=np.float64)
         if normals.shape != vertices.shape or not np.all(np.isfinite(normals)):
             normals = None
     return Shape(vertices, faces, normals)
+
+
+def principal_extents(points: np.ndarray) -> np.ndarray:
+    """The extents (3,) of points (P, 3) along their principal axes, largest first."""
+    centre = points.mean(0)
+    centred = points - centre
+    _, axes = np.linalg.eigh(centred.T @ centred)
+    low, high = np.full(3, np.inf), np.full(3, -np.inf)
+    for start in range(0, len(points), 1 << 20):  # projections in slices: memory bounded on huge meshes
+        projected = (points[start:start + (1 << 20)] - centre) @ axes
+        low, high = np.minimum(low, projected.min(0)), np.maximum(high, projected.max(0))
+    return np.sort(high - low)[::-1]
+
+
+def check_solid_extent(points: np.ndarray, label: str = "the shape") -> None:
+    """Refuse a degenerate shape: a single point, points on one line, or a flat one (all points in one
+    plane, to within ``MIN_THICKNESS`` of its longest principal extent). Thin but real 3D shapes pass."""
+    span = points.max(0) - points.min(0)
+    if span.max() <= MIN_EXTENT * max(1.0, float(np.abs(points).max())):
+        raise InputError(f"{label} is a single point (all vertices coincide): no shape to encode")
+    extents = principal_extents(points)
+    if extents[1] <= MIN_THICKNESS * extents[0]:
+        raise InputError(f"{label} is a line: all vertices lie on one line (no surface); "
+                         "the shape tokenizer codes solids and surfaces with thickness")
+    if extents[2] <= MIN_THICKNESS * extents[0]:
+        raise InputError(f"{label} is flat: all vertices lie in one plane (thickness {extents[2]:.3g} of "
+                         f"size {extents[0]:.3g}); the shape tokenizer codes solids and surfaces with thickness")
 
 
 def placement_of(shape: Shape) -> Placement:

@@ -39,7 +39,8 @@ from tokkit.quant.truncation import check_keep_length
 DEFAULT_RESOLUTION = 64
 #: the grid spans a little more than the unit cube so that surfaces on its faces close
 GRID_HALF_SPAN = 0.52
-QUERY_CHUNK = 32768
+#: field queries per forward pass: bounds the decoder's memory at any resolution (the values do not depend on it)
+QUERY_CHUNK = 4096
 FINAL_BAND = 0.0
 SAMPLING_SEED = 0  # fixed: encoding the same shape twice gives the same tokens
 
@@ -118,9 +119,10 @@ class ShapeTokenizer(ModelTokenizer):
             results.append(trimesh.Trimesh(vertices=vertices, faces=faces, process=False))
         return results
 
-    def field(self, codes: np.ndarray) -> Any:
+    def field(self, codes: np.ndarray, chunk: int = QUERY_CHUNK) -> Any:
         """A callable: points (P, 3) in the unit cube -> occupancy logits minus the config's ``iso_level``
-        (P,) of the shape ``codes`` encode: the surface decode extracts is this field's zero level."""
+        (P,) of the shape ``codes`` encode: the surface decode extracts is this field's zero level.
+        Queries run ``chunk`` points at a time (memory bounded by the chunk, not by P)."""
         import torch
 
         level = float(self.config.iso_level)
@@ -131,17 +133,17 @@ class ShapeTokenizer(ModelTokenizer):
         def query(points: np.ndarray) -> np.ndarray:
             values = []
             with torch.inference_mode():
-                for start in range(0, len(points), QUERY_CHUNK):
-                    chunk = torch.from_numpy(np.asarray(points[start:start + QUERY_CHUNK], dtype=np.float32))
-                    values.append(self.model.occupancy(chunk[None].to(self.device), kv)[0].float().cpu().numpy() - level)
+                for start in range(0, len(points), chunk):
+                    part = torch.from_numpy(np.asarray(points[start:start + chunk], dtype=np.float32))
+                    values.append(self.model.occupancy(part[None].to(self.device), kv)[0].float().cpu().numpy() - level)
             return np.concatenate(values) if values else np.zeros(0, dtype=np.float32)
 
         return query
 
-    def extract(self, codes: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    def extract(self, codes: np.ndarray, resolution: int, chunk: int = QUERY_CHUNK) -> tuple[np.ndarray, np.ndarray]:
         """Marching cubes of the decoded field on a ``resolution``^3 grid over the unit cube (evaluated
         coarse first, then exactly only near the surface): (vertices (V, 3) in the unit cube, faces (F, 3))."""
-        values = sample_grid(self.field(codes), resolution)
+        values = sample_grid(self.field(codes, chunk), resolution, batch=chunk)
         return marching_cubes(values)
 
     def write_decoded(self, item: Any, path: str | os.PathLike, *, force: bool = False) -> None:
@@ -218,12 +220,15 @@ def grid_points(nodes: int) -> np.ndarray:
     return np.linspace(-GRID_HALF_SPAN, GRID_HALF_SPAN, nodes)
 
 
-def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float = 2.0) -> np.ndarray:
+def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float = 2.0,
+                batch: int = QUERY_CHUNK) -> np.ndarray:
     """Field values on (resolution + 1)^3 grid nodes, coarse to fine: every ``coarse_step``-th node first,
     then each level halves the step and evaluates exactly only the nodes of the cells that the previous
     level marked as near the surface (a sign change among the cell's corners or a corner with
     |value| < ``band``, dilated by one cell); every other node is trilinearly interpolated from the level
-    above (far from the surface, where only the sign matters)."""
+    above (far from the surface, where only the sign matters). A node is queried at most once: nodes a
+    coarser level already evaluated exactly keep their value. Refined nodes are queried ``batch`` at a time
+    (their coordinates are made per batch, so memory beyond the grid itself stays bounded)."""
     import torch
     from scipy import ndimage
 
@@ -235,26 +240,31 @@ def sample_grid(query: Any, resolution: int, coarse_step: int = 4, band: float =
     index = np.arange(0, resolution + 1, step)
     values = query(_grid_coordinates(axis, index, index, index)).reshape(nodes, nodes, nodes)
     marked = np.ones((nodes - 1,) * 3, dtype=bool)  # the first level is exact everywhere
-    while True:
+    exact = np.ones((nodes,) * 3, dtype=bool)  # nodes holding the field's value, not an interpolation
+    while step > 1:  # the finest level's values are final: no near-surface test over the whole grid
         marked &= _near_surface(values, band if step > 2 else FINAL_BAND)
         if step > 2:  # the last level refines only the cells the surface crosses
             marked = ndimage.binary_dilation(marked, iterations=1)
-        if step == 1:
-            return values
         step //= 2
         nodes = 2 * nodes - 1
-        values = torch.nn.functional.interpolate(torch.from_numpy(values)[None, None], size=(nodes,) * 3,
-                                                 mode="trilinear", align_corners=True)[0, 0].numpy()
+        values = np.ascontiguousarray(torch.nn.functional.interpolate(
+            torch.from_numpy(values)[None, None], size=(nodes,) * 3, mode="trilinear", align_corners=True)[0, 0].numpy())
         marked = marked.repeat(2, 0).repeat(2, 1).repeat(2, 2)  # a marked cell's eight children
         chosen = np.zeros((nodes,) * 3, dtype=bool)  # every corner of every marked child cell
         for i in (0, 1):
             for j in (0, 1):
                 for k in (0, 1):
                     chosen[i:nodes - 1 + i, j:nodes - 1 + j, k:nodes - 1 + k] |= marked
-        where = np.nonzero(chosen)
-        if len(where[0]):
-            points = np.stack([axis[w * step] for w in where], -1)
-            values[where] = query(points)
+        coarse, exact = exact, np.zeros((nodes,) * 3, dtype=bool)
+        exact[::2, ::2, ::2] = coarse  # the previous level's nodes sit at the even indices
+        chosen &= ~exact  # queried already: the same point gives the same value
+        flat, flat_values = np.flatnonzero(chosen), values.reshape(-1)  # a view: values is contiguous
+        for start in range(0, len(flat), batch):
+            part = flat[start:start + batch]
+            i, j, k = np.unravel_index(part, values.shape)
+            flat_values[part] = query(np.stack([axis[i * step], axis[j * step], axis[k * step]], -1))
+        exact |= chosen
+    return values
 
 
 def _grid_coordinates(axis: np.ndarray, i: np.ndarray, j: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -265,8 +275,11 @@ def _grid_coordinates(axis: np.ndarray, i: np.ndarray, j: np.ndarray, k: np.ndar
 def _near_surface(values: np.ndarray, band: float) -> np.ndarray:
     """Cells (n - 1)^3 of node values n^3 whose corners change sign or come within ``band`` of zero."""
     n = values.shape[0] - 1
-    corners = np.stack([values[i:i + n, j:j + n, k:k + n] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
-    low, high = corners.min(0), corners.max(0)
+    low = values[:n, :n, :n].copy()  # running min / max over the eight corners: two arrays, not eight
+    high = low.copy()
+    for i, j, k in [(i, j, k) for i in (0, 1) for j in (0, 1) for k in (0, 1)][1:]:
+        np.minimum(low, values[i:i + n, j:j + n, k:k + n], out=low)
+        np.maximum(high, values[i:i + n, j:j + n, k:k + n], out=high)
     return ((low <= 0) & (high > 0)) | (np.minimum(np.abs(low), np.abs(high)) < band)
 
 
