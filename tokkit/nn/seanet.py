@@ -20,14 +20,36 @@ from torch import nn
 
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
-from tokkit.nn.layout import Conv1d, ConvTranspose1d, cat_time, new_time, pad_time
+from tokkit.nn.layout import Conv1d, ConvTranspose1d, cat_time, is_nwc, new_time, pad_time
 
 
-def pad1d(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
+def pad1d(x: torch.Tensor, left: int, right: int, mode: str, elu: float | None = None) -> torch.Tensor:
     """F.pad on (B, C, T) that also reflects inputs shorter than the padding (zeros appended first).
 
     Reflection is written as flipped slices into one new tensor (the same values as F.pad's reflect,
-    in about half its time on CPU); the result keeps ``x``'s memory layout (:mod:`tokkit.nn.layout`)."""
+    in about half its time on CPU); the result keeps ``x``'s memory layout (:mod:`tokkit.nn.layout`).
+    ``elu``: pad ``F.elu(x, elu)`` instead, written straight into the padded tensor (one pass instead of two)
+    where its interior is one contiguous block (one channels-last item): the activation then runs over the same
+    flat range as on its own and rounds bit for bit the same; otherwise ELU, then the padding."""
+    if elu is not None and (left or right) and mode in ("constant", "reflect") and x.shape[-1] > max(left, right) \
+            and x.shape[0] == 1 and (is_nwc(x) or x.shape[1] == 1):
+        n = x.shape[-1]
+        out = new_time(x, left + n + right)
+        inner = out[..., left:left + n]
+        torch.ops.aten.elu.out(x, elu, 1, 1, out=inner)
+        if mode == "constant":  # elu(0) = 0: the zeros stay zeros
+            if left:
+                out[..., :left] = 0.0
+            if right:
+                out[..., left + n:] = 0.0
+        else:
+            if left:
+                out[..., :left] = inner[..., 1:left + 1].flip(-1)
+            if right:
+                out[..., left + n:] = inner[..., n - 1 - right:n - 1].flip(-1)
+        return out
+    if elu is not None:
+        x = F.elu(x, elu)
     if mode == "constant":
         return pad_time(x, left, right)
     if mode != "reflect":
@@ -66,19 +88,26 @@ class PaddedConv1d(Conv1d):
         frames = math.ceil((length - self.span + self.padding_total) / stride + 1)
         return (frames - 1) * stride + self.span - self.padding_total - length
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C_in, T) -> (B, C_out, ceil(T / stride)), whole sequence at once."""
+    def forward(self, x: torch.Tensor, elu: float | None = None) -> torch.Tensor:
+        """(B, C_in, T) -> (B, C_out, ceil(T / stride)), whole sequence at once; ``elu``: of ``F.elu(x, elu)``,
+        the activation fused into the padding."""
         extra = self._extra(x.shape[-1])
         if self.causal:
             left, right = self.padding_total, extra
         else:
             right = self.padding_total // 2
             left, right = self.padding_total - right, right + extra
-        return super().forward(pad1d(x, left, right, self.pad_mode))
+        return super().forward(pad1d(x, left, right, self.pad_mode, elu))
 
-    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
-        """Next piece (B, C_in, t) -> the frames it completes (B, C_out, t'); ``final`` flushes the end."""
+    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool, elu: float | None = None) -> torch.Tensor:
+        """Next piece (B, C_in, t) -> the frames it completes (B, C_out, t'); ``final`` flushes the end;
+        ``elu``: of ``F.elu(x, elu)``."""
         buffer = state.get("buffer")
+        if buffer is None and final and "pending" not in state and self.causal and x.shape[-1] > self.span:
+            # the whole input in one piece: forward's single pad (left context and end at once) reads the same samples
+            return self.forward(x, elu)
+        if elu is not None:
+            x = F.elu(x, elu)
         if buffer is None:
             pending = state.pop("pending", None)
             x = x if pending is None else cat_time([pending, x])
@@ -172,12 +201,33 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
-        return self.shortcut(x) + self.block(x)
+        return self.shortcut(x) + _sequence(self.block, x)
 
     def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
         """Next piece (B, C, t) -> (B, C, t) (stride-1 causal convs emit one frame per input frame)."""
         return _stream_layer(self.shortcut, x, state.setdefault("skip", {}), final) + \
             _stream_sequence(self.block, x, state.setdefault("block", {}), final)
+
+
+def _fused_elu(layers: nn.Sequential, index: int) -> float | None:
+    """The ELU's alpha when ``layers[index]`` is an ELU whose output only feeds the padded conv after it
+    (fused into that conv's padding), else None."""
+    layer = layers[index]
+    if type(layer) is nn.ELU and not layer.inplace and index + 1 < len(layers) \
+            and isinstance(layers[index + 1], PaddedConv1d) and layers[index + 1].padding_total > 0:
+        return float(layer.alpha)
+    return None
+
+
+def _sequence(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``layers(x)``, with each ELU fused into the padding of the conv after it."""
+    elu = None
+    for index, layer in enumerate(layers):
+        if elu is not None:
+            x, elu = layer(x, elu), None
+        elif (elu := _fused_elu(layers, index)) is None:
+            x = layer(x)
+    return x
 
 
 def _stream_layer(layer: nn.Module, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
@@ -186,8 +236,12 @@ def _stream_layer(layer: nn.Module, x: torch.Tensor, state: dict[str, Any], fina
 
 
 def _stream_sequence(layers: nn.Sequential, x: torch.Tensor, state: dict[int, Any], final: bool) -> torch.Tensor:
+    elu = None
     for index, layer in enumerate(layers):
-        x = _stream_layer(layer, x, state.setdefault(index, {}), final)
+        if elu is not None:
+            x, elu = layer.stream(x, state.setdefault(index, {}), final, elu), None
+        elif (elu := _fused_elu(layers, index)) is None:
+            x = _stream_layer(layer, x, state.setdefault(index, {}), final)
     return x
 
 
@@ -233,7 +287,7 @@ class SEANet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, T_in) -> (B, C_out, T_out), whole sequence."""
-        return self.layers(x)
+        return _sequence(self.layers, x)
 
     @property
     def streamable(self) -> bool:
