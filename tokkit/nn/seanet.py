@@ -225,12 +225,20 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
-        return self.shortcut(x) + _sequence(self.block, x)
+        return _residual_sum(self.shortcut(x), _sequence(self.block, x))
 
     def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
         """Next piece (B, C, t) -> (B, C, t) (stride-1 causal convs emit one frame per input frame)."""
-        return _stream_layer(self.shortcut, x, state.setdefault("skip", {}), final) + \
-            _stream_sequence(self.block, x, state.setdefault("block", {}), final)
+        return _residual_sum(_stream_layer(self.shortcut, x, state.setdefault("skip", {}), final),
+                             _stream_sequence(self.block, x, state.setdefault("block", {}), final))
+
+
+def _residual_sum(skip: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
+    """``skip + block``; without autograd added into ``block`` (the block's fresh output: one buffer fewer, the
+    same values, as float addition commutes)."""
+    if torch.is_grad_enabled() or block.shape != torch.broadcast_shapes(skip.shape, block.shape):
+        return skip + block
+    return block.add_(skip)
 
 
 def _fused_elu(layers: nn.Sequential, index: int) -> float | None:
@@ -243,27 +251,31 @@ def _fused_elu(layers: nn.Sequential, index: int) -> float | None:
     return None
 
 
-def _layer(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``layer(x)``; an ELU runs as :func:`apply_elu`."""
+def _layer(layer: nn.Module, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
+    """``layer(x)``; an ELU runs as :func:`apply_elu`, over ``x`` itself when ``owned`` (an intermediate output
+    nothing else reads) and no autograd records it."""
     if type(layer) is nn.ELU and not layer.inplace and x.dim() == 3:
-        return apply_elu(x, float(layer.alpha))
+        in_place = owned and not torch.is_grad_enabled()
+        return apply_elu(x, float(layer.alpha), out=x if in_place else None)
     return layer(x)
 
 
 def _sequence(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """``layers(x)``, with each ELU fused into the padding of the conv after it."""
+    """``layers(x)``, with each ELU fused into the padding of the conv after it. Every layer's output is a new
+    tensor (SEANet's layers), so a layer past the first may overwrite its input."""
     elu = None
     for index, layer in enumerate(layers):
         if elu is not None:
             x, elu = layer(x, elu), None
         elif (elu := _fused_elu(layers, index)) is None:
-            x = _layer(layer, x)
+            x = _layer(layer, x, owned=index > 0)
     return x
 
 
-def _stream_layer(layer: nn.Module, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+def _stream_layer(layer: nn.Module, x: torch.Tensor, state: dict[str, Any], final: bool,
+                  owned: bool = False) -> torch.Tensor:
     stream = getattr(layer, "stream", None)
-    return stream(x, state, final) if stream is not None else _layer(layer, x)
+    return stream(x, state, final) if stream is not None else _layer(layer, x, owned)
 
 
 def _stream_sequence(layers: nn.Sequential, x: torch.Tensor, state: dict[int, Any], final: bool) -> torch.Tensor:
@@ -272,7 +284,7 @@ def _stream_sequence(layers: nn.Sequential, x: torch.Tensor, state: dict[int, An
         if elu is not None:
             x, elu = layer.stream(x, state.setdefault(index, {}), final, elu), None
         elif (elu := _fused_elu(layers, index)) is None:
-            x = _stream_layer(layer, x, state.setdefault(index, {}), final)
+            x = _stream_layer(layer, x, state.setdefault(index, {}), final, owned=index > 0)
     return x
 
 
