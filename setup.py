@@ -1,7 +1,7 @@
-"""Build hook for the compiled pieces: tokkit.quant._kernels and tokkit.nn._snake (plain C, the system compiler).
+"""Build hook for the compiled pieces: tokkit.quant._kernels, tokkit.nn._snake and tokkit.nn._elu (plain C, the system compiler).
 
 ``optional=True``: where no C compiler is found the install still succeeds and tokkit.quant runs the
-same search in torch (see tokkit/quant/nearest.py) and Snake in torch ops (tokkit/nn/snakenet.py). Everything else lives in pyproject.toml.
+same search in torch (see tokkit/quant/nearest.py), Snake in torch ops (tokkit/nn/snakenet.py) and ELU as torch's. Everything else lives in pyproject.toml.
 """
 
 from setuptools import Extension, setup
@@ -12,6 +12,12 @@ setup(
             "tokkit.quant._kernels",
             sources=["tokkit/quant/_kernels.c"],
             extra_compile_args=["-O3"],
+            optional=True,
+        ),
+        Extension(  # the vectorised ELU of tokkit.nn.seanet (torch's ELU when it is absent)
+            "tokkit.nn._elu",
+            sources=["tokkit/nn/_elu.c"],
+            extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
             optional=True,
         ),
         Extension(  # the fused Snake activation of tokkit.nn.snakenet (torch ops when it is absent)

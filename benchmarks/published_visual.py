@@ -8,7 +8,8 @@ scripts/make_visual_port_fixtures.py); tokkit itself does not. Model: a released
 (``--model`` titok_s128, titok_b64, titok_l32 or one-d-piece_s256/b256/l256, 256 px) with seeded random
 weights (the authors' own init), saved once in the released ``.bin`` layout and read by both sides.
 Pictures: ``--images`` synthetic 256x256 gradients. Speed: both models in one process per thread count,
-timed alternately so that both see the same machine load (seconds per picture, best of ``--repeats``).
+timed alternately so that both see the same machine load (seconds per picture, best of ``--repeats``:
+wall time and the process's CPU time, every thread's).
 With ``--memory``, each (implementation, operation, threads) also runs in a fresh process: its speed,
 peak memory = the process's peak RSS growth over its state after loading the model, and the process's
 whole peak RSS (loading included). Encode: pictures -> all N codes; decode: those codes -> pixels.
@@ -112,22 +113,22 @@ def interleaved(args: argparse.Namespace) -> None:
     ref.load_state_dict(torch.load(args.weights, weights_only=True))
     port = tokkit.load(args.weights, device="cpu").model
     best = {key: float("inf") for key in ("ref encode", "port encode", "ref decode", "port decode")}
+    cpu = dict(best)  # the process's CPU seconds (every thread), the least load-sensitive figure
+
+    def timed(key, fn):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        best[key] = min(best[key], time.perf_counter() - start)
+        cpu[key] = min(cpu[key], time.process_time() - start_cpu)
+        return out
+
     with torch.inference_mode():
         for _ in range(args.repeats):
-            for key, fn in (("ref encode", lambda: ref.encode(images)[1]["min_encoding_indices"].reshape(images.shape[0], -1)),
-                            ("port encode", lambda: port.encode(images * 2 - 1))):
-                start = time.perf_counter()
-                codes = fn()
-                best[key] = min(best[key], time.perf_counter() - start)
-                if key == "ref encode":
-                    ref_codes = codes
-                else:
-                    port_codes = codes
-            for key, fn in (("ref decode", lambda: ref.decode_tokens(ref_codes)), ("port decode", lambda: port.decode(ref_codes))):
-                start = time.perf_counter()
-                fn()
-                best[key] = min(best[key], time.perf_counter() - start)
-    print(json.dumps({**{k: v / args.images for k, v in best.items()},
+            ref_codes = timed("ref encode", lambda: ref.encode(images)[1]["min_encoding_indices"].reshape(images.shape[0], -1))
+            port_codes = timed("port encode", lambda: port.encode(images * 2 - 1))
+            timed("ref decode", lambda: ref.decode_tokens(ref_codes))
+            timed("port decode", lambda: port.decode(ref_codes))
+    print(json.dumps({**{k: v / args.images for k, v in best.items()}, **{f"cpu {k}": v / args.images for k, v in cpu.items()},
                       "equal": int((ref_codes == port_codes).sum()), "total": ref_codes.numel()}))
 
 
@@ -178,7 +179,8 @@ def main() -> None:
             r = json.loads(done.stdout.strip().splitlines()[-1])
             for op in ("encode", "decode"):
                 print(f"  {op} {threads} thread(s): reference {r['ref ' + op]:.3f}, tokkit {r['port ' + op]:.3f}, "
-                      f"speed-up {r['ref ' + op] / r['port ' + op]:.2f}x")
+                      f"speed-up {r['ref ' + op] / r['port ' + op]:.2f}x; process CPU seconds reference "
+                      f"{r['cpu ref ' + op]:.3f}, tokkit {r['cpu port ' + op]:.3f}: {r['cpu ref ' + op] / r['cpu port ' + op]:.2f}x")
             print(f"  codes: {r['equal']} of {r['total']} equal")
         if not args.memory:
             print(f"load average at end {os.getloadavg()[0]:.1f}")

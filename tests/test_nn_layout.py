@@ -76,8 +76,10 @@ def test_pad_and_cat_keep_the_layout():
 @pytest.mark.skipif(not torch._nnpack_available(), reason="torch built without NNPACK")
 def test_winograd_conv2d_close_to_nn_and_only_where_documented(monkeypatch):
     torch.manual_seed(3)
-    ours, plain = Conv2d(32, 16, 3, padding=1), nn.Conv2d(32, 16, 3, padding=1)
+    ours, plain = Conv2d(32, 32, 3, padding=1), nn.Conv2d(32, 32, 3, padding=1)
     plain.load_state_dict(ours.state_dict())
+    narrow, plain_narrow = Conv2d(32, 16, 3, padding=1), nn.Conv2d(32, 16, 3, padding=1)  # too few outputs
+    plain_narrow.load_state_dict(narrow.state_dict())
     calls = []
     original = torch._nnpack_spatial_convolution
     monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a: calls.append(1) or original(*a))
@@ -85,9 +87,12 @@ def test_winograd_conv2d_close_to_nn_and_only_where_documented(monkeypatch):
     with torch.inference_mode():
         _close(ours(big), plain(big), rtol=1e-4)
         assert calls and torch.equal(ours(small), plain(small)) and len(calls) == 1
+        _close(ours(big[..., :32, :32]), plain(big[..., :32, :32]), rtol=1e-4)  # 32x32: the smallest it takes
+        assert len(calls) == 2
+        assert torch.equal(narrow(big), plain_narrow(big)) and len(calls) == 2
     x = big.clone().requires_grad_()
     ours(x).sum().backward()  # training: autograd path, not NNPACK
-    assert len(calls) == 1 and x.grad is not None
+    assert len(calls) == 2 and x.grad is not None
 
 
 def test_fused_snake_equals_torch_in_both_layouts_and_in_place():

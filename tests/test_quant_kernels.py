@@ -290,3 +290,53 @@ def test_an_older_build_without_the_fsq_and_lfq_passes_falls_back_to_torch(monke
     for model, z in ((fsq, z4), (lfq, z8)):
         with pytest.raises(RuntimeError, match="build_ext"):
             model.encode(z)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_compiled_candidates_are_the_torch_candidates(bf16: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled pass over flagged rows gives the same (row, code) pairs as the torch expression, NaN windows
+    included; an older build without it falls back to torch, or fails where CI requires the kernels."""
+    if not native_available():
+        pytest.skip("compiled scan not built in this checkout: python setup.py build_ext --inplace")
+    g = torch.Generator().manual_seed(3)
+    codebook = torch.randn(300, 64, generator=g) * 3 + 10
+    x = near_tie_batch(codebook, 500, 3)
+    search = _Search(codebook, "l2", torch.float32, 500, bf16=bf16, native=True)
+    norms = torch.linalg.vector_norm(x, dim=1)
+    best, ambiguous, row_of, code_of = search._scan_native(x, norms, search.precision)
+    assert ambiguous is not None and row_of.numel() > ambiguous.numel()
+    monkeypatch.setattr(nearest_module, "_kernels", type(sys)("old_kernels"))
+    nearest_module._kernels.scan = native_kernels().scan
+    monkeypatch.delenv("TOKKIT_REQUIRE_KERNELS", raising=False)
+    old = search._scan_native(x, norms, search.precision)
+    assert torch.equal(old[1], ambiguous) and torch.equal(old[2], row_of) and torch.equal(old[3], code_of)
+    assert torch.equal(search(x), brute_force(x, codebook, "l2"))
+    monkeypatch.setenv("TOKKIT_REQUIRE_KERNELS", "1")
+    with pytest.raises(RuntimeError, match="build_ext"):
+        search._scan_native(x, norms, search.precision)
+
+
+def test_compiled_candidates_of_an_overflowed_row_are_every_code() -> None:
+    if not native_available():
+        pytest.skip("compiled scan not built in this checkout: python setup.py build_ext --inplace")
+    kernels = native_kernels()
+    products = torch.tensor([[1.0, 2.0, 3.0], [0.5, 0.25, 4.0], [1.0, 1.0, 1.0]])
+    bias = torch.tensor([2.0, 3.0, 1.0])
+    flags = torch.tensor([1, 0, 1], dtype=torch.uint8)
+    window = torch.tensor([-2.5, 0.0, float("nan")], dtype=torch.float64)
+    pairs = torch.full((2, 8), -1, dtype=torch.long)
+    # row 0 scores 2 - 2, 3 - 4, 1 - 6 = 0, -1, -5: only code 2 is <= -2.5; row 2 (NaN window): every code
+    count = kernels.candidates(products.data_ptr(), 0, 3, 3, 3, bias.data_ptr(), -2.0, flags.data_ptr(),
+                               window.data_ptr(), pairs[0].data_ptr(), pairs[1].data_ptr(), 8)
+    assert count == 4
+    assert pairs[:, :4].tolist() == [[0, 1, 1, 1], [2, 0, 1, 2]]
+    # too small a buffer: the count tells the caller how much to allocate, nothing is written past capacity
+    small = torch.full((2, 2), -1, dtype=torch.long)
+    assert kernels.candidates(products.data_ptr(), 0, 3, 3, 3, bias.data_ptr(), -2.0, flags.data_ptr(),
+                              window.data_ptr(), small[0].data_ptr(), small[1].data_ptr(), 1) == 4
+
+
+def native_kernels():
+    from tokkit.quant import _kernels
+
+    return _kernels

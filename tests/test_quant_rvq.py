@@ -151,3 +151,41 @@ def test_factorized_levels_search_in_their_own_projection():
         residual, total = residual - code, total + code
     torch.testing.assert_close(rvq.decode(indices), total)
     assert len({tuple(level.tolist()) for level in indices.t()}) == 3  # levels pick different codes
+
+
+def level_by_level(rvq: RVQ, x: torch.Tensor) -> torch.Tensor:
+    """Each level's float64 brute-force nearest code of what the previous levels left (L2)."""
+    out, residual = [], x.clone()
+    for vq in rvq.levels:
+        distance = ((residual.double()[:, None, :] - vq.codebook.double()[None]) ** 2).sum(-1)
+        index = distance.argmin(1)
+        out.append(index)
+        residual = residual - vq.codebook[index]
+    return torch.stack(out, 1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_prepared_searches_are_kept_across_calls_and_follow_codebook_changes(threads: int) -> None:
+    """Each level's prepared search is reused while its codebook is unchanged (the same object), rebuilt when the
+    codebook is modified in place or replaced, and never copied into a deepcopy; codes stay exact throughout,
+    for inputs of any length (the levels' shared scratch grows)."""
+    import copy
+
+    torch.manual_seed(0)
+    rvq = RVQ(RVQConfig(depth=4, codebook_size=128, dim=32, kmeans_init=False, decay=0.0,
+                        dead_code_threshold=0.0)).eval()
+    small, large = torch.randn(40, 32), torch.randn(3000, 32)
+    assert torch.equal(rvq.encode(small, threads=threads), level_by_level(rvq, small))
+    first = [vq.prepared_search(torch.float32, rvq._scratch) for vq in rvq.levels]
+    assert torch.equal(rvq.encode(large, threads=threads), level_by_level(rvq, large))
+    assert all(vq.prepared_search(torch.float32, rvq._scratch) is s for vq, s in zip(rvq.levels, first))
+    with torch.no_grad():
+        rvq.levels[1].codebook.mul_(0.5)  # in place: its version changes
+    assert torch.equal(rvq.encode(large, threads=threads), level_by_level(rvq, large))
+    assert rvq.levels[1].prepared_search(torch.float32, rvq._scratch) is not first[1]
+    assert rvq.levels[0].prepared_search(torch.float32, rvq._scratch) is first[0]
+    rvq.levels[2].codebook = torch.randn(128, 32)  # replaced
+    assert torch.equal(rvq.encode(small, threads=threads), level_by_level(rvq, small))
+    twin = copy.deepcopy(rvq)
+    assert "_search" not in twin.levels[0].__dict__
+    assert torch.equal(twin.encode(large, threads=threads), rvq.encode(large, threads=threads))

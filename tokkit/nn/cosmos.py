@@ -26,6 +26,7 @@ from tokkit.core.config import JsonConfig
 from tokkit.core.device import reuse_freed_memory
 from tokkit.errors import InputError
 from tokkit.nn.haar import patch_image, patch_video, unpatch_image, unpatch_video
+from tokkit.nn.layout import Conv2d
 from tokkit.quant.fsq import FSQ, FSQConfig
 
 _EPS = 1e-6  # every norm of the authors' networks
@@ -188,7 +189,7 @@ def _norm2d(width: int) -> nn.GroupNorm:
 
 
 def _res2d(cin: int, cout: int) -> ResBlock:
-    return ResBlock(_norm2d(cin), nn.Conv2d(cin, cout, 3, padding=1), _norm2d(cout), nn.Conv2d(cout, cout, 3, padding=1),
+    return ResBlock(_norm2d(cin), Conv2d(cin, cout, 3, padding=1), _norm2d(cout), Conv2d(cout, cout, 3, padding=1),
                     nn.Conv2d(cin, cout, 1) if cin != cout else None)
 
 
@@ -213,7 +214,7 @@ class Upsample2d(nn.Module):
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(width, width, 3, padding=1)
+        self.conv = Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) -> (B, C, 2H, 2W)."""
@@ -336,7 +337,7 @@ class _Kit:
         video = c.video
         self.res, self.attn = (_res3d, _attn3d) if video else (_res2d, _attn2d)
         self.norm = FrameNorm if video else _norm2d
-        self.conv = _factorized if video else (lambda cin, cout: nn.Conv2d(cin, cout, 3, padding=1))
+        self.conv = _factorized if video else (lambda cin, cout: Conv2d(cin, cout, 3, padding=1))
         self.patch, self.unpatch = (patch_video, unpatch_video) if video else (patch_image, unpatch_image)
         self.pixels = 3 * c.patch_size ** (3 if video else 2)  # channels of a Haar-patched input
 

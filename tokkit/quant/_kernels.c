@@ -140,6 +140,75 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(flagged);
 }
 
+/* The candidates of the rows a scan flagged: for the f-th flagged row i (flags[i] != 0, in row order) every
+ * code j whose score, computed exactly as in scan, is <= window[i] (every code where the window is NaN),
+ * written as the pairs (f, j) in that order, at most `capacity` of them. Returns the number of pairs there
+ * are: the caller calls again with a larger buffer when it exceeds `capacity`. */
+#define DEFINE_CANDIDATES(NAME, T_IN, T_SCORE, LOAD)                                                  \
+    MULTIVERSION static int64_t NAME(const T_IN *restrict products, int64_t n, int64_t k, int64_t ld,  \
+                                     const T_SCORE *restrict bias, T_SCORE a, const uint8_t *flags,     \
+                                     const double *window, int64_t *rows_out, int64_t *codes_out,       \
+                                     int64_t capacity) {                                                \
+        int64_t count = 0, f = 0;                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                                              \
+            if (!flags[i])                                                                             \
+                continue;                                                                              \
+            const T_IN *p = products + i * ld;                                                         \
+            double limit = window[i];                                                                  \
+            int every = limit != limit;                                                                \
+            for (int64_t j = 0; j < k; j++) {                                                          \
+                T_SCORE v = bias[j] + a * (T_SCORE)(LOAD(p[j]));                                       \
+                if (every || (double)v <= limit) {                                                     \
+                    if (count < capacity) {                                                            \
+                        rows_out[count] = f;                                                           \
+                        codes_out[count] = j;                                                          \
+                    }                                                                                  \
+                    count++;                                                                           \
+                }                                                                                      \
+            }                                                                                          \
+            f++;                                                                                       \
+        }                                                                                              \
+        return count;                                                                                  \
+    }
+
+DEFINE_CANDIDATES(candidates_f32, float, float, LOAD_PLAIN)
+DEFINE_CANDIDATES(candidates_f64, double, double, LOAD_PLAIN)
+DEFINE_CANDIDATES(candidates_bf16, uint16_t, float, LOAD_BF16)
+
+static PyObject *candidates(PyObject *self, PyObject *args) {
+    unsigned long long products_p, bias_p, flag_p, window_p, rows_p, codes_p;
+    int dtype;
+    Py_ssize_t n, k, ld, capacity;
+    double alpha;
+    if (!PyArg_ParseTuple(args, "KinnnKdKKKKn", &products_p, &dtype, &n, &k, &ld, &bias_p, &alpha, &flag_p,
+                          &window_p, &rows_p, &codes_p, &capacity))
+        return NULL;
+    if (dtype != F32 && dtype != F64 && dtype != BF16) {
+        PyErr_SetString(PyExc_ValueError, "candidates: dtype must be 0 (float32), 1 (float64) or 2 (bfloat16)");
+        return NULL;
+    }
+    if (n < 0 || k < 1 || ld < k || capacity < 0) {
+        PyErr_SetString(PyExc_ValueError, "candidates: need n >= 0, k >= 1, ld >= k and capacity >= 0");
+        return NULL;
+    }
+    const uint8_t *flags = (const uint8_t *)(uintptr_t)flag_p;
+    const double *window = (const double *)(uintptr_t)window_p;
+    int64_t *rows_out = (int64_t *)(uintptr_t)rows_p, *codes_out = (int64_t *)(uintptr_t)codes_p;
+    int64_t count;
+    Py_BEGIN_ALLOW_THREADS
+    if (dtype == F64)
+        count = candidates_f64((const double *)(uintptr_t)products_p, n, k, ld, (const double *)(uintptr_t)bias_p,
+                               alpha, flags, window, rows_out, codes_out, capacity);
+    else if (dtype == F32)
+        count = candidates_f32((const float *)(uintptr_t)products_p, n, k, ld, (const float *)(uintptr_t)bias_p,
+                               (float)alpha, flags, window, rows_out, codes_out, capacity);
+    else
+        count = candidates_bf16((const uint16_t *)(uintptr_t)products_p, n, k, ld, (const float *)(uintptr_t)bias_p,
+                                (float)alpha, flags, window, rows_out, codes_out, capacity);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLongLong(count);
+}
+
 /* FSQ: one pass from projected latents (n, c) (float32, row stride ld) to mixed-radix indices.
  * Channel ch has levels[ch] bins; its bin is the number of thresholds it lies above, where threshold j
  * of channel ch is the open interval (lo, hi) = thresholds[(ch * stride + j) * 2 + {0, 1}] around the
@@ -238,13 +307,16 @@ static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(products, dtype, n, k, ld, bias, alpha, norms, cross, constant, index_out, flag_out, window_out)"
      " -> number of flagged rows. Pointers are integer addresses."},
+    {"candidates", candidates, METH_VARARGS,
+     "candidates(products, dtype, n, k, ld, bias, alpha, flags, window, rows_out, codes_out, capacity)"
+     " -> number of (flagged row ordinal, code) pairs (written up to capacity)."},
     {"fsq_bins", fsq_bins, METH_VARARGS,
      "fsq_bins(z, n, c, ld, levels, basis, thresholds, stride, index_out, flag_out) -> number of flagged rows."},
     {"lfq_bits", lfq_bits, METH_VARARGS, "lfq_bits(z, dtype, n, b, ld, index_out) -> None."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused passes of tokkit.quant: the best-two scan of nearest, FSQ bins, LFQ bits.",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused passes of tokkit.quant: the best-two scan of nearest and its candidates, FSQ bins, LFQ bits.",
                                     -1, methods};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

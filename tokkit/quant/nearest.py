@@ -18,6 +18,7 @@ run torch single-threaded, so nothing waits at a thread barrier and more threads
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Literal, NamedTuple, Union
 
@@ -124,14 +125,42 @@ def inline_search(rows: int, codebook: torch.Tensor) -> bool:
     return codebook.device.type != "cpu" or rows * codebook.shape[0] * codebook.shape[1] < _INLINE_WORK
 
 
-def prepare_search(codebook: torch.Tensor, metric: Metric, x_dtype: torch.dtype, chunk: int) -> _Search:
+def prepare_search(
+    codebook: torch.Tensor, metric: Metric, x_dtype: torch.dtype, chunk: int, *, scratch: Scratch | None = None
+) -> _Search:
     """A codebook (K, d) prepared once for exact searches of ``x_dtype`` rows, ``chunk`` rows at a time
     per call (callable from many threads; ``search.indices`` cuts longer blocks). The work dtype is
-    float64 when either side is float64, else float32."""
+    float64 when either side is float64, else float32. ``scratch``: buffers shared with other searches
+    that run one after another in each thread (default: the search's own)."""
     import torch
 
     work_dtype = torch.float64 if torch.float64 in (x_dtype, codebook.dtype) else torch.float32
-    return _Search(codebook, metric, work_dtype, chunk)
+    return _Search(codebook, metric, work_dtype, chunk, scratch=scratch)
+
+
+class Scratch:
+    """Per-thread scratch buffers that grow on demand. Searches that run one after another in a thread (the
+    levels of an RVQ) can share one, so a thread holds one set of buffers, not one per codebook; two
+    searches must never run interleaved in one thread on the same scratch."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return Scratch, ()  # a copy (deepcopy, pickle) starts empty
+
+    def get(self, name: str, rows: int, columns: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A contiguous (rows, columns) view of this thread's buffer ``name`` (reallocated when too small:
+        first-touch page faults on fresh multi-MiB tensors cost as much as the GEMM)."""
+        import torch
+
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        need = rows * columns
+        buffer = buffers.get(name)
+        if buffer is None or buffer.dtype != dtype or buffer.device != device or buffer.numel() < need:
+            buffer = torch.empty(max(1, need), dtype=dtype, device=device)
+            buffers[name] = buffer
+        return buffer[:need].view(rows, columns)
 
 
 def _fast_bf16() -> bool:
@@ -173,6 +202,7 @@ class _Search:
         bf16: bool | None = None,
         native: bool | None = None,
         numpy_gemm: bool = True,
+        scratch: Scratch | None = None,
     ) -> None:
         import torch
 
@@ -181,7 +211,7 @@ class _Search:
         self.codebook = codebook
         size, dim = codebook.shape
         self.size, self.dim, self.chunk = size, dim, chunk
-        self._local = threading.local()
+        self.scratch = scratch if scratch is not None else Scratch()
         self._lock = threading.Lock()
         # float64 re-check scratch: 2 buffers of pair_step x dim float64 (1 MiB each) + 1 float32
         self.pair_step = max(1, (1 << 17) // dim)
@@ -207,8 +237,11 @@ class _Search:
         # The torch scan pads to whole blocks with codes that score +inf (best two from block minima);
         # the compiled scan reads the first K columns only.
         padded = -(-size // _BLOCK) * _BLOCK if size > _BLOCK and not native else size
-        self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)]).contiguous()
-        self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))]).contiguous()
+        if padded == size:  # no copy of a codebook already in the work dtype
+            self.codes, self.bias = codes.contiguous(), bias.contiguous()
+        else:
+            self.codes = torch.cat([codes, codes.new_zeros(padded - size, dim)]).contiguous()
+            self.bias = torch.cat([bias, bias.new_full((padded - size,), float("inf"))]).contiguous()
         if bf16 is None:
             bf16 = (
                 work_dtype == torch.float32 and codebook.device.type == "cpu" and dim >= _BF16_MIN_DIM
@@ -255,20 +288,9 @@ class _Search:
     def bf16(self) -> bool:
         return self.precision.bf16
 
-    def _buffer(
-        self, name: str, columns: int, dtype: torch.dtype, rows: int, capacity: int | None = None
-    ) -> torch.Tensor:
-        """A (rows, columns) view of this thread's scratch buffer of ``capacity`` (default: chunk)
-        rows: allocated once per thread, reused by every task, because first-touch page faults on
-        fresh multi-MiB tensors cost as much as the GEMM."""
-        import torch
-
-        buffers = self._local.__dict__.setdefault("buffers", {})
-        buffer = buffers.get(name)
-        if buffer is None or buffer.dtype != dtype:
-            buffer = torch.empty(capacity or self.chunk, columns, dtype=dtype, device=self.codes.device)
-            buffers[name] = buffer
-        return buffer[:rows]
+    def _buffer(self, name: str, columns: int, dtype: torch.dtype, rows: int) -> torch.Tensor:
+        """A (rows, columns) view of this thread's scratch buffer ``name`` (see :class:`Scratch`)."""
+        return self.scratch.get(name, rows, columns, dtype, self.codes.device)
 
     def _products(self, rows_w: torch.Tensor, precision: _Precision) -> torch.Tensor:
         """x . c for every code: (n, K_padded) in bfloat16, or the work dtype."""
@@ -356,11 +378,26 @@ class _Search:
         if flagged == 0:
             return best, None, best, best
         ambiguous = flags.nonzero().squeeze(1)
-        scores = torch.add(self.bias, products[ambiguous].to(self.work_dtype), alpha=self.alpha)
-        limit = window[ambiguous, None]
-        candidates = (scores <= limit) | limit.isnan()  # NaN window: scores overflowed, every code
-        row_of, code_of = candidates.nonzero(as_tuple=True)
-        return best, ambiguous, row_of, code_of
+        candidates = getattr(_kernels, "candidates", None)
+        if candidates is None:  # a build from before the candidates pass (an error where CI requires the kernels)
+            if os.environ.get("TOKKIT_REQUIRE_KERNELS"):
+                raise RuntimeError("tokkit.quant._kernels was built before it had candidates: rebuild it with "
+                                   "`python setup.py build_ext --inplace` (TOKKIT_REQUIRE_KERNELS is set)")
+            scores = torch.add(self.bias, products[ambiguous].to(self.work_dtype), alpha=self.alpha)
+            limit = window[ambiguous, None]
+            found = (scores <= limit) | limit.isnan()  # NaN window: scores overflowed, every code
+            row_of, code_of = found.nonzero(as_tuple=True)
+            return best, ambiguous, row_of, code_of
+        # the same pairs in one compiled pass over the flagged rows (NaN window: every code)
+        capacity = 8 * flagged
+        while True:
+            pairs = self._buffer("pairs", capacity, torch.long, 2)
+            count = candidates(products.data_ptr(), kind, n, self.size, products.stride(0), self.bias.data_ptr(),
+                               self.alpha, flags.data_ptr(), window.data_ptr(), pairs[0].data_ptr(),
+                               pairs[1].data_ptr(), capacity)
+            if count <= capacity:
+                return best, ambiguous, pairs[0, :count].clone(), pairs[1, :count].clone()
+            capacity = count
 
     def _scan_torch(
         self, rows_w: torch.Tensor, norms: torch.Tensor, precision: _Precision
@@ -395,10 +432,10 @@ class _Search:
         pairs = row_of.shape[0]
         distance = torch.empty(pairs, dtype=torch.float64, device=rows.device)
         step = self.pair_step
-        row_scratch = self._buffer("row_scratch", self.dim, rows.dtype, step, capacity=step)
-        code_scratch = self._buffer("code_scratch", self.dim, self.codebook.dtype, step, capacity=step)
-        left = self._buffer("left", self.dim, torch.float64, step, capacity=step)
-        right = self._buffer("right", self.dim, torch.float64, step, capacity=step)
+        row_scratch = self._buffer("row_scratch", self.dim, rows.dtype, step)
+        code_scratch = self._buffer("code_scratch", self.dim, self.codebook.dtype, step)
+        left = self._buffer("left", self.dim, torch.float64, step)
+        right = self._buffer("right", self.dim, torch.float64, step)
         for start in range(0, pairs, step):
             m = min(step, pairs - start)
             a, b = left[:m], right[:m]

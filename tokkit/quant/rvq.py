@@ -17,7 +17,7 @@ from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import GradientEstimator
-from tokkit.quant.nearest import Metric, inline_search, prepare_search, task_rows
+from tokkit.quant.nearest import Metric, Scratch, default_chunk, inline_search, task_rows
 from tokkit.quant.output import QuantizerOutput
 from tokkit.quant.truncation import Distribution, prefix_mask, sample_keep_lengths
 from tokkit.quant.vq import VQ, VQConfig
@@ -85,6 +85,7 @@ class RVQ(Quantizer):
         self.codebook_size = config.codebook_size
         self._set_widths(config.dim, config.codebook_dim or config.dim, bias=config.projection_bias)
         self.levels = nn.ModuleList(VQ(config.level_config()) for _ in range(config.depth))
+        self._scratch = Scratch()  # search buffers, one set per worker thread shared by all levels
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
         """x (batch, ..., dim) -> (quantized (batch, ..., dim), indices (batch, ..., depth), losses).
@@ -127,10 +128,8 @@ class RVQ(Quantizer):
             vq._check_initialized()
         rows = residual.numel() // residual.shape[-1]
         first = levels[0].codebook
-        block = task_rows(rows, first.shape[0], threads)
         wide = residual.dtype == torch.float64 or any(vq.codebook.dtype == torch.float64 for vq in levels)
-        searches = [prepare_search(vq.codebook, vq.config.metric, torch.float64 if wide else torch.float32,
-                                   min(block, rows)) for vq in levels]
+        searches = [vq.prepared_search(torch.float64 if wide else torch.float32, self._scratch) for vq in levels]
 
         def all_levels(block_rows: torch.Tensor) -> torch.Tensor:
             """(n, width) -> (n, depth): every level's search and residual update on one block of rows."""
@@ -142,9 +141,14 @@ class RVQ(Quantizer):
                 remainder = remainder - vq.project_out(vq.codebook[level_indices])
             return out
 
-        # one task per block of rows runs all levels: one hand-off to the workers per encode, not one per level
-        return self._encode_rows(residual, all_levels, threads, block=block, trailing=(depth,),
-                                 inline=inline_search(rows * depth, first))
+        # one task per block of rows runs all levels: one hand-off to the workers per encode, not one per level;
+        # with one thread, one task of up to 16 MiB of scores per level, run in the caller (no hand-off)
+        if threads == 1:
+            block = default_chunk(first.shape[0])
+            return self._encode_rows(residual, all_levels, 1, block=block, trailing=(depth,),
+                                     inline=rows <= block or inline_search(rows * depth, first))
+        return self._encode_rows(residual, all_levels, threads, block=task_rows(rows, first.shape[0], threads),
+                                 trailing=(depth,), inline=inline_search(rows * depth, first))
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray, *, missing_ok: bool = False) -> torch.Tensor:

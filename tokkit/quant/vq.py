@@ -18,7 +18,7 @@ from tokkit.errors import InputError
 from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import GradientEstimator, apply_estimator
 from tokkit.quant.kmeans import kmeans
-from tokkit.quant.nearest import Metric, nearest
+from tokkit.quant.nearest import Metric, Scratch, default_chunk, nearest, prepare_search
 from tokkit.quant.output import QuantizerOutput
 
 if TYPE_CHECKING:
@@ -107,6 +107,26 @@ class VQ(Quantizer):
         self._check_initialized()
         indices = self._check_indices(indices, self.codebook.device)
         return self.project_out(self.codebook[indices])
+
+    def prepared_search(self, work_dtype: torch.dtype, scratch: Scratch | None = None) -> Any:
+        """This codebook prepared for exact searches of ``work_dtype`` rows (see
+        :func:`tokkit.quant.nearest.prepare_search`), kept across calls while the codebook tensor is the same
+        and unmodified (its version counter), so norms, casts and the GEMM precision a search settled on are
+        not redone per call. ``scratch``: buffers shared with the other levels of an RVQ."""
+        book = self.codebook
+        key = (book.data_ptr(), book._version, book.dtype, book.device, tuple(book.shape), self.config.metric,
+               work_dtype, scratch)
+        cached = self.__dict__.get("_search")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        search = prepare_search(book, self.config.metric, work_dtype, default_chunk(book.shape[0]), scratch=scratch)
+        self.__dict__["_search"] = (key, search)
+        return search
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_search", None)  # derived (and holds locks): a copy prepares its own
+        return state
 
     # -- training machinery ------------------------------------------------------------------
     @torch.no_grad()

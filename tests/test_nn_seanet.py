@@ -1,0 +1,84 @@
+"""tokkit.nn.seanet: the compiled ELU is within 1 ulp of torch's, the ELU fused into a conv's padding gives
+exactly the unfused values, and a stream of one piece takes the whole-pass path (bit-identical to forward)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tokkit.nn.layout import is_nwc, to_nwc
+from tokkit.nn import seanet
+from tokkit.nn.seanet import SEANetConfig, SEANetDecoder, SEANetEncoder, apply_elu, pad1d
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "constant", "replicate"])
+@pytest.mark.parametrize("nwc", [False, True])
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("length,left,right", [(50, 6, 1), (50, 0, 3), (50, 2, 0), (4, 6, 1), (50, 0, 0)])
+def test_elu_fused_into_the_padding_is_elu_then_pad(mode, nwc, batch, length, left, right):
+    torch.manual_seed(0)
+    x = torch.randn(batch, 8, length) * 2
+    x = to_nwc(x) if nwc else x
+    for alpha in (1.0, 0.5):
+        fused = pad1d(x, left, right, mode, elu=alpha)
+        plain = pad1d(apply_elu(x, alpha), left, right, mode)
+        assert torch.equal(fused, plain)
+        assert is_nwc(fused) == is_nwc(plain)
+
+
+def _unfused(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """The stack run layer by layer, ELUs on their own (what the fused path must equal)."""
+    for layer in layers:
+        if hasattr(layer, "block"):  # a residual unit
+            x = layer.shortcut(x) + _unfused(layer.block, x)
+        elif isinstance(layer, nn.ELU):
+            x = apply_elu(x, layer.alpha)
+        else:
+            x = layer(x)
+    return x
+
+
+@pytest.mark.parametrize("causal,pad_mode", [(True, "reflect"), (True, "constant"), (False, "reflect")])
+def test_fused_stacks_equal_the_layer_by_layer_pass(causal, pad_mode):
+    torch.manual_seed(0)
+    config = SEANetConfig(n_filters=4, dimension=16, ratios=(4, 2), lstm=1, causal=causal, pad_mode=pad_mode)
+    encoder, decoder = SEANetEncoder(config).eval(), SEANetDecoder(config).eval()
+    audio = torch.randn(1, 1, 8 * 50 + 3)
+    with torch.inference_mode():
+        latents = encoder(audio)
+        assert torch.equal(latents, _unfused(encoder.layers, audio))
+        assert torch.equal(decoder(latents), _unfused(decoder.layers, latents))
+        if causal:  # one piece: the whole-pass path; several: the same values up to kernel rounding
+            assert torch.equal(encoder.stream(audio, {}, True), latents)
+            state: dict = {}
+            parts = [encoder.stream(audio[..., s:s + 57], state, s + 57 >= audio.shape[-1])
+                     for s in range(0, audio.shape[-1], 57)]
+            torch.testing.assert_close(torch.cat(parts, -1), latents, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("nwc", [False, True])
+def test_compiled_elu_is_within_one_ulp_of_torch(nwc, monkeypatch):
+    """Every float32 value the activation sees (a wide spread, the expm1 range edges, signed zeros, infinities,
+    NaN): the compiled pass is within 1 ulp of torch's ELU, in the input's layout; without it, torch's ELU."""
+    g = torch.Generator().manual_seed(1)
+    values = torch.cat([torch.randn(60_000, generator=g) * 4, torch.linspace(-30.0, 3.0, 7_000),
+                        torch.tensor([0.0, -0.0, float("nan"), float("inf"), float("-inf"), -1e-30, -1e-8, -17.0,
+                                      -17.4, -20.5, -88.0, -104.0, 1e-30, 3e38])])
+    x = values[: 3 * (values.numel() // 3)].reshape(1, 3, -1)
+    x = to_nwc(x) if nwc else x
+    for alpha in (1.0, 0.25):
+        ours, theirs = apply_elu(x, alpha), F.elu(x, alpha)
+        assert is_nwc(ours) == is_nwc(x) or not nwc
+        same = torch.isnan(theirs) == torch.isnan(ours)
+        assert bool(same.all())
+        finite = ~torch.isnan(theirs)
+        ulp = torch.finfo(torch.float32).eps * theirs.abs().clamp_min(torch.finfo(torch.float32).tiny)
+        assert bool(((ours == theirs) | ((ours - theirs).abs() <= ulp))[finite].all())  # infinities: equal
+        assert torch.equal(torch.signbit(ours[finite]), torch.signbit(theirs[finite]))  # -0.0 stays -0.0
+    if seanet._elu is not None:
+        monkeypatch.setattr(seanet, "_elu", None)
+        torch.testing.assert_close(apply_elu(x, 0.5), F.elu(x, 0.5), rtol=0, atol=0, equal_nan=True)
