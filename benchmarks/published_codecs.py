@@ -9,6 +9,8 @@
     PYTHONPATH=. /work/venvs/mimi/bin/python benchmarks/published_codecs.py --codecs mimi \
         [--seconds 10] [--threads 1 2]    (Mimi: see benchmarks/published_mimi.py)
     ... [--interleaved]   both implementations in one process per thread count, timed alternately
+    ... --ceiling [--ops encode decode]   one thread: both sides profiled, the kernels they share and the most
+        any exact float32 port could gain over the reference (see benchmarks/ceiling.py)
     ... --interleaved --reference-heap   and the reference also inside tokkit.core.device.reuse_freed_memory
         (with TOKKIT_REUSE_MEMORY=1 tokkit's ports reuse freed heap memory during a call; this gives the reference the same)
 
@@ -257,6 +259,21 @@ def _callable(codec: str, impl: str, op: str, seconds: float):
     return model, run
 
 
+def ceiling_rows(codecs: list[str], ops: list[str], seconds: float, repeats: int) -> list[dict]:
+    """--ceiling: for each codec and operation, both sides timed and profiled at one thread (benchmarks/ceiling.py)."""
+    import ceiling
+
+    peak = ceiling.header()
+    rows = []
+    for codec in codecs:
+        for op in ops:
+            sides = {impl: _callable(codec, impl, op, seconds) for impl in ("reference", "tokkit")}
+            rows.append(ceiling.report(f"{codec} {op} ({seconds:g} s of speech)", sides["reference"][1],
+                                       sides["tokkit"][1], repeats, peak))
+            del sides
+    return rows
+
+
 def _with_heap(run):
     """``run`` inside tokkit's reuse_freed_memory (for --reference-heap: the reference on the same allocator)."""
     from tokkit.core.device import reuse_freed_memory
@@ -348,6 +365,9 @@ def main() -> None:
                         "alternately (robust to load on a shared machine; no memory figures)")
     parser.add_argument("--reference-heap", action="store_true", help="with --interleaved: run the reference inside "
                         "tokkit's reuse_freed_memory too (both on one allocator setting: compares the compute alone)")
+    parser.add_argument("--ceiling", action="store_true", help="one thread: profile both sides, print the kernels "
+                        "they share and the ceiling on the speed-up (benchmarks/ceiling.py)")
+    parser.add_argument("--ops", nargs="+", default=["encode", "decode"], choices=["encode", "decode"])
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "OP", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-codec", default="encodec_24khz", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -372,6 +392,11 @@ def main() -> None:
             import encodec  # noqa: F401
         except ImportError:
             sys.exit("the reference package `encodec` is not installed: run this in the scratch venv (see the docstring)")
+    if args.ceiling:
+        rows = ceiling_rows(args.codecs, args.ops, args.seconds, args.repeats)
+        if args.json:
+            print(json.dumps({"ceiling": rows}))
+        return
     rows = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     print(f"{', '.join(args.codecs)}; random weights, {args.seconds:g} s of samples/speech.wav at each codec's rate (EnCodec "
