@@ -4,7 +4,8 @@ Used by benchmarks/published_codecs.py, published_visual.py and published_visual
 which build the two callables (reference, tokkit) for one codec and operation. Here, at one thread:
 
 1. both run alternately, after a warm-up, best of ``repeats``: wall and process CPU seconds, the measured ratio;
-2. each runs once under torch.profiler (CPU, shapes, Python frames), after the warm-up;
+2. each runs ``repeats`` times under torch.profiler (CPU, shapes, Python frames), after the warm-up; the
+   shortest of these calls is kept (on a shared machine the others were preempted: self times are wall);
 3. the self CPU time of every aten op is classed by its name: GEMM (mm, addmm, bmm, baddbmm, ...),
    convolution (every op named *conv*), LSTM/RNN, attention (scaled_dot_product_attention and softmax),
    quantizer search (any op called from a frame whose file or function mentions quant/nearest/codebook/vq),
@@ -13,13 +14,16 @@ which build the two callables (reference, tokkit) for one codec and operation. H
    unprofiled best time, so with the profiler's overhead they can add up to more than 100%);
 4. shared kernels: an op of the GEMM, convolution, LSTM/RNN or attention class (quantizer GEMMs included)
    whose (op name, input shapes, scalar arguments) occur on both sides counts the smaller of the two
-   sides' times. A kernel with other shapes or another op (tokkit's Winograd convolutions run as GEMMs
-   of other shapes; SDPA against a bmm + softmax) is not shared: the port chose other work there;
+   sides' times (a oneDNN convolution is keyed by its work: a 1-D one equals the 2-D one of height 1, a padding
+   argument equals an input padded beforehand, the bias is ignored; a GEMM's ``out=`` is ignored). A
+   kernel with other shapes or another op (tokkit's NNPACK Winograd 3x3 convolutions, its 1x1 convolutions
+   as addmm against the reference's slow_conv2d, SDPA against a bmm + softmax) is not shared;
 5. ceiling = the reference's best wall time / the shared time: the speed-up if tokkit spent nothing
-   anywhere else, printed beside the 1.5x target;
+   anywhere else, printed beside the 1.5x target; and a second figure with tokkit's own unshared kernels
+   kept as they are (shared + those): what removing only elementwise ops, copies and Python could give;
 6. the model's costliest GEMM shape (reference side): its GFLOP/s in the profile against a plain torch.mm
    of ``PEAK_SIZE`` squared (this core's practical one-thread float32 peak), and the same for the
-   costliest convolution (FLOPs from its shapes, stride, padding, dilation, groups).
+   costliest oneDNN convolution (FLOPs from its shapes, stride, padding, dilation).
 """
 
 from __future__ import annotations
@@ -29,14 +33,13 @@ import os
 import re
 import subprocess
 import time
-from collections import defaultdict
 from collections.abc import Callable
 
 CLASSES = ("GEMM", "convolution", "LSTM/RNN", "attention", "quantizer search", "other torch ops")
 SHARED_CLASSES = ("GEMM", "convolution", "LSTM/RNN", "attention")
 GEMM_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm", "aten::_addmm_activation",
             "aten::mv", "aten::addmv", "aten::mkldnn_linear", "mkldnn::_linear_pointwise"}
-QUANT_FRAME = re.compile(r"quant|nearest|codebook|(^|[^a-z])vq", re.IGNORECASE)
+QUANT_FRAME = re.compile(r"quant|nearest|codebook|/vq\.py", re.IGNORECASE)
 PEAK_SIZE = 2048
 TARGET = 1.5
 
@@ -72,26 +75,56 @@ GEMM_OPERANDS = {"aten::mm": 2, "aten::bmm": 2, "aten::mv": 2, "aten::addmm": 3,
                  "aten::addmv": 3, "aten::_addmm_activation": 3}
 
 
+#: convolution op -> positions of (padding, stride, dilation, transposed or None, groups) in its arguments
+CONV_ARGS = {"aten::mkldnn_convolution": (3, 4, 5, None, 6), "aten::_convolution": (4, 3, 5, 6, 8)}
+
+
+def _conv_work(name: str, shapes: list, concrete: list):
+    """A convolution's work independent of how it was asked for: a 1-D convolution and the same one as 2-D
+    with a height of 1 agree, a zero padding argument equals an input padded beforehand, the bias is dropped."""
+    pad_at, stride_at, dilation_at, transposed_at, groups_at = CONV_ARGS[name]
+    x, w = list(shapes[0]), list(shapes[1])
+    padding, stride, dilation = list(concrete[pad_at]), list(concrete[stride_at]), list(concrete[dilation_at])
+    transposed = bool(concrete[transposed_at]) if transposed_at is not None else False
+    if len(x) == 4 and x[2] == 1 and w[2] == 1:
+        x, w = x[:2] + x[3:], w[:2] + w[3:]
+        padding, stride, dilation = padding[1:], stride[1:], dilation[1:]
+    if not transposed:
+        x, padding = x[:2] + [n + 2 * p for n, p in zip(x[2:], padding)], [0] * len(padding)
+    return (name, str([x, w]), str([padding, stride, dilation, transposed, concrete[groups_at]]))
+
+
 def _key(event) -> tuple:
-    """(op, input shapes, scalar arguments); a GEMM's ``out=`` tensor is dropped (same kernel, same work)."""
+    """(op, input shapes, scalar arguments); a GEMM's ``out=`` tensor is dropped (same kernel, same work), and a
+    oneDNN convolution is keyed by its work (:func:`_conv_work`)."""
     shapes = event.input_shapes
+    concrete = list(getattr(event, "concrete_inputs", None) or [])
     if event.name in GEMM_OPERANDS:
         shapes = shapes[:GEMM_OPERANDS[event.name]]
-    concrete = getattr(event, "concrete_inputs", None) or []
+    if event.name in CONV_ARGS:
+        try:
+            return _conv_work(event.name, shapes, concrete)
+        except (IndexError, TypeError, ValueError):
+            pass
     return (event.name, str(shapes), str([c for c in concrete if c is not None]))
 
 
-def profile(run: Callable[[], object]) -> tuple[dict, float]:
-    """One profiled call of ``run``: ({(op, shapes, scalars): [class, self seconds, calls, in quantizer]}, its wall s)."""
+def profile(run: Callable[[], object], tries: int = 2) -> tuple[dict, float]:
+    """The least disturbed (shortest) of ``tries`` profiled calls of ``run``:
+    ({(op, shapes, scalars): [class, self seconds, calls, in quantizer]}, its wall seconds)."""
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    with torch.inference_mode(), torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True,
-                                               with_stack=True) as prof:
-        start = time.perf_counter()
-        run()
-        wall = time.perf_counter() - start
+    wall, prof = math.inf, None
+    for _ in range(tries):
+        with torch.inference_mode(), torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True,
+                                                   with_stack=True) as this:
+            start = time.perf_counter()
+            run()
+            seconds = time.perf_counter() - start
+        if seconds < wall:
+            wall, prof = seconds, this
     ops: dict = {}
     for event in prof.events():
         if not _is_op(event.name) or event.self_cpu_time_total <= 0:
@@ -175,25 +208,16 @@ def gemm_flops(key: tuple) -> float:
 
 
 def conv_flops(key: tuple) -> float:
-    """FLOPs of one aten::mkldnn_convolution / _convolution call (not transposed) from shapes and scalars."""
-    shapes, scalars = _shapes(key), _scalars(key)
-    if key[0] not in ("aten::mkldnn_convolution", "aten::_convolution", "aten::_slow_conv2d_forward") or len(shapes) < 2:
+    """FLOPs of one oneDNN convolution call (a key of :func:`_conv_work`, transposed or not), 0 if not understood."""
+    if key[0] not in CONV_ARGS:
         return 0.0
     try:
-        x, w = shapes[0], shapes[1]
-        lists = [s for s in scalars if isinstance(s, list)]
-        if key[0] == "aten::_convolution":
-            stride, padding, dilation = lists[0], lists[1], lists[2]
-            if len(scalars) > 3 and scalars[3] is True:
-                return 0.0  # transposed
-        elif key[0] == "aten::mkldnn_convolution":
-            padding, stride, dilation = lists[0], lists[1], lists[2]
-        else:  # _slow_conv2d_forward(input, weight, kernel_size, bias, stride, padding)
-            stride, padding, dilation = lists[1], lists[2], [1] * len(lists[2])
+        (x, w), (_, stride, dilation, transposed, _) = _shapes(key), _scalars(key)
+        if transposed:  # every input element meets every weight of its group
+            return 2.0 * math.prod(x) * math.prod(w[1:])
         out = 1
-        for i, size in enumerate(x[2:]):
-            k = w[2 + i]
-            out *= (size + 2 * padding[i] - dilation[i] * (k - 1) - 1) // stride[i] + 1
+        for size, k, st, d in zip(x[2:], w[2:], stride, dilation):
+            out *= (size - d * (k - 1) - 1) // st + 1
         return 2.0 * x[0] * w[0] * math.prod(w[1:]) * out
     except (IndexError, TypeError, ValueError):
         return 0.0
@@ -234,7 +258,7 @@ def report(label: str, reference: Callable[[], object], tokkit: Callable[[], obj
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     best = best_times({"reference": reference, "tokkit": tokkit}, repeats)
-    (ref_ops, ref_prof), (our_ops, our_prof) = profile(reference), profile(tokkit)
+    (ref_ops, ref_prof), (our_ops, our_prof) = profile(reference, repeats), profile(tokkit, repeats)
     ref_wall, our_wall = best["reference"][0], best["tokkit"][0]
     ref_cls, our_cls = class_times(ref_ops), class_times(our_ops)
     shared = shared_times(ref_ops, our_ops)
@@ -295,6 +319,7 @@ def header() -> float:
     peak = peak_gflops()
     print(f"ceiling rows (pid {os.getpid()}, torch {torch.__version__}, 1 thread): shared = GEMM, convolution, "
           f"LSTM/RNN and attention ops with the same op name, input shapes and scalar arguments on both sides "
+          f"(oneDNN convolutions by their work: 1-D = 2-D of height 1, padding argument = padded input, bias ignored) "
           f"(the same MKL / oneDNN kernel on the same work; each counts the faster side); ops of other shapes or "
           f"names, quantizer search outside those, elementwise ops, Python and tokkit's compiled kernels are "
           f"work a port may remove. Plain torch.mm {PEAK_SIZE}x{PEAK_SIZE}: {peak:.1f} GFLOP/s. load: {uptime()}",

@@ -2,6 +2,8 @@
 
     PYTHONPATH=. /work/venvs/visual/bin/python benchmarks/published_visual.py \
         --titok-repo PATH/1d-tokenizer [--model titok_s128] [--images 4] [--threads 1 2] [--repeats 3] [--memory]
+    ... --ceiling   one thread: both sides profiled, their shared kernels and the most any exact float32 port
+        could gain (see benchmarks/ceiling.py)
 
 Needs the authors' code (a checkout of github.com/bytedance/1d-tokenizer and the scratch venv of
 scripts/make_visual_port_fixtures.py); tokkit itself does not. Model: a released architecture
@@ -100,18 +102,42 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds_per_image": best / args.images, "peak_mb": rss_mb() - base, "total_mb": rss_mb()}))
 
 
+def models(args: argparse.Namespace):
+    """(the reference model, tokkit's model, the pictures), both models from ``args.weights``."""
+    import torch
+
+    import tokkit
+
+    ref = reference(args.titok_repo, args.model)
+    ref.load_state_dict(torch.load(args.weights, weights_only=True))
+    return ref, tokkit.load(args.weights, device="cpu").model, pictures(args.images)
+
+
+def ceiling_rows(args: argparse.Namespace) -> None:
+    """--ceiling: encode and decode of both sides timed and profiled at one thread (benchmarks/ceiling.py)."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import ceiling
+
+    peak = ceiling.header()
+    ref, port, images = models(args)
+    with torch.inference_mode():
+        codes = ref.encode(images)[1]["min_encoding_indices"].reshape(images.shape[0], -1)
+    label = f"{args.model} {{}} ({args.images} picture(s) 256x256)"
+    ceiling.report(label.format("encode"), lambda: ref.encode(images)[1]["min_encoding_indices"],
+                   lambda: port.encode(images * 2 - 1), args.repeats, peak)
+    ceiling.report(label.format("decode"), lambda: ref.decode_tokens(codes), lambda: port.decode(codes),
+                   args.repeats, peak)
+
+
 def interleaved(args: argparse.Namespace) -> None:
     """Both models in one process, timed alternately (reference, tokkit, reference, ...): on a busy
     machine both sides then see the same load; best of ``--repeats`` per side and operation."""
     import torch
 
-    import tokkit
-
     torch.set_num_threads(args.threads)
-    images = pictures(args.images)
-    ref = reference(args.titok_repo, args.model)
-    ref.load_state_dict(torch.load(args.weights, weights_only=True))
-    port = tokkit.load(args.weights, device="cpu").model
+    ref, port, images = models(args)
     best = {key: float("inf") for key in ("ref encode", "port encode", "ref decode", "port decode")}
     cpu = dict(best)  # the process's CPU seconds (every thread), the least load-sensitive figure
 
@@ -152,6 +178,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="also run each side and operation in its own process "
                         "for peak memory (slow)")
+    parser.add_argument("--ceiling", action="store_true", help="one thread, in this process: profile both sides, "
+                        "print the kernels they share and the ceiling on the speed-up (benchmarks/ceiling.py)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--side", "--op", "--weights", "--codes", "--save-codes"):
         parser.add_argument(hidden, default="", help=argparse.SUPPRESS)
@@ -165,6 +193,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         weights, ref_codes, port_codes = (os.path.join(tmp, n) for n in ("tokenizer.bin", "ref.pt", "port.pt"))
         torch.save(reference(args.titok_repo, args.model).state_dict(), weights)
+        if args.ceiling:
+            args.weights = weights
+            return ceiling_rows(args)
         print(f"model {args.model} (random weights), {args.images} pictures of 256x256, best of {args.repeats}; "
               f"load average at start {os.getloadavg()[0]:.1f}")
         print("speed, both models in one process, timed alternately (seconds per picture):")

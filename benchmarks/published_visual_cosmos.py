@@ -2,6 +2,8 @@
 
     PYTHONPATH=.:PATH/Cosmos-Tokenizer /work/venvs/cosmos/bin/python benchmarks/published_visual_cosmos.py \
         [--model DI8x8 DI16x16 DV4x8x8 DV8x8x8 DV8x16x16] [--size 256] [--frames 9] [--threads 1] [--repeats 2] [--memory]
+    ... --ceiling   one thread, in this process: both sides profiled, their shared kernels and the most any
+        exact float32 port could gain (see benchmarks/ceiling.py)
 
 The Cosmos rows of :mod:`benchmarks.published_visual` (kept in their own file: that one drives the TiTok
 reference). Needs the authors' package ``cosmos_tokenizer`` (github.com/NVIDIA/Cosmos-Tokenizer) in the
@@ -128,6 +130,26 @@ def interleaved(args: argparse.Namespace) -> dict:
     return {**best, **{f"cpu {k}": v for k, v in cpu.items()}, "equal": int((ref_codes == port_codes).sum()), "total": ref_codes.numel(), "pixel_rel": rel}
 
 
+def ceiling_rows(args: argparse.Namespace) -> None:
+    """--ceiling: encode and decode of each model, both sides timed and profiled at one thread (benchmarks/ceiling.py)."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import ceiling
+
+    peak = ceiling.header()
+    for model in args.model:
+        args.model = model
+        x = pixels(model, args.size, args.frames)
+        ref_encode, ref_decode, port_encode, port_decode = sides(args)
+        with torch.inference_mode():
+            codes = ref_encode(x)
+        shape = f"{args.frames} frames " if RELEASES[model][0] == "DV" else ""
+        label = f"{model} {{}} ({shape}{args.size}x{args.size})"
+        ceiling.report(label.format("encode"), lambda: ref_encode(x), lambda: port_encode(x), args.repeats, peak)
+        ceiling.report(label.format("decode"), lambda: ref_decode(codes), lambda: port_decode(codes), args.repeats, peak)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=RELEASES, nargs="+", default=["DI8x8", "DV4x8x8"])
@@ -136,6 +158,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--memory", action="store_true", help="also run each side and operation in its own process")
+    parser.add_argument("--ceiling", action="store_true", help="one thread: profile both sides, print the kernels "
+                        "they share and the ceiling on the speed-up (benchmarks/ceiling.py)")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     parser.add_argument("--side", default="", help=argparse.SUPPRESS)
     parser.add_argument("--op", default="", help=argparse.SUPPRESS)
@@ -147,6 +171,8 @@ def main() -> None:
         else:
             worker(args)
         return
+    if args.ceiling:
+        return ceiling_rows(args)
     print(f"{args.size}x{args.size} px, clips of {args.frames} frames, {args.threads} thread(s), best of "
           f"{args.repeats}; load average at start {os.getloadavg()[0]:.1f}")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
