@@ -223,8 +223,9 @@ def conv_flops(key: tuple) -> float:
         return 0.0
 
 
-def peak_gflops(size: int = PEAK_SIZE, repeats: int = 3) -> float:
-    """GFLOP/s of a plain torch.mm of two size x size float32 matrices (best of ``repeats``)."""
+def peak_gflops(size: int = PEAK_SIZE, repeats: int = 8) -> float:
+    """GFLOP/s of a plain torch.mm of two size x size float32 matrices (best of ``repeats``: on a shared
+    machine the best call is the one least preempted)."""
     import torch
 
     a, b = torch.randn(size, size), torch.randn(size, size)
@@ -264,7 +265,7 @@ def report(label: str, reference: Callable[[], object], tokkit: Callable[[], obj
     shared = shared_times(ref_ops, our_ops)
     shared_total = sum(shared.values())
     ceiling = ref_wall / shared_total if shared_total else math.inf
-    peak = peak if peak is not None else peak_gflops()
+    peak = max(peak or 0.0, peak_gflops(repeats=4))  # the best seen in this process
     print(f"{label}: 1 thread, best of {repeats} alternately: reference {ref_wall:.3f} s, tokkit {our_wall:.3f} s wall "
           f"-> {ref_wall / our_wall:.2f}x (CPU time {best['reference'][1] / best['tokkit'][1]:.2f}x; target "
           f">= {TARGET:g}x)", flush=True)
