@@ -39,7 +39,7 @@ CLASSES = ("GEMM", "convolution", "LSTM/RNN", "attention", "quantizer search", "
 SHARED_CLASSES = ("GEMM", "convolution", "LSTM/RNN", "attention")
 GEMM_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm", "aten::_addmm_activation",
             "aten::mv", "aten::addmv", "aten::mkldnn_linear", "mkldnn::_linear_pointwise"}
-QUANT_FRAME = re.compile(r"quant|nearest|codebook|/vq\.py", re.IGNORECASE)
+QUANT_FRAME = re.compile(r"(?<!un)quant|nearest|codebook|/vq\.py", re.IGNORECASE)  # not moshi's _encode_to_unquantized_latent
 PEAK_SIZE = 2048
 TARGET = 1.5
 
