@@ -344,6 +344,12 @@ class SEANet(nn.Module):
         return _stream_sequence(self.layers, x, state, final)
 
 
+#: fewest frames of context :meth:`SEANetEncoder.windowed` gives a window, so that every convolution call it makes
+#: spans at least this many frames: oneDNN runs short calls through other kernels that round differently (measured:
+#: WavTokenizer's last conv, 512 channels, calls of up to 34 frames on an AVX-512 CPU)
+MIN_CALL_FRAMES = 64
+
+
 class SEANetEncoder(SEANet):
     """Audio (B, channels, N) -> latents (B, dimension, ceil(N / hop))."""
 
@@ -370,8 +376,8 @@ class SEANetEncoder(SEANet):
         chunked dilated convolutions (:func:`tokkit.nn.layout.time_grid`); the LSTM runs over their frames in
         pieces of ``window / hop`` frames carrying its state (one call's values: measured bit for bit); the
         last convolution in windows of frames with the same context. One ``forward`` when ``x`` fits a window.
-        Bit for bit where oneDNN rounds each output of a convolution alike in calls of any length: measured at
-        WavTokenizer's widths (32-512 channels) for windows and context of 8 frames and more; not at 2-16 channels."""
+        Bit for bit where oneDNN rounds each output of a convolution alike in calls of any length from
+        ``MIN_CALL_FRAMES`` frames: measured at WavTokenizer's widths (32-512 channels); not at 2-16 channels."""
         from tokkit.nn.layout import time_grid
         from tokkit.nn.windows import overlapped
 
@@ -381,7 +387,7 @@ class SEANetEncoder(SEANet):
         trunk, lstm, tail = self.layers[:split], self.layers[split], self.layers[split + 1:]
         align = math.lcm(self.hop, time_grid(trunk))
         window = -(-max(window, 1) // align) * align
-        context = max(context, receptive_field(trunk))
+        context = max(context, receptive_field(trunk), MIN_CALL_FRAMES * self.hop)
         if x.shape[-1] <= window + -(-context // align) * align:
             return self(x)
         frames = overlapped(lambda piece: _sequence(trunk, piece), x, window=window, context=context,
@@ -392,8 +398,7 @@ class SEANetEncoder(SEANet):
         del frames
         frames = cat_time(pieces)  # in the LSTM's output layout, as forward hands it to the last convolution
         del pieces
-        # the context of the trunk's windows, in frames: oneDNN picks other kernels for short calls (the last window)
-        reach = max(receptive_field(tail), context // self.hop)
+        reach = max(receptive_field(tail), context // self.hop)  # so that no call is short (MIN_CALL_FRAMES)
         return overlapped(lambda piece: _sequence(tail, piece), frames, window=step, context=reach)
 
 
