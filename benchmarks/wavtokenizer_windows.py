@@ -3,6 +3,8 @@ whole-file pass, on the full-size 40 tokens/s encoder with seeded random weights
 own latents: differing latents and codes, CPU time and peak memory growth, and a long file's peak memory.
 
     python benchmarks/wavtokenizer_windows.py 60 600      # 60 s windowed vs whole; then a 600 s windowed encode
+    python benchmarks/wavtokenizer_windows.py 61.3 0      # a length off the grid, its last window short
+    python benchmarks/wavtokenizer_windows.py speed 30 5  # CPU time of 5 encodes of a 30 s file (tokkit on PYTHONPATH)
 """
 
 from __future__ import annotations
@@ -81,15 +83,34 @@ def long(seconds: float) -> dict:
             "peak_mb": round(peak_rss_mb() - base)}
 
 
+def speed(seconds: float, repeats: int) -> dict:
+    """CPU seconds of each of ``repeats`` encodes of one ``seconds`` file, after one warm-up encode."""
+    import tokkit
+
+    tok = port()
+    audio = noise(seconds)[0].numpy()
+    tok.encode_samples(audio)
+    times = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        tok.encode_samples(audio)
+        times.append(round(time.process_time() - t0, 3))
+    return {"tokkit": tokkit.__file__, "seconds": seconds, "cpu_s": times, "min_cpu_s": min(times)}
+
+
 if __name__ == "__main__":
     import torch
 
     torch.set_num_threads(1)
+    if sys.argv[1] == "speed":
+        print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+        print(json.dumps(speed(float(sys.argv[2]), int(sys.argv[3]))))
+        sys.exit()
     if sys.argv[1] == "long":
         print(json.dumps(long(float(sys.argv[2]))))
         sys.exit()
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     print("windowed vs whole:", json.dumps(compare(float(sys.argv[1]))))
-    for seconds in (float(sys.argv[1]), float(sys.argv[2])):
+    for seconds in [float(sys.argv[1])] + [float(sys.argv[2])] * (float(sys.argv[2]) > 0):  # 0: no long run
         out = subprocess.run([sys.executable, __file__, "long", str(seconds)], capture_output=True, text=True)
         print("windowed encode:", out.stdout.strip() or out.stderr[-500:])

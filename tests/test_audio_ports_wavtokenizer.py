@@ -119,19 +119,25 @@ def test_long_items_are_coded_in_windows_as_one_pass(port, golden, window, conte
     np.testing.assert_allclose(latents, whole_latents, rtol=0, atol=1e-5 * whole_latents.abs().max().item())
 
 
-@pytest.mark.parametrize("seconds, window, context", [(4.0, 40, 8), (4.0, 48, 12), (3.3, 30, 70), (6.0, 17, 1)])
-def test_windowed_encoder_at_the_published_widths_is_one_pass_bit_for_bit(seconds, window, context):
+@pytest.mark.parametrize("ratios, seconds, window, context", [((6, 5, 5, 4), 4.0, 40, 8), ((6, 5, 5, 4), 4.0, 48, 12),
+                                                             ((6, 5, 5, 4), 3.3, 30, 70), ((6, 5, 5, 4), 6.0, 17, 1),
+                                                             ((8, 5, 4, 2), 2.5, 50, 3)])
+def test_windowed_encoder_at_the_published_widths_is_one_pass_bit_for_bit(ratios, seconds, window, context):
     from tokkit.codecs.audio.published.wavtokenizer import WavTokenizerConfig
     from tokkit.nn.seanet import SEANetEncoder
 
     torch.manual_seed(0)
-    encoder = SEANetEncoder(WavTokenizerConfig().seanet).eval()  # 40 tokens/s: hop 600, widths 32-512
+    seanet = WavTokenizerConfig().seanet  # 32-512 channels; hop 600 (40 tokens/s) or 320 (75 tokens/s)
+    seanet.ratios = ratios
+    encoder = SEANetEncoder(seanet).eval()
     audio = torch.from_numpy((0.1 * np.random.default_rng(0).standard_normal(int(seconds * 24000))).astype(np.float32))
     with torch.inference_mode():
         whole = encoder(audio[None, None])
         windowed = encoder.windowed(audio[None, None], window=window * encoder.hop, context=context * encoder.hop)
     assert windowed.shape == whole.shape == (1, 512, -(-audio.numel() // encoder.hop))
-    assert torch.equal(windowed, whole)  # window edges inside the LSTM's sequence, the last window partly filled
+    assert whole.shape[-1] > window + 64  # more than one window (the context is at least MIN_CALL_FRAMES)
+    # window edges inside the LSTM's sequence, the last window partly filled
+    assert torch.equal(windowed, whole)
 
 
 class WindowDefaults:
