@@ -4,6 +4,7 @@ own latents: differing latents and codes, CPU time and peak memory growth, and a
 
     python benchmarks/wavtokenizer_windows.py 60 600      # 60 s windowed vs whole; then a 600 s windowed encode
     python benchmarks/wavtokenizer_windows.py 61.3 0      # a length off the grid, its last window short
+    python benchmarks/wavtokenizer_windows.py 60 0 2      # the comparison with 2 torch threads (default 1)
     python benchmarks/wavtokenizer_windows.py speed 30 5  # CPU time of 5 encodes of a 30 s file (tokkit on PYTHONPATH)
 """
 
@@ -50,23 +51,26 @@ def compare(seconds: float) -> dict:
     tok = port()
     audio = noise(seconds)[0].numpy()
     base = reset_peak()
-    t0 = time.process_time()
+    t0, w0 = time.process_time(), time.perf_counter()
     windowed = tok.encode_samples(audio)
     windowed_s, windowed_mb = time.process_time() - t0, peak_rss_mb() - base
+    windowed_wall = time.perf_counter() - w0
     with torch.inference_mode():
         x = torch.from_numpy(audio)[None, None]
         lat_w = tok.model.encoder.windowed(x, window=tok.window_frames * tok.config.hop,
                                            context=tok.context_frames * tok.config.hop)
     tok.window_frames = 10 ** 9  # one pass
     base = reset_peak()
-    t0 = time.process_time()
+    t0, w0 = time.process_time(), time.perf_counter()
     whole = tok.encode_samples(audio)
     whole_s, whole_mb = time.process_time() - t0, peak_rss_mb() - base
+    whole_wall = time.perf_counter() - w0
     with torch.inference_mode():
         lat = tok.model.latents(torch.from_numpy(audio)[None])
     return {"seconds": seconds, "codes": int(whole.size), "differing_codes": int((windowed != whole).sum()),
             "differing_latents": int((lat_w != lat).sum()), "distinct_codes": int(len(set(whole[0].tolist()))),
             "windowed_cpu_s": round(windowed_s, 2), "whole_cpu_s": round(whole_s, 2),
+            "windowed_wall_s": round(windowed_wall, 2), "whole_wall_s": round(whole_wall, 2),
             "windowed_peak_mb": round(windowed_mb), "whole_peak_mb": round(whole_mb)}
 
 
@@ -101,7 +105,7 @@ def speed(seconds: float, repeats: int) -> dict:
 if __name__ == "__main__":
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[1] != "speed" else 1)
     if sys.argv[1] == "speed":
         print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
         print(json.dumps(speed(float(sys.argv[2]), int(sys.argv[3]))))
@@ -110,6 +114,7 @@ if __name__ == "__main__":
         print(json.dumps(long(float(sys.argv[2]))))
         sys.exit()
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    print("torch threads:", torch.get_num_threads())
     print("windowed vs whole:", json.dumps(compare(float(sys.argv[1]))))
     for seconds in [float(sys.argv[1])] + [float(sys.argv[2])] * (float(sys.argv[2]) > 0):  # 0: no long run
         out = subprocess.run([sys.executable, __file__, "long", str(seconds)], capture_output=True, text=True)
