@@ -344,6 +344,12 @@ class SEANet(nn.Module):
         return _stream_sequence(self.layers, x, state, final)
 
 
+#: fewest frames of context :meth:`SEANetEncoder.windowed` gives a window, so that every convolution call it makes
+#: spans at least this many frames: oneDNN runs short calls through other kernels that round differently (measured:
+#: WavTokenizer's last conv, 512 channels, calls of up to 34 frames on an AVX-512 CPU)
+MIN_CALL_FRAMES = 64
+
+
 class SEANetEncoder(SEANet):
     """Audio (B, channels, N) -> latents (B, dimension, ceil(N / hop))."""
 
@@ -361,6 +367,50 @@ class SEANetEncoder(SEANet):
             layers.append(SkipLSTM(width, c.lstm))
         layers += [nn.ELU(), PaddedConv1d(width, c.dimension, c.last_kernel_size, **conv)]
         self.layers = nn.Sequential(*layers)
+        self.hop = c.hop
+
+    def windowed(self, x: torch.Tensor, *, window: int, context: int) -> torch.Tensor:
+        """``forward`` of a long input (B, channels, N) in bounded memory -> latents (B, dimension, ceil(N / hop)),
+        the same values bit for bit. The convolutions before the LSTM run in windows of ``window`` samples with
+        ``context`` (at least their receptive field) on each side, starting on the hop's grid and the grid of
+        chunked dilated convolutions (:func:`tokkit.nn.layout.time_grid`); the LSTM runs over their frames in
+        pieces of ``window / hop`` frames carrying its state (one call's values: measured bit for bit); the
+        last convolution in windows of frames with the same context. One ``forward`` when ``x`` fits a window.
+        Bit for bit where oneDNN rounds each output of a convolution alike in calls of any length from
+        ``MIN_CALL_FRAMES`` frames: measured at WavTokenizer's widths (32-512 channels); not at 2-16 channels."""
+        from tokkit.nn.layout import time_grid
+        from tokkit.nn.windows import overlapped
+
+        split = next((i for i, layer in enumerate(self.layers) if isinstance(layer, SkipLSTM)), None)
+        if split is None:
+            raise InputError("only a SEANet encoder with an LSTM runs in windows at it")
+        trunk, lstm, tail = self.layers[:split], self.layers[split], self.layers[split + 1:]
+        align = math.lcm(self.hop, time_grid(trunk))
+        window = -(-max(window, 1) // align) * align
+        context = max(context, receptive_field(trunk), MIN_CALL_FRAMES * self.hop)
+        if x.shape[-1] <= window + -(-context // align) * align:
+            return self(x)
+        frames = overlapped(lambda piece: _sequence(trunk, piece), x, window=window, context=context,
+                            ratio=(self.hop, 1), align=align)
+        step, state, pieces = window // self.hop, {}, []
+        for start in range(0, frames.shape[-1], step):
+            pieces.append(lstm.stream(frames[..., start:start + step], state, False))
+        del frames
+        frames = cat_time(pieces)  # in the LSTM's output layout, as forward hands it to the last convolution
+        del pieces
+        reach = max(receptive_field(tail), context // self.hop)  # so that no call is short (MIN_CALL_FRAMES)
+        return overlapped(lambda piece: _sequence(tail, piece), frames, window=step, context=reach)
+
+
+def receptive_field(layers: nn.Module) -> int:
+    """Input steps on either side of an output step that can reach it through ``layers``' padded convolutions
+    (in order; transposed convolutions are not counted): a bound for the context of a window."""
+    reach, step = 0, 1
+    for module in layers.modules():
+        if isinstance(module, PaddedConv1d):
+            reach += (module.span - 1) * step
+            step *= module.stride[0]
+    return reach
 
 
 class SEANetDecoder(SEANet):

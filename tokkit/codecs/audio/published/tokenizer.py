@@ -198,9 +198,10 @@ class WavTokenizerTokenizer(PublishedCodecTokenizer):
     tokens/s); ``decode`` back. Not causal (its encoder convs look ahead and run an LSTM; its decoder's
     GroupNorms and attention span the whole input): items up to ``WINDOW_SECONDS`` are coded in one pass,
     exactly as the reference; longer ones in windows of that length on a fixed grid, each with
-    ``CONTEXT_SECONDS`` of context on both sides that is coded and dropped, so memory stays bounded. Windowed
-    codes near a window edge can differ from a whole-file pass (the LSTM starts afresh), and windowed audio
-    differs from a whole-file decode throughout (each window's GroupNorm statistics and attention are its own).
+    ``CONTEXT_SECONDS`` of context on both sides that is coded and dropped, so memory stays bounded. Encoding
+    gives a whole-file pass's latents and codes bit for bit (:meth:`tokkit.nn.seanet.SEANetEncoder.windowed`:
+    the convolutions run in windows, the LSTM over all frames carrying its state); windowed audio differs from
+    a whole-file decode throughout (each window's GroupNorm statistics and attention are its own).
     """
 
     kind: ClassVar[str] = "audio.wavtokenizer"
@@ -222,16 +223,14 @@ class WavTokenizerTokenizer(PublishedCodecTokenizer):
 
     @reuse_freed_memory()
     def encode_samples(self, samples: np.ndarray, n_q: int = 1) -> np.ndarray:
-        """Mono float32 samples at the model rate -> codes (1, ceil(N / hop)), window by window."""
+        """Mono float32 samples at the model rate -> codes (1, ceil(N / hop)), the encoder window by window."""
         import torch
-
-        from tokkit.nn.windows import overlapped
 
         hop = self.config.hop
         with torch.inference_mode():
-            x = torch.from_numpy(samples).to(self.device)[None]
-            codes = overlapped(lambda piece: self.model.encode(piece)[:, 0], x, window=self.window_frames * hop,
-                               context=self.context_frames * hop, ratio=(hop, 1), align=hop)
+            x = torch.from_numpy(samples).to(self.device)[None, None]
+            latents = self.model.encoder.windowed(x, window=self.window_frames * hop, context=self.context_frames * hop)
+            codes = self.model.quantize(latents)[0]
         return codes.cpu().numpy().astype(np.int64)
 
     @reuse_freed_memory()
