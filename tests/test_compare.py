@@ -21,6 +21,7 @@ from tokkit.core.bitpack import bits_for
 from audio_helpers import speechlike
 from audio_helpers import tiny_tokenizer as tiny_audio
 from browser_helpers import Browser, chromium_or_skip
+from cli_helpers import one_error_line
 from image_helpers import picture
 from image_helpers import tiny_tokenizer as tiny_image
 from shape_helpers import box_mesh, write_obj
@@ -220,29 +221,22 @@ def test_browser_renders_media_and_sorts(audio_report, files, tmp_path):
 
 
 # -- bad input ------------------------------------------------------------------------------------------------
-def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
-
-
 def test_mixed_modalities_are_refused(files, tmp_path, run_cli):
     code, _, err = run_cli("compare", files["speech"], files["picture"], "-t", "audio", "-o", tmp_path / "r")
     assert code != 0
-    assert "mix modalities" in _one_line(err)
+    assert "mix modalities" in one_error_line(err)
     assert not (tmp_path / "r").exists()
 
 
 def test_text_and_wrong_tokenizer_are_refused(files, tmp_path, run_cli):
     code, _, err = run_cli("compare", files["notes"], "-t", "text", "-o", tmp_path / "r")
-    assert code != 0 and "audio, image, video or 3D" in _one_line(err)
+    assert code != 0 and "audio, image, video or 3D" in one_error_line(err)
     code, _, err = run_cli("compare", files["speech"], "-t", files["tok-image"], "-o", tmp_path / "r")
-    assert code != 0 and "image tokenizer and cannot read the audio inputs" in _one_line(err)
+    assert code != 0 and "image tokenizer and cannot read the audio inputs" in one_error_line(err)
     code, _, err = run_cli("compare", files["picture"], "-t", files["tok-image"], "--tokens", "9,12", "-o", tmp_path / "r")
-    assert code != 0 and "fits tokenizer" in _one_line(err)
+    assert code != 0 and "fits tokenizer" in one_error_line(err)
     code, _, err = run_cli("compare", files["picture"], "-t", files["tok-image"], "--tokens", "a,b", "-o", tmp_path / "r")
-    assert code != 0 and "--tokens" in _one_line(err)
+    assert code != 0 and "--tokens" in one_error_line(err)
     assert not (tmp_path / "r" / "index.html").exists()
 
 
@@ -252,7 +246,7 @@ def test_foreign_output_folder_needs_force(files, tmp_path, run_cli):
     (out / "thesis.tex").write_text("mine")
     args = ("compare", files["picture"], "-t", files["tok-image"], "--tokens", "2", "-o", out)
     code, _, err = run_cli(*args)
-    assert code != 0 and "--force" in _one_line(err)
+    assert code != 0 and "--force" in one_error_line(err)
     assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
     code, _, err = run_cli(*args, "--force")
     assert code == 0, err
@@ -292,7 +286,7 @@ def test_interrupted_run_resumes(files, tmp_path, run_cli, monkeypatch):
     args = ("compare", files["picture"], "-t", files["tok-image"], "--tokens", "1,2,4,8", "-o", out)
     code, _, err = run_cli(*args)
     assert code == 130
-    assert "rerun the same command to resume" in _one_line(err)
+    assert "rerun the same command to resume" in one_error_line(err)
     assert not any((out / name).exists() for name in ("index.html", "results.json", "rd.png", "rd.svg"))
     assert len(list((out / ".cells").glob("*.json"))) == 2
     assert not list(out.rglob("*.tmp"))

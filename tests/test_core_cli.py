@@ -6,6 +6,7 @@ import json
 
 import pytest
 from byte_tokenizer import KIND, ByteTokenizer
+from cli_helpers import one_error_line
 
 import tokkit
 from tokkit.core import registry
@@ -18,12 +19,6 @@ def byte_tok(tmp_path, monkeypatch):
     ByteTokenizer().save(folder)
     return str(folder)
 
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("tokkit: error: ") and "Traceback" not in err
-    return lines[0]
 
 
 def test_encode_decode_round_trip(tmp_path, byte_tok, run_cli):

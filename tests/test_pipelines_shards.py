@@ -10,6 +10,7 @@ import pytest
 from byte_tokenizer import ByteTokenizer
 from nibble_tokenizer import NibbleTokenizer
 from pipeline_helpers import digests, make_corpus, saved_tokenizers
+from cli_helpers import one_error_line
 
 from tokkit.errors import InputError, OutputExistsError, TokenizerMismatchError
 from tokkit.pipelines import encode_to_shards, iter_shard_tokens
@@ -25,11 +26,6 @@ def corpus(tmp_path):
     folder = tmp_path / "corpus"
     return folder, make_corpus(folder)
 
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("tokkit: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 def test_cli_writes_documented_shards_readable_with_pyarrow(tmp_path, toks, corpus, run_cli):

@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pytest
 from audio_helpers import speechlike, tiny_tokenizer
+from cli_helpers import one_error_line
 
 import tokkit
 from tokkit.core.container import decode_container, encode_container
@@ -24,11 +25,6 @@ def raw_container(header: dict, payload: bytes = b"") -> bytes:
     crc = zlib.crc32(payload, zlib.crc32(head))
     return struct.pack("<6sBBIQI", b"TOKKIT", 1, 0, len(head), len(payload), crc) + head + payload
 
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("tokkit: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 def text_identity() -> dict:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from tokkit.core.retired import retired_note
 from tokkit.core.tokenizer import Tokenizer
 from tokkit.errors import InputError, UnsupportedFormatError
 
@@ -254,6 +255,7 @@ def load_for_tokens(made_by: dict, override: str | os.PathLike | None = None, *,
         raise TokenizerMismatchError(
             f"the tokens were made by a tokenizer with hash {str(recorded_hash)[:40]}, but {target} has hash "
             f"{tokenizer.identity['hash']}; decode with the tokenizer that made them (or pass --trust-tokenizer)"
+            + retired_note(recorded_hash)
         )
     return tokenizer
 
@@ -270,7 +272,8 @@ def check_identity(items: list, tokenizer: Tokenizer, *, trust: bool = False) ->
             tokens = type(tokens)(tokens.codes, {**tokens.meta, "tokenizer": dict(tokenizer.identity)})
         elif not isinstance(made_by, dict) or made_by.get("hash") != tokenizer.identity["hash"]:
             raise TokenizerMismatchError(f"item {index} of the token file does not carry the hash of "
-                                         f"{tokenizer.name or tokenizer.kind}; if it was made by it, pass --trust-tokenizer")
+                                         f"{tokenizer.name or tokenizer.kind}; if it was made by it, pass --trust-tokenizer"
+                                         + retired_note(made_by.get("hash") if isinstance(made_by, dict) else None))
         checked.append(tokens)
     return checked
 

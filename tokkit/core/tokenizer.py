@@ -49,6 +49,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 import numpy as np
 
 from tokkit.core.meta import COMMON_SCHEMA, Field, validate_fields
+from tokkit.core.retired import retired_note
 from tokkit.core.tokens import Tokens
 from tokkit.errors import InputError, TokenizerMismatchError
 
@@ -253,6 +254,7 @@ class Tokenizer(abc.ABC):
                 f"these tokens were made by tokenizer {made_by.get('name') or '?'} "
                 f"(hash {made_by.get('hash')}), not by {self.name or self.kind} "
                 f"(hash {self.identity['hash']}); decode them with the tokenizer that made them"
+                + retired_note(made_by.get("hash"))
             )
         modality = tokens.meta.get("modality")
         if modality and modality != self.modality:
