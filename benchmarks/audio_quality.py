@@ -137,23 +137,29 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
     if args.plot:
-        plot(rows, f"tokkit {', '.join(models)}", f"{len(clips)} held-out clips, {total:.0f} s", args.plot)
+        plot(rows, models, f"{len(clips)} held-out clips, {total:.0f} s", args.plot)
 
 
-def rd_curves(rows: dict[str, dict], ours: str = "tokkit") -> list:
-    """One curve per codec family (tokkit, codec2, opus): STOI against kbps, one point per system run."""
+def rd_curves(rows: dict[str, dict], ours: str | list[str] = "tokkit") -> list:
+    """One curve per codec family (codec2, opus) and per tokkit model ("tokkit #k ..." rows when several
+    models ran; ``ours`` their names in order): STOI against kbps, one point per system run."""
     from tokkit.analysis.plots import Curve
 
+    names = [ours] if isinstance(ours, str) else [f"tokkit {model}" for model in ours]
     families: dict[str, list[tuple[str, dict]]] = {}
     for name, row in rows.items():
-        families.setdefault(name.split()[0], []).append((name, row))
-    labels = {"tokkit": ours, "codec2": "Codec2", "opus": "Opus"}
+        words = name.split()
+        family = " ".join(words[:2]) if words[0] == "tokkit" and words[1].startswith("#") else words[0]
+        families.setdefault(family, []).append((name, row))
+    labels = {"tokkit": names[0], "codec2": "Codec2", "opus": "Opus"}
+    labels.update({f"tokkit #{k + 1}": name for k, name in enumerate(names)})
     return [Curve(labels.get(family, family), [r["kbps"] for _, r in members], [r["stoi"] for _, r in members],
-                  ours=family == "tokkit", notes=[name.split(maxsplit=1)[1] for name, _ in members])
+                  ours=family.startswith("tokkit"), notes=[name.split(maxsplit=len(family.split()))[-1]
+                                                          for name, _ in members])
             for family, members in families.items()]
 
 
-def plot(rows: dict[str, dict], ours: str, inputs: str, path: Path) -> None:
+def plot(rows: dict[str, dict], ours: list[str], inputs: str, path: Path) -> None:
     """The rate-distortion figure: STOI against bitrate, tokkit beside Codec2 and Opus."""
     from tokkit.analysis.plots import rd_plot
 

@@ -61,6 +61,12 @@ def test_audio_curves_one_per_codec_family():
         ("tokkit audio", True, [0.8], [0.74]), ("Codec2", False, [0.8, 1.2], [0.75, 0.80]),
         ("Opus", False, [7.6, 9.5], [0.90, 0.95])]
     assert list(curves[1].notes) == ["700C", "1200"]
+    several = {"tokkit #1 0.8 kbps": {"kbps": 0.8, "stoi": 0.74}, "tokkit #1 3.2 kbps": {"kbps": 3.2, "stoi": 0.80},
+               "tokkit #2 0.8 kbps": {"kbps": 0.8, "stoi": 0.71}, "codec2 1200": {"kbps": 1.2, "stoi": 0.80}}
+    curves = audio_quality.rd_curves(several, ["audio", "runs/old"])
+    assert [(c.label, c.ours, list(c.x)) for c in curves] == [
+        ("tokkit audio", True, [0.8, 3.2]), ("tokkit runs/old", True, [0.8]), ("Codec2", False, [1.2])]
+    assert list(curves[0].notes) == ["0.8 kbps", "3.2 kbps"]
 
 
 def test_video_curves_keep_budgets_every_clip_fits():
