@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 
-def one_error_line(err: str) -> str:
-    """The single ``tokkit: error: ...`` line a refused command printed (no traceback, nothing else)."""
+def one_error_line(err: str, prefix: str = "tokkit: error: ") -> str:
+    """The single line (starting ``prefix``) a refused or interrupted command printed: no traceback, nothing else."""
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("tokkit: error: ") and "Traceback" not in err, err
+    assert len(lines) == 1 and lines[0].startswith(prefix) and "Traceback" not in err, err
     return lines[0]

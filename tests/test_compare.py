@@ -286,7 +286,7 @@ def test_interrupted_run_resumes(files, tmp_path, run_cli, monkeypatch):
     args = ("compare", files["picture"], "-t", files["tok-image"], "--tokens", "1,2,4,8", "-o", out)
     code, _, err = run_cli(*args)
     assert code == 130
-    assert "rerun the same command to resume" in one_error_line(err)
+    assert "rerun the same command to resume" in one_error_line(err, prefix="tokkit: interrupted")
     assert not any((out / name).exists() for name in ("index.html", "results.json", "rd.png", "rd.svg"))
     assert len(list((out / ".cells").glob("*.json"))) == 2
     assert not list(out.rglob("*.tmp"))
