@@ -164,3 +164,16 @@ def test_time_grid_counts_strides_up_to_each_dilated_conv():
                        Conv1d(8, 8, 7, padding=9, dilation=3))
     assert layout.time_grid(up) == chunk // 8
     assert layout.time_grid(nn.Sequential(Conv1d(4, 4, 3, padding=1))) == 1
+
+
+@pytest.mark.parametrize("length", [1, 5, 100, 256, 257, 600])
+def test_wide_dilated_conv_on_rows_at_any_length(length):
+    """A dilated convolution too wide for channels-last runs in pieces of DILATED_CHUNK steps on rows: one piece
+    (up to DILATED_CHUNK outputs) as well as several give nn's values."""
+    torch.manual_seed(2)
+    ours = Conv1d(256, 256, 7, 1, 9, 3)
+    plain = nn.Conv1d(256, 256, 7, 1, 9, 3)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 256, length)
+    with torch.inference_mode():
+        _close(ours(x), plain(x))

@@ -167,7 +167,8 @@ def _dilated_rows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     y = y.view(b, n, -1, chunk)
     out = y.new_empty(b, y.shape[2], n_out)  # contiguous rows, one copy
     whole = (n - 1) * chunk
-    out[..., :whole].view(b, -1, n - 1, chunk).copy_(y[:, :n - 1].transpose(1, 2))
+    if whole:  # (one piece: nothing before the last)
+        out[..., :whole].view(b, -1, n - 1, chunk).copy_(y[:, :n - 1].transpose(1, 2))
     out[..., whole:] = y[:, n - 1, :, :n_out - whole]
     return out
 
