@@ -340,3 +340,25 @@ def native_kernels():
     from tokkit.quant import _kernels
 
     return _kernels
+
+
+@pytest.mark.parametrize("row_dtype,code_dtype", [(torch.float32, torch.float32), (torch.float32, torch.float64),
+                                                  (torch.float64, torch.float32), (torch.float64, torch.float64)])
+def test_compiled_recheck_decides_pairs_as_the_torch_recheck(row_dtype: torch.dtype, code_dtype: torch.dtype) -> None:
+    """The compiled float64 re-check picks, per row, the same code among its pairs as the torch one, including
+    exact ties (duplicate codes: the smallest index) and a row whose pairs come in no particular order."""
+    if not native_available():
+        pytest.skip("compiled scan not built in this checkout")
+    generator = torch.Generator().manual_seed(7)
+    codebook = torch.randn(300, 37, generator=generator, dtype=torch.float64).to(code_dtype)
+    codebook[200] = codebook[11]  # an exact tie between codes 11 and 200
+    rows = torch.randn(40, 37, generator=generator, dtype=torch.float64).to(row_dtype)
+    rows[3] = codebook[200].to(row_dtype)
+    row_of = torch.randint(0, 40, (900,), generator=generator)
+    code_of = torch.randint(0, 300, (900,), generator=generator)
+    row_of = torch.cat([row_of, torch.tensor([3, 3])])
+    code_of = torch.cat([code_of, torch.tensor([200, 11])])
+    native = _Search(codebook, "l2", torch.float64, 64, native=True)._recheck(rows, row_of, code_of)
+    plain = _Search(codebook, "l2", torch.float64, 64, native=False)._recheck(rows, row_of, code_of)
+    assert torch.equal(native, plain)
+    assert int(native[3]) == 11

@@ -209,6 +209,78 @@ static PyObject *candidates(PyObject *self, PyObject *args) {
     return PyLong_FromLongLong(count);
 }
 
+/* The float64 re-check of flagged rows (L2): for each (row, code) pair, ||x_row - c_code||^2 summed in
+ * float64 from float32 or float64 inputs; each row keeps its least distance, the smallest code on ties.
+ * rows (m, d) row stride ld_rows, codes (K, d) row stride ld_codes; best_out (m,) starts at K for rows
+ * without pairs. */
+#define DEFINE_RECHECK(NAME, T_ROW, T_CODE)                                                          \
+    MULTIVERSION static void NAME(const T_ROW *restrict x, int64_t ld_x, const T_CODE *restrict c,     \
+                                  int64_t ld_c, int64_t d, const int64_t *pair_rows,                   \
+                                  const int64_t *pair_codes, int64_t pairs, int64_t m, int64_t k,      \
+                                  double *least, int64_t *best_out) {                                  \
+        for (int64_t i = 0; i < m; i++) {                                                            \
+            least[i] = INFINITY;                                                                     \
+            best_out[i] = k;                                                                         \
+        }                                                                                            \
+        for (int64_t q = 0; q < pairs; q++) {                                                        \
+            int64_t r = pair_rows[q], j = pair_codes[q];                                             \
+            const T_ROW *xr = x + r * ld_x;                                                          \
+            const T_CODE *cj = c + j * ld_c;                                                         \
+            double acc[4] = {0.0, 0.0, 0.0, 0.0};                                                    \
+            int64_t t = 0;                                                                           \
+            for (; t + 4 <= d; t += 4)                                                               \
+                for (int u = 0; u < 4; u++) {                                                        \
+                    double diff = (double)xr[t + u] - (double)cj[t + u];                             \
+                    acc[u] += diff * diff;                                                           \
+                }                                                                                    \
+            for (; t < d; t++) {                                                                     \
+                double diff = (double)xr[t] - (double)cj[t];                                         \
+                acc[0] += diff * diff;                                                               \
+            }                                                                                        \
+            double dist = (acc[0] + acc[1]) + (acc[2] + acc[3]);                                     \
+            if (dist < least[r] || (dist == least[r] && j < best_out[r])) {                          \
+                least[r] = dist;                                                                     \
+                best_out[r] = j;                                                                     \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+DEFINE_RECHECK(recheck_ff, float, float)
+DEFINE_RECHECK(recheck_fd, float, double)
+DEFINE_RECHECK(recheck_df, double, float)
+DEFINE_RECHECK(recheck_dd, double, double)
+
+static PyObject *recheck(PyObject *self, PyObject *args) {
+    unsigned long long x_p, c_p, rows_p, codes_p, least_p, best_p;
+    int x_dtype, c_dtype;
+    Py_ssize_t ld_x, ld_c, d, pairs, m, k;
+    if (!PyArg_ParseTuple(args, "KinKinnKKnnnKK", &x_p, &x_dtype, &ld_x, &c_p, &c_dtype, &ld_c, &d, &rows_p,
+                          &codes_p, &pairs, &m, &k, &least_p, &best_p))
+        return NULL;
+    if ((x_dtype != F32 && x_dtype != F64) || (c_dtype != F32 && c_dtype != F64)) {
+        PyErr_SetString(PyExc_ValueError, "recheck: dtypes must be 0 (float32) or 1 (float64)");
+        return NULL;
+    }
+    if (d < 1 || ld_x < d || ld_c < d || pairs < 0 || m < 0 || k < 1) {
+        PyErr_SetString(PyExc_ValueError, "recheck: need d >= 1, ld >= d, pairs >= 0, m >= 0, k >= 1");
+        return NULL;
+    }
+    const int64_t *pr = (const int64_t *)(uintptr_t)rows_p, *pc = (const int64_t *)(uintptr_t)codes_p;
+    double *least = (double *)(uintptr_t)least_p;
+    int64_t *best = (int64_t *)(uintptr_t)best_p;
+    Py_BEGIN_ALLOW_THREADS
+    if (x_dtype == F32 && c_dtype == F32)
+        recheck_ff((const float *)(uintptr_t)x_p, ld_x, (const float *)(uintptr_t)c_p, ld_c, d, pr, pc, pairs, m, k, least, best);
+    else if (x_dtype == F32)
+        recheck_fd((const float *)(uintptr_t)x_p, ld_x, (const double *)(uintptr_t)c_p, ld_c, d, pr, pc, pairs, m, k, least, best);
+    else if (c_dtype == F32)
+        recheck_df((const double *)(uintptr_t)x_p, ld_x, (const float *)(uintptr_t)c_p, ld_c, d, pr, pc, pairs, m, k, least, best);
+    else
+        recheck_dd((const double *)(uintptr_t)x_p, ld_x, (const double *)(uintptr_t)c_p, ld_c, d, pr, pc, pairs, m, k, least, best);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 /* FSQ: one pass from projected latents (n, c) (float32, row stride ld) to mixed-radix indices.
  * Channel ch has levels[ch] bins; its bin is the number of thresholds it lies above, where threshold j
  * of channel ch is the open interval (lo, hi) = thresholds[(ch * stride + j) * 2 + {0, 1}] around the
@@ -310,13 +382,16 @@ static PyMethodDef methods[] = {
     {"candidates", candidates, METH_VARARGS,
      "candidates(products, dtype, n, k, ld, bias, alpha, flags, window, rows_out, codes_out, capacity)"
      " -> number of (flagged row ordinal, code) pairs (written up to capacity)."},
+    {"recheck", recheck, METH_VARARGS,
+     "recheck(x, x_dtype, ld_x, codes, codes_dtype, ld_codes, d, pair_rows, pair_codes, pairs, m, k, least_out,"
+     " best_out) -> None: each of m rows' nearest code among its pairs, in float64 (L2)."},
     {"fsq_bins", fsq_bins, METH_VARARGS,
      "fsq_bins(z, n, c, ld, levels, basis, thresholds, stride, index_out, flag_out) -> number of flagged rows."},
     {"lfq_bits", lfq_bits, METH_VARARGS, "lfq_bits(z, dtype, n, b, ld, index_out) -> None."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused passes of tokkit.quant: the best-two scan of nearest and its candidates, FSQ bins, LFQ bits.",
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Fused passes of tokkit.quant: the best-two scan of nearest, its candidates and their float64 re-check, FSQ bins, LFQ bits.",
                                     -1, methods};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -92,26 +92,35 @@ def nearest(
     check_codebook(codebook)
     check_vectors(x, codebook.shape[1], "x")
     check_finite(x, "x")
+    rows = x.numel() // x.shape[-1]
+    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
+        raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
+    if chunk is None:
+        chunk = default_chunk(codebook.shape[0]) if threads == 1 else task_rows(rows, codebook.shape[0], threads)
+    search = prepare_search(codebook, metric, x.dtype, min(chunk, rows))
+    out = search_rows(search, x, threads, chunk)
+    return out.cpu().numpy() if was_numpy else out
+
+
+def search_rows(search: _Search, x: torch.Tensor, threads: int, chunk: int | None = None) -> torch.Tensor:
+    """Nearest-code indices (...) of checked, finite ``x`` (..., d) through a prepared ``search`` (see
+    :func:`prepare_search`): ``chunk`` rows per task (at most ``search.chunk``) on ``threads`` workers. A small
+    search, or one thread with at most ``search.chunk`` rows, runs in the caller: one GEMM, no hand-off."""
+    import torch
+
     lead_shape = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     rows = flat.shape[0]
-    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
-        raise ValueError(f"chunk must be a positive number of rows, got {chunk!r}")
-    chunk = chunk or task_rows(rows, codebook.shape[0], threads)
-    search = prepare_search(codebook, metric, x.dtype, min(chunk, rows))
+    if inline_search(rows, search.codebook) or (threads == 1 and rows <= search.chunk):
+        return search.indices(flat).reshape(lead_shape)
+    chunk = min(chunk or (search.chunk if threads == 1 else task_rows(rows, search.size, threads)), search.chunk)
     out = torch.empty(rows, dtype=torch.long, device=x.device)
-    tasks = -(-rows // chunk)
 
     def task(i: int) -> None:
         out[i * chunk : (i + 1) * chunk] = search(flat[i * chunk : (i + 1) * chunk])
 
-    if inline_search(rows, codebook):
-        for i in range(tasks):
-            task(i)
-    else:
-        run_tasks(task, tasks, threads)
-    out = out.reshape(lead_shape)
-    return out.cpu().numpy() if was_numpy else out
+    run_tasks(task, -(-rows // chunk), threads)
+    return out.reshape(lead_shape)
 
 
 def task_rows(rows: int, codebook_size: int, threads: int) -> int:
@@ -429,6 +438,8 @@ class _Search:
         """
         import torch
 
+        if self.native and self.metric == "l2" and _kernels is not None and hasattr(_kernels, "recheck"):
+            return self._recheck_native(rows, row_of, code_of)
         pairs = row_of.shape[0]
         distance = torch.empty(pairs, dtype=torch.float64, device=rows.device)
         step = self.pair_step
@@ -453,6 +464,25 @@ class _Search:
         is_least = distance == least[row_of]
         sentinel = torch.full((n,), self.size, dtype=torch.long, device=rows.device)
         return sentinel.scatter_reduce(0, row_of[is_least], code_of[is_least], reduce="amin")
+
+    def _recheck_native(self, rows: torch.Tensor, row_of: torch.Tensor, code_of: torch.Tensor) -> torch.Tensor:
+        """:meth:`_recheck` (L2) in one compiled pass: each pair's ``||x - c||^2`` summed in float64 straight from
+        the rows and the codebook (no gathered copies), the least per row, the smallest code on ties."""
+        import torch
+
+        kinds = {torch.float32: 0, torch.float64: 1}
+        rows = rows if rows.dtype in kinds else rows.to(torch.float64)
+        rows = rows.contiguous()
+        codes = self.codebook if self.codebook.dtype in kinds else self.codebook.to(torch.float64)
+        codes = codes.contiguous()
+        row_of, code_of = row_of.contiguous(), code_of.contiguous()
+        n = rows.shape[0]
+        least = torch.empty(n, dtype=torch.float64)
+        best = torch.empty(n, dtype=torch.long)
+        _kernels.recheck(rows.data_ptr(), kinds[rows.dtype], rows.stride(0) if n else self.dim, codes.data_ptr(),
+                         kinds[codes.dtype], codes.stride(0), self.dim, row_of.data_ptr(), code_of.data_ptr(),
+                         row_of.shape[0], n, self.size, least.data_ptr(), best.data_ptr())
+        return best
 
 
 def _best_two(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -18,7 +18,8 @@ from tokkit.errors import InputError
 from tokkit.quant.base import Quantizer
 from tokkit.quant.gradients import GradientEstimator, apply_estimator
 from tokkit.quant.kmeans import kmeans
-from tokkit.quant.nearest import Metric, Scratch, default_chunk, nearest, prepare_search
+from tokkit.quant.nearest import Metric, Scratch, default_chunk, nearest, prepare_search, search_rows
+from tokkit.quant.workers import resolve_threads
 from tokkit.quant.output import QuantizerOutput
 
 if TYPE_CHECKING:
@@ -99,7 +100,12 @@ class VQ(Quantizer):
         ``threads``: CPU worker threads (default ``torch.get_num_threads()``)."""
         x = self._check_input(x)
         self._check_initialized()
-        return nearest(self.project_in(x), self.codebook, metric=self.config.metric, threads=threads)
+        threads = resolve_threads(threads)
+        z = self.project_in(x)
+        if z.dtype not in (torch.float32, torch.float64) or z.device != self.codebook.device:
+            return nearest(z, self.codebook, metric=self.config.metric, threads=threads)
+        work = torch.float64 if torch.float64 in (z.dtype, self.codebook.dtype) else torch.float32
+        return search_rows(self.prepared_search(work), z.detach(), threads)
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor | np.ndarray) -> torch.Tensor:
