@@ -135,9 +135,19 @@ def as_audio(item: "Audio | np.ndarray | bytes", model_rate: int) -> Audio:
 
 
 def restore_audio(samples: np.ndarray, meta: dict, model_rate: int) -> Audio:
-    """Decoded samples at ``model_rate`` -> :class:`Audio` at the rate and length the tokens' ``meta`` recorded."""
-    samples = samples[:int(meta.get("n_samples", samples.size))]
+    """Decoded samples at ``model_rate`` -> :class:`Audio` at the rate and length the tokens' ``meta`` recorded.
+    A decoder that gives fewer samples than were coded (DAC 24 kHz makes T * hop - 8, as the authors' code does)
+    is padded with silence to that length, so a round trip keeps the input's length."""
+    samples = _fit(samples, int(meta.get("n_samples", samples.size)))
     rate = int(meta.get("original_sample_rate", model_rate))
     if rate != model_rate:
-        samples = resample(samples, model_rate, rate)[:int(meta.get("original_n_samples", samples.size))]
+        samples = resample(samples, model_rate, rate)
+        samples = _fit(samples, int(meta.get("original_n_samples", samples.size)))
     return Audio(samples, rate)
+
+
+def _fit(samples: np.ndarray, length: int) -> np.ndarray:
+    """The first ``length`` samples, zeros appended where there are fewer."""
+    if samples.shape[-1] >= length:
+        return samples[..., :length]
+    return np.concatenate([samples, np.zeros((*samples.shape[:-1], length - samples.shape[-1]), samples.dtype)], -1)
