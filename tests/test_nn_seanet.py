@@ -35,7 +35,9 @@ def test_elu_fused_into_the_padding_is_elu_then_pad(mode, nwc, batch, length, le
 def _unfused(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """The stack run layer by layer, ELUs on their own (what the fused path must equal)."""
     for layer in layers:
-        if hasattr(layer, "block"):  # a residual unit
+        if hasattr(layer, "block") and layer._fusable(x):  # a residual unit whose two 1x1 convs run as a GEMM pair
+            x = seanet._pointwise_pair(layer.shortcut, x, layer.block[-1], _unfused(layer.block[:-1], x))
+        elif hasattr(layer, "block"):  # a residual unit
             x = layer.shortcut(x) + _unfused(layer.block, x)
         elif isinstance(layer, nn.ELU):
             x = apply_elu(x, layer.alpha)
@@ -86,3 +88,25 @@ def test_compiled_elu_is_within_one_ulp_of_torch(nwc, monkeypatch):
     if seanet._elu is not None:
         monkeypatch.setattr(seanet, "_elu", None)
         torch.testing.assert_close(apply_elu(x, 0.5), F.elu(x, 0.5), rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_residual_units_1x1_pair_is_their_sum_up_to_rounding_and_streams_alike(bias):
+    """A residual unit with a 1x1 shortcut runs shortcut(x) + block's last 1x1 conv(h) as one GEMM accumulated into
+    the other's output: within float32 rounding of the separate sum, channels-last, and a stream of pieces gives
+    the same frames as forward (both take the pair)."""
+    torch.manual_seed(3)
+    unit = seanet.ResidualUnit(32, 3, 2, 2, False, True, "reflect").eval()
+    if not bias:
+        unit.shortcut.bias = None
+        unit.block[-1].bias = None
+    x = to_nwc(torch.randn(1, 32, 700))
+    with torch.inference_mode():
+        assert unit._fusable(x) and not unit._fusable(x.contiguous())
+        fused = unit(x)
+        plain = unit.shortcut(x) + seanet._sequence(unit.block, x)
+        torch.testing.assert_close(fused, plain, rtol=1e-6, atol=1e-6)
+        assert is_nwc(fused) and fused.stride() == (32 * 700, 1, 32)  # canonical strides: oneDNN reads them
+        state: dict = {}
+        parts = [unit.stream(x[..., s:s + 128], state, s + 128 >= 700) for s in range(0, 700, 128)]
+        torch.testing.assert_close(torch.cat(parts, -1), fused, rtol=1e-6, atol=1e-6)

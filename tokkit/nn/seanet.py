@@ -20,7 +20,7 @@ from torch import nn
 
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
-from tokkit.nn.layout import Conv1d, ConvTranspose1d, cat_time, is_nwc, new_time, pad_time
+from tokkit.nn.layout import Conv1d, ConvTranspose1d, cat_time, is_nwc, new_time, pad_time, to_nwc
 
 try:  # the vectorised ELU (setup.py builds it; torch's ELU when it is absent)
     from tokkit.nn import _elu
@@ -225,12 +225,35 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T) -> (B, C, T)."""
+        if self._fusable(x):
+            return _pointwise_pair(self.shortcut, x, self.block[-1], _sequence(self.block[:-1], x))
         return _residual_sum(self.shortcut(x), _sequence(self.block, x))
 
     def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
         """Next piece (B, C, t) -> (B, C, t) (stride-1 causal convs emit one frame per input frame)."""
+        if self._fusable(x):  # the same arithmetic as forward: a stream's frames equal the whole-file pass
+            hidden = _stream_sequence(self.block[:-1], x, state.setdefault("block", {}), final)
+            return _pointwise_pair(self.shortcut, x, self.block[-1], hidden)
         return _residual_sum(_stream_layer(self.shortcut, x, state.setdefault("skip", {}), final),
                              _stream_sequence(self.block, x, state.setdefault("block", {}), final))
+
+    def _fusable(self, x: torch.Tensor) -> bool:
+        """Whether the 1x1 shortcut and the block's last 1x1 conv run as one accumulated GEMM pair (inference on
+        one channels-last CPU item, float32)."""
+        return (isinstance(self.shortcut, PaddedConv1d) and not torch.is_grad_enabled() and x.shape[0] == 1
+                and x.dtype == torch.float32 and x.device.type == "cpu" and is_nwc(x))
+
+
+def _pointwise_pair(first: nn.Conv1d, x: torch.Tensor, second: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
+    """``first(x) + second(h)`` for two 1x1 convs of channels-last (1, C, T) inputs: the first GEMM writes its
+    output with both biases, the second accumulates into it (no third buffer, no separate sum) -> (1, C_out, T)
+    channels-last."""
+    bias = first.bias if second.bias is None else second.bias if first.bias is None else first.bias + second.bias
+    rows = x[0].t()
+    out = (torch.addmm(bias, rows, first.weight[:, :, 0].t()) if bias is not None
+           else torch.mm(rows, first.weight[:, :, 0].t()))
+    out.addmm_(to_nwc(h)[0].t(), second.weight[:, :, 0].t())
+    return out[None].transpose(1, 2)  # canonical channels-last strides (oneDNN checks the batch stride too)
 
 
 def _residual_sum(skip: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
