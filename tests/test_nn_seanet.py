@@ -110,3 +110,24 @@ def test_residual_units_1x1_pair_is_their_sum_up_to_rounding_and_streams_alike(b
         state: dict = {}
         parts = [unit.stream(x[..., s:s + 128], state, s + 128 >= 700) for s in range(0, 700, 128)]
         torch.testing.assert_close(torch.cat(parts, -1), fused, rtol=1e-6, atol=1e-6)
+
+
+def test_identity_skip_accumulates_into_an_owned_input_only():
+    """With an identity skip, a unit whose input nothing else reads (``owned``, as inside a stack) adds its block
+    into that input in place (within rounding of x + block(x)); otherwise its input is left untouched."""
+    torch.manual_seed(4)
+    unit = seanet.ResidualUnit(32, 3, 1, 2, True, True, "reflect").eval()
+    x = to_nwc(torch.randn(1, 32, 500))
+    with torch.inference_mode():
+        want = x + seanet._sequence(unit.block, x)
+        kept = x.clone()
+        out = unit(x)
+        assert torch.equal(x, kept) and out.data_ptr() != x.data_ptr()
+        torch.testing.assert_close(out, want, rtol=1e-6, atol=1e-6)
+        mine = x.clone()
+        owned = unit(mine, owned=True)
+        assert owned.data_ptr() == mine.data_ptr()
+        torch.testing.assert_close(owned, want, rtol=1e-6, atol=1e-6)
+        state: dict = {}
+        pieces = [unit.stream(x[..., s:s + 128].clone(), state, s + 128 >= 500, owned=True) for s in range(0, 500, 128)]
+        torch.testing.assert_close(torch.cat(pieces, -1), owned, rtol=1e-6, atol=1e-6)

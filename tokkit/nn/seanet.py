@@ -223,25 +223,36 @@ class ResidualUnit(nn.Module):
         self.shortcut = nn.Identity() if true_skip else PaddedConv1d(channels, channels, 1, causal=causal,
                                                                      pad_mode=pad_mode)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, T) -> (B, C, T)."""
-        if self._fusable(x):
-            return _pointwise_pair(self.shortcut, x, self.block[-1], _sequence(self.block[:-1], x))
+    def forward(self, x: torch.Tensor, owned: bool = False) -> torch.Tensor:
+        """(B, C, T) -> (B, C, T); ``owned``: ``x`` is an intermediate nothing else reads (an identity skip may then
+        accumulate the block into it)."""
+        if self._fusable(x, owned):
+            return self._fused(x, _sequence(self.block[:-1], x))
         return _residual_sum(self.shortcut(x), _sequence(self.block, x))
 
-    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool) -> torch.Tensor:
+    def stream(self, x: torch.Tensor, state: dict[str, Any], final: bool, owned: bool = False) -> torch.Tensor:
         """Next piece (B, C, t) -> (B, C, t) (stride-1 causal convs emit one frame per input frame)."""
-        if self._fusable(x):  # the same arithmetic as forward: a stream's frames equal the whole-file pass
-            hidden = _stream_sequence(self.block[:-1], x, state.setdefault("block", {}), final)
-            return _pointwise_pair(self.shortcut, x, self.block[-1], hidden)
+        if self._fusable(x, owned):  # the same arithmetic as forward: a stream's frames equal the whole-file pass
+            return self._fused(x, _stream_sequence(self.block[:-1], x, state.setdefault("block", {}), final))
         return _residual_sum(_stream_layer(self.shortcut, x, state.setdefault("skip", {}), final),
                              _stream_sequence(self.block, x, state.setdefault("block", {}), final))
 
-    def _fusable(self, x: torch.Tensor) -> bool:
-        """Whether the 1x1 shortcut and the block's last 1x1 conv run as one accumulated GEMM pair (inference on
-        one channels-last CPU item, float32)."""
-        return (isinstance(self.shortcut, PaddedConv1d) and not torch.is_grad_enabled() and x.shape[0] == 1
-                and x.dtype == torch.float32 and x.device.type == "cpu" and is_nwc(x))
+    def _fusable(self, x: torch.Tensor, owned: bool = False) -> bool:
+        """Whether the skip and the block's last 1x1 conv run as accumulated GEMMs (inference on one channels-last
+        CPU item, float32): a 1x1 shortcut always, an identity skip into ``x`` itself when ``owned``."""
+        return ((isinstance(self.shortcut, PaddedConv1d) or owned) and not torch.is_grad_enabled()
+                and x.shape[0] == 1 and x.dtype == torch.float32 and x.device.type == "cpu" and is_nwc(x))
+
+    def _fused(self, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """skip(x) + last 1x1 conv(hidden) for channels-last (1, C, T) ``x`` (see :meth:`_fusable`)."""
+        if isinstance(self.shortcut, PaddedConv1d):
+            return _pointwise_pair(self.shortcut, x, self.block[-1], hidden)
+        last = self.block[-1]
+        rows = x[0].t()  # (T, C): x's own memory
+        rows.addmm_(to_nwc(hidden)[0].t(), last.weight[:, :, 0].t())
+        if last.bias is not None:
+            rows.add_(last.bias)
+        return x
 
 
 def _pointwise_pair(first: nn.Conv1d, x: torch.Tensor, second: nn.Conv1d, h: torch.Tensor) -> torch.Tensor:
@@ -280,6 +291,8 @@ def _layer(layer: nn.Module, x: torch.Tensor, owned: bool = False) -> torch.Tens
     if type(layer) is nn.ELU and not layer.inplace and x.dim() == 3:
         in_place = owned and not torch.is_grad_enabled()
         return apply_elu(x, float(layer.alpha), out=x if in_place else None)
+    if isinstance(layer, ResidualUnit):
+        return layer(x, owned)
     return layer(x)
 
 
@@ -297,6 +310,8 @@ def _sequence(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 def _stream_layer(layer: nn.Module, x: torch.Tensor, state: dict[str, Any], final: bool,
                   owned: bool = False) -> torch.Tensor:
+    if isinstance(layer, ResidualUnit):
+        return layer.stream(x, state, final, owned)
     stream = getattr(layer, "stream", None)
     return stream(x, state, final) if stream is not None else _layer(layer, x, owned)
 
