@@ -177,3 +177,23 @@ def test_wide_dilated_conv_on_rows_at_any_length(length):
     x = torch.randn(1, 256, length)
     with torch.inference_mode():
         _close(ours(x), plain(x))
+
+
+@pytest.mark.parametrize("height", [70, 97])
+def test_winograd_conv2d_runs_large_pictures_in_bands_of_rows(monkeypatch, height):
+    """A picture over WINOGRAD_BAND_ELEMENTS runs in bands of rows (NNPACK's workspace grows with its input), each
+    with its halo: every row equals nn's within rounding, including the rows where bands meet and the last, short
+    band."""
+    torch.manual_seed(5)
+    ours, plain = Conv2d(16, 32, 3, padding=1), nn.Conv2d(16, 32, 3, padding=1)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 16, height, 40)
+    monkeypatch.setattr(layout, "WINOGRAD_BAND_ELEMENTS", 16 * 40 * 12)  # 10 output rows per band
+    calls = []
+    original = torch._nnpack_spatial_convolution
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a: calls.append(a[0].shape[2]) or original(*a))
+    with torch.inference_mode():
+        got, want = ours(x), plain(x)
+    assert len(calls) == -(-height // 10) and max(calls) == 12
+    for row in range(height):
+        _close(got[:, :, row], want[:, :, row], rtol=1e-4)
