@@ -141,7 +141,10 @@ class ResidualUnit(nn.Module):
         """(B, C, T) -> (B, C, T)."""
         y = self.block(x)
         trim = (x.shape[-1] - y.shape[-1]) // 2
-        return (x[..., trim:x.shape[-1] - trim] if trim > 0 else x) + y
+        skip = x[..., trim:x.shape[-1] - trim] if trim > 0 else x
+        if not torch.is_grad_enabled() and y.shape == skip.shape and y.dtype == skip.dtype:
+            return y.add_(skip)  # the block's fresh output; float addition commutes: the same values as skip + y
+        return skip + y
 
 
 def _units(dim: int, groups: int) -> list[nn.Module]:
@@ -175,7 +178,10 @@ class NoiseBlock(nn.Module):
         """(B, C, T) -> (B, C, T)."""
         # drawn in float32 whatever the dtype, so a float64 copy of the decoder sees the same noise
         noise = torch.randn((x.shape[0], 1, x.shape[-1]), generator=self.generator, dtype=torch.float32, device=x.device)
-        return x + noise.to(x.dtype) * self.linear(x)
+        scaled = self.linear(x)
+        if torch.is_grad_enabled():
+            return x + noise.to(x.dtype) * scaled
+        return scaled.mul_(noise.to(x.dtype)).add_(x)  # in the fresh product; the same values as x + noise * W x
 
 
 class DecoderBlock(nn.Module):
