@@ -90,15 +90,16 @@ class DACTokenizer(WindowedCodecTokenizer):
 
     kind: ClassVar[str] = "audio.dac"
     @classmethod
-    def example_tokenizer(cls) -> "DACTokenizer":
-        """A tiny random-weight DAC (for the contract tests)."""
+    def example_tokenizer(cls, rates: tuple[int, ...] = (2, 4)) -> "DACTokenizer":
+        """A tiny random-weight DAC (for the contract tests); ``rates``: the encoder's strides (the decoder's reversed)."""
         import torch
 
         from tokkit.codecs.audio.published.dac import DACConfig, DACModel
         from tokkit.nn.snakenet import SnakeNetConfig
 
         torch.manual_seed(0)
-        net = SnakeNetConfig(encoder_dim=2, encoder_rates=(2, 4), latent_dim=8, decoder_dim=8, decoder_rates=(4, 2))
+        net = SnakeNetConfig(encoder_dim=2, encoder_rates=tuple(rates), latent_dim=8, decoder_dim=8,
+                             decoder_rates=tuple(reversed(rates)))
         model = DACModel(DACConfig(name="dac_tiny", sample_rate=16000, n_q=4, codebook_size=16, codebook_dim=4, net=net))
         with torch.no_grad():
             for level in model.quantizer.levels:
