@@ -1,0 +1,114 @@
+"""Speed of the audio decoders' transposed convolutions: torch's conv_transpose1d on rows, tokkit's oneDNN path
+(tokkit.nn.layout before polyphase GEMMs) and the polyphase GEMM path, one thread, float32 inference.
+
+    PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 5 python benchmarks/transposed_conv.py [--repeats 7] [--codecs encodec dac]
+
+Shapes: the four transposed convs (kernel 2s) of the EnCodec 24 kHz decoder on 5 s of audio, of Mimi's SEANet
+decoder on 10 s, of DAC 44 kHz's and SNAC 24 kHz's decoders on 3 s (padding ceil(s/2) as the authors build them).
+Each input is in the layout tokkit's stack hands the layer (channels-last up to ``layout.NARROW`` channels, rows
+above). Time: best of ``--repeats`` rounds, the three paths timed alternately in each round; GFLOP/s counts the
+conv's 2 * C_in * C_out * K * T multiply-adds. Anchor: plain torch.mm 2048 x 2048 on the same core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from tokkit.nn import layout  # noqa: E402
+from tokkit.nn.layout import ConvTranspose1d, to_nwc  # noqa: E402
+
+#: (codec, [(C_in, C_out, stride, input frames, padding)]) of each decoder's transposed convs (kernel 2 * stride)
+SHAPES = {
+    "encodec": [(512, 256, 8, 375, 0), (256, 128, 5, 3000, 0), (128, 64, 4, 15000, 0), (64, 32, 2, 60000, 0)],
+    "mimi": [(1024, 512, 8, 250, 0), (512, 256, 6, 2000, 0), (256, 128, 5, 12000, 0), (128, 64, 4, 60000, 0)],
+    "dac": [(1536, 768, 8, 259, 4), (768, 384, 8, 2072, 4), (384, 192, 4, 16576, 2), (192, 96, 2, 66304, 1)],
+    "snac": [(1024, 512, 8, 141, 4), (512, 256, 8, 1128, 4), (256, 128, 4, 9024, 2), (128, 64, 2, 36096, 1)],
+}
+
+
+def load() -> str:
+    """The machine's load line (``uptime``)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def mm_peak() -> float:
+    """GFLOP/s of plain torch.mm 2048 x 2048 (best of 5)."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    best = min(_time(lambda: torch.mm(a, b)) for _ in range(5))
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def _time(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def measure(cin: int, cout: int, stride: int, frames: int, padding: int, repeats: int) -> dict:
+    """Best-of times (s) of the three paths on one shape, and the polyphase path's largest relative difference."""
+    torch.manual_seed(0)
+    conv = ConvTranspose1d(cin, cout, 2 * stride, stride, padding=padding).eval()
+    rows = torch.randn(1, cin, frames)
+    given = to_nwc(rows) if cin <= layout.NARROW else rows
+    weight, bias = conv.weight.detach(), conv.bias.detach()
+    saved = layout.POLYPHASE_MIN_IN
+
+    def old():
+        layout.POLYPHASE_MIN_IN = 0
+        try:
+            return conv(given)
+        finally:
+            layout.POLYPHASE_MIN_IN = saved
+
+    paths = {"torch": lambda: F.conv_transpose1d(rows, weight, bias, stride, padding),
+             "old": old, "polyphase": lambda: layout._polyphase(conv, given)}
+    best = dict.fromkeys(paths, math.inf)
+    with torch.inference_mode():
+        reference = paths["torch"]()
+        diff = float((paths["polyphase"]() - reference).abs().max() / reference.abs().max())
+        for run in paths.values():
+            run()
+        for _ in range(repeats):
+            for name, run in paths.items():
+                best[name] = min(best[name], _time(run))
+    return {**best, "gflop": 2 * cin * cout * 2 * stride * frames / 1e9, "diff": diff}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--codecs", nargs="+", choices=sorted(SHAPES), default=list(SHAPES))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, 1 thread, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+          f"layout.NARROW={layout.NARROW}, POLYPHASE_MIN_IN={layout.POLYPHASE_MIN_IN}, "
+          f"POLYPHASE_MIN_COLS={layout.POLYPHASE_MIN_COLS}; load: {load()}")
+    print(f"anchor: plain torch.mm 2048x2048 {mm_peak():.1f} GFLOP/s")
+    print(f"{'codec':8} {'C_in->C_out':>11} {'K/s':>5} {'T':>6} {'in':>4} | {'torch rows':>10} {'old':>8} "
+          f"{'polyphase':>9} ms | {'old':>4} {'poly':>4} GFLOP/s | poly/old  max rel diff")
+    for codec in args.codecs:
+        for cin, cout, stride, frames, padding in SHAPES[codec]:
+            r = measure(cin, cout, stride, frames, padding, args.repeats)
+            layout_in = "nwc" if cin <= layout.NARROW else "rows"
+            rule = "poly" if cin >= layout.POLYPHASE_MIN_IN and stride * cout >= layout.POLYPHASE_MIN_COLS else "old"
+            print(f"{codec:8} {f'{cin}->{cout}':>11} {f'{2 * stride}/{stride}':>5} {frames:>6} {layout_in:>4} | "
+                  f"{r['torch'] * 1e3:10.1f} {r['old'] * 1e3:8.1f} {r['polyphase'] * 1e3:9.1f} ms | "
+                  f"{r['gflop'] / r['old']:4.0f} {r['gflop'] / r['polyphase']:4.0f} GFLOP/s | "
+                  f"{r['old'] / r['polyphase']:5.2f}x   {r['diff']:.1e}  rule: {rule}", flush=True)
+    print(f"load: {load()}")
+
+
+if __name__ == "__main__":
+    main()
