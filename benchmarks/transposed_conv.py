@@ -26,7 +26,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from tokkit.nn import layout  # noqa: E402
-from tokkit.nn.layout import ConvTranspose1d, to_nwc  # noqa: E402
+from tokkit.nn.layout import ConvTranspose1d, to_ncw, to_nwc  # noqa: E402
 
 #: (codec, [(C_in, C_out, stride, input frames, padding)]) of each decoder's transposed convs (kernel 2 * stride)
 SHAPES = {
@@ -72,8 +72,11 @@ def measure(cin: int, cout: int, stride: int, frames: int, padding: int, repeats
         finally:
             layout.POLYPHASE_MIN_IN = saved
 
+    # the next layer's layout: channels-last up to NARROW channels, rows above (what the stack converts to)
+    after = to_nwc if cout <= layout.NARROW else to_ncw
     paths = {"torch": lambda: F.conv_transpose1d(rows, weight, bias, stride, padding),
-             "old": old, "polyphase": lambda: layout._polyphase(conv, given)}
+             "old": old, "polyphase": lambda: layout._polyphase(conv, given),
+             "old+": lambda: after(old()), "polyphase+": lambda: after(layout._polyphase(conv, given))}
     best = dict.fromkeys(paths, math.inf)
     with torch.inference_mode():
         reference = paths["torch"]()
@@ -94,19 +97,25 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"layout.NARROW={layout.NARROW}, POLYPHASE_MIN_IN={layout.POLYPHASE_MIN_IN}, "
-          f"POLYPHASE_MIN_COLS={layout.POLYPHASE_MIN_COLS}; load: {load()}")
+          f"POLYPHASE_MIN_COLS={layout.POLYPHASE_MIN_COLS}, POLYPHASE_WIDE_IN={layout.POLYPHASE_WIDE_IN}; load: {load()}")
     print(f"anchor: plain torch.mm 2048x2048 {mm_peak():.1f} GFLOP/s")
+    print("old+ / polyphase+: the same, then converted to the layout the next layer runs in (channels-last up to "
+          "NARROW output channels, rows above), as the decoder stack does")
     print(f"{'codec':8} {'C_in->C_out':>11} {'K/s':>5} {'T':>6} {'in':>4} | {'torch rows':>10} {'old':>8} "
-          f"{'polyphase':>9} ms | {'old':>4} {'poly':>4} GFLOP/s | poly/old  max rel diff")
+          f"{'polyphase':>9} ms | {'old':>4} {'poly':>4} GFLOP/s | poly/old | {'old+':>6} {'poly+':>6} ms "
+          f"poly+/old+ | max rel diff")
     for codec in args.codecs:
         for cin, cout, stride, frames, padding in SHAPES[codec]:
             r = measure(cin, cout, stride, frames, padding, args.repeats)
             layout_in = "nwc" if cin <= layout.NARROW else "rows"
-            rule = "poly" if cin >= layout.POLYPHASE_MIN_IN and stride * cout >= layout.POLYPHASE_MIN_COLS else "old"
+            probe = ConvTranspose1d(cin, cout, 2 * stride, stride, padding=padding)
+            with torch.inference_mode():
+                rule = "polyphase" if layout._polyphase_fits(probe, torch.empty(1, cin, frames)) else "old"
             print(f"{codec:8} {f'{cin}->{cout}':>11} {f'{2 * stride}/{stride}':>5} {frames:>6} {layout_in:>4} | "
                   f"{r['torch'] * 1e3:10.1f} {r['old'] * 1e3:8.1f} {r['polyphase'] * 1e3:9.1f} ms | "
                   f"{r['gflop'] / r['old']:4.0f} {r['gflop'] / r['polyphase']:4.0f} GFLOP/s | "
-                  f"{r['old'] / r['polyphase']:5.2f}x   {r['diff']:.1e}  rule: {rule}", flush=True)
+                  f"{r['old'] / r['polyphase']:5.2f}x | {r['old+'] * 1e3:6.1f} {r['polyphase+'] * 1e3:6.1f} ms "
+                  f"{r['old+'] / r['polyphase+']:5.2f}x | {r['diff']:.1e}  rule: {rule}", flush=True)
     print(f"load: {load()}")
 
 

@@ -31,12 +31,15 @@ ENABLED = True
 #: output then rounds the same in any window that starts on a multiple of this grid (see ``time_grid``)
 DILATED_CHUNK = 256  # 0: one call (the output's rounding then depends on the input's length)
 #: an undilated dense transposed conv runs as polyphase GEMMs (:func:`_polyphase`) instead of oneDNN's deconvolution
-#: from this many input channels and stride * output channels (the GEMMs' inner and outer widths) on; 0: never.
-#: Measured by benchmarks/transposed_conv.py (one AVX2 EPYC thread, oneDNN 3.12, MKL): every decoder layer of
-#: EnCodec, Mimi, DAC and SNAC with C_in >= 256 gains 1.0-1.8x (most on rows of 256-384 channels and long inputs),
-#: 128 -> 64 at stride 4 gains 1.1-1.2x; narrower GEMMs lose to oneDNN's channels-last kernel (128 -> 64 and
-#: 192 -> 96 at stride 2: 0.85-0.95x, 64 -> 32: 0.88x)
-POLYPHASE_MIN_IN, POLYPHASE_MIN_COLS = 128, 256
+#: from this many input channels and stride * output channels (the GEMMs' inner and outer widths) on, and, when its
+#: output is wider than NARROW (the next layer converts polyphase's channels-last output back to rows), from
+#: POLYPHASE_WIDE_IN input channels on; 0: never. Measured by benchmarks/transposed_conv.py (one AVX2 EPYC thread,
+#: oneDNN 3.12, MKL; times including the conversion to the next layer's layout) on every kernel-2s decoder layer of
+#: EnCodec, Mimi, DAC and SNAC: narrow outputs from 128 -> 64 at stride 4 up gain 1.1-2.1x (most on 256 -> 128 and
+#: 384 -> 192 rows with long inputs), 1024 -> 512 and 1536 -> 768 gain 1.2-1.4x; narrower GEMMs lose to oneDNN's
+#: channels-last kernel (128 -> 64 and 192 -> 96 at stride 2: 0.83-0.9x, 64 -> 32: 0.9x) and so do 512 -> 256 and
+#: 768 -> 384 with the conversion (0.85-0.99x; oneDNN's rows kernel already runs them at 75-90 GFLOP/s)
+POLYPHASE_MIN_IN, POLYPHASE_MIN_COLS, POLYPHASE_WIDE_IN = 128, 256, 1024
 #: fewest rows of a polyphase GEMM: MKL's sgemm rounds calls of 1-3 rows differently from longer ones (measured on
 #: torch 2.13's MKL: from 4 rows on, a row's value is the same in any call), so shorter inputs are zero-padded
 POLYPHASE_MIN_ROWS = 4
@@ -189,6 +192,7 @@ def _polyphase_fits(conv: nn.ConvTranspose1d, x: torch.Tensor) -> bool:
     params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
     return (ENABLED and POLYPHASE_MIN_IN > 0 and conv.in_channels >= POLYPHASE_MIN_IN
             and conv.stride[0] * conv.out_channels >= POLYPHASE_MIN_COLS and conv.groups == 1
+            and (conv.out_channels <= NARROW or conv.in_channels >= POLYPHASE_WIDE_IN)
             and conv.dilation[0] == 1 and conv.padding_mode == "zeros" and x.shape[-1] > 0
             and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
             and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
