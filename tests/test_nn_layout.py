@@ -223,3 +223,36 @@ def test_time_grid_counts_strides_up_to_each_dilated_conv():
                        Conv1d(8, 8, 7, padding=9, dilation=3))
     assert layout.time_grid(up) == chunk // 8
     assert layout.time_grid(nn.Sequential(Conv1d(4, 4, 3, padding=1))) == 1
+
+
+@pytest.mark.parametrize("cin,kernel,padding,frames,batch,bias", [
+    (32, 7, 0, 100, 1, True), (32, 7, 3, 100, 2, True), (64, 7, 3, 5, 1, False), (5, 3, 4, 2, 1, True),
+    (96, 7, 3, 1, 1, True), (16, 4, 1, 3, 3, True), (9, 1, 0, 17, 1, True)])
+def test_one_output_channel_conv_equals_nn(cin, kernel, padding, frames, batch, bias):
+    """A conv to one channel of a channels-last input runs as window dot products (the compiled kernel) with nn's
+    values, the zero padding included; rows inputs, autograd and strides keep the other paths."""
+    torch.manual_seed(6)
+    ours = Conv1d(cin, 1, kernel, padding=padding, bias=bias)
+    plain = nn.Conv1d(cin, 1, kernel, padding=padding, bias=bias)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(batch, cin, frames)
+    with torch.inference_mode():
+        assert layout._one_channel_fits(ours, to_nwc(x)) == (layout._window_dot is not None)
+        assert not layout._one_channel_fits(ours, x.contiguous()) or frames == 1
+        for given in (to_nwc(x), x.contiguous()):
+            _close(ours(given), plain(x))
+    assert not layout._one_channel_fits(ours, to_nwc(x))  # grad enabled and the weights need grad: torch's path
+
+
+@pytest.mark.skipif(layout._window_dot is None, reason="tokkit.nn._window_dot not built")
+def test_one_output_channel_conv_rounds_an_output_the_same_in_any_window():
+    torch.manual_seed(7)
+    ours = Conv1d(32, 1, 7, padding=3).eval()
+    x = to_nwc(torch.randn(1, 32, 301))
+    with torch.inference_mode():
+        whole = ours(x)
+        for lo, hi in [(0, 1), (0, 9), (7, 20), (100, 110), (13, 170), (1, 301)]:
+            part = ours(to_nwc(x[..., lo:hi]))
+            first = 0 if lo == 0 else 3  # outputs first .. of the window read only rows inside it
+            last = max(first, part.shape[-1] - (0 if hi == 301 else 3))
+            assert torch.equal(part[..., first:last], whole[..., lo + first:lo + last])

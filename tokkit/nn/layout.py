@@ -20,6 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+try:  # compiled with the package (setup.py); absent: those convolutions run in oneDNN
+    from tokkit.nn import _window_dot
+except ImportError:  # pragma: no cover - depends on the build
+    _window_dot = None
+
 #: widest input (channels) for which a dense convolution runs channels-last (measured on AVX2 CPUs with
 #: oneDNN 3: 32-192 channels gain 1.3-3x, 256 is a tie, 512 and above lose)
 NARROW = 192
@@ -111,6 +116,8 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         return _plain(conv, x)
     if isinstance(conv, nn.ConvTranspose1d) and _polyphase_fits(conv, x):
         return _polyphase(conv, x)
+    if isinstance(conv, nn.Conv1d) and _one_channel_fits(conv, x):
+        return _one_channel(conv, x)
     wants = _wants_nwc(conv)
     if wants is None:
         if not is_nwc(x):
@@ -244,6 +251,48 @@ def _polyphase(conv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         for j in range(1, len(mats)):
             y[j:j + rows].addmm_(a, mats[j])
     return out.view(b, blocks * s, -1)[:, pad:pad + length].transpose(1, 2)
+
+
+def _one_channel_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
+    """Whether ``conv`` on CPU ``x`` runs as :func:`_one_channel` (float32 inference, one output channel, stride 1,
+    undilated, channels-last input)."""
+    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
+    return (_window_dot is not None and ENABLED and conv.out_channels == 1 and conv.groups == 1
+            and conv.stride[0] == 1 and conv.dilation[0] == 1 and conv.padding_mode == "zeros"
+            and isinstance(conv.padding, tuple) and is_nwc(x) and x.shape[-1] + 2 * conv.padding[0] >= conv.kernel_size[0]
+            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
+            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+
+
+def _one_channel(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A conv to one output channel of channels-last (B, C, T) ``x``: the window of output t is K * C consecutive
+    floats of the (T, C) rows, so each output is one dot product with the (K, C) weight (tokkit.nn._window_dot; the
+    outputs whose window reaches the zero padding read a small zero-padded copy) -> (B, 1, T')."""
+    weight, bias = conv.weight, conv.bias
+    key = (weight.data_ptr(), weight._version, tuple(weight.shape))
+    cached = conv.__dict__.get("_one_channel")
+    if cached is None or cached[0] != key:
+        cached = (key, weight.detach()[0].t().contiguous())  # (K, C): w[k * C + c] = weight[0, c, k]
+        conv.__dict__["_one_channel"] = cached
+    flat = cached[1]
+    b, c, t = x.shape
+    k, pad = conv.kernel_size[0], conv.padding[0]
+    n_out = t + 2 * pad - k + 1
+    offset = 0.0 if bias is None else float(bias)
+    out = x.new_empty(b, 1, n_out)
+    inner = max(0, t - k + 1)  # outputs pad .. pad + inner - 1 read only rows of x
+    for i in range(b):
+        rows = x[i].t()  # (T, C) rows
+        y = out[i, 0]
+        if inner:
+            _window_dot.window_dot(rows.data_ptr(), flat.data_ptr(), y[pad:].data_ptr(), inner, c, k * c, offset)
+        for lo, hi in ((0, min(pad, n_out)), (pad + inner, n_out)):
+            if hi > lo:  # outputs lo .. hi - 1 read rows lo - pad .. hi - 2 - pad + k, zero outside x
+                piece = rows.new_zeros(hi - lo + k - 1, c)
+                first, last = max(0, lo - pad), min(t, hi - 1 - pad + k)
+                piece[first - (lo - pad):last - (lo - pad)] = rows[first:last]
+                _window_dot.window_dot(piece.data_ptr(), flat.data_ptr(), y[lo:].data_ptr(), hi - lo, c, k * c, offset)
+    return out
 
 
 def time_grid(module: nn.Module) -> int:
