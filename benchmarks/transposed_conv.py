@@ -1,5 +1,7 @@
 """Speed of the audio decoders' transposed convolutions: torch's conv_transpose1d on rows, tokkit's oneDNN path
-(tokkit.nn.layout before polyphase GEMMs) and the polyphase GEMM path, one thread, float32 inference.
+(tokkit.nn.layout before polyphase GEMMs) and the polyphase GEMM path, one thread, float32 inference; and of their
+last convolutions (to one channel, kernel 7): torch's conv1d on rows, oneDNN's on channels-last and the compiled
+window dot products (tokkit.nn._window_dot).
 
     PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 5 python benchmarks/transposed_conv.py [--repeats 7] [--codecs encodec dac]
 
@@ -7,7 +9,7 @@ Shapes: the four transposed convs (kernel 2s) of the EnCodec 24 kHz decoder on 5
 decoder on 10 s, of DAC 44 kHz's and SNAC 24 kHz's decoders on 3 s (padding ceil(s/2) as the authors build them).
 Each input is in the layout tokkit's stack hands the layer (channels-last up to ``layout.NARROW`` channels, rows
 above). Time: best of ``--repeats`` rounds, the three paths timed alternately in each round; GFLOP/s counts the
-conv's 2 * C_in * C_out * K * T multiply-adds. Anchor: plain torch.mm 2048 x 2048 on the same core.
+conv's 2 * C_in * C_out * K * T multiply-adds (the last conv's as well). Anchor: plain torch.mm 2048 x 2048 on the same core.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from tokkit.nn import layout  # noqa: E402
-from tokkit.nn.layout import ConvTranspose1d, to_ncw, to_nwc  # noqa: E402
+from tokkit.nn.layout import Conv1d, ConvTranspose1d, to_ncw, to_nwc  # noqa: E402
 
+#: codec -> (C_in, output samples, padding) of the decoder's last conv (to one channel, kernel 7; EnCodec and Mimi pad
+#: the input themselves, reflect: padding 0 on 6 more samples)
+LAST = {"encodec": (32, 120000, 0), "mimi": (64, 240000, 0), "dac": (96, 132608, 3), "snac": (64, 72192, 3)}
 #: (codec, [(C_in, C_out, stride, input frames, padding)]) of each decoder's transposed convs (kernel 2 * stride)
 SHAPES = {
     "encodec": [(512, 256, 8, 375, 0), (256, 128, 5, 3000, 0), (128, 64, 4, 15000, 0), (64, 32, 2, 60000, 0)],
@@ -89,6 +94,37 @@ def measure(cin: int, cout: int, stride: int, frames: int, padding: int, repeats
     return {**best, "gflop": 2 * cin * cout * 2 * stride * frames / 1e9, "diff": diff}
 
 
+def measure_last(cin: int, samples: int, padding: int, repeats: int) -> dict:
+    """Best-of times (s) of a decoder's last conv (cin -> 1, kernel 7) on rows (torch), channels-last in oneDNN and
+    as window dot products, and the latter's largest relative difference to torch."""
+    torch.manual_seed(0)
+    conv = Conv1d(cin, 1, 7, padding=padding).eval()
+    rows = torch.randn(1, cin, samples + 6 - 2 * padding)
+    given = to_nwc(rows)
+    weight, bias = conv.weight.detach(), conv.bias.detach()
+    kernel = layout._window_dot
+
+    def onednn():
+        layout._window_dot = None
+        try:
+            return conv(given)
+        finally:
+            layout._window_dot = kernel
+
+    paths = {"torch": lambda: F.conv1d(rows, weight, bias, 1, padding), "old": onednn,
+             "window_dot": lambda: layout._one_channel(conv, given)}
+    best = dict.fromkeys(paths, math.inf)
+    with torch.inference_mode():
+        reference = paths["torch"]()
+        diff = float((paths["window_dot"]() - reference).abs().max() / reference.abs().max())
+        for run in paths.values():
+            run()
+        for _ in range(repeats):
+            for name, run in paths.items():
+                best[name] = min(best[name], _time(run))
+    return {**best, "gflop": 2 * cin * 7 * samples / 1e9, "diff": diff}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -97,7 +133,8 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"layout.NARROW={layout.NARROW}, POLYPHASE_MIN_IN={layout.POLYPHASE_MIN_IN}, "
-          f"POLYPHASE_MIN_COLS={layout.POLYPHASE_MIN_COLS}, POLYPHASE_WIDE_IN={layout.POLYPHASE_WIDE_IN}; load: {load()}")
+          f"POLYPHASE_MIN_COLS={layout.POLYPHASE_MIN_COLS}, POLYPHASE_WIDE_IN={layout.POLYPHASE_WIDE_IN}; "
+          f"load: {load()}")
     print(f"anchor: plain torch.mm 2048x2048 {mm_peak():.1f} GFLOP/s")
     print("old+ / polyphase+: the same, then converted to the layout the next layer runs in (channels-last up to "
           "NARROW output channels, rows above), as the decoder stack does")
@@ -116,6 +153,17 @@ def main() -> None:
                   f"{r['gflop'] / r['old']:4.0f} {r['gflop'] / r['polyphase']:4.0f} GFLOP/s | "
                   f"{r['old'] / r['polyphase']:5.2f}x | {r['old+'] * 1e3:6.1f} {r['polyphase+'] * 1e3:6.1f} ms "
                   f"{r['old+'] / r['polyphase+']:5.2f}x | {r['diff']:.1e}  rule: {rule}", flush=True)
+    print(f"last conv (C_in -> 1, kernel 7, channels-last input){'' if layout._window_dot else ': NOT BUILT'}")
+    print(f"{'codec':8} {'C_in':>5} {'samples':>7} | {'torch rows':>10} {'oneDNN':>8} {'window_dot':>10} ms | "
+          f"{'oneDNN':>6} {'wdot':>5} GFLOP/s | wdot/oneDNN | max rel diff")
+    for codec in args.codecs:
+        if layout._window_dot is None:
+            break
+        cin, samples, padding = LAST[codec]
+        r = measure_last(cin, samples, padding, args.repeats)
+        print(f"{codec:8} {cin:>5} {samples:>7} | {r['torch'] * 1e3:10.2f} {r['old'] * 1e3:8.2f} "
+              f"{r['window_dot'] * 1e3:10.2f} ms | {r['gflop'] / r['old']:6.1f} {r['gflop'] / r['window_dot']:5.1f} "
+              f"GFLOP/s | {r['old'] / r['window_dot']:5.2f}x | {r['diff']:.1e}", flush=True)
     print(f"load: {load()}")
 
 

@@ -259,7 +259,8 @@ def _one_channel_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
     params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
     return (_window_dot is not None and ENABLED and conv.out_channels == 1 and conv.groups == 1
             and conv.stride[0] == 1 and conv.dilation[0] == 1 and conv.padding_mode == "zeros"
-            and isinstance(conv.padding, tuple) and is_nwc(x) and x.shape[-1] + 2 * conv.padding[0] >= conv.kernel_size[0]
+            and isinstance(conv.padding, tuple) and is_nwc(x)
+            and x.shape[-1] + 2 * conv.padding[0] >= conv.kernel_size[0]
             and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
             and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
 
