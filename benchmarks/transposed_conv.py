@@ -1,6 +1,6 @@
 """Speed of the audio decoders' transposed convolutions: torch's conv_transpose1d on rows, tokkit's oneDNN path
 (tokkit.nn.layout before polyphase GEMMs) and the polyphase GEMM path, one thread, float32 inference; and of their
-last convolutions (to one channel, kernel 7): torch's conv1d on rows, oneDNN's on channels-last and the compiled
+last convolutions (to one channel): torch's conv1d on rows, oneDNN's on channels-last and the compiled
 window dot products (tokkit.nn._window_dot).
 
     PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 5 python benchmarks/transposed_conv.py [--repeats 7] [--codecs encodec dac]
@@ -30,9 +30,10 @@ import torch.nn.functional as F  # noqa: E402
 from tokkit.nn import layout  # noqa: E402
 from tokkit.nn.layout import Conv1d, ConvTranspose1d, to_ncw, to_nwc  # noqa: E402
 
-#: codec -> (C_in, output samples, padding) of the decoder's last conv (to one channel, kernel 7; EnCodec and Mimi pad
-#: the input themselves, reflect: padding 0 on 6 more samples)
-LAST = {"encodec": (32, 120000, 0), "mimi": (64, 240000, 0), "dac": (96, 132608, 3), "snac": (64, 72192, 3)}
+#: codec -> (C_in, kernel, output samples, padding) of the decoder's last conv (to one channel; EnCodec and Mimi pad
+#: the input themselves: padding 0 on kernel - 1 more samples)
+LAST = {"encodec": (32, 7, 120000, 0), "mimi": (64, 3, 240000, 0), "dac": (96, 7, 132608, 3),
+        "snac": (64, 7, 72192, 3)}
 #: (codec, [(C_in, C_out, stride, input frames, padding)]) of each decoder's transposed convs (kernel 2 * stride)
 SHAPES = {
     "encodec": [(512, 256, 8, 375, 0), (256, 128, 5, 3000, 0), (128, 64, 4, 15000, 0), (64, 32, 2, 60000, 0)],
@@ -94,12 +95,12 @@ def measure(cin: int, cout: int, stride: int, frames: int, padding: int, repeats
     return {**best, "gflop": 2 * cin * cout * 2 * stride * frames / 1e9, "diff": diff}
 
 
-def measure_last(cin: int, samples: int, padding: int, repeats: int) -> dict:
-    """Best-of times (s) of a decoder's last conv (cin -> 1, kernel 7) on rows (torch), channels-last in oneDNN and
-    as window dot products, and the latter's largest relative difference to torch."""
+def measure_last(cin: int, kernel: int, samples: int, padding: int, repeats: int) -> dict:
+    """Best-of times (s) of a decoder's last conv (cin -> 1) on rows (torch), channels-last in oneDNN and as window
+    dot products, and the latter's largest relative difference to torch."""
     torch.manual_seed(0)
-    conv = Conv1d(cin, 1, 7, padding=padding).eval()
-    rows = torch.randn(1, cin, samples + 6 - 2 * padding)
+    conv = Conv1d(cin, 1, kernel, padding=padding).eval()
+    rows = torch.randn(1, cin, samples + kernel - 1 - 2 * padding)
     given = to_nwc(rows)
     weight, bias = conv.weight.detach(), conv.bias.detach()
     kernel = layout._window_dot
@@ -122,7 +123,7 @@ def measure_last(cin: int, samples: int, padding: int, repeats: int) -> dict:
         for _ in range(repeats):
             for name, run in paths.items():
                 best[name] = min(best[name], _time(run))
-    return {**best, "gflop": 2 * cin * 7 * samples / 1e9, "diff": diff}
+    return {**best, "gflop": 2 * cin * kernel * samples / 1e9, "diff": diff}
 
 
 def main() -> None:
@@ -153,15 +154,15 @@ def main() -> None:
                   f"{r['gflop'] / r['old']:4.0f} {r['gflop'] / r['polyphase']:4.0f} GFLOP/s | "
                   f"{r['old'] / r['polyphase']:5.2f}x | {r['old+'] * 1e3:6.1f} {r['polyphase+'] * 1e3:6.1f} ms "
                   f"{r['old+'] / r['polyphase+']:5.2f}x | {r['diff']:.1e}  rule: {rule}", flush=True)
-    print(f"last conv (C_in -> 1, kernel 7, channels-last input){'' if layout._window_dot else ': NOT BUILT'}")
-    print(f"{'codec':8} {'C_in':>5} {'samples':>7} | {'torch rows':>10} {'oneDNN':>8} {'window_dot':>10} ms | "
+    print(f"last conv (C_in -> 1, channels-last input){'' if layout._window_dot else ': window_dot NOT BUILT'}")
+    print(f"{'codec':8} {'C_in':>5} {'K':>2} {'samples':>7} | {'torch rows':>10} {'oneDNN':>8} {'window_dot':>10} ms | "
           f"{'oneDNN':>6} {'wdot':>5} GFLOP/s | wdot/oneDNN | max rel diff")
     for codec in args.codecs:
         if layout._window_dot is None:
             break
-        cin, samples, padding = LAST[codec]
-        r = measure_last(cin, samples, padding, args.repeats)
-        print(f"{codec:8} {cin:>5} {samples:>7} | {r['torch'] * 1e3:10.2f} {r['old'] * 1e3:8.2f} "
+        cin, kernel, samples, padding = LAST[codec]
+        r = measure_last(cin, kernel, samples, padding, args.repeats)
+        print(f"{codec:8} {cin:>5} {kernel:>2} {samples:>7} | {r['torch'] * 1e3:10.2f} {r['old'] * 1e3:8.2f} "
               f"{r['window_dot'] * 1e3:10.2f} ms | {r['gflop'] / r['old']:6.1f} {r['gflop'] / r['window_dot']:5.1f} "
               f"GFLOP/s | {r['old'] / r['window_dot']:5.2f}x | {r['diff']:.1e}", flush=True)
     print(f"load: {load()}")
