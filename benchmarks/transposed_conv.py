@@ -4,6 +4,12 @@ last convolutions (to one channel): torch's conv1d on rows, oneDNN's on channels
 window dot products (tokkit.nn._window_dot).
 
     PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 5 python benchmarks/transposed_conv.py [--repeats 7] [--codecs encodec dac]
+    PYTHONPATH=. OMP_NUM_THREADS=1 nice -n 5 /tmp/speed/venvs/audioports/bin/python benchmarks/transposed_conv.py \
+        --decode encodec_24khz --seconds 5 --rounds 8     (dac_44khz / snac_24khz: the dacsnac venv, mimi: mimi's)
+
+``--decode``: whole decodes by tokkit's port (built as benchmarks/published_codecs.py builds it, so the reference
+package must be importable) in one process, alternately with both rewrites off (oneDNN as before) and on; min and
+median wall time of ``--rounds`` each (the same process, model and input, so the machine's load hits both alike).
 
 Shapes: the four transposed convs (kernel 2s) of the EnCodec 24 kHz decoder on 5 s of audio, of Mimi's SEANet
 decoder on 10 s, of DAC 44 kHz's and SNAC 24 kHz's decoders on 3 s (padding ceil(s/2) as the authors build them).
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -126,12 +133,45 @@ def measure_last(cin: int, kernel: int, samples: int, padding: int, repeats: int
     return {**best, "gflop": 2 * cin * kernel * samples / 1e9, "diff": diff}
 
 
+def decode_ab(codec: str, seconds: float, rounds: int) -> None:
+    """Prints min / median wall time of tokkit's decode of ``codec`` with the polyphase and window-dot paths off
+    and on, alternately in one process."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import published_codecs
+
+    keep, run = published_codecs._callable(codec, "tokkit", "decode", seconds)
+    polyphase, kernel = layout.POLYPHASE_MIN_IN, layout._window_dot
+    times: dict[str, list[float]] = {"oneDNN (before)": [], "polyphase + window_dot": []}
+    run()
+    try:
+        for _ in range(rounds):
+            for name in times:
+                on = name != "oneDNN (before)"
+                layout.POLYPHASE_MIN_IN, layout._window_dot = (polyphase, kernel) if on else (0, None)
+                times[name].append(_time(run))
+    finally:
+        layout.POLYPHASE_MIN_IN, layout._window_dot = polyphase, kernel
+    print(f"{codec} decode of {seconds:g} s, {rounds} rounds alternately; load: {load()}")
+    for name, values in times.items():
+        print(f"  {name:24} min {min(values):.3f} s  median {statistics.median(values):.3f} s")
+    before, after = (min(v) for v in times.values())
+    print(f"  before / after (min): {before / after:.2f}x")
+    del keep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--codecs", nargs="+", choices=sorted(SHAPES), default=list(SHAPES))
+    parser.add_argument("--decode", nargs="+", metavar="CODEC", help="time whole decodes instead (see above)")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.decode:
+        for codec in args.decode:
+            decode_ab(codec, args.seconds, args.rounds)
+        return
     print(f"torch {torch.__version__}, 1 thread, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
           f"layout.NARROW={layout.NARROW}, POLYPHASE_MIN_IN={layout.POLYPHASE_MIN_IN}, "
           f"POLYPHASE_MIN_COLS={layout.POLYPHASE_MIN_COLS}, POLYPHASE_WIDE_IN={layout.POLYPHASE_WIDE_IN}; "
