@@ -12,7 +12,8 @@ package must be importable) in one process, alternately with both rewrites off (
 median wall time of ``--rounds`` each (the same process, model and input, so the machine's load hits both alike).
 
 Shapes: the four transposed convs (kernel 2s) of the EnCodec 24 kHz decoder on 5 s of audio, of Mimi's SEANet
-decoder on 10 s, of DAC 44 kHz's and SNAC 24 kHz's decoders on 3 s (padding ceil(s/2) as the authors build them).
+decoder on 10 s, of DAC 44 kHz's and SNAC 24 kHz's decoders on 3 s (padding ceil(s/2) as the authors build them;
+SNAC pads its input to whole attention windows: 144 frames).
 Each input is in the layout tokkit's stack hands the layer (channels-last up to ``layout.NARROW`` channels, rows
 above). Time: best of ``--repeats`` rounds, the three paths timed alternately in each round; GFLOP/s counts the
 conv's 2 * C_in * C_out * K * T multiply-adds (the last conv's as well). Anchor: plain torch.mm 2048 x 2048 on the same core.
@@ -40,13 +41,13 @@ from tokkit.nn.layout import Conv1d, ConvTranspose1d, to_ncw, to_nwc  # noqa: E4
 #: codec -> (C_in, kernel, output samples, padding) of the decoder's last conv (to one channel; EnCodec and Mimi pad
 #: the input themselves: padding 0 on kernel - 1 more samples)
 LAST = {"encodec": (32, 7, 120000, 0), "mimi": (64, 3, 240000, 0), "dac": (96, 7, 132608, 3),
-        "snac": (64, 7, 72192, 3)}
+        "snac": (64, 7, 73728, 3)}
 #: (codec, [(C_in, C_out, stride, input frames, padding)]) of each decoder's transposed convs (kernel 2 * stride)
 SHAPES = {
     "encodec": [(512, 256, 8, 375, 0), (256, 128, 5, 3000, 0), (128, 64, 4, 15000, 0), (64, 32, 2, 60000, 0)],
     "mimi": [(1024, 512, 8, 250, 0), (512, 256, 6, 2000, 0), (256, 128, 5, 12000, 0), (128, 64, 4, 60000, 0)],
     "dac": [(1536, 768, 8, 259, 4), (768, 384, 8, 2072, 4), (384, 192, 4, 16576, 2), (192, 96, 2, 66304, 1)],
-    "snac": [(1024, 512, 8, 141, 4), (512, 256, 8, 1128, 4), (256, 128, 4, 9024, 2), (128, 64, 2, 36096, 1)],
+    "snac": [(1024, 512, 8, 144, 4), (512, 256, 8, 1152, 4), (256, 128, 4, 9216, 2), (128, 64, 2, 36864, 1)],
 }
 
 
@@ -110,14 +111,14 @@ def measure_last(cin: int, kernel: int, samples: int, padding: int, repeats: int
     rows = torch.randn(1, cin, samples + kernel - 1 - 2 * padding)
     given = to_nwc(rows)
     weight, bias = conv.weight.detach(), conv.bias.detach()
-    kernel = layout._window_dot
+    compiled = layout._window_dot
 
     def onednn():
         layout._window_dot = None
         try:
             return conv(given)
         finally:
-            layout._window_dot = kernel
+            layout._window_dot = compiled
 
     paths = {"torch": lambda: F.conv1d(rows, weight, bias, 1, padding), "old": onednn,
              "window_dot": lambda: layout._one_channel(conv, given)}
