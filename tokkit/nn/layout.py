@@ -40,10 +40,11 @@ DILATED_CHUNK = 256  # 0: one call (the output's rounding then depends on the in
 #: output is wider than NARROW (the next layer converts polyphase's channels-last output back to rows), from
 #: POLYPHASE_WIDE_IN input channels on; 0: never. Measured by benchmarks/transposed_conv.py (one AVX2 EPYC thread,
 #: oneDNN 3.12, MKL; times including the conversion to the next layer's layout) on every kernel-2s decoder layer of
-#: EnCodec, Mimi, DAC and SNAC: narrow outputs from 128 -> 64 at stride 4 up gain 1.1-2.1x (most on 256 -> 128 and
-#: 384 -> 192 rows with long inputs), 1024 -> 512 and 1536 -> 768 gain 1.2-1.4x; narrower GEMMs lose to oneDNN's
-#: channels-last kernel (128 -> 64 and 192 -> 96 at stride 2: 0.83-0.9x, 64 -> 32: 0.9x) and so do 512 -> 256 and
-#: 768 -> 384 with the conversion (0.85-0.99x; oneDNN's rows kernel already runs them at 75-90 GFLOP/s)
+#: EnCodec, Mimi, DAC and SNAC, over 4 runs on a loaded machine: narrow outputs from 128 -> 64 at stride 4 up gain
+#: 1.0-2.3x (least 128 -> 64 at stride 4, most 256 -> 128 and 384 -> 192 rows with long inputs), 1024 -> 512 and
+#: 1536 -> 768 gain 1.2-1.5x; narrower GEMMs lose to or tie oneDNN's channels-last kernel (128 -> 64 and 192 -> 96
+#: at stride 2: 0.77-1.04x, 64 -> 32: 0.85-1.0x) and so do 512 -> 256 and 768 -> 384 with the conversion (0.78-0.99x;
+#: oneDNN's rows kernel already runs them at 75-90 GFLOP/s)
 POLYPHASE_MIN_IN, POLYPHASE_MIN_COLS, POLYPHASE_WIDE_IN = 128, 256, 1024
 #: fewest rows of a polyphase GEMM: MKL's sgemm rounds calls of 1-3 rows differently from longer ones (measured on
 #: torch 2.13's MKL: from 4 rows on, a row's value is the same in any call), so shorter inputs are zero-padded
