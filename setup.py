@@ -1,7 +1,9 @@
-"""Build hook for the compiled pieces: tokkit.quant._kernels, tokkit.nn._snake and tokkit.nn._elu (plain C, the system compiler).
+"""Build hook for the compiled pieces: tokkit.quant._kernels, tokkit.nn._snake, tokkit.nn._elu and tokkit.nn._window_dot
+(plain C, the system compiler).
 
 ``optional=True``: where no C compiler is found the install still succeeds and tokkit.quant runs the
-same search in torch (see tokkit/quant/nearest.py), Snake in torch ops (tokkit/nn/snakenet.py) and ELU as torch's. Everything else lives in pyproject.toml.
+same search in torch (see tokkit/quant/nearest.py), Snake in torch ops (tokkit/nn/snakenet.py), ELU as torch's and
+one-output-channel convolutions in oneDNN (tokkit/nn/layout.py). Everything else lives in pyproject.toml.
 """
 
 from setuptools import Extension, setup
@@ -24,6 +26,12 @@ setup(
             "tokkit.nn._snake",
             sources=["tokkit/nn/_snake.c"],
             extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
+            optional=True,
+        ),
+        Extension(  # one-output-channel convolutions of tokkit.nn.layout (oneDNN's when it is absent)
+            "tokkit.nn._window_dot",
+            sources=["tokkit/nn/_window_dot.c"],
+            extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-Wno-psabi"],
             optional=True,
         ),
     ]

@@ -50,7 +50,66 @@ def test_conv_transpose1d_equals_nn(cin, cout, stride, output_padding):
     with torch.inference_mode():
         for given in (x, to_nwc(x)):
             _close(ours(given), plain(x))
-        assert is_nwc(ours(x)) == (cin <= layout.NARROW)
+        assert is_nwc(ours(x)) == (cin <= layout.NARROW or layout._polyphase_fits(ours, x))
+
+
+@pytest.mark.parametrize("cin,cout,kernel,stride,padding,output_padding,frames,batch,bias", [
+    (128, 64, 8, 4, 0, 0, 50, 1, True), (128, 64, 8, 4, 2, 0, 1, 1, True), (128, 64, 8, 4, 2, 0, 2, 3, False),
+    (256, 128, 10, 5, 3, 1, 2, 2, True), (160, 96, 7, 3, 2, 2, 33, 1, True), (130, 80, 3, 4, 0, 3, 9, 2, True),
+    (512, 64, 16, 8, 4, 0, 3, 1, False), (256, 32, 8, 8, 0, 7, 5, 1, True), (384, 192, 8, 4, 2, 0, 301, 2, True),
+    (128, 128, 13, 2, 6, 1, 40, 1, True), (1024, 256, 16, 8, 4, 0, 7, 1, True)])
+def test_polyphase_transposed_conv_equals_nn(cin, cout, kernel, stride, padding, output_padding, frames, batch, bias):
+    """Polyphase GEMMs give nn's values (any K / s, padding, output padding, T = 1 and 2, batch, bias or not) from
+    either input layout, channels-last."""
+    torch.manual_seed(3)
+    ours = ConvTranspose1d(cin, cout, kernel, stride, padding, output_padding, bias=bias)
+    plain = nn.ConvTranspose1d(cin, cout, kernel, stride, padding, output_padding, bias=bias)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(batch, cin, frames)
+    with torch.inference_mode():
+        assert layout._polyphase_fits(ours, x)
+        expected = plain(x)
+        for given in (x, to_nwc(x)):
+            got = ours(given)
+            _close(got, expected)
+            assert is_nwc(got) or cout == 1
+
+
+@pytest.mark.parametrize("nwc", [True, False])
+def test_polyphase_rounds_a_frame_the_same_in_any_window(nwc):
+    """An output block's value depends only on its input frames, bit for bit, whatever the call's length (1 frame
+    and up: MKL rounds calls of 1-3 rows differently, which the minimum row count hides) or start."""
+    torch.manual_seed(4)
+    ours = ConvTranspose1d(128, 64, 8, 4).eval()
+    x = torch.randn(1, 128, 301)
+    prepare = to_nwc if nwc else (lambda t: t.contiguous())
+    with torch.inference_mode():
+        whole = ours(prepare(x))
+        for lo, hi in [(0, 1), (7, 8), (0, 2), (100, 103), (5, 9), (13, 170), (1, 301), (0, 301)]:
+            part = ours(prepare(x[..., lo:hi]))
+            first = 0 if lo == 0 else 1  # blocks first .. hi - lo - 1 of the window see only frames inside it
+            assert torch.equal(part[..., first * 4:(hi - lo) * 4], whole[..., (lo + first) * 4:hi * 4])
+
+
+def test_polyphase_only_without_autograd_and_its_weights_follow_updates():
+    torch.manual_seed(5)
+    ours = ConvTranspose1d(128, 64, 8, 4)
+    plain = nn.ConvTranspose1d(128, 64, 8, 4)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 128, 20, requires_grad=True)
+    assert not layout._polyphase_fits(ours, x)  # grad enabled, parameters need grad: torch's path
+    ours(x).sum().backward()
+    assert x.grad is not None and ours.weight.grad is not None
+    with torch.no_grad():
+        assert layout._polyphase_fits(ours, x)
+        _close(ours(x), plain(x))
+        for module in (ours, plain):
+            module.weight.mul_(-2.0)
+            module.bias.add_(1.0)
+        _close(ours(x), plain(x))  # the cached GEMM weights follow in-place updates
+    ours.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        _close(ours(x), plain(x))
 
 
 def test_disabled_runs_nn_exactly():
@@ -197,3 +256,39 @@ def test_winograd_conv2d_runs_large_pictures_in_bands_of_rows(monkeypatch, heigh
     assert len(calls) == -(-height // 10) and max(calls) == 12
     for row in range(height):
         _close(got[:, :, row], want[:, :, row], rtol=1e-4)
+
+
+@pytest.mark.parametrize("cin,kernel,padding,frames,batch,bias", [
+    (32, 7, 0, 100, 1, True), (32, 7, 3, 100, 2, True), (64, 7, 3, 5, 1, False), (5, 3, 4, 2, 1, True),
+    (96, 7, 3, 1, 1, True), (16, 4, 1, 3, 3, True), (9, 1, 0, 17, 1, True)])
+def test_one_output_channel_conv_equals_nn(cin, kernel, padding, frames, batch, bias):
+    """A conv to one channel of a channels-last input runs as window dot products (the compiled kernel) with nn's
+    values, the zero padding included; rows inputs, autograd and strides keep the other paths."""
+    torch.manual_seed(6)
+    ours = Conv1d(cin, 1, kernel, padding=padding, bias=bias)
+    plain = nn.Conv1d(cin, 1, kernel, padding=padding, bias=bias)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(batch, cin, frames)
+    with torch.inference_mode():
+        assert layout._one_channel_fits(ours, to_nwc(x)) == (layout._window_dot is not None)
+        assert not layout._one_channel_fits(ours, x.contiguous()) or frames == 1
+        for given in (to_nwc(x), x.contiguous()):
+            _close(ours(given), plain(x))
+    assert not layout._one_channel_fits(ours, to_nwc(x))  # grad enabled and the weights need grad: torch's path
+
+
+def test_one_output_channel_conv_rounds_an_output_the_same_in_any_window():
+    if layout._window_dot is None:
+        if os.environ.get("TOKKIT_REQUIRE_KERNELS"):  # CI builds it: a missing kernel is a failure there
+            pytest.fail("tokkit.nn._window_dot is not built; CI builds it with python setup.py build_ext --inplace")
+        pytest.skip("tokkit.nn._window_dot not built in this checkout")
+    torch.manual_seed(7)
+    ours = Conv1d(32, 1, 7, padding=3).eval()
+    x = to_nwc(torch.randn(1, 32, 301))
+    with torch.inference_mode():
+        whole = ours(x)
+        for lo, hi in [(0, 1), (0, 9), (7, 20), (100, 110), (13, 170), (1, 301)]:
+            part = ours(to_nwc(x[..., lo:hi]))
+            first = 0 if lo == 0 else 3  # outputs first .. of the window read only rows inside it
+            last = max(first, part.shape[-1] - (0 if hi == 301 else 3))
+            assert torch.equal(part[..., first:last], whole[..., lo + first:lo + last])

@@ -20,6 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+try:  # compiled with the package (setup.py); absent: those convolutions run in oneDNN
+    from tokkit.nn import _window_dot
+except ImportError:  # pragma: no cover - depends on the build
+    _window_dot = None
+
 #: widest input (channels) for which a dense convolution runs channels-last (measured on AVX2 CPUs with
 #: oneDNN 3: 32-192 channels gain 1.3-3x, 256 is a tie, 512 and above lose)
 NARROW = 192
@@ -30,6 +35,20 @@ ENABLED = True
 #: convolutions run as a batch of equal calls of this many steps on a grid from the input's start: an
 #: output then rounds the same in any window that starts on a multiple of this grid (see ``time_grid``)
 DILATED_CHUNK = 256  # 0: one call (the output's rounding then depends on the input's length)
+#: an undilated dense transposed conv runs as polyphase GEMMs (:func:`_polyphase`) instead of oneDNN's deconvolution
+#: from this many input channels and stride * output channels (the GEMMs' inner and outer widths) on, and, when its
+#: output is wider than NARROW (the next layer converts polyphase's channels-last output back to rows), from
+#: POLYPHASE_WIDE_IN input channels on; 0: never. Measured by benchmarks/transposed_conv.py (one AVX2 EPYC thread,
+#: oneDNN 3.12, MKL; times including the conversion to the next layer's layout) on every kernel-2s decoder layer of
+#: EnCodec, Mimi, DAC and SNAC, over 4 runs on a loaded machine: narrow outputs from 128 -> 64 at stride 4 up gain
+#: 1.0-2.3x (least 128 -> 64 at stride 4, most 256 -> 128 and 384 -> 192 rows with long inputs), 1024 -> 512 and
+#: 1536 -> 768 gain 1.2-1.5x; narrower GEMMs lose to or tie oneDNN's channels-last kernel (128 -> 64 and 192 -> 96
+#: at stride 2: 0.77-1.04x, 64 -> 32: 0.85-1.0x) and so do 512 -> 256 and 768 -> 384 with the conversion (0.78-0.99x;
+#: oneDNN's rows kernel already runs them at 75-90 GFLOP/s)
+POLYPHASE_MIN_IN, POLYPHASE_MIN_COLS, POLYPHASE_WIDE_IN = 128, 256, 1024
+#: fewest rows of a polyphase GEMM: MKL's sgemm rounds calls of 1-3 rows differently from longer ones (measured on
+#: torch 2.13's MKL: from 4 rows on, a row's value is the same in any call), so shorter inputs are zero-padded
+POLYPHASE_MIN_ROWS = 4
 
 
 def is_nwc(x: torch.Tensor) -> bool:
@@ -96,6 +115,10 @@ def _wants_nwc(conv: nn.Conv1d | nn.ConvTranspose1d) -> bool | None:
 def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
     if x.dim() != 3 or x.device.type != "cpu":
         return _plain(conv, x)
+    if isinstance(conv, nn.ConvTranspose1d) and _polyphase_fits(conv, x):
+        return _polyphase(conv, x)
+    if isinstance(conv, nn.Conv1d) and _one_channel_fits(conv, x):
+        return _one_channel(conv, x)
     wants = _wants_nwc(conv)
     if wants is None:
         if not is_nwc(x):
@@ -170,6 +193,108 @@ def _dilated_rows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     if whole:  # (one piece: nothing before the last)
         out[..., :whole].view(b, -1, n - 1, chunk).copy_(y[:, :n - 1].transpose(1, 2))
     out[..., whole:] = y[:, n - 1, :, :n_out - whole]
+    return out
+
+
+def _polyphase_fits(conv: nn.ConvTranspose1d, x: torch.Tensor) -> bool:
+    """Whether ``conv`` on CPU ``x`` runs as :func:`_polyphase` (float32 inference, dense, undilated, wide enough)."""
+    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
+    return (ENABLED and POLYPHASE_MIN_IN > 0 and conv.in_channels >= POLYPHASE_MIN_IN
+            and conv.stride[0] * conv.out_channels >= POLYPHASE_MIN_COLS and conv.groups == 1
+            and (conv.out_channels <= NARROW or conv.in_channels >= POLYPHASE_WIDE_IN)
+            and conv.dilation[0] == 1 and conv.padding_mode == "zeros" and x.shape[-1] > 0
+            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
+            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+
+
+def _polyphase_taps(conv: nn.ConvTranspose1d) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """``conv``'s weight as ceil(K / s) matrices W_j (C_in, s * C_out), W_j[c, r * C_out + o] = weight[c, o, j * s + r]
+    (zero past K), and its bias tiled s times; kept while the parameters are the same, unmodified tensors."""
+    weight, bias = conv.weight, conv.bias
+    key = (weight.data_ptr(), weight._version, tuple(weight.shape), conv.stride[0],
+           None if bias is None else (bias.data_ptr(), bias._version))
+    cached = conv.__dict__.get("_polyphase")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    s, k = conv.stride[0], conv.kernel_size[0]
+    taps = -(-k // s)
+    with torch.no_grad():
+        padded = F.pad(weight.detach(), (0, taps * s - k))  # (C_in, C_out, taps * s)
+        mats = [padded[:, :, j * s:(j + 1) * s].transpose(1, 2).reshape(weight.shape[0], -1).contiguous()
+                for j in range(taps)]
+        tiled = None if bias is None else bias.detach().repeat(s)
+    conv.__dict__["_polyphase"] = (key, (mats, tiled))
+    return mats, tiled
+
+
+def _polyphase(conv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
+    """A transposed conv of (B, C_in, T) ``x`` (either layout) as GEMMs: output block t (samples t*s .. t*s+s-1 of
+    the untrimmed result) is bias + sum_j x[t - j] @ W_j, so with x[b] as a (T, C_in) operand (channels-last rows,
+    or rows read transposed: no copy either way) block rows j .. j + T accumulate x[b] @ W_j, and the (blocks,
+    s * C_out) result is the channels-last output, cropped as a view -> (B, C_out, T') channels-last."""
+    mats, bias = _polyphase_taps(conv)
+    b, _, t = x.shape
+    s, pad = conv.stride[0], conv.padding[0]
+    length = (t - 1) * s - 2 * pad + conv.kernel_size[0] + conv.output_padding[0]
+    rows = max(t, POLYPHASE_MIN_ROWS)
+    blocks = max(rows + len(mats) - 1, -(-(pad + length) // s))
+    out = x.new_empty(b, blocks, mats[0].shape[1])
+    for i in range(b):
+        a = x[i].t()  # (T, C_in)
+        if rows > t:
+            a = F.pad(a, (0, 0, 0, rows - t))
+        y = out[i]
+        if bias is None:
+            torch.mm(a, mats[0], out=y[:rows])
+            y[rows:].zero_()
+        else:
+            torch.addmm(bias, a, mats[0], out=y[:rows])
+            y[rows:] = bias
+        for j in range(1, len(mats)):
+            y[j:j + rows].addmm_(a, mats[j])
+    return out.view(b, blocks * s, -1)[:, pad:pad + length].transpose(1, 2)
+
+
+def _one_channel_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
+    """Whether ``conv`` on CPU ``x`` runs as :func:`_one_channel` (float32 inference, one output channel, stride 1,
+    undilated, channels-last input)."""
+    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
+    return (_window_dot is not None and ENABLED and conv.out_channels == 1 and conv.groups == 1
+            and conv.stride[0] == 1 and conv.dilation[0] == 1 and conv.padding_mode == "zeros"
+            and isinstance(conv.padding, tuple) and is_nwc(x)
+            and x.shape[-1] + 2 * conv.padding[0] >= conv.kernel_size[0]
+            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
+            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+
+
+def _one_channel(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A conv to one output channel of channels-last (B, C, T) ``x``: the window of output t is K * C consecutive
+    floats of the (T, C) rows, so each output is one dot product with the (K, C) weight (tokkit.nn._window_dot; the
+    outputs whose window reaches the zero padding read a small zero-padded copy) -> (B, 1, T')."""
+    weight, bias = conv.weight, conv.bias
+    key = (weight.data_ptr(), weight._version, tuple(weight.shape))
+    cached = conv.__dict__.get("_one_channel")
+    if cached is None or cached[0] != key:
+        cached = (key, weight.detach()[0].t().contiguous())  # (K, C): w[k * C + c] = weight[0, c, k]
+        conv.__dict__["_one_channel"] = cached
+    flat = cached[1]
+    b, c, t = x.shape
+    k, pad = conv.kernel_size[0], conv.padding[0]
+    n_out = t + 2 * pad - k + 1
+    offset = 0.0 if bias is None else float(bias)
+    out = x.new_empty(b, 1, n_out)
+    inner = max(0, t - k + 1)  # outputs pad .. pad + inner - 1 read only rows of x
+    for i in range(b):
+        rows = x[i].t()  # (T, C) rows
+        y = out[i, 0]
+        if inner:
+            _window_dot.window_dot(rows.data_ptr(), flat.data_ptr(), y[pad:].data_ptr(), inner, c, k * c, offset)
+        for lo, hi in ((0, min(pad, n_out)), (pad + inner, n_out)):
+            if hi > lo:  # outputs lo .. hi - 1 read rows lo - pad .. hi - 2 - pad + k, zero outside x
+                piece = rows.new_zeros(hi - lo + k - 1, c)
+                first, last = max(0, lo - pad), min(t, hi - 1 - pad + k)
+                piece[first - (lo - pad):last - (lo - pad)] = rows[first:last]
+                _window_dot.window_dot(piece.data_ptr(), flat.data_ptr(), y[lo:].data_ptr(), hi - lo, c, k * c, offset)
     return out
 
 
