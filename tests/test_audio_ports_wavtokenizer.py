@@ -113,10 +113,16 @@ def test_long_items_are_coded_in_windows_as_one_pass(port, golden, window, conte
     assert windowed.shape == whole.shape == (1, -(-audio.size // port.config.hop)) and whole.shape[1] > 3 * window
     assert decoded.shape == (whole.shape[1] * port.config.hop,)
     # the LSTM carries its state over the window edges: every code agrees with one whole pass. (This tiny model's
-    # 2-16 channel convolutions round by their call's length in oneDNN, so its latents agree to float rounding;
-    # at WavTokenizer's widths they agree bit for bit, see the next test.)
-    np.testing.assert_array_equal(windowed, whole)
+    # 2-16 channel convolutions round by their call's length in oneDNN, so its latents agree to float rounding and
+    # a code may flip where its two nearest codes are that close; at WavTokenizer's widths they agree bit for bit,
+    # see the next test.)
     np.testing.assert_allclose(latents, whole_latents, rtol=0, atol=1e-5 * whole_latents.abs().max().item())
+    flat = whole_latents[0].t().double()
+    distances = torch.cdist(flat, port.model.quantizer.codebook.double()).square()
+    nearest_two = distances.topk(2, largest=False).values
+    near_tie = ((nearest_two[:, 1] - nearest_two[:, 0]) <= 1e-4 * nearest_two[:, 0]).numpy()
+    assert near_tie.sum() <= 3  # the comparison below still covers nearly every frame
+    np.testing.assert_array_equal(windowed[0, ~near_tie], whole[0, ~near_tie])
 
 
 @pytest.mark.parametrize("ratios, seconds, window, context", [((6, 5, 5, 4), 4.0, 40, 8), ((6, 5, 5, 4), 4.0, 48, 12),
