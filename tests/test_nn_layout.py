@@ -36,8 +36,10 @@ def test_conv1d_equals_nn_in_either_layout(cin, cout, kernel, stride, dilation, 
             _close(got, want)
             assert got.is_contiguous() or is_nwc(got)
         narrow_dense = groups == 1 and kernel > 1 and cin <= layout.NARROW
-        assert is_nwc(ours(x)) == (narrow_dense and cout > 1 or groups == cin and dilation == 1)
-        assert is_nwc(ours(to_nwc(x))) == (cout > 1 and (narrow_dense or kernel == 1 or groups == cin and dilation == 1))
+        compiled = layout._window_dot is not None  # depthwise convs then run in the input's own layout
+        depthwise = groups == cin and (dilation == 1 or compiled)
+        assert is_nwc(ours(x)) == (narrow_dense and cout > 1 or depthwise and not compiled)
+        assert is_nwc(ours(to_nwc(x))) == (cout > 1 and (narrow_dense or kernel == 1 or depthwise))
 
 
 @pytest.mark.parametrize("cin,cout,stride,output_padding", [(32, 16, 2, 0), (16, 8, 3, 1), (512, 256, 4, 0)])
@@ -292,3 +294,52 @@ def test_one_output_channel_conv_rounds_an_output_the_same_in_any_window():
             first = 0 if lo == 0 else 3  # outputs first .. of the window read only rows inside it
             last = max(first, part.shape[-1] - (0 if hi == 301 else 3))
             assert torch.equal(part[..., first:last], whole[..., lo + first:lo + last])
+
+
+@pytest.mark.parametrize("channels,dilation", [(24, 9), (64, 3), (128, 27)])
+def test_depthwise_dilated_convs_round_the_same_in_any_window(channels, dilation):
+    """Depthwise dilated convs run as one call (the compiled kernel, or oneDNN on rows where it is not built: each
+    output sums its taps in one order whatever the call's length): a window starting anywhere, off any grid, gives
+    the whole pass's outputs bit for bit, so no grid."""
+    torch.manual_seed(8)
+    ours = Conv1d(channels, channels, 7, padding=3 * dilation, dilation=dilation, groups=channels)
+    reach = 3 * dilation
+    x = torch.randn(1, channels, 3000)
+    with torch.inference_mode():
+        whole = ours(x)
+        for lo, hi in [(1, 700), (333, 2999), (1234, 1234 + 200 + 2 * reach)]:
+            part = ours(x[..., lo:hi].contiguous())
+            assert torch.equal(part[..., reach:part.shape[-1] - reach], whole[..., lo + reach:hi - reach])
+    assert layout.time_grid(nn.Sequential(ours)) == 1
+    assert not layout._chunked_on_rows(ours) and layout._chunked_on_rows(Conv1d(4, 4, 7, padding=9, dilation=3))
+
+
+
+@pytest.mark.parametrize("channels,dilation,padding,length,batch,bias", [
+    (64, 9, 27, 3000, 1, True), (128, 3, 9, 700, 2, True), (24, 1, 3, 50, 1, False), (32, 27, 81, 40, 1, True),
+    (16, 2, 0, 30, 3, True), (8, 1, 6, 5, 1, True)])
+def test_depthwise_kernel_equals_nn_in_both_layouts(channels, dilation, padding, length, batch, bias):
+    """Depthwise convs run through the compiled kernel in the input's own layout: nn's values within rounding, the
+    same bits from either layout, the layout kept; autograd keeps torch's path."""
+    if layout._window_dot is None:
+        if os.environ.get("TOKKIT_REQUIRE_KERNELS"):  # CI builds it: a missing kernel is a failure there
+            pytest.fail("tokkit.nn._window_dot is not built; CI builds it with python setup.py build_ext --inplace")
+        pytest.skip("tokkit.nn._window_dot not built in this checkout")
+    torch.manual_seed(9)
+    ours = Conv1d(channels, channels, 7, padding=padding, dilation=dilation, groups=channels, bias=bias)
+    plain = nn.Conv1d(channels, channels, 7, padding=padding, dilation=dilation, groups=channels, bias=bias)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(batch, channels, length)
+    calls = []
+    original = layout._window_dot.depthwise
+    with torch.inference_mode():
+        want = plain(x)
+        layout._window_dot.depthwise = lambda *a: calls.append(1) or original(*a)
+        try:
+            rows, nwc = ours(x.contiguous()), ours(to_nwc(x))
+        finally:
+            layout._window_dot.depthwise = original
+    assert len(calls) == 2 * batch
+    _close(rows, want)
+    assert torch.equal(rows, nwc) and rows.is_contiguous() and is_nwc(nwc)
+    assert not layout._depthwise_fits(ours, x)  # grad enabled and the weights need grad: torch's path

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from tokkit.nn.layout import Conv1d
+
 
 class AdaLayerNorm(torch.nn.Module):
     """LayerNorm without affine weights, then ``scale[c] * x + shift[c]`` for condition ``c``: (B, T, C) -> (B, T, C)."""
@@ -38,7 +40,7 @@ class ConvNeXtBlock(torch.nn.Module):
     def __init__(self, channels: int, hidden: int, kernel: int = 7, layer_scale: float = 1e-2,
                  conditions: int | None = None) -> None:
         super().__init__()
-        self.depthwise = torch.nn.Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)
+        self.depthwise = Conv1d(channels, channels, kernel, padding=kernel // 2, groups=channels)  # see tokkit.nn.layout
         self.norm = _norm(channels, conditions)
         self.expand = torch.nn.Linear(channels, hidden)
         self.act = torch.nn.GELU()

@@ -119,6 +119,8 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         return _polyphase(conv, x)
     if isinstance(conv, nn.Conv1d) and _one_channel_fits(conv, x):
         return _one_channel(conv, x)
+    if isinstance(conv, nn.Conv1d) and _depthwise_fits(conv, x):
+        return _depthwise_nwc(conv, x)
     wants = _wants_nwc(conv)
     if wants is None:
         if not is_nwc(x):
@@ -126,7 +128,7 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         weight = conv.weight[:, :, 0] if isinstance(conv, nn.Conv1d) else conv.weight[:, :, 0].t()
         return F.linear(x.transpose(1, 2), weight, conv.bias).transpose(1, 2)
     if not wants:
-        if conv.dilation[0] > 1 and not isinstance(conv, nn.ConvTranspose1d) and conv.stride[0] == 1:
+        if _chunked_on_rows(conv):
             return _dilated_rows(conv, to_ncw(x))
         return _plain(conv, to_ncw(x))
     if x.shape[1] == 1:  # one channel is both layouts: give it strides that oneDNN reads as channels-last
@@ -143,6 +145,19 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
         y = F.conv2d(x4, conv.weight.unsqueeze(2), conv.bias, (1, conv.stride[0]), (0, conv.padding[0]),
                      (1, conv.dilation[0]), conv.groups)
     return y.squeeze(2)
+
+
+def _depthwise(conv: nn.Conv1d | nn.ConvTranspose1d) -> bool:
+    return conv.groups == conv.in_channels == conv.out_channels > 1
+
+
+def _chunked_on_rows(conv: nn.Conv1d | nn.ConvTranspose1d) -> bool:
+    """Whether a dilated conv that runs on rows goes through :func:`_dilated_rows`. Depthwise ones do not: each
+    output of theirs sums its taps in one order whatever the call's length (measured bit for bit: SNAC's
+    depthwise k=7 convs, 64-256 channels, dilations 1-27, windows of 77-4096 steps), so one call is exact in any
+    window and skips the pieces' copies."""
+    return (conv.dilation[0] > 1 and not isinstance(conv, nn.ConvTranspose1d) and conv.stride[0] == 1
+            and not _depthwise(conv))
 
 
 def _dilated(conv: nn.Conv1d, x4: torch.Tensor) -> torch.Tensor:
@@ -298,6 +313,41 @@ def _one_channel(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _depthwise_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
+    """Whether ``conv`` on CPU ``x`` runs as :func:`_depthwise_nwc` (float32 inference, depthwise, stride 1)."""
+    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
+    return (_window_dot is not None and hasattr(_window_dot, "depthwise") and ENABLED and _depthwise(conv)
+            and conv.stride[0] == 1 and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
+            and x.shape[-1] + 2 * conv.padding[0] > (conv.kernel_size[0] - 1) * conv.dilation[0]
+            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
+            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+
+
+def _depthwise_nwc(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A depthwise conv of (B, C, T) ``x`` in its own layout (tokkit.nn._window_dot.depthwise: each output adds the
+    bias, then its taps in one order, in either layout, so any window of the input gives the whole pass's outputs bit
+    for bit) -> (B, C, T') in ``x``'s layout."""
+    weight = conv.weight
+    key = (weight.data_ptr(), weight._version, tuple(weight.shape))
+    cached = conv.__dict__.get("_depthwise")
+    if cached is None or cached[0] != key:
+        cached = (key, weight.detach()[:, 0].t().contiguous())  # (K, C)
+        conv.__dict__["_depthwise"] = cached
+    taps = cached[1]
+    bias = None if conv.bias is None else conv.bias.detach().contiguous()
+    nwc = is_nwc(x)
+    if not nwc:
+        x = x.contiguous()
+    b, c, t = x.shape
+    k, dilation, pad = conv.kernel_size[0], conv.dilation[0], conv.padding[0]
+    n_out = t + 2 * pad - (k - 1) * dilation
+    out = x.new_empty(b, n_out, c) if nwc else x.new_empty(b, c, n_out)
+    for i in range(b):
+        _window_dot.depthwise(x[i].data_ptr(), taps.data_ptr(), 0 if bias is None else bias.data_ptr(),
+                              out[i].data_ptr(), t, n_out, c, k, dilation, pad, not nwc)
+    return out.transpose(1, 2) if nwc else out
+
+
 def time_grid(module: nn.Module) -> int:
     """Input steps of ``module`` (a stack of 1-D convs, run in order) a window's start must be a multiple of for
     every :func:`_dilated` convolution in it to cut its calls on the same grid as over the whole input."""
@@ -306,7 +356,8 @@ def time_grid(module: nn.Module) -> int:
         if isinstance(child, nn.ConvTranspose1d):
             step /= child.stride[0]
         elif isinstance(child, nn.Conv1d):
-            if isinstance(child, Conv1d) and child.dilation[0] > 1 and child.stride[0] == 1 and DILATED_CHUNK:
+            if isinstance(child, Conv1d) and child.dilation[0] > 1 and child.stride[0] == 1 and DILATED_CHUNK \
+                    and not _depthwise(child):
                 grid = math.lcm(grid, (DILATED_CHUNK * step).numerator)
             step *= child.stride[0]
     return grid
