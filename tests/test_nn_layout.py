@@ -319,8 +319,9 @@ def test_depthwise_dilated_convs_round_the_same_in_any_window(channels, dilation
     (64, 9, 27, 3000, 1, True), (128, 3, 9, 700, 2, True), (24, 1, 3, 50, 1, False), (32, 27, 81, 40, 1, True),
     (16, 2, 0, 30, 3, True), (8, 1, 6, 5, 1, True)])
 def test_depthwise_kernel_equals_nn_in_both_layouts(channels, dilation, padding, length, batch, bias):
-    """Depthwise convs run through the compiled kernel in the input's own layout: nn's values within rounding, the
-    same bits from either layout, the layout kept; autograd keeps torch's path."""
+    """Depthwise convs run through the compiled kernel in the input's own layout (undilated channels-last ones on
+    oneDNN): nn's values within rounding, the same bits from either layout, the layout kept; autograd keeps torch's
+    path."""
     if layout._window_dot is None:
         if os.environ.get("TOKKIT_REQUIRE_KERNELS"):  # CI builds it: a missing kernel is a failure there
             pytest.fail("tokkit.nn._window_dot is not built; CI builds it with python setup.py build_ext --inplace")
@@ -339,7 +340,9 @@ def test_depthwise_kernel_equals_nn_in_both_layouts(channels, dilation, padding,
             rows, nwc = ours(x.contiguous()), ours(to_nwc(x))
         finally:
             layout._window_dot.depthwise = original
-    assert len(calls) == 2 * batch
+    assert len(calls) == (2 if dilation > 1 else 1) * batch  # undilated channels-last ones stay on oneDNN
     _close(rows, want)
-    assert torch.equal(rows, nwc) and rows.is_contiguous() and is_nwc(nwc)
+    _close(nwc, want)
+    assert rows.is_contiguous() and is_nwc(nwc)
+    assert torch.equal(rows, nwc) or dilation == 1  # the kernel gives the same bits from either layout
     assert not layout._depthwise_fits(ours, x)  # grad enabled and the weights need grad: torch's path

@@ -314,10 +314,13 @@ def _one_channel(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
 
 
 def _depthwise_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
-    """Whether ``conv`` on CPU ``x`` runs as :func:`_depthwise_nwc` (float32 inference, depthwise, stride 1)."""
+    """Whether ``conv`` on CPU ``x`` runs as :func:`_depthwise_nwc` (float32 inference, depthwise, stride 1; dilated,
+    or on rows: `benchmarks/layout_kernels.py` measured 4-14x oneDNN's speed there, 0.6-1.1x on undilated
+    channels-last inputs)."""
     params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
     return (_window_dot is not None and hasattr(_window_dot, "depthwise") and ENABLED and _depthwise(conv)
             and conv.stride[0] == 1 and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
+            and (conv.dilation[0] > 1 or not is_nwc(x))  # undilated channels-last: oneDNN is as fast or faster
             and x.shape[-1] + 2 * conv.padding[0] > (conv.kernel_size[0] - 1) * conv.dilation[0]
             and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
             and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
@@ -418,9 +421,9 @@ class Conv2d(nn.Conv2d):
 
 
 #: most input elements (channels x rows x width) one NNPACK call transforms. NNPACK's workspace grows with its input
-#: (a first call's peak growth at 128 channels, 512x512: 594 MB whole, 262 MB in bands, oneDNN 264 MB; output 128 MB),
-#: so larger pictures run in bands of rows: 2 Mi elements (64 rows of 128 channels x 256) run at the same speed per
-#: row as one call; smaller bands slow NNPACK down
+#: (a first call's peak growth at 128 channels, 512x512: 594 MB whole, 190 MB in bands, oneDNN 264 MB; output 128 MB;
+#: benchmarks/layout_kernels.py), so larger pictures run in bands of rows: 2 Mi elements (64 rows of 128 channels
+#: x 256) run at the same speed per row as one call; smaller bands slow NNPACK down
 WINOGRAD_BAND_ELEMENTS = 1 << 21
 
 
