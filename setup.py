@@ -19,6 +19,7 @@ setup(
         Extension(  # the vectorised ELU of tokkit.nn.seanet (torch's ELU when it is absent)
             "tokkit.nn._elu",
             sources=["tokkit/nn/_elu.c"],
+            depends=["tokkit/nn/_clones.h"],
             extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math"],
             optional=True,
         ),
@@ -31,6 +32,7 @@ setup(
         Extension(  # one-output-channel convolutions of tokkit.nn.layout (oneDNN's when it is absent)
             "tokkit.nn._window_dot",
             sources=["tokkit/nn/_window_dot.c"],
+            depends=["tokkit/nn/_clones.h"],
             extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-Wno-psabi"],
             optional=True,
         ),

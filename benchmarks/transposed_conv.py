@@ -91,16 +91,23 @@ def measure(cin: int, cout: int, stride: int, frames: int, padding: int, repeats
     paths = {"torch": lambda: F.conv_transpose1d(rows, weight, bias, stride, padding),
              "old": old, "polyphase": lambda: layout._polyphase(conv, given),
              "old+": lambda: after(old()), "polyphase+": lambda: after(layout._polyphase(conv, given))}
+    best, diff = _race(paths, "polyphase", repeats)
+    return {**best, "gflop": 2 * cin * cout * 2 * stride * frames / 1e9, "diff": diff}
+
+
+def _race(paths: dict, candidate: str, repeats: int) -> tuple[dict, float]:
+    """Best-of times (s) of each path, timed alternately after a warm-up, and ``candidate``'s largest difference to
+    the "torch" path relative to its peak."""
     best = dict.fromkeys(paths, math.inf)
     with torch.inference_mode():
         reference = paths["torch"]()
-        diff = float((paths["polyphase"]() - reference).abs().max() / reference.abs().max())
+        diff = float((paths[candidate]() - reference).abs().max() / reference.abs().max())
         for run in paths.values():
             run()
         for _ in range(repeats):
             for name, run in paths.items():
                 best[name] = min(best[name], _time(run))
-    return {**best, "gflop": 2 * cin * cout * 2 * stride * frames / 1e9, "diff": diff}
+    return best, diff
 
 
 def measure_last(cin: int, kernel: int, samples: int, padding: int, repeats: int) -> dict:
@@ -122,15 +129,7 @@ def measure_last(cin: int, kernel: int, samples: int, padding: int, repeats: int
 
     paths = {"torch": lambda: F.conv1d(rows, weight, bias, 1, padding), "old": onednn,
              "window_dot": lambda: layout._one_channel(conv, given)}
-    best = dict.fromkeys(paths, math.inf)
-    with torch.inference_mode():
-        reference = paths["torch"]()
-        diff = float((paths["window_dot"]() - reference).abs().max() / reference.abs().max())
-        for run in paths.values():
-            run()
-        for _ in range(repeats):
-            for name, run in paths.items():
-                best[name] = min(best[name], _time(run))
+    best, diff = _race(paths, "window_dot", repeats)
     return {**best, "gflop": 2 * cin * kernel * samples / 1e9, "diff": diff}
 
 
