@@ -131,3 +131,29 @@ def test_identity_skip_accumulates_into_an_owned_input_only():
         state: dict = {}
         pieces = [unit.stream(x[..., s:s + 128].clone(), state, s + 128 >= 500, owned=True) for s in range(0, 500, 128)]
         torch.testing.assert_close(torch.cat(pieces, -1), owned, rtol=1e-6, atol=1e-6)
+
+
+def test_compiled_elu_split_over_threads_gives_the_same_bits(monkeypatch):
+    """At two torch threads the compiled ELU runs in two contiguous parts at once: the same values bit for bit, every
+    element covered once."""
+    from tokkit.nn import split
+
+    torch.manual_seed(5)
+    x = to_nwc(torch.randn(1, 64, 40000) * 3)
+    one = apply_elu(x, 0.7)
+    parts = []
+    original = split.run_split
+
+    def recording(kernel, count, elements):
+        return original(lambda start, stop: parts.append((start, stop)) or kernel(start, stop), count, elements)
+
+    monkeypatch.setattr(seanet, "run_split", recording)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        two = apply_elu(x, 0.7)
+    finally:
+        torch.set_num_threads(threads)
+    if seanet._elu is not None:
+        assert sorted(parts) == [(0, x.numel() // 2), (x.numel() // 2, x.numel())]
+    assert torch.equal(one, two)

@@ -11,7 +11,6 @@ inputs run in overlapping windows (:func:`tokkit.nn.windows.overlapped`) with th
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import math
 from typing import Literal
@@ -23,6 +22,7 @@ from torch import nn
 from tokkit.core.config import JsonConfig
 from tokkit.errors import InputError
 from tokkit.nn.layout import Conv1d, ConvTranspose1d, is_nwc
+from tokkit.nn.split import run_split
 
 try:  # the fused Snake kernel (setup.py builds it; torch ops when it is absent)
     from tokkit.nn import _snake
@@ -103,23 +103,9 @@ def fused_snake(x: torch.Tensor, alpha: torch.Tensor, inplace: bool = False) -> 
     out = x if inplace else torch.empty_like(x)
     last = bool(is_nwc(x) and not x.is_contiguous())
     count, inner = (b * t, c) if last else (b * c, t)
-    parts = max(1, min(torch.get_num_threads(), count, x.numel() // 65536))
-    bounds = [count * i // parts for i in range(parts + 1)]
     args = (x.data_ptr(), out.data_ptr(), alpha.data_ptr(), inv.data_ptr())
-    if parts == 1:
-        _snake.snake(*args, 0, count, c, inner, last)
-    else:
-        list(_pool(parts).map(lambda i: _snake.snake(*args, bounds[i], bounds[i + 1], c, inner, last), range(parts)))
+    run_split(lambda start, stop: _snake.snake(*args, start, stop, c, inner, last), count, x.numel())
     return out
-
-
-_pools: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
-
-
-def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    if workers not in _pools:
-        _pools[workers] = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="tokkit-snake")
-    return _pools[workers]
 
 
 def conv(in_channels: int, out_channels: int, kernel: int, *, stride: int = 1, dilation: int = 1, groups: int = 1,
