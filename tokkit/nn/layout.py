@@ -13,8 +13,9 @@ layout only where its width crosses :data:`NARROW`, never per layer. Helpers her
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -120,7 +121,7 @@ def _run(conv: nn.Conv1d | nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
     if isinstance(conv, nn.Conv1d) and _one_channel_fits(conv, x):
         return _one_channel(conv, x)
     if isinstance(conv, nn.Conv1d) and _depthwise_fits(conv, x):
-        return _depthwise_nwc(conv, x)
+        return _depthwise_conv(conv, x)
     wants = _wants_nwc(conv)
     if wants is None:
         if not is_nwc(x):
@@ -211,35 +212,48 @@ def _dilated_rows(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _float32_inference(conv: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``conv`` on ``x`` is float32 work that no autograd records (the compiled and GEMM rewrites' domain)."""
+    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
+    return (x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
+            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+
+
+def _weight_cache(conv: nn.Module, name: str, build: Callable[[], Any], *extra: Any) -> Any:
+    """``build()``, kept on ``conv`` under ``name`` while its weight (and ``extra``) is the same, unmodified tensor."""
+    weight = conv.weight
+    key = (weight.data_ptr(), weight._version, tuple(weight.shape), *extra)
+    cached = conv.__dict__.get(name)
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            cached = (key, build())
+        conv.__dict__[name] = cached
+    return cached[1]
+
+
 def _polyphase_fits(conv: nn.ConvTranspose1d, x: torch.Tensor) -> bool:
     """Whether ``conv`` on CPU ``x`` runs as :func:`_polyphase` (float32 inference, dense, undilated, wide enough)."""
-    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
     return (ENABLED and POLYPHASE_MIN_IN > 0 and conv.in_channels >= POLYPHASE_MIN_IN
             and conv.stride[0] * conv.out_channels >= POLYPHASE_MIN_COLS and conv.groups == 1
             and (conv.out_channels <= NARROW or conv.in_channels >= POLYPHASE_WIDE_IN)
             and conv.dilation[0] == 1 and conv.padding_mode == "zeros" and x.shape[-1] > 0
-            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
-            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+            and _float32_inference(conv, x))
 
 
 def _polyphase_taps(conv: nn.ConvTranspose1d) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """``conv``'s weight as ceil(K / s) matrices W_j (C_in, s * C_out), W_j[c, r * C_out + o] = weight[c, o, j * s + r]
     (zero past K), and its bias tiled s times; kept while the parameters are the same, unmodified tensors."""
     weight, bias = conv.weight, conv.bias
-    key = (weight.data_ptr(), weight._version, tuple(weight.shape), conv.stride[0],
-           None if bias is None else (bias.data_ptr(), bias._version))
-    cached = conv.__dict__.get("_polyphase")
-    if cached is not None and cached[0] == key:
-        return cached[1]
     s, k = conv.stride[0], conv.kernel_size[0]
     taps = -(-k // s)
-    with torch.no_grad():
+
+    def build() -> tuple[list[torch.Tensor], torch.Tensor | None]:
         padded = F.pad(weight.detach(), (0, taps * s - k))  # (C_in, C_out, taps * s)
         mats = [padded[:, :, j * s:(j + 1) * s].transpose(1, 2).reshape(weight.shape[0], -1).contiguous()
                 for j in range(taps)]
-        tiled = None if bias is None else bias.detach().repeat(s)
-    conv.__dict__["_polyphase"] = (key, (mats, tiled))
-    return mats, tiled
+        return mats, None if bias is None else bias.detach().repeat(s)
+
+    return _weight_cache(conv, "_polyphase", build, s, None if bias is None else (bias.data_ptr(), bias._version))
 
 
 def _polyphase(conv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
@@ -273,26 +287,20 @@ def _polyphase(conv: nn.ConvTranspose1d, x: torch.Tensor) -> torch.Tensor:
 def _one_channel_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
     """Whether ``conv`` on CPU ``x`` runs as :func:`_one_channel` (float32 inference, one output channel, stride 1,
     undilated, channels-last input)."""
-    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
     return (_window_dot is not None and ENABLED and conv.out_channels == 1 and conv.groups == 1
             and conv.stride[0] == 1 and conv.dilation[0] == 1 and conv.padding_mode == "zeros"
             and isinstance(conv.padding, tuple) and is_nwc(x)
             and x.shape[-1] + 2 * conv.padding[0] >= conv.kernel_size[0]
-            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
-            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+            and _float32_inference(conv, x))
 
 
 def _one_channel(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     """A conv to one output channel of channels-last (B, C, T) ``x``: the window of output t is K * C consecutive
     floats of the (T, C) rows, so each output is one dot product with the (K, C) weight (tokkit.nn._window_dot; the
     outputs whose window reaches the zero padding read a small zero-padded copy) -> (B, 1, T')."""
-    weight, bias = conv.weight, conv.bias
-    key = (weight.data_ptr(), weight._version, tuple(weight.shape))
-    cached = conv.__dict__.get("_one_channel")
-    if cached is None or cached[0] != key:
-        cached = (key, weight.detach()[0].t().contiguous())  # (K, C): w[k * C + c] = weight[0, c, k]
-        conv.__dict__["_one_channel"] = cached
-    flat = cached[1]
+    bias = conv.bias
+    # (K, C): w[k * C + c] = weight[0, c, k]
+    flat = _weight_cache(conv, "_one_channel", lambda: conv.weight.detach()[0].t().contiguous())
     b, c, t = x.shape
     k, pad = conv.kernel_size[0], conv.padding[0]
     n_out = t + 2 * pad - k + 1
@@ -314,29 +322,21 @@ def _one_channel(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
 
 
 def _depthwise_fits(conv: nn.Conv1d, x: torch.Tensor) -> bool:
-    """Whether ``conv`` on CPU ``x`` runs as :func:`_depthwise_nwc` (float32 inference, depthwise, stride 1; dilated,
+    """Whether ``conv`` on CPU ``x`` runs as :func:`_depthwise_conv` (float32 inference, depthwise, stride 1; dilated,
     or on rows: `benchmarks/layout_kernels.py` measured 4-14x oneDNN's speed there, 0.6-1.1x on undilated
     channels-last inputs)."""
-    params = [conv.weight] if conv.bias is None else [conv.weight, conv.bias]
     return (_window_dot is not None and hasattr(_window_dot, "depthwise") and ENABLED and _depthwise(conv)
             and conv.stride[0] == 1 and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
             and (conv.dilation[0] > 1 or not is_nwc(x))  # undilated channels-last: oneDNN is as fast or faster
             and x.shape[-1] + 2 * conv.padding[0] > (conv.kernel_size[0] - 1) * conv.dilation[0]
-            and x.dtype == torch.float32 and all(p.dtype == torch.float32 for p in params)
-            and not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))))
+            and _float32_inference(conv, x))
 
 
-def _depthwise_nwc(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+def _depthwise_conv(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     """A depthwise conv of (B, C, T) ``x`` in its own layout (tokkit.nn._window_dot.depthwise: each output adds the
     bias, then its taps in one order, in either layout, so any window of the input gives the whole pass's outputs bit
     for bit) -> (B, C, T') in ``x``'s layout."""
-    weight = conv.weight
-    key = (weight.data_ptr(), weight._version, tuple(weight.shape))
-    cached = conv.__dict__.get("_depthwise")
-    if cached is None or cached[0] != key:
-        cached = (key, weight.detach()[:, 0].t().contiguous())  # (K, C)
-        conv.__dict__["_depthwise"] = cached
-    taps = cached[1]
+    taps = _weight_cache(conv, "_depthwise", lambda: conv.weight.detach()[:, 0].t().contiguous())  # (K, C)
     bias = None if conv.bias is None else conv.bias.detach().contiguous()
     nwc = is_nwc(x)
     if not nwc:
